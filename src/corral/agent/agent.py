@@ -1,0 +1,689 @@
+"""The agent: registers with the master, runs tasks through the launcher, reports status.
+
+One long-lived WebSocket to the master carries commands down and status updates up. Command
+tasks are run by the agent itself (the launcher spawns them directly, no executor process);
+custom executors are spawned the same way and speak the v1 executor API to the agent.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import os
+import random
+import socket
+import time
+import uuid
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import aiohttp
+
+from corral import MESOS_COMPAT_VERSION, __version__
+from corral.agent import launcher_protocol as lp
+from corral.agent.launcher_client import LauncherClient
+from corral.agent.model import ExecutorEntry, FrameworkEntry, TaskEntry
+from corral.agent.sandbox import FetchError, fetch_uris, make_sandbox, sandbox_dir
+from corral.agent.status_updates import StatusUpdateManager
+from corral.resources import Resources, from_wire
+from corral.wire import agent as msg
+from corral.wire.base import ID
+from corral.wire.codec import encode
+from corral.wire.common import AgentInfo, Attribute, FrameworkInfo, MasterInfo, Scalar, Text
+from corral.wire.executor import (
+    ExecutorEvent,
+    ExecutorKill,
+    ExecutorLaunch,
+    ExecutorLaunchGroup,
+    ExecutorMessageEvent,
+)
+from corral.wire.tasks import ExecutorInfo, TaskInfo, TaskStatus, is_terminal
+
+log = logging.getLogger("corral.agent")
+
+DEFAULT_KILL_GRACE = 3.0
+MAX_COMPLETED_TASKS = 1000
+
+
+@dataclass
+class AgentConfig:
+    master: str
+    work_dir: Path
+    resources: Resources
+    attributes: dict[str, str | float] = field(default_factory=dict)
+    ip: str = "127.0.0.1"
+    port: int = 5051
+    hostname: str = ""
+    executor_registration_timeout: float = 60.0
+    executor_shutdown_grace_period: float = 5.0
+    registration_backoff_factor: float = 1.0
+    status_update_retry: float = 10.0
+    master_timeout: float = 75.0  # no word from the master for this long: reconnect
+
+
+class Agent:
+    def __init__(self, config: AgentConfig) -> None:
+        self.config = config
+        self.hostname = config.hostname or socket.gethostname()
+        self.agent_id: str | None = None
+        self.master_info: MasterInfo | None = None
+        self.frameworks: dict[str, FrameworkEntry] = {}
+        self.completed_frameworks: list[FrameworkEntry] = []
+        self.containers: dict[str, TaskEntry | ExecutorEntry] = {}  # container id -> owner
+        self.start_time = time.time()
+        self.updates = StatusUpdateManager(
+            config.work_dir / "meta" / "status_updates.log",
+            self._forward_update,
+            retry_min=config.status_update_retry,
+        )
+        self.launcher = LauncherClient(config.work_dir / "launcher", self._on_launcher)
+        self._out: list[msg.AgentToMaster] = []
+        self._out_wake = asyncio.Event()
+        self._ws: aiohttp.ClientWebSocketResponse | None = None
+        self._tasks: list[asyncio.Task[None]] = []
+        self._session: aiohttp.ClientSession | None = None
+        self.registered = asyncio.Event()
+        self._stopping = False
+        self._last_heard = 0.0
+
+    # ================================================================== lifecycle
+    @property
+    def address(self) -> str:
+        return f"{self.config.ip}:{self.config.port}"
+
+    async def start(self) -> None:
+        self.config.work_dir.mkdir(parents=True, exist_ok=True)
+        self._session = aiohttp.ClientSession()
+        await self.launcher.connect()
+        # Containers the launcher still knows from an earlier agent run are not ours to keep
+        # until recovery exists: ask for a listing and kill leftovers.
+        self.launcher.send(lp.ListRequest())
+        loop = asyncio.get_running_loop()
+        self._tasks.append(loop.create_task(self._master_loop()))
+        self._tasks.append(loop.create_task(self._timers()))
+
+    async def stop(self, kill_tasks: bool = False) -> None:
+        self._stopping = True
+        if kill_tasks:
+            self.launcher.send(lp.ShutdownRequest(grace=1.0))
+        for t in self._tasks:
+            t.cancel()
+        for t in self._tasks:
+            with contextlib.suppress(asyncio.CancelledError, Exception):
+                await t
+        if self._ws is not None:
+            await self._ws.close()
+        for fw in self.frameworks.values():
+            for ex in fw.executors.values():
+                if ex.stream:
+                    ex.stream.close()
+        self.updates.flush()
+        self.updates.close()
+        await self.launcher.close()
+        if self._session:
+            await self._session.close()
+
+    # ================================================================== master link
+    def agent_info(self) -> AgentInfo:
+        attrs = []
+        for name, value in sorted(self.config.attributes.items()):
+            if isinstance(value, float):
+                attrs.append(Attribute(name=name, type="SCALAR", scalar=Scalar(value=value)))
+            else:
+                attrs.append(Attribute(name=name, type="TEXT", text=Text(value=value)))
+        return AgentInfo(
+            hostname=self.hostname,
+            port=self.config.port,
+            resources=self.config.resources.to_wire(),
+            attributes=attrs,
+            id=ID(self.agent_id) if self.agent_id else None,
+        )
+
+    def _register_message(self) -> msg.RegisterAgent:
+        tasks: list[msg.AgentTask] = []
+        for fw in self.frameworks.values():
+            for t in fw.tasks.values():
+                tasks.append(
+                    msg.AgentTask(
+                        framework_id=ID(fw.framework_id),
+                        task=t.info,
+                        state=t.state,
+                        executor_id=ID(t.executor_id) if t.executor_id else None,
+                    )
+                )
+        return msg.RegisterAgent(
+            agent_info=self.agent_info(),
+            agent_id=ID(self.agent_id) if self.agent_id else None,
+            address=self.address,
+            version=__version__,
+            frameworks=[fw.info for fw in self.frameworks.values()],
+            tasks=tasks,
+        )
+
+    async def _master_loop(self) -> None:
+        assert self._session is not None
+        backoff = self.config.registration_backoff_factor
+        attempt = 0
+        while not self._stopping:
+            url = f"http://{self.config.master}/master/agent"
+            try:
+                async with self._session.ws_connect(url, max_msg_size=0, autoping=True) as ws:
+                    self._ws = ws
+                    attempt = 0
+                    self._last_heard = asyncio.get_running_loop().time()
+                    writer = asyncio.get_running_loop().create_task(self._writer(ws))
+                    try:
+                        await ws.send_bytes(encode([self._register_message()]))
+                        async for frame in ws:
+                            if frame.type != aiohttp.WSMsgType.BINARY and frame.type != aiohttp.WSMsgType.TEXT:
+                                break
+                            self._last_heard = asyncio.get_running_loop().time()
+                            for m in msg.master_to_agent_decoder.decode(frame.data):
+                                self._handle_master(m)
+                    finally:
+                        writer.cancel()
+                        with contextlib.suppress(asyncio.CancelledError, Exception):
+                            await writer
+                        self._ws = None
+            except (aiohttp.ClientError, OSError, asyncio.TimeoutError) as exc:
+                log.debug("master connection failed: %s", exc)
+            if self._stopping:
+                break
+            if self.registered.is_set():
+                log.warning("lost the master at %s; reconnecting", self.config.master)
+            self.registered.clear()
+            self.updates.on_disconnected()
+            attempt += 1
+            delay = min(60.0, backoff * (2 ** min(attempt, 6))) * random.random()
+            await asyncio.sleep(max(delay, 0.05))
+
+    async def _writer(self, ws: aiohttp.ClientWebSocketResponse) -> None:
+        while True:
+            await self._out_wake.wait()
+            self._out_wake.clear()
+            if not self._out:
+                continue
+            batch, self._out = self._out, []
+            self.updates.flush()
+            await ws.send_bytes(encode(batch))
+
+    def _send(self, m: msg.AgentToMaster) -> None:
+        if self._ws is None:
+            return
+        self._out.append(m)
+        self._out_wake.set()
+
+    async def _timers(self) -> None:
+        loop = asyncio.get_running_loop()
+        while True:
+            await asyncio.sleep(1.0)
+            self.updates.retry(loop.time())
+            if self._ws is not None and loop.time() - self._last_heard > self.config.master_timeout:
+                log.warning("no word from the master for %.0fs; reconnecting", self.config.master_timeout)
+                await self._ws.close()
+
+    def _forward_update(self, update: msg.StatusUpdate) -> None:
+        self._send(update)
+
+    # ================================================================== master messages
+    def _handle_master(self, m: msg.MasterToAgent) -> None:
+        if isinstance(m, msg.Ping):
+            self._send(msg.Pong())
+        elif isinstance(m, msg.Registered):
+            self.agent_id = m.agent_id.value
+            self.master_info = m.master_info
+            self.registered.set()
+            log.info("registered with master as %s", self.agent_id)
+            self.updates.on_connected(asyncio.get_running_loop().time())
+        elif isinstance(m, msg.RunTask):
+            self.run_task(m.framework_info, m.task)
+        elif isinstance(m, msg.RunTaskGroup):
+            self.run_task_group(m.framework_info, m.executor, m.task_group.tasks)
+        elif isinstance(m, msg.KillTask):
+            self.kill_task(m.framework_id.value, m.task_id.value, _grace(m.kill_policy))
+        elif isinstance(m, msg.AcknowledgeUpdate):
+            self._acknowledge(m)
+        elif isinstance(m, msg.ShutdownExecutor):
+            self.shutdown_executor(m.framework_id.value, m.executor_id.value)
+        elif isinstance(m, msg.ShutdownFramework):
+            self.shutdown_framework(m.framework_id.value)
+        elif isinstance(m, msg.FrameworkToExecutor):
+            ex = self._executor(m.framework_id.value, m.executor_id.value)
+            if ex is not None:
+                self._to_executor(ex, ExecutorEvent(type="MESSAGE", message=ExecutorMessageEvent(data=m.data)))
+        elif isinstance(m, msg.ShutdownAgent):
+            log.error("the master asked this agent to shut down: %s", m.message)
+            self.agent_id = None
+
+    # ================================================================== status updates
+    def status_update(
+        self,
+        task: TaskEntry,
+        state: str,
+        *,
+        message: str | None = None,
+        reason: str | None = None,
+        source: str = "SOURCE_EXECUTOR",
+        status: TaskStatus | None = None,
+    ) -> None:
+        """Record a new state for a task and queue a reliable update for its framework."""
+        if is_terminal(task.state):
+            return
+        if status is None:
+            status = TaskStatus(
+                task_id=task.info.task_id,
+                state=state,
+                message=message,
+                reason=reason,
+                source=source,
+                uuid=uuid.uuid4().bytes,
+            )
+        status.agent_id = ID(self.agent_id or "")
+        status.timestamp = status.timestamp or time.time()
+        if task.executor_id:
+            status.executor_id = ID(task.executor_id)
+        task.state = status.state
+        if task.container_id:
+            status.container_status = status.container_status or None
+        self.updates.push(
+            msg.StatusUpdate(framework_id=ID(task.framework_id), status=status),
+            asyncio.get_running_loop().time(),
+        )
+        if is_terminal(task.state):
+            self._task_terminal(task)
+
+    def _task_terminal(self, task: TaskEntry) -> None:
+        fw = self.frameworks.get(task.framework_id)
+        if fw is None:
+            return
+        fw.tasks.pop(task.task_id, None)
+        fw.completed.append(task)
+        if len(fw.completed) > MAX_COMPLETED_TASKS:
+            del fw.completed[: len(fw.completed) - MAX_COMPLETED_TASKS]
+        if task.executor_id:
+            ex = fw.executors.get(task.executor_id)
+            if ex is not None:
+                ex.tasks.discard(task.task_id)
+                if ex.kind == "group":
+                    self._group_task_ended(fw, ex, task)
+
+    def _acknowledge(self, m: msg.AcknowledgeUpdate) -> None:
+        self.updates.acknowledge(m.framework_id, m.task_id, m.uuid, asyncio.get_running_loop().time())
+
+    # ================================================================== launching
+    def _framework(self, info: FrameworkInfo) -> FrameworkEntry:
+        assert info.id is not None
+        fid = info.id.value
+        fw = self.frameworks.get(fid)
+        if fw is None:
+            fw = self.frameworks[fid] = FrameworkEntry(info=info)
+        else:
+            fw.info = info
+        return fw
+
+    def _executor(self, fid: str, eid: str) -> ExecutorEntry | None:
+        fw = self.frameworks.get(fid)
+        return fw.executors.get(eid) if fw else None
+
+    def run_task(self, framework_info: FrameworkInfo, info: TaskInfo) -> None:
+        fw = self._framework(framework_info)
+        tid = info.task_id.value
+        if tid in fw.tasks:
+            return  # a duplicate delivery
+        if info.executor is not None:
+            self._run_executor_task(fw, info.executor, info)
+            return
+        cid = str(uuid.uuid4())
+        sandbox = sandbox_dir(self.config.work_dir, self.agent_id or "", fw.framework_id, tid, cid)
+        task = TaskEntry(framework_id=fw.framework_id, info=info, sandbox=sandbox, container_id=cid)
+        fw.tasks[tid] = task
+        self.containers[cid] = task
+        asyncio.get_running_loop().create_task(self._launch_command(fw, task, sandbox))
+
+    async def _launch_command(self, fw: FrameworkEntry, task: TaskEntry, sandbox: Path) -> None:
+        info = task.info
+        assert info.command is not None and task.container_id is not None
+        try:
+            make_sandbox(sandbox)
+            if info.command.uris:
+                self.status_update(task, "TASK_STARTING")
+                await fetch_uris(info.command.uris, sandbox, self._session, sandbox / "stderr")
+        except (FetchError, OSError) as exc:
+            self.status_update(
+                task, "TASK_FAILED", message=str(exc), reason="REASON_CONTAINER_LAUNCH_FAILED",
+                source="SOURCE_AGENT",
+            )
+            return
+        if task.kill_requested:
+            self.status_update(task, "TASK_KILLED", reason="REASON_TASK_KILLED_DURING_LAUNCH")
+            return
+        if task.state == "TASK_STAGING":
+            self.status_update(task, "TASK_STARTING")
+        path, argv = _argv(info.command.value or "", info.command.shell, info.command.arguments)
+        env = self._environment(fw, info, sandbox, executor_id=info.task_id.value)
+        self.launcher.send(
+            lp.LaunchRequest(
+                id=task.container_id,
+                argv=argv,
+                path=path,
+                env=env,
+                cwd=str(sandbox),
+                stdout=str(sandbox / "stdout"),
+                stderr=str(sandbox / "stderr"),
+            )
+        )
+
+    def _environment(
+        self, fw: FrameworkEntry, info: TaskInfo | None, sandbox: Path, executor_id: str,
+        executor: ExecutorInfo | None = None,
+    ) -> dict[str, str]:
+        env = dict(os.environ)
+        env.update(
+            MESOS_SANDBOX=str(sandbox),
+            MESOS_DIRECTORY=str(sandbox),
+            MESOS_FRAMEWORK_ID=fw.framework_id,
+            MESOS_EXECUTOR_ID=executor_id,
+            MESOS_AGENT_ID=self.agent_id or "",
+            MESOS_SLAVE_ID=self.agent_id or "",
+            MESOS_AGENT_ENDPOINT=self.address,
+            MESOS_SLAVE_PID=f"slave(1)@{self.address}",
+            MESOS_CHECKPOINT="1" if fw.info.checkpoint else "0",
+            MESOS_HTTP_COMMAND_EXECUTOR="0",
+            MESOS_EXECUTOR_SHUTDOWN_GRACE_PERIOD=_duration(self._shutdown_grace(executor)),
+            HOST=self.hostname,
+            LIBPROCESS_IP=self.config.ip,
+            LIBPROCESS_PORT="0",
+        )
+        if fw.info.checkpoint:
+            env["MESOS_RECOVERY_TIMEOUT"] = "15mins"
+            env["MESOS_SUBSCRIPTION_BACKOFF_MAX"] = "2secs"
+        command = None
+        if info is not None:
+            env["MESOS_TASK_ID"] = info.task_id.value
+            ports = [
+                str(p)
+                for b, e in from_wire(info.resources).port_ranges()
+                for p in range(b, e + 1)
+            ]
+            for i, port in enumerate(ports):
+                env[f"PORT{i}"] = port
+            if ports:
+                env["PORT"] = ports[0]
+                env["PORTS"] = ",".join(ports)
+            command = info.command
+        if executor is not None:
+            command = executor.command
+        if command is not None and command.environment is not None:
+            for var in command.environment.variables:
+                if var.value is not None:
+                    env[var.name] = var.value
+        return env
+
+    def _shutdown_grace(self, executor: ExecutorInfo | None) -> float:
+        if executor is not None and executor.shutdown_grace_period is not None:
+            return executor.shutdown_grace_period.nanoseconds / 1e9
+        return self.config.executor_shutdown_grace_period
+
+    # ------------------------------------------------------------------ custom executors
+    def _run_executor_task(self, fw: FrameworkEntry, einfo: ExecutorInfo, info: TaskInfo) -> None:
+        eid = einfo.executor_id.value
+        ex = fw.executors.get(eid)
+        if ex is None:
+            ex = self._start_executor(fw, einfo, kind="custom")
+        task = TaskEntry(
+            framework_id=fw.framework_id, info=info, sandbox=ex.sandbox, executor_id=eid
+        )
+        fw.tasks[info.task_id.value] = task
+        ex.tasks.add(info.task_id.value)
+        self._to_executor(ex, ExecutorEvent(type="LAUNCH", launch=ExecutorLaunch(task=info)))
+
+    def _start_executor(self, fw: FrameworkEntry, einfo: ExecutorInfo, kind: str) -> ExecutorEntry:
+        eid = einfo.executor_id.value
+        cid = str(uuid.uuid4())
+        sandbox = sandbox_dir(self.config.work_dir, self.agent_id or "", fw.framework_id, eid, cid)
+        ex = ExecutorEntry(
+            framework_id=fw.framework_id, info=einfo, sandbox=sandbox, container_id=cid, kind=kind
+        )
+        fw.executors[eid] = ex
+        if kind == "custom":
+            self.containers[cid] = ex
+            asyncio.get_running_loop().create_task(self._launch_executor(fw, ex))
+        else:
+            make_sandbox(sandbox)
+        return ex
+
+    async def _launch_executor(self, fw: FrameworkEntry, ex: ExecutorEntry) -> None:
+        cmd = ex.info.command
+        try:
+            make_sandbox(ex.sandbox)
+            if cmd is None or not (cmd.value or cmd.arguments):
+                raise FetchError("ExecutorInfo.command has no value to run")
+            if cmd.uris:
+                await fetch_uris(cmd.uris, ex.sandbox, self._session, ex.sandbox / "stderr")
+        except (FetchError, OSError) as exc:
+            self._executor_failed(fw, ex, str(exc), "REASON_CONTAINER_LAUNCH_FAILED")
+            return
+        path, argv = _argv(cmd.value or "", cmd.shell, cmd.arguments)
+        env = self._environment(fw, None, ex.sandbox, ex.executor_id, executor=ex.info)
+        self.launcher.send(
+            lp.LaunchRequest(
+                id=ex.container_id, argv=argv, path=path, env=env, cwd=str(ex.sandbox),
+                stdout=str(ex.sandbox / "stdout"), stderr=str(ex.sandbox / "stderr"),
+            )
+        )
+        asyncio.get_running_loop().call_later(
+            self.config.executor_registration_timeout, self._registration_timeout, ex
+        )
+
+    def _registration_timeout(self, ex: ExecutorEntry) -> None:
+        if ex.subscribed or ex.pid is None and ex.container_id not in self.containers:
+            return
+        fw = self.frameworks.get(ex.framework_id)
+        if fw is None or fw.executors.get(ex.executor_id) is not ex:
+            return
+        self._executor_failed(
+            fw, ex, "Executor did not register in time", "REASON_EXECUTOR_REGISTRATION_TIMEOUT"
+        )
+        self.launcher.send(lp.KillRequest(id=ex.container_id, grace=0))
+
+    def _executor_failed(self, fw: FrameworkEntry, ex: ExecutorEntry, message: str, reason: str) -> None:
+        for tid in list(ex.tasks):
+            task = fw.tasks.get(tid)
+            if task is not None:
+                self.status_update(task, "TASK_FAILED", message=message, reason=reason, source="SOURCE_AGENT")
+
+    def _to_executor(self, ex: ExecutorEntry, event: ExecutorEvent) -> None:
+        data = encode(event)
+        if ex.stream is not None and not ex.stream.closed:
+            ex.stream.send(data)
+        else:
+            ex.queued.append(data)
+
+    # ------------------------------------------------------------------ task groups
+    def run_task_group(
+        self, framework_info: FrameworkInfo, einfo: ExecutorInfo, tasks: list[TaskInfo]
+    ) -> None:
+        """LAUNCH_GROUP: the agent plays Mesos's default executor; each task is its own process."""
+        fw = self._framework(framework_info)
+        eid = einfo.executor_id.value
+        ex = fw.executors.get(eid) or self._start_executor(fw, einfo, kind="group")
+        for info in tasks:
+            tid = info.task_id.value
+            if tid in fw.tasks:
+                continue
+            cid = str(uuid.uuid4())
+            sandbox = ex.sandbox / "tasks" / tid
+            task = TaskEntry(
+                framework_id=fw.framework_id, info=info, sandbox=sandbox, executor_id=eid,
+                container_id=cid,
+            )
+            fw.tasks[tid] = task
+            ex.tasks.add(tid)
+            self.containers[cid] = task
+            asyncio.get_running_loop().create_task(self._launch_command(fw, task, sandbox))
+
+    def _group_task_ended(self, fw: FrameworkEntry, ex: ExecutorEntry, task: TaskEntry) -> None:
+        if task.state != "TASK_FINISHED":
+            for tid in list(ex.tasks):
+                other = fw.tasks.get(tid)
+                if other is not None:
+                    self.kill_task(fw.framework_id, tid, _grace(other.info.kill_policy))
+        if not ex.tasks:
+            fw.executors.pop(ex.executor_id, None)
+            self._send(
+                msg.ExecutorExited(
+                    framework_id=ID(fw.framework_id), executor_id=ex.info.executor_id, status=0
+                )
+            )
+
+    # ================================================================== killing
+    def kill_task(self, fid: str, tid: str, grace: float | None) -> None:
+        fw = self.frameworks.get(fid)
+        task = fw.tasks.get(tid) if fw else None
+        if fw is None or task is None:
+            return
+        if task.executor_id and task.container_id is None:
+            ex = fw.executors.get(task.executor_id)
+            if ex is not None:
+                kill = ExecutorKill(task_id=task.info.task_id, kill_policy=task.info.kill_policy)
+                self._to_executor(ex, ExecutorEvent(type="KILL", kill=kill))
+            return
+        if task.kill_requested:
+            return
+        task.kill_requested = True
+        if task.pid is None:
+            return  # still fetching or spawning: reported KILLED once the launch returns
+        if "TASK_KILLING_STATE" in fw.info.capability_set():
+            self.status_update(task, "TASK_KILLING")
+        if grace is None:
+            grace = _grace(task.info.kill_policy)
+        assert task.container_id is not None
+        self.launcher.send(lp.KillRequest(id=task.container_id, grace=DEFAULT_KILL_GRACE if grace is None else grace))
+
+    def shutdown_executor(self, fid: str, eid: str) -> None:
+        ex = self._executor(fid, eid)
+        if ex is None:
+            return
+        fw = self.frameworks[fid]
+        if ex.kind == "group":
+            for tid in list(ex.tasks):
+                self.kill_task(fid, tid, None)
+            return
+        ex.shutting_down = True
+        self._to_executor(ex, ExecutorEvent(type="SHUTDOWN"))
+        self.launcher.send(lp.KillRequest(id=ex.container_id, grace=self._shutdown_grace(ex.info)))
+        del fw  # tasks are reported when the executor's process ends
+
+    def shutdown_framework(self, fid: str) -> None:
+        fw = self.frameworks.get(fid)
+        if fw is None:
+            return
+        for eid in list(fw.executors):
+            self.shutdown_executor(fid, eid)
+        for tid, task in list(fw.tasks.items()):
+            if task.container_id is not None:
+                self.kill_task(fid, tid, None)
+
+    # ================================================================== launcher events
+    def _on_launcher(self, reply: lp.Reply) -> None:
+        if isinstance(reply, lp.Listing):
+            leftovers = [cid for cid in reply.running if cid not in self.containers]
+            for cid in leftovers:
+                self.launcher.send(lp.KillRequest(id=cid, grace=0))
+            stale = [cid for cid in reply.exited if cid not in self.containers]
+            if stale:
+                self.launcher.send(lp.ForgetRequest(ids=stale))
+            return
+        owner = self.containers.get(reply.id)
+        if owner is None:
+            if isinstance(reply, lp.Exited):
+                self.launcher.send(lp.ForgetRequest(ids=[reply.id]))
+            return
+        if isinstance(owner, TaskEntry):
+            self._task_container_event(owner, reply)
+        else:
+            self._executor_container_event(owner, reply)
+
+    def _task_container_event(self, task: TaskEntry, reply: lp.Reply) -> None:
+        if isinstance(reply, lp.Started):
+            task.pid = reply.pid
+            if task.kill_requested:
+                task.kill_requested = False
+                self.kill_task(task.framework_id, task.task_id, None)
+            else:
+                self.status_update(task, "TASK_RUNNING")
+        elif isinstance(reply, lp.Failed):
+            self.containers.pop(reply.id, None)
+            self.status_update(
+                task, "TASK_FAILED", message=reply.error, reason="REASON_CONTAINER_LAUNCH_FAILED",
+                source="SOURCE_AGENT",
+            )
+        elif isinstance(reply, lp.Exited):
+            self.containers.pop(reply.id, None)
+            self.launcher.send(lp.ForgetRequest(ids=[reply.id]))
+            ok, text = lp.describe_status(reply.status)
+            if task.kill_requested:
+                self.status_update(task, "TASK_KILLED", message=text)
+            elif ok:
+                self.status_update(task, "TASK_FINISHED", message=text)
+            else:
+                self.status_update(task, "TASK_FAILED", message=text)
+
+    def _executor_container_event(self, ex: ExecutorEntry, reply: lp.Reply) -> None:
+        fw = self.frameworks.get(ex.framework_id)
+        if isinstance(reply, lp.Started):
+            ex.pid = reply.pid
+            return
+        self.containers.pop(reply.id, None)
+        if fw is None:
+            return
+        if isinstance(reply, lp.Failed):
+            self._executor_failed(fw, ex, reply.error, "REASON_CONTAINER_LAUNCH_FAILED")
+            status = 1
+        else:
+            assert isinstance(reply, lp.Exited)
+            self.launcher.send(lp.ForgetRequest(ids=[reply.id]))
+            status = reply.status
+            for tid in list(ex.tasks):
+                task = fw.tasks.get(tid)
+                if task is None:
+                    continue
+                if ex.shutting_down:
+                    self.status_update(task, "TASK_KILLED", message="Executor was shut down", source="SOURCE_AGENT")
+                else:
+                    self.status_update(
+                        task, "TASK_FAILED", message="Executor terminated",
+                        reason="REASON_EXECUTOR_TERMINATED", source="SOURCE_AGENT",
+                    )
+        if ex.stream is not None:
+            ex.stream.close()
+        fw.executors.pop(ex.executor_id, None)
+        self._send(msg.ExecutorExited(framework_id=ID(fw.framework_id), executor_id=ex.info.executor_id, status=status))
+
+    # ================================================================== views
+    def used_resources(self) -> Resources:
+        used = Resources()
+        for fw in self.frameworks.values():
+            for t in fw.tasks.values():
+                used = used + from_wire(t.info.resources)
+        return used
+
+
+def _grace(policy: object) -> float | None:
+    gp = getattr(policy, "grace_period", None)
+    if gp is None:
+        return None
+    return max(0.0, float(gp.nanoseconds) / 1e9)
+
+
+def _argv(value: str, shell: bool, arguments: list[str]) -> tuple[str, list[str]]:
+    if shell:
+        return "/bin/sh", ["/bin/sh", "-c", value]
+    return value, list(arguments) if arguments else [value]
+
+
+def _duration(seconds: float) -> str:
+    if seconds == int(seconds):
+        return f"{int(seconds)}secs"
+    return f"{int(seconds * 1000)}ms"

@@ -1,0 +1,326 @@
+"""The agent's HTTP API: v1 executor API, sandbox files, state, health."""
+
+from __future__ import annotations
+
+import grp
+import pwd
+import stat
+import time
+from pathlib import Path
+from typing import Any
+
+from aiohttp import web
+
+from corral import MESOS_COMPAT_VERSION, __version__
+from corral.agent.agent import Agent
+from corral.agent.model import ExecutorEntry, TaskEntry
+from corral.transport.http import accepts_json, check_json_content_type, error, json_response
+from corral.transport.streaming import EventStream
+from corral.wire import agent as msg
+from corral.wire.base import ID
+from corral.wire.codec import WireError, decode, encode
+from corral.wire.executor import (
+    ExecutorAcknowledged,
+    ExecutorCall,
+    ExecutorEvent,
+    ExecutorLaunch,
+    ExecutorSubscribed,
+)
+from corral.wire.tasks import TASK_STATES
+
+FILE_READ_MAX = 64 * 1024
+EXECUTOR_HEARTBEAT = 30 * 60.0
+
+
+def build_app(agent: Agent) -> web.Application:
+    app = web.Application(client_max_size=64 << 20)
+    api = AgentAPI(agent)
+    for prefix in ("", "/slave(1)"):
+        app.router.add_post(prefix + "/api/v1/executor", api.executor)
+        app.router.add_get(prefix + "/state", api.state)
+        app.router.add_get(prefix + "/state.json", api.state)
+        app.router.add_get(prefix + "/health", api.health)
+    app.router.add_get("/version", api.version)
+    app.router.add_get("/files/browse", api.browse)
+    app.router.add_get("/files/browse.json", api.browse)
+    app.router.add_get("/files/read", api.read)
+    app.router.add_get("/files/read.json", api.read)
+    app.router.add_get("/files/download", api.download)
+    app.router.add_get("/files/download.json", api.download)
+    return app
+
+
+class AgentAPI:
+    def __init__(self, agent: Agent) -> None:
+        self.agent = agent
+
+    # ------------------------------------------------------------------ executor API
+    async def executor(self, request: web.Request) -> web.StreamResponse:
+        bad = check_json_content_type(request)
+        if bad is not None:
+            return bad
+        try:
+            call = decode(await request.read(), ExecutorCall)
+        except WireError as exc:
+            return error(400, f"Failed to validate executor::Call: {exc}")
+        agent = self.agent
+        fw = agent.frameworks.get(call.framework_id.value)
+        if fw is None:
+            return error(400, "Framework cannot be found")
+        ex = fw.executors.get(call.executor_id.value)
+        if ex is None or ex.kind != "custom":
+            return error(400, "Executor cannot be found")
+        if call.type == "SUBSCRIBE":
+            if not accepts_json(request):
+                return error(406, "Expected 'Accept' of 'application/json'")
+            return await self._subscribe(request, ex)
+        if not ex.subscribed:
+            return error(403, "Executor is not subscribed")
+        if call.type == "UPDATE":
+            if call.update is None:
+                return error(400, "Failed to validate executor::Call: Expecting 'update' to be present")
+            status = call.update.status
+            if status.uuid is None or len(status.uuid) != 16:
+                return error(400, "Failed to validate executor::Call: 'status.uuid' must be 16 bytes")
+            if status.state not in TASK_STATES or status.state == "TASK_STAGING":
+                return error(400, f"Failed to validate executor::Call: invalid state {status.state!r}")
+            if status.executor_id is not None and status.executor_id.value != ex.executor_id:
+                return error(400, "Failed to validate executor::Call: 'status.executor_id' mismatch")
+            task = fw.tasks.get(status.task_id.value)
+            status.source = status.source or "SOURCE_EXECUTOR"
+            if task is not None:
+                agent.status_update(task, status.state, status=status)
+            # The agent (not the scheduler) acknowledges to the executor once recorded.
+            ack = ExecutorAcknowledged(task_id=status.task_id, uuid=status.uuid)
+            ex.stream and ex.stream.send(encode(ExecutorEvent(type="ACKNOWLEDGED", acknowledged=ack)))
+            return web.Response(status=202)
+        if call.type == "MESSAGE":
+            if call.message is None:
+                return error(400, "Failed to validate executor::Call: Expecting 'message' to be present")
+            agent._send(
+                msg.ExecutorToFramework(
+                    framework_id=call.framework_id, executor_id=call.executor_id, data=call.message.data
+                )
+            )
+            return web.Response(status=202)
+        if call.type == "HEARTBEAT":
+            return web.Response(status=202)
+        return error(400, f"Failed to validate executor::Call: unknown call type {call.type!r}")
+
+    async def _subscribe(self, request: web.Request, ex: ExecutorEntry) -> web.StreamResponse:
+        agent = self.agent
+        fw = agent.frameworks[ex.framework_id]
+        resp = web.StreamResponse(status=200, headers={"Content-Type": "application/json"})
+        resp.enable_chunked_encoding()
+        await resp.prepare(request)
+        if ex.stream is not None:
+            ex.stream.close()
+        stream = EventStream(resp, encode(ExecutorEvent(type="HEARTBEAT")), EXECUTOR_HEARTBEAT)
+        ex.stream = stream
+        first = not ex.subscribed
+        ex.subscribed = True
+        einfo = ex.info
+        if einfo.framework_id is None:
+            einfo.framework_id = ID(fw.framework_id)
+        subscribed = ExecutorSubscribed(
+            executor_info=einfo,
+            framework_info=fw.info,
+            agent_info=agent.agent_info(),
+            container_id={"value": ex.container_id},
+        )
+        stream.send(encode(ExecutorEvent(type="SUBSCRIBED", subscribed=subscribed)))
+        if first:
+            for data in ex.queued:
+                stream.send(data)
+            ex.queued.clear()
+        else:
+            # A re-subscribing executor gets the tasks it has not seen yet.
+            for tid in ex.tasks:
+                task = fw.tasks.get(tid)
+                if task is not None and task.state == "TASK_STAGING":
+                    stream.send(encode(ExecutorEvent(type="LAUNCH", launch=ExecutorLaunch(task=task.info))))
+        await stream.run()
+        if ex.stream is stream:
+            ex.stream = None
+        return resp
+
+    # ------------------------------------------------------------------ state
+    async def health(self, request: web.Request) -> web.Response:
+        return web.Response(status=200)
+
+    async def version(self, request: web.Request) -> web.Response:
+        return json_response(version_info())
+
+    async def state(self, request: web.Request) -> web.Response:
+        return json_response(agent_state(self.agent))
+
+    # ------------------------------------------------------------------ files
+    def _resolve(self, request: web.Request) -> Path | web.Response:
+        raw = request.query.get("path")
+        if not raw:
+            return error(400, "Missing 'path' query parameter")
+        agent = self.agent
+        root = (agent.config.work_dir / "slaves").resolve()
+        if raw.startswith("/frameworks/") and agent.agent_id:
+            candidate = root / agent.agent_id / raw.lstrip("/")
+        else:
+            candidate = Path(raw)
+        try:
+            real = candidate.resolve()
+        except (OSError, RuntimeError):
+            return error(404, "File not found")
+        if real != root and root not in real.parents:
+            return error(404, "File not found")
+        if not real.exists():
+            return error(404, "File not found")
+        return real
+
+    async def browse(self, request: web.Request) -> web.Response:
+        path = self._resolve(request)
+        if isinstance(path, web.Response):
+            return path
+        if not path.is_dir():
+            return json_response([_file_info(path)])
+        return json_response([_file_info(p) for p in sorted(path.iterdir())])
+
+    async def read(self, request: web.Request) -> web.Response:
+        path = self._resolve(request)
+        if isinstance(path, web.Response):
+            return path
+        if path.is_dir():
+            return error(400, "Cannot read a directory")
+        try:
+            offset = int(request.query.get("offset", "-1"))
+            length = int(request.query.get("length", "-1"))
+        except ValueError:
+            return error(400, "'offset' and 'length' must be integers")
+        if offset < -1 or length < -1:
+            return error(400, "'offset' and 'length' must not be negative")
+        size = path.stat().st_size
+        if offset == -1:
+            return json_response({"data": "", "offset": size})
+        if length == -1 or length > FILE_READ_MAX:
+            length = FILE_READ_MAX
+        with open(path, "rb") as f:
+            f.seek(offset)
+            data = f.read(length)
+        return json_response({"data": data.decode("utf-8", "replace"), "offset": offset})
+
+    async def download(self, request: web.Request) -> web.StreamResponse:
+        path = self._resolve(request)
+        if isinstance(path, web.Response):
+            return path
+        if path.is_dir():
+            return error(400, "Cannot download a directory")
+        return web.FileResponse(path, headers={"Content-Type": "application/octet-stream"})
+
+
+def _file_info(p: Path) -> dict[str, Any]:
+    st = p.lstat()
+    try:
+        user = pwd.getpwuid(st.st_uid).pw_name
+    except KeyError:
+        user = str(st.st_uid)
+    try:
+        group = grp.getgrgid(st.st_gid).gr_name
+    except KeyError:
+        group = str(st.st_gid)
+    return {
+        "path": str(p),
+        "nlink": st.st_nlink,
+        "size": st.st_size,
+        "mtime": int(st.st_mtime),
+        "mode": stat.filemode(st.st_mode),
+        "uid": user,
+        "gid": group,
+    }
+
+
+def version_info() -> dict[str, Any]:
+    return {
+        "version": MESOS_COMPAT_VERSION,
+        "corral_version": __version__,
+        "build_date": "",
+        "build_time": 0,
+        "build_user": "corral",
+    }
+
+
+def _task_json(t: TaskEntry, agent: Agent) -> dict[str, Any]:
+    from corral.resources import from_wire
+
+    return {
+        "id": t.task_id,
+        "name": t.info.name,
+        "framework_id": t.framework_id,
+        "executor_id": t.executor_id or "",
+        "slave_id": agent.agent_id or "",
+        "state": t.state,
+        "resources": from_wire(t.info.resources).to_legacy(),
+        "statuses": [],
+    }
+
+
+def agent_state(agent: Agent) -> dict[str, Any]:
+    frameworks = []
+    for fw in agent.frameworks.values():
+        executors: dict[str, dict[str, Any]] = {}
+        for t in [*fw.tasks.values(), *fw.completed]:
+            eid = t.executor_id or t.task_id
+            ex = executors.setdefault(
+                eid,
+                {
+                    "id": eid,
+                    "name": eid,
+                    "source": eid,
+                    "directory": str(t.sandbox),
+                    "tasks": [],
+                    "queued_tasks": [],
+                    "completed_tasks": [],
+                },
+            )
+            key = "completed_tasks" if t in fw.completed else "tasks"
+            ex[key].append(_task_json(t, agent))
+        frameworks.append(
+            {
+                "id": fw.framework_id,
+                "name": fw.info.name,
+                "user": fw.info.user,
+                "executors": list(executors.values()),
+                "completed_executors": [],
+            }
+        )
+    return {
+        "version": MESOS_COMPAT_VERSION,
+        "id": agent.agent_id or "",
+        "pid": f"slave(1)@{agent.address}",
+        "hostname": agent.hostname,
+        "start_time": agent.start_time,
+        "resources": agent.config.resources.to_legacy(),
+        "attributes": dict(agent.config.attributes),
+        "master_hostname": agent.master_info.hostname if agent.master_info else None,
+        "flags": {
+            "master": agent.config.master,
+            "work_dir": str(agent.config.work_dir),
+            "port": str(agent.config.port),
+        },
+        "frameworks": frameworks,
+        "completed_frameworks": [],
+        "launcher_pid": agent.launcher.pid,
+        "time": time.time(),
+        "uptime": time.time() - agent.start_time,
+        "registered": agent.registered.is_set(),
+        "pending_status_updates": len(agent.updates.streams),
+        "used_resources": agent.used_resources().to_legacy(),
+    }
+
+
+async def serve(agent: Agent, host: str, port: int) -> web.AppRunner:
+    runner = web.AppRunner(build_app(agent), handler_cancellation=True, access_log=None)
+    await runner.setup()
+    site = web.TCPSite(runner, host, port, reuse_address=True)
+    await site.start()
+    return runner
+
+
+__all__ = ["agent_state", "build_app", "serve", "version_info"]

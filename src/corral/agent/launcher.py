@@ -1,0 +1,195 @@
+"""The launcher: one small process per agent host that is the parent of every task.
+
+The agent starts it once; it survives agent restarts and upgrades. It spawns tasks with
+``posix_spawn`` (no Python interpreter per task), each in its own session, reaps them, keeps
+their exit statuses until the agent has collected them, and carries out kill policies
+(SIGTERM to the process group, SIGKILL after the grace period) even while no agent is
+connected. Run as ``python -m corral.agent.launcher --work-dir DIR``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import contextlib
+import os
+import signal
+import sys
+from pathlib import Path
+
+from corral.agent import launcher_protocol as p
+
+SOCKET_NAME = "launcher.sock"
+PID_NAME = "launcher.pid"
+
+
+class Launcher:
+    def __init__(self, work_dir: Path) -> None:
+        self.work_dir = work_dir
+        self.running: dict[str, int] = {}  # container id -> pid
+        self.by_pid: dict[int, str] = {}
+        self.exited: dict[str, int] = {}
+        self.kill_timers: dict[str, asyncio.TimerHandle] = {}
+        self.writer: asyncio.StreamWriter | None = None
+        self.stopping = asyncio.Event()
+        self._outbox: list[bytes] = []
+        self._flush_scheduled = False
+        self._base_cwd = os.getcwd()
+
+    # ------------------------------------------------------------------ spawning
+    def launch(self, req: p.LaunchRequest) -> None:
+        if req.id in self.running or req.id in self.exited:
+            self.emit(p.Failed(id=req.id, error=f"container {req.id} already exists"))
+            return
+        flags = os.O_WRONLY | os.O_CREAT | os.O_APPEND
+        actions = [
+            (os.POSIX_SPAWN_OPEN, 0, "/dev/null", os.O_RDONLY, 0),
+            (os.POSIX_SPAWN_OPEN, 1, req.stdout, flags, 0o644),
+            (os.POSIX_SPAWN_OPEN, 2, req.stderr, flags, 0o644),
+        ]
+        try:
+            os.chdir(req.cwd)
+            try:
+                pid = os.posix_spawnp(
+                    req.path or req.argv[0], req.argv, req.env, file_actions=actions, setsid=True
+                )
+            finally:
+                os.chdir(self._base_cwd)
+        except OSError as exc:
+            self.emit(p.Failed(id=req.id, error=f"Failed to launch {req.argv[0]!r}: {exc}"))
+            return
+        self.running[req.id] = pid
+        self.by_pid[pid] = req.id
+        self.emit(p.Started(id=req.id, pid=pid))
+
+    def reap(self) -> None:
+        while True:
+            try:
+                pid, status = os.waitpid(-1, os.WNOHANG)
+            except ChildProcessError:
+                return
+            if pid == 0:
+                return
+            cid = self.by_pid.pop(pid, None)
+            if cid is None:
+                continue
+            self.running.pop(cid, None)
+            timer = self.kill_timers.pop(cid, None)
+            if timer:
+                timer.cancel()
+            # Leftovers of the task's session (daemons it started) go with it.
+            with contextlib.suppress(ProcessLookupError, PermissionError):
+                os.killpg(pid, signal.SIGKILL)
+            self.exited[cid] = status
+            self.emit(p.Exited(id=cid, status=status))
+
+    def kill(self, cid: str, grace: float) -> None:
+        pid = self.running.get(cid)
+        if pid is None or cid in self.kill_timers:
+            return
+        with contextlib.suppress(ProcessLookupError, PermissionError):
+            os.killpg(pid, signal.SIGTERM if grace > 0 else signal.SIGKILL)
+        loop = asyncio.get_running_loop()
+        self.kill_timers[cid] = loop.call_later(max(grace, 0.0), self._force_kill, cid)
+
+    def _force_kill(self, cid: str) -> None:
+        self.kill_timers.pop(cid, None)
+        pid = self.running.get(cid)
+        if pid is not None:
+            with contextlib.suppress(ProcessLookupError, PermissionError):
+                os.killpg(pid, signal.SIGKILL)
+
+    async def shutdown(self, grace: float) -> None:
+        for cid in list(self.running):
+            self.kill(cid, grace)
+        deadline = asyncio.get_running_loop().time() + grace + 5
+        while self.running and asyncio.get_running_loop().time() < deadline:
+            await asyncio.sleep(0.02)
+            self.reap()
+        self.stopping.set()
+
+    # ------------------------------------------------------------------ agent connection
+    def emit(self, msg: p.Reply) -> None:
+        self._outbox.append(p.encoder.encode(msg) + b"\n")
+        if not self._flush_scheduled:
+            self._flush_scheduled = True
+            asyncio.get_running_loop().call_soon(self._flush)
+
+    def _flush(self) -> None:
+        self._flush_scheduled = False
+        if self.writer is None or self.writer.is_closing():
+            self._outbox.clear()  # the agent asks for a listing when it reconnects
+            return
+        data = b"".join(self._outbox)
+        self._outbox.clear()
+        self.writer.write(data)
+
+    async def serve_agent(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        if self.writer is not None:
+            self.writer.close()
+        self.writer = writer
+        try:
+            while True:
+                line = await reader.readline()
+                if not line:
+                    break
+                try:
+                    req = p.request_decoder.decode(line)
+                except Exception as exc:  # a malformed line must not kill the launcher
+                    print(f"launcher: bad request {line[:200]!r}: {exc}", file=sys.stderr)
+                    continue
+                self.handle(req)
+        except (ConnectionError, asyncio.IncompleteReadError):
+            pass
+        finally:
+            if self.writer is writer:
+                self.writer = None
+            writer.close()
+
+    def handle(self, req: p.Request) -> None:
+        if isinstance(req, p.LaunchRequest):
+            self.launch(req)
+        elif isinstance(req, p.KillRequest):
+            self.kill(req.id, req.grace)
+        elif isinstance(req, p.ListRequest):
+            self.emit(p.Listing(running=dict(self.running), exited=dict(self.exited)))
+        elif isinstance(req, p.ForgetRequest):
+            for cid in req.ids:
+                self.exited.pop(cid, None)
+        elif isinstance(req, p.ShutdownRequest):
+            asyncio.get_running_loop().create_task(self.shutdown(req.grace))
+
+
+async def amain(work_dir: Path) -> None:
+    work_dir.mkdir(parents=True, exist_ok=True)
+    launcher = Launcher(work_dir)
+    loop = asyncio.get_running_loop()
+    loop.add_signal_handler(signal.SIGCHLD, launcher.reap)
+    loop.add_signal_handler(
+        signal.SIGTERM, lambda: loop.create_task(launcher.shutdown(3.0))
+    )
+    loop.add_signal_handler(signal.SIGINT, lambda: None)
+    sock = work_dir / SOCKET_NAME
+    with contextlib.suppress(FileNotFoundError):
+        sock.unlink()
+    server = await asyncio.start_unix_server(launcher.serve_agent, path=str(sock))
+    (work_dir / PID_NAME).write_text(str(os.getpid()))
+    launcher.reap()
+    await launcher.stopping.wait()
+    server.close()
+    with contextlib.suppress(FileNotFoundError):
+        sock.unlink()
+    with contextlib.suppress(FileNotFoundError):
+        (work_dir / PID_NAME).unlink()
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description="corral task launcher")
+    parser.add_argument("--work-dir", required=True)
+    args = parser.parse_args()
+    os.umask(0o022)
+    asyncio.run(amain(Path(args.work_dir)))
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,104 @@
+"""The agent's side of the launcher: start it once, (re)connect, send requests, get events."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import os
+import subprocess
+import sys
+from collections.abc import Callable
+from pathlib import Path
+
+from corral.agent import launcher_protocol as p
+from corral.agent.launcher import PID_NAME, SOCKET_NAME
+
+
+class LauncherClient:
+    def __init__(self, work_dir: Path, on_reply: Callable[[p.Reply], None]) -> None:
+        self.work_dir = work_dir
+        self.on_reply = on_reply
+        self.writer: asyncio.StreamWriter | None = None
+        self._reader_task: asyncio.Task[None] | None = None
+        self._proc: subprocess.Popen[bytes] | None = None
+        self._buf: list[bytes] = []
+        self._flush_scheduled = False
+
+    @property
+    def pid(self) -> int | None:
+        try:
+            return int((self.work_dir / PID_NAME).read_text())
+        except (OSError, ValueError):
+            return None
+
+    async def connect(self, timeout: float = 10.0) -> None:
+        """Connect to a running launcher, or start one (it outlives this agent)."""
+        sock = str(self.work_dir / SOCKET_NAME)
+        try:
+            reader, writer = await asyncio.open_unix_connection(sock)
+        except OSError:
+            self._start()
+            loop = asyncio.get_running_loop()
+            deadline = loop.time() + timeout
+            while True:
+                try:
+                    reader, writer = await asyncio.open_unix_connection(sock)
+                    break
+                except OSError:
+                    if loop.time() > deadline or (self._proc and self._proc.poll() is not None):
+                        raise RuntimeError(
+                            f"launcher did not start; see {self.work_dir / 'launcher.log'}"
+                        ) from None
+                    await asyncio.sleep(0.01)
+        self.writer = writer
+        self._reader_task = asyncio.get_running_loop().create_task(self._read(reader))
+
+    def _start(self) -> None:
+        self.work_dir.mkdir(parents=True, exist_ok=True)
+        log = open(self.work_dir / "launcher.log", "ab")  # noqa: SIM115 - handed to the child
+        env = dict(os.environ)
+        self._proc = subprocess.Popen(
+            [sys.executable, "-m", "corral.agent.launcher", "--work-dir", str(self.work_dir)],
+            stdin=subprocess.DEVNULL,
+            stdout=log,
+            stderr=log,
+            start_new_session=True,
+            close_fds=True,
+            env=env,
+            cwd="/",
+        )
+        log.close()
+
+    async def _read(self, reader: asyncio.StreamReader) -> None:
+        while True:
+            line = await reader.readline()
+            if not line:
+                break
+            self.on_reply(p.reply_decoder.decode(line))
+
+    def send(self, req: p.Request) -> None:
+        self._buf.append(p.encoder.encode(req) + b"\n")
+        if not self._flush_scheduled:
+            self._flush_scheduled = True
+            asyncio.get_running_loop().call_soon(self._flush)
+
+    def _flush(self) -> None:
+        self._flush_scheduled = False
+        if self.writer is None:
+            return
+        self.writer.write(b"".join(self._buf))
+        self._buf.clear()
+
+    async def close(self) -> None:
+        if self._reader_task:
+            self._reader_task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._reader_task
+        if self.writer:
+            self._flush()
+            self.writer.close()
+            with contextlib.suppress(Exception):
+                await self.writer.wait_closed()
+        if self._proc is not None:
+            # The launcher is deliberately left running; don't leave a zombie if it exits later.
+            self._proc.returncode = None

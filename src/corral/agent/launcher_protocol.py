@@ -1,0 +1,80 @@
+"""Messages between the agent and its launcher: newline-delimited JSON on a unix socket."""
+
+from __future__ import annotations
+
+import msgspec
+
+
+class LaunchRequest(msgspec.Struct, tag="launch", tag_field="op", omit_defaults=True):
+    id: str
+    argv: list[str]
+    env: dict[str, str]
+    cwd: str
+    stdout: str
+    stderr: str
+    path: str = ""  # executable to run; argv[0] when empty
+
+
+class KillRequest(msgspec.Struct, tag="kill", tag_field="op", omit_defaults=True):
+    id: str
+    grace: float = 3.0
+
+
+class ListRequest(msgspec.Struct, tag="list", tag_field="op"):
+    pass
+
+
+class ForgetRequest(msgspec.Struct, tag="forget", tag_field="op"):
+    ids: list[str]
+
+
+class ShutdownRequest(msgspec.Struct, tag="shutdown", tag_field="op", omit_defaults=True):
+    grace: float = 3.0
+
+
+Request = LaunchRequest | KillRequest | ListRequest | ForgetRequest | ShutdownRequest
+
+
+class Started(msgspec.Struct, tag="started", tag_field="op"):
+    id: str
+    pid: int
+
+
+class Failed(msgspec.Struct, tag="failed", tag_field="op"):
+    id: str
+    error: str
+
+
+class Exited(msgspec.Struct, tag="exited", tag_field="op"):
+    id: str
+    status: int  # raw wait status
+
+
+class Listing(msgspec.Struct, tag="listing", tag_field="op"):
+    running: dict[str, int]  # container id -> pid
+    exited: dict[str, int]  # container id -> wait status
+
+
+Reply = Started | Failed | Exited | Listing
+
+request_decoder = msgspec.json.Decoder(Request)
+reply_decoder = msgspec.json.Decoder(Reply)
+encoder = msgspec.json.Encoder()
+
+
+def describe_status(status: int) -> tuple[bool, str]:
+    """(succeeded, human message) for a raw wait status, in the command executor's words."""
+    import os
+    import signal
+
+    if os.WIFEXITED(status):
+        code = os.WEXITSTATUS(status)
+        return code == 0, f"Command exited with status {code}"
+    if os.WIFSIGNALED(status):
+        sig = os.WTERMSIG(status)
+        try:
+            name = signal.Signals(sig).name
+        except ValueError:
+            name = str(sig)
+        return False, f"Command terminated with signal {name}"
+    return False, f"Command ended with wait status {status}"

@@ -1,0 +1,37 @@
+"""The agent process: HTTP API plus the agent's link to the master."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import signal
+
+from corral.agent.agent import Agent, AgentConfig
+from corral.agent.api import serve
+
+
+async def run_agent(config: AgentConfig) -> None:
+    """Run until SIGTERM/SIGINT. Tasks keep running under the launcher unless SIGUSR1
+    asked for a full shutdown (kill every task), the way ``corral up`` stops a cluster."""
+    agent = Agent(config)
+    runner = await serve(agent, config.ip, config.port)
+    await agent.start()
+    print(f"corral agent listening on http://{config.ip}:{config.port}", flush=True)
+    stop = asyncio.Event()
+    kill_tasks = False
+
+    def shutdown_all() -> None:
+        nonlocal kill_tasks
+        kill_tasks = True
+        stop.set()
+
+    loop = asyncio.get_running_loop()
+    loop.add_signal_handler(signal.SIGTERM, stop.set)
+    loop.add_signal_handler(signal.SIGINT, stop.set)
+    loop.add_signal_handler(signal.SIGUSR1, shutdown_all)
+    try:
+        await stop.wait()
+    finally:
+        await agent.stop(kill_tasks=kill_tasks)
+        with contextlib.suppress(Exception):
+            await runner.cleanup()

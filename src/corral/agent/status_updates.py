@@ -1,0 +1,149 @@
+"""Reliable status updates: checkpointed, forwarded one at a time per task, in order,
+and resent with backoff until the framework acknowledges them (through the master)."""
+
+from __future__ import annotations
+
+import contextlib
+from collections import deque
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import IO
+
+import msgspec
+
+from corral.wire.agent import StatusUpdate
+from corral.wire.base import ID
+
+RETRY_MIN = 10.0
+RETRY_MAX = 600.0
+
+
+class _Ack(msgspec.Struct, tag="ack", tag_field="k"):
+    framework_id: str
+    task_id: str
+    uuid: bytes
+
+
+class _Upd(msgspec.Struct, tag="upd", tag_field="k"):
+    update: StatusUpdate
+
+
+_journal_encoder = msgspec.json.Encoder()
+_journal_decoder = msgspec.json.Decoder(_Ack | _Upd)
+
+
+@dataclass
+class _Stream:
+    pending: deque[StatusUpdate] = field(default_factory=deque)
+    sent_at: float | None = None
+    interval: float = RETRY_MIN
+
+
+class StatusUpdateManager:
+    """Per-task queues of updates. ``send`` is called with the head update of a queue."""
+
+    def __init__(
+        self, journal: Path | None, send: Callable[[StatusUpdate], None], retry_min: float = RETRY_MIN
+    ) -> None:
+        self.streams: dict[tuple[str, str], _Stream] = {}
+        self._send = send
+        self._retry_min = retry_min
+        self._journal: IO[bytes] | None = None
+        if journal is not None:
+            journal.parent.mkdir(parents=True, exist_ok=True)
+            self._journal = open(journal, "ab", buffering=1 << 16)  # noqa: SIM115
+        self.connected = False
+
+    @staticmethod
+    def replay(journal: Path) -> list[StatusUpdate]:
+        """Unacknowledged updates recorded in a journal, in order (for agent recovery)."""
+        pending: dict[tuple[str, str], list[StatusUpdate]] = {}
+        if not journal.exists():
+            return []
+        with open(journal, "rb") as f:
+            for line in f:
+                try:
+                    rec = _journal_decoder.decode(line)
+                except msgspec.DecodeError:
+                    break  # torn last line
+                if isinstance(rec, _Upd):
+                    key = (rec.update.framework_id.value, rec.update.status.task_id.value)
+                    pending.setdefault(key, []).append(rec.update)
+                else:
+                    q = pending.get((rec.framework_id, rec.task_id))
+                    if q and q[0].status.uuid == rec.uuid:
+                        q.pop(0)
+        return [u for q in pending.values() for u in q]
+
+    def _write(self, rec: _Ack | _Upd) -> None:
+        if self._journal is not None:
+            self._journal.write(_journal_encoder.encode(rec) + b"\n")
+
+    def flush(self) -> None:
+        if self._journal is not None:
+            self._journal.flush()
+
+    def close(self) -> None:
+        if self._journal is not None:
+            with contextlib.suppress(OSError):
+                self._journal.close()
+            self._journal = None
+
+    def push(self, update: StatusUpdate, now: float) -> None:
+        key = (update.framework_id.value, update.status.task_id.value)
+        stream = self.streams.get(key)
+        if stream is None:
+            stream = self.streams[key] = _Stream(interval=self._retry_min)
+        stream.pending.append(update)
+        self._write(_Upd(update=update))
+        if len(stream.pending) == 1:
+            self._forward(stream, now)
+
+    def _forward(self, stream: _Stream, now: float) -> None:
+        if not self.connected or not stream.pending:
+            stream.sent_at = None
+            return
+        stream.sent_at = now
+        self._send(stream.pending[0])
+
+    def acknowledge(self, framework_id: ID, task_id: ID, uuid: bytes, now: float) -> StatusUpdate | None:
+        """Drop the head update if ``uuid`` matches it; forward the next. Returns the acked one."""
+        key = (framework_id.value, task_id.value)
+        stream = self.streams.get(key)
+        if stream is None or not stream.pending or stream.pending[0].status.uuid != uuid:
+            return None
+        acked = stream.pending.popleft()
+        self._write(_Ack(framework_id=key[0], task_id=key[1], uuid=uuid))
+        stream.interval = self._retry_min
+        if stream.pending:
+            self._forward(stream, now)
+        else:
+            del self.streams[key]
+        return acked
+
+    def has_pending(self, framework_id: str, task_id: str) -> bool:
+        return (framework_id, task_id) in self.streams
+
+    def on_connected(self, now: float) -> None:
+        """(Re-)registered with a master: send every queue's head again."""
+        self.connected = True
+        for stream in self.streams.values():
+            stream.interval = self._retry_min
+            self._forward(stream, now)
+
+    def on_disconnected(self) -> None:
+        self.connected = False
+
+    def retry(self, now: float) -> None:
+        """Resend heads unacknowledged for longer than their backoff interval."""
+        if not self.connected:
+            return
+        for stream in self.streams.values():
+            if stream.sent_at is not None and now - stream.sent_at >= stream.interval:
+                stream.interval = min(stream.interval * 2, RETRY_MAX)
+                self._forward(stream, now)
+
+    def drop_framework(self, framework_id: str) -> None:
+        for key in [k for k in self.streams if k[0] == framework_id]:
+            del self.streams[key]

@@ -1,0 +1,215 @@
+"""Client commands: run, agents, tasks, frameworks, logs."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import sys
+import time
+import urllib.error
+import urllib.parse
+import urllib.request
+from typing import Any
+
+import typer
+from rich.console import Console
+from rich.table import Table
+
+from corral.cli.common import fail, resolve_master
+
+console = Console()
+MasterOpt = typer.Option(None, "--master", help="HOST:PORT of the master (default: $CORRAL_MASTER or the `corral up` cluster).")
+
+
+def _get(url: str) -> Any:
+    try:
+        with urllib.request.urlopen(url, timeout=10) as resp:
+            return json.loads(resp.read())
+    except urllib.error.HTTPError as exc:
+        fail(f"{url}: HTTP {exc.code} {exc.read().decode(errors='replace').strip()}")
+    except (urllib.error.URLError, OSError) as exc:
+        fail(f"cannot reach {url}: {getattr(exc, 'reason', exc)} (is the cluster up? see --master)")
+
+
+def _state(master: str) -> dict[str, Any]:
+    result: dict[str, Any] = _get(f"http://{master}/master/state")
+    return result
+
+
+def run(
+    command: list[str] = typer.Argument(..., help="The command (after --)."),
+    master: str | None = MasterOpt,
+    cpus: float = typer.Option(0.1, "--cpus", help="CPUs per task."),
+    mem: float = typer.Option(32.0, "--mem", help="Memory per task, MB."),
+    disk: float = typer.Option(0.0, "--disk", help="Disk per task, MB."),
+    count: int = typer.Option(1, "--count", help="Run this many copies."),
+    name: str = typer.Option("corral-run", "--name", help="Framework and task name prefix."),
+    env: list[str] = typer.Option([], "--env", help="KEY=VALUE for the task's environment (repeatable)."),
+    uri: list[str] = typer.Option([], "--uri", help="A URI to fetch into the sandbox (repeatable)."),
+    role: str = typer.Option("*", "--role", help="Role to run under."),
+    timeout: float = typer.Option(0.0, "--timeout", help="Give up after this many seconds (0: wait forever)."),
+    as_json: bool = typer.Option(False, "--json", help="Print results as JSON."),
+) -> None:
+    """Run a command (or --count copies) on the cluster; wait; report exit codes."""
+    from corral.frameworks.run import RunSpec
+    from corral.frameworks.run import run as run_framework
+
+    if count < 1:
+        fail("--count must be at least 1")
+    if cpus <= 0 and mem <= 0:
+        fail("--cpus or --mem must be positive")
+    if cpus < 0 or mem < 0 or disk < 0:
+        fail("--cpus, --mem and --disk must not be negative")
+    environment: dict[str, str] = {}
+    for item in env:
+        key, sep, value = item.partition("=")
+        if not sep or not key:
+            fail(f"--env: expected KEY=VALUE, got {item!r}")
+        environment[key] = value
+    address = resolve_master(master)
+    shell_cmd = command[0] if len(command) == 1 else " ".join(_quote(c) for c in command)
+    spec = RunSpec(command=shell_cmd, count=count, cpus=cpus, mem=mem, disk=disk, name=name,
+                   env=environment, uris=list(uri), role=role)
+    start = time.monotonic()
+    verbose = count == 1 and not as_json
+
+    def on_update(result: Any, status: Any) -> None:
+        if verbose:
+            line = f"{result.task_id} {status.state}"
+            if status.message and status.state != "TASK_RUNNING":
+                line += f": {status.message}"
+            console.print(line, highlight=False)
+
+    try:
+        fw = asyncio.run(run_framework(address, spec, on_update, timeout=timeout or None))
+    except KeyboardInterrupt:
+        fail("interrupted", 130)
+    if fw.error:
+        fail(f"the master refused the framework: {fw.error}")
+    results = list(fw.results.values())
+    elapsed = time.monotonic() - start
+    if as_json:
+        print(json.dumps([r.__dict__ for r in results], indent=2))
+    elif count == 1:
+        r = results[0]
+        if r.exit_code is not None:
+            console.print(f"exit code {r.exit_code}", highlight=False)
+        elif r.state != "TASK_FINISHED":
+            console.print(f"{r.state}" + (f" ({r.reason})" if r.reason else ""), highlight=False)
+    else:
+        by_state: dict[str, int] = {}
+        for r in results:
+            by_state[r.state] = by_state.get(r.state, 0) + 1
+        summary = ", ".join(f"{n} {s.removeprefix('TASK_').lower()}" for s, n in sorted(by_state.items()))
+        console.print(f"{count} tasks in {elapsed:.2f}s: {summary}", highlight=False)
+    if not all(r.state in ("TASK_FINISHED", "TASK_STAGING") for r in results) or any(r.state == "TASK_STAGING" for r in results):
+        raise typer.Exit(1)
+
+
+def _quote(arg: str) -> str:
+    import shlex
+
+    return shlex.quote(arg)
+
+
+def agents(master: str | None = MasterOpt, as_json: bool = typer.Option(False, "--json")) -> None:
+    """List the agents."""
+    state = _state(resolve_master(master))
+    if as_json:
+        print(json.dumps(state["slaves"], indent=2))
+        return
+    table = Table("ID", "HOST", "ACTIVE", "CPUS", "MEM", "DISK", "ATTRIBUTES")
+    for a in state["slaves"]:
+        r, u = a["resources"], a["used_resources"]
+        table.add_row(
+            a["id"], f"{a['hostname']}:{a['port']}", "yes" if a["active"] else "no",
+            f"{u['cpus']:g}/{r['cpus']:g}", f"{u['mem']:g}/{r['mem']:g}", f"{u['disk']:g}/{r['disk']:g}",
+            ";".join(f"{k}:{v}" for k, v in a["attributes"].items()),
+        )
+    console.print(table)
+
+
+def frameworks(master: str | None = MasterOpt, as_json: bool = typer.Option(False, "--json")) -> None:
+    """List the frameworks."""
+    state = _state(resolve_master(master))
+    if as_json:
+        print(json.dumps([{k: v for k, v in f.items() if k not in ("tasks", "completed_tasks")} for f in state["frameworks"]], indent=2))
+        return
+    table = Table("ID", "NAME", "ROLE", "ACTIVE", "TASKS", "CPUS", "MEM")
+    for f in state["frameworks"]:
+        u = f["used_resources"]
+        table.add_row(f["id"], f["name"], f["role"], "yes" if f["active"] else "no",
+                      str(len(f["tasks"])), f"{u['cpus']:g}", f"{u['mem']:g}")
+    console.print(table)
+
+
+def _all_tasks(state: dict[str, Any]) -> list[dict[str, Any]]:
+    out = []
+    for f in [*state["frameworks"], *state["completed_frameworks"]]:
+        for key in ("tasks", "unreachable_tasks", "completed_tasks"):
+            out += f.get(key, [])
+    return out
+
+
+def tasks(
+    master: str | None = MasterOpt,
+    as_json: bool = typer.Option(False, "--json"),
+    all_tasks: bool = typer.Option(False, "--all", help="Include completed tasks."),
+) -> None:
+    """List tasks (running ones; --all for completed too)."""
+    state = _state(resolve_master(master))
+    rows = _all_tasks(state)
+    if not all_tasks:
+        rows = [t for t in rows if t["state"] in ("TASK_STAGING", "TASK_STARTING", "TASK_RUNNING", "TASK_KILLING", "TASK_UNREACHABLE")]
+    if as_json:
+        print(json.dumps(rows, indent=2))
+        return
+    table = Table("ID", "NAME", "STATE", "FRAMEWORK", "AGENT", "CPUS", "MEM")
+    for t in rows:
+        table.add_row(t["id"], t["name"], t["state"], t["framework_id"], t["slave_id"],
+                      f"{t['resources']['cpus']:g}", f"{t['resources']['mem']:g}")
+    console.print(table)
+
+
+def logs(
+    task_id: str = typer.Argument(..., help="The task whose output to show."),
+    master: str | None = MasterOpt,
+    stderr: bool = typer.Option(False, "--stderr", help="Show stderr instead of stdout."),
+    follow: bool = typer.Option(False, "--follow", "-f", help="Keep printing as the task writes."),
+) -> None:
+    """Print a task's stdout (or stderr) from its sandbox."""
+    address = resolve_master(master)
+    state = _state(address)
+    task = next((t for t in _all_tasks(state) if t["id"] == task_id), None)
+    if task is None:
+        fail(f"no task {task_id!r} is known to the master at {address}")
+    agent = next((a for a in state["slaves"] if a["id"] == task["slave_id"]), None)
+    if agent is None:
+        fail(f"task {task_id} ran on agent {task['slave_id']}, which is gone")
+    agent_addr = agent["pid"].split("@", 1)[1]
+    astate = _get(f"http://{agent_addr}/state")
+    directory = None
+    for f in [*astate["frameworks"], *astate["completed_frameworks"]]:
+        for ex in f["executors"]:
+            for t in [*ex["tasks"], *ex["completed_tasks"]]:
+                if t["id"] == task_id:
+                    directory = ex["directory"]
+    if directory is None:
+        fail(f"agent {agent['id']} no longer has a sandbox for {task_id}")
+    path = f"{directory}/{'stderr' if stderr else 'stdout'}"
+    offset = 0
+    while True:
+        q = urllib.parse.urlencode({"path": path, "offset": offset, "length": 65536})
+        chunk = _get(f"http://{agent_addr}/files/read?{q}")
+        data = chunk["data"]
+        if data:
+            sys.stdout.write(data)
+            sys.stdout.flush()
+            offset += len(data.encode())
+            continue
+        if not follow:
+            break
+        live = any(t["id"] == task_id for t in _all_tasks(_state(address)) if t["state"] in ("TASK_STAGING", "TASK_STARTING", "TASK_RUNNING", "TASK_KILLING"))
+        if not live:
+            break
+        time.sleep(0.5)

@@ -1,0 +1,170 @@
+"""``corral master``, ``corral agent`` and ``corral up``."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import logging
+import os
+import signal
+import socket
+import sys
+import time
+from pathlib import Path
+
+import typer
+
+from corral.cli.common import CLUSTER_FILE, fail, setup_logging
+
+
+def _run(coro: object) -> None:
+    try:
+        import uvloop
+
+        uvloop.run(coro)  # type: ignore[arg-type]
+    except ImportError:
+        asyncio.run(coro)  # type: ignore[arg-type]
+
+
+def master(
+    ip: str = typer.Option("127.0.0.1", "--ip", help="Address to listen on."),
+    port: int = typer.Option(5050, "--port", help="Port to listen on."),
+    hostname: str = typer.Option("", "--hostname", help="Hostname to advertise (default: --ip)."),
+    work_dir: Path = typer.Option(Path("/var/lib/corral/master"), "--work-dir", help="Where the master keeps its state."),
+    offer_timeout: float = typer.Option(0.0, "--offer-timeout", help="Seconds before an unused offer is rescinded (0: never)."),
+    agent_ping_timeout: float = typer.Option(15.0, "--agent-ping-timeout", help="Seconds between pings to agents."),
+    max_agent_ping_timeouts: int = typer.Option(5, "--max-agent-ping-timeouts", help="Missed pings before an agent is removed."),
+    weights: str = typer.Option("", "--weights", help="Role weights, e.g. 'prod=3,dev=1'."),
+    log_level: str = typer.Option("info", "--log-level"),
+) -> None:
+    """Run a master."""
+    from corral.master.master import MasterConfig
+    from corral.master.server import run_master
+
+    setup_logging(log_level)
+    parsed: dict[str, float] = {}
+    for part in filter(None, (p.strip() for p in weights.split(","))):
+        role, sep, value = part.partition("=")
+        try:
+            parsed[role] = float(value)
+            if not sep or parsed[role] <= 0:
+                raise ValueError
+        except ValueError:
+            fail(f"--weights: cannot parse {part!r}; expected ROLE=POSITIVE_NUMBER")
+    if port <= 0 or port > 65535:
+        fail("--port must be between 1 and 65535")
+    work_dir.mkdir(parents=True, exist_ok=True)
+    config = MasterConfig(
+        ip=ip, port=port, hostname=hostname or ip, offer_timeout=offer_timeout or None,
+        agent_ping_timeout=agent_ping_timeout, max_agent_ping_timeouts=max_agent_ping_timeouts,
+        weights=parsed,
+    )
+    _run(run_master(config))
+
+
+def agent(
+    master_addr: str = typer.Option(os.environ.get("CORRAL_MASTER", "127.0.0.1:5050"), "--master", help="The master, HOST:PORT."),
+    work_dir: Path = typer.Option(Path("/var/lib/corral/agent"), "--work-dir", help="Sandboxes and checkpoints go here."),
+    ip: str = typer.Option("127.0.0.1", "--ip", help="Address to listen on."),
+    port: int = typer.Option(5051, "--port", help="Port to listen on."),
+    hostname: str = typer.Option("", "--hostname", help="Hostname to advertise."),
+    resources: str = typer.Option("", "--resources", help="e.g. 'cpus:4;mem:8192;disk:20000;ports:[31000-32000]'; detected when omitted."),
+    attributes: str = typer.Option("", "--attributes", help="e.g. 'rack:a;zone:eu'."),
+    executor_registration_timeout: float = typer.Option(60.0, "--executor-registration-timeout", help="Seconds an executor has to subscribe."),
+    executor_shutdown_grace_period: float = typer.Option(5.0, "--executor-shutdown-grace-period", help="Seconds between SHUTDOWN and kill."),
+    status_update_retry: float = typer.Option(10.0, "--status-update-retry", help="First resend interval of unacknowledged status updates."),
+    log_level: str = typer.Option("info", "--log-level"),
+) -> None:
+    """Run an agent."""
+    from corral.agent.agent import AgentConfig
+    from corral.agent.host import resolve
+    from corral.agent.server import run_agent
+    from corral.resources import ResourceError, parse_attributes
+
+    setup_logging(log_level)
+    work_dir = work_dir.absolute()
+    work_dir.mkdir(parents=True, exist_ok=True)
+    try:
+        res = resolve(resources, str(work_dir))
+    except ResourceError as exc:
+        fail(f"--resources: {exc}")
+    try:
+        attrs = parse_attributes(attributes)
+    except ResourceError as exc:
+        fail(f"--attributes: {exc}")
+    if ":" not in master_addr:
+        fail("--master must be HOST:PORT")
+    config = AgentConfig(
+        master=master_addr, work_dir=work_dir, resources=res, attributes=attrs, ip=ip, port=port,
+        hostname=hostname or ip, executor_registration_timeout=executor_registration_timeout,
+        executor_shutdown_grace_period=executor_shutdown_grace_period,
+        status_update_retry=status_update_retry,
+    )
+    _run(run_agent(config))
+
+
+def up(
+    agents: int = typer.Option(2, "--agents", help="How many agents to start."),
+    port: int = typer.Option(5050, "--port", help="The master's port."),
+    work_dir: Path = typer.Option(Path.home() / ".corral" / "cluster", "--work-dir", help="State and logs of the local cluster."),
+    resources: str = typer.Option("", "--resources", help="Resources of each agent (default: this host's, split between agents)."),
+) -> None:
+    """Start a whole cluster on this machine (master + agents); Ctrl-C stops it all."""
+    from corral.agent.host import detect
+    from corral.testing.cluster import LocalCluster
+
+    if agents < 1:
+        fail("--agents must be at least 1")
+    work_dir.mkdir(parents=True, exist_ok=True)
+    if not resources:
+        host = detect(str(work_dir))
+        cpus = max(1.0, host.scalar("cpus") / agents)
+        mem = max(256, int(host.scalar("mem") / agents))
+        disk = max(1024, int(host.scalar("disk") / agents))
+        per = 1000 // agents
+        resources_list = [
+            f"cpus:{cpus:g};mem:{mem};disk:{disk};ports:[{31000 + i * per}-{31000 + (i + 1) * per - 1}]"
+            for i in range(agents)
+        ]
+    else:
+        resources_list = [resources]
+    with socket.socket() as s:
+        try:
+            s.bind(("127.0.0.1", port))
+        except OSError:
+            fail(f"--port {port} is in use (is a cluster already up? try --port)")
+    cluster = LocalCluster(agents, work_dir=work_dir, port=port, agent_resources=resources_list)
+    stop = False
+
+    def on_signal(signum: int, frame: object) -> None:
+        nonlocal stop
+        stop = True
+
+    signal.signal(signal.SIGINT, on_signal)
+    signal.signal(signal.SIGTERM, on_signal)
+    try:
+        cluster.start()
+    except (RuntimeError, TimeoutError) as exc:
+        fail(f"cluster did not start: {exc}")
+    CLUSTER_FILE.parent.mkdir(parents=True, exist_ok=True)
+    CLUSTER_FILE.write_text(json.dumps({"master": cluster.master, "pid": os.getpid(), "work_dir": str(work_dir)}))
+    print(f"corral cluster up: master at {cluster.url} with {agents} agent(s)")
+    print(f"  logs in {work_dir / 'logs'}; try: corral run -- echo hello")
+    print("  Ctrl-C stops everything.", flush=True)
+    try:
+        while not stop:
+            time.sleep(0.2)
+            dead = [p.name for p in [cluster.master_proc, *cluster.agents] if p and p.popen and p.popen.poll() is not None]
+            if dead:
+                print(f"{', '.join(dead)} exited; stopping the cluster (see {work_dir / 'logs'})", file=sys.stderr)
+                break
+    finally:
+        print("stopping the cluster...", flush=True)
+        cluster.stop()
+        try:
+            if json.loads(CLUSTER_FILE.read_text()).get("pid") == os.getpid():
+                CLUSTER_FILE.unlink()
+        except (OSError, ValueError):
+            pass
+        logging.shutdown()
+        print("stopped.")

@@ -1,0 +1,27 @@
+"""The ``corral`` command."""
+
+from __future__ import annotations
+
+import typer
+
+from corral.cli import client, daemons
+
+app = typer.Typer(
+    name="corral",
+    help="corral: a cluster resource manager (Mesos-compatible).",
+    no_args_is_help=True,
+    add_completion=False,
+    pretty_exceptions_enable=False,
+)
+app.command()(daemons.master)
+app.command()(daemons.agent)
+app.command()(daemons.up)
+app.command(context_settings={"allow_interspersed_args": False})(client.run)
+app.command()(client.agents)
+app.command()(client.tasks)
+app.command()(client.frameworks)
+app.command()(client.logs)
+
+
+def main() -> None:
+    app()

@@ -1,0 +1,18 @@
+"""The allocator: a pure function from a snapshot of the cluster to offers (DRF).
+
+No I/O, no clock reads, no asyncio: the master builds a ``Snapshot`` and applies the
+returned ``OfferPlan`` list.
+"""
+
+from corral.master.allocator.drf import allocate, dominant_share
+from corral.master.allocator.snapshot import AgentView, Filter, FrameworkView, OfferPlan, Snapshot
+
+__all__ = [
+    "AgentView",
+    "Filter",
+    "FrameworkView",
+    "OfferPlan",
+    "Snapshot",
+    "allocate",
+    "dominant_share",
+]

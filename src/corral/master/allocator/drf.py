@@ -1,0 +1,83 @@
+"""Dominant resource fairness over roles (weighted), then over frameworks within a role."""
+
+from __future__ import annotations
+
+from corral.master.allocator.snapshot import FrameworkView, OfferPlan, Snapshot
+from corral.resources import SCALAR_KINDS, Resources
+
+
+def dominant_share(allocated: Resources, total: Resources) -> float:
+    """The largest fraction of any scalar kind of ``total`` that ``allocated`` holds."""
+    share = 0.0
+    for kind in SCALAR_KINDS:
+        t = total.scalar(kind)
+        if t > 0:
+            share = max(share, allocated.scalar(kind) / t)
+    return share
+
+
+def _allocatable(r: Resources, snap: Snapshot) -> bool:
+    return r.scalar("cpus") >= snap.min_cpus or r.scalar("mem") >= snap.min_mem
+
+
+def _filtered(fw: FrameworkView, agent_id: str, offer: Resources, now: float) -> bool:
+    return any(now < f.until and f.resources.contains(offer) for f in fw.filters.get(agent_id, ()))
+
+
+def allocate(snap: Snapshot) -> list[OfferPlan]:
+    """Offer each agent's available resources to the most under-served eligible framework.
+
+    Roles are ordered by weighted dominant share, frameworks within a role by their own
+    dominant share; offered resources count as allocated as soon as they are planned, so
+    one pass spreads agents across frameworks the way Mesos's hierarchical DRF does.
+    """
+    total = Resources()
+    for a in snap.agents:
+        total = total + a.total
+    role_alloc: dict[str, Resources] = {}
+    fw_alloc: dict[tuple[str, str], Resources] = {}
+    by_role: dict[str, list[FrameworkView]] = {}
+    for fw in snap.frameworks:
+        # A role's share counts everything allocated to it, including the allocations of
+        # frameworks that suppressed the role (as Mesos's role sorter does).
+        for role, got in fw.allocated.items():
+            role_alloc[role] = role_alloc.get(role, Resources()) + got
+        for role in fw.roles:
+            if role in fw.suppressed_roles:
+                continue
+            by_role.setdefault(role, []).append(fw)
+            fw_alloc[(fw.framework_id, role)] = fw.allocated.get(role, Resources())
+            role_alloc.setdefault(role, Resources())
+    if not by_role:
+        return []
+
+    def role_key(role: str) -> tuple[float, str]:
+        weight = snap.weights.get(role, 1.0) or 1.0
+        return (dominant_share(role_alloc.get(role, Resources()), total) / weight, role)
+
+    def fw_key(role: str, fw: FrameworkView) -> tuple[float, str]:
+        return (dominant_share(fw_alloc[(fw.framework_id, role)], total), fw.framework_id)
+
+    plans: list[OfferPlan] = []
+    for agent in snap.agents:
+        available = agent.available
+        progress = True
+        while progress and _allocatable(available, snap):
+            progress = False
+            for role in sorted(by_role, key=role_key):
+                offerable = available.for_role(role)
+                if not _allocatable(offerable, snap):
+                    continue
+                for fw in sorted(by_role[role], key=lambda f, r=role: fw_key(r, f)):  # type: ignore[misc]
+                    if _filtered(fw, agent.agent_id, offerable, snap.now):
+                        continue
+                    plans.append(OfferPlan(fw.framework_id, agent.agent_id, role, offerable))
+                    available = available - offerable
+                    key = (fw.framework_id, role)
+                    fw_alloc[key] = fw_alloc[key] + offerable
+                    role_alloc[role] = role_alloc[role] + offerable
+                    progress = True
+                    break
+                if progress:
+                    break
+    return plans

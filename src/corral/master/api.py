@@ -1,0 +1,158 @@
+"""The master's hot HTTP routes: scheduler API (/api/v1/scheduler) and the agent link."""
+
+from __future__ import annotations
+
+import logging
+
+import aiohttp
+from aiohttp import web
+
+from corral.master.master import CallError, Master
+from corral.master.state import AgentRecord
+from corral.transport.http import accepts_json, check_json_content_type, error
+from corral.transport.streaming import EventStream
+from corral.wire import agent as amsg
+from corral.wire import scheduler as s
+from corral.wire.codec import WireError, decode, encode
+
+log = logging.getLogger("corral.master")
+
+# Which payload field each call type requires (Mesos: "Expecting 'x' to be present").
+REQUIRED_PAYLOAD = {
+    "SUBSCRIBE": "subscribe",
+    "ACCEPT": "accept",
+    "DECLINE": "decline",
+    "KILL": "kill",
+    "SHUTDOWN": "shutdown",
+    "ACKNOWLEDGE": "acknowledge",
+    "MESSAGE": "message",
+    "UPDATE_FRAMEWORK": "update_framework",
+    "ACCEPT_INVERSE_OFFERS": "accept_inverse_offers",
+    "DECLINE_INVERSE_OFFERS": "decline_inverse_offers",
+    "ACKNOWLEDGE_OPERATION_STATUS": "acknowledge_operation_status",
+    "RECONCILE_OPERATIONS": "reconcile_operations",
+    "REQUEST": "request",
+}
+
+
+def validate_call(call: s.Call) -> None:
+    if call.type not in s.CALL_TYPES:
+        raise CallError(400, f"Failed to validate scheduler::Call: unknown call type '{call.type}' in field 'type'")
+    payload = REQUIRED_PAYLOAD.get(call.type)
+    if payload and getattr(call, payload) is None:
+        raise CallError(400, f"Failed to validate scheduler::Call: Expecting '{payload}' to be present")
+    if call.type == "SUBSCRIBE":
+        assert call.subscribe is not None
+        info = call.subscribe.framework_info
+        if call.framework_id is not None and (info.id is None or info.id.value != call.framework_id.value):
+            raise CallError(
+                400, "Failed to validate scheduler::Call: 'framework_id' differs from 'subscribe.framework_info.id'"
+            )
+        if not info.user:
+            raise CallError(400, "Failed to validate scheduler::Call: 'subscribe.framework_info.user' is empty")
+    elif call.framework_id is None:
+        raise CallError(400, "Failed to validate scheduler::Call: Expecting 'framework_id' to be present")
+
+
+class SchedulerAPI:
+    def __init__(self, master: Master) -> None:
+        self.master = master
+
+    async def scheduler(self, request: web.Request) -> web.StreamResponse:
+        bad = check_json_content_type(request)
+        if bad is not None:
+            return bad
+        body = await request.read()
+        try:
+            call = decode(body, s.Call)
+            validate_call(call)
+        except WireError as exc:
+            return error(400, f"Failed to validate scheduler::Call: {exc}")
+        except CallError as exc:
+            return error(exc.status, exc.message)
+        stream_id = request.headers.get("Mesos-Stream-Id")
+        if call.type == "SUBSCRIBE":
+            if stream_id is not None:
+                return error(400, "Subscribe calls should not include the 'Mesos-Stream-Id' header")
+            if not accepts_json(request):
+                return error(406, "Expected 'Accept' to allow 'application/json'")
+            return await self._subscribe(request, call)
+        try:
+            fw = self.master.framework_for_call(call, stream_id)
+            self.master.handle_call(fw, call)
+        except CallError as exc:
+            return error(exc.status, exc.message)
+        if call.type == "UPDATE_FRAMEWORK":
+            return web.Response(status=200)
+        return web.Response(status=202)
+
+    async def _subscribe(self, request: web.Request, call: s.Call) -> web.StreamResponse:
+        master = self.master
+        heartbeat = encode(s.Event(type="HEARTBEAT"))
+        resp = web.StreamResponse(status=200)
+        resp.content_type = "application/json"
+        resp.enable_chunked_encoding()
+        stream = EventStream(resp, heartbeat, master.config.heartbeat_interval)
+        try:
+            fw = master.subscribe(call, stream)
+        except CallError:
+            fw = None
+        if fw is not None:
+            assert fw.stream_id is not None
+            resp.headers["Mesos-Stream-Id"] = fw.stream_id
+        await resp.prepare(request)
+        try:
+            await stream.run()
+        finally:
+            if fw is not None:
+                master.disconnected(fw, stream)
+        return resp
+
+    # ------------------------------------------------------------------ agents
+    async def agent_link(self, request: web.Request) -> web.WebSocketResponse:
+        ws = web.WebSocketResponse(max_msg_size=0, autoping=True)
+        await ws.prepare(request)
+        master = self.master
+        outbox: list[amsg.MasterToAgent] = []
+        import asyncio
+
+        wake = asyncio.Event()
+
+        def send(m: amsg.MasterToAgent) -> None:
+            outbox.append(m)
+            wake.set()
+
+        async def writer() -> None:
+            while not ws.closed:
+                await wake.wait()
+                wake.clear()
+                if outbox:
+                    batch = outbox[:]
+                    outbox.clear()
+                    await ws.send_bytes(encode(batch))
+
+        writer_task = asyncio.get_running_loop().create_task(writer())
+        agent: AgentRecord | None = None
+        try:
+            async for frame in ws:
+                if frame.type not in (aiohttp.WSMsgType.BINARY, aiohttp.WSMsgType.TEXT):
+                    break
+                try:
+                    messages = amsg.agent_to_master_decoder.decode(frame.data)
+                except Exception as exc:
+                    log.warning("bad message from agent at %s: %s", request.remote, exc)
+                    continue
+                for m in messages:
+                    if isinstance(m, amsg.RegisterAgent):
+                        try:
+                            agent = master.agent_registered(m, send)
+                        except ValueError as exc:
+                            log.warning("rejected agent at %s: %s", m.address, exc)
+                            send(amsg.ShutdownAgent(message=f"Invalid registration: {exc}"))
+                    elif agent is not None and agent.id in master.agents:
+                        master.agent_message(agent, m)
+        finally:
+            if agent is not None and agent.id in master.agents:
+                master.agent_disconnected(agent, send)
+            writer_task.cancel()
+        return ws

@@ -1,0 +1,748 @@
+"""The master's logic: frameworks, calls, offers, tasks. Agents are in ``agents.py``.
+
+Every state change happens here, synchronously, on the event loop; the HTTP layer only
+decodes, calls in and encodes. Outbound traffic is queued on streams and agent links, never
+awaited, so a slow client cannot stall the master.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import time
+import uuid
+from dataclasses import dataclass, field
+from typing import Any
+
+from corral import MESOS_COMPAT_VERSION
+from corral.master.agents import AgentsMixin
+from corral.master.allocator import AgentView, Filter, FrameworkView, Snapshot, allocate
+from corral.master.state import (
+    MAX_COMPLETED_FRAMEWORKS,
+    AgentRecord,
+    ExecutorRecord,
+    FrameworkRecord,
+    OfferRecord,
+    TaskRecord,
+)
+from corral.resources import ResourceError, Resources, from_wire
+from corral.transport.streaming import EventStream
+from corral.wire import agent as amsg
+from corral.wire import scheduler as s
+from corral.wire.base import ID
+from corral.wire.codec import encode
+from corral.wire.common import Address, MasterInfo
+from corral.wire.tasks import TaskInfo, TaskStatus, is_terminal
+
+log = logging.getLogger("corral.master")
+
+DEFAULT_REFUSE_SECONDS = 5.0
+MAX_REFUSE_SECONDS = 31536000.0
+HEARTBEAT_INTERVAL = 15.0
+
+
+class CallError(Exception):
+    """A call the master refuses; becomes an HTTP status with a message naming the problem."""
+
+    def __init__(self, status: int, message: str) -> None:
+        super().__init__(message)
+        self.status = status
+        self.message = message
+
+
+@dataclass
+class MasterConfig:
+    ip: str = "127.0.0.1"
+    port: int = 5050
+    hostname: str = "localhost"
+    offer_timeout: float | None = None
+    agent_ping_timeout: float = 15.0
+    max_agent_ping_timeouts: int = 5
+    allocation_delay: float = 0.001
+    weights: dict[str, float] = field(default_factory=dict)
+    heartbeat_interval: float = HEARTBEAT_INTERVAL
+
+
+def ip_to_int(ip: str) -> int:
+    """MasterInfo.ip: IPv4 in network byte order as a uint32."""
+    try:
+        a, b, c, d = (int(x) for x in ip.split("."))
+    except ValueError:
+        return 0
+    return a + (b << 8) + (c << 16) + (d << 24)
+
+
+class Master(AgentsMixin):
+    def __init__(self, config: MasterConfig) -> None:
+        self.config = config
+        self.id = str(uuid.uuid4())
+        self.start_time = time.time()
+        self.elected_time = self.start_time
+        self.agents: dict[str, AgentRecord] = {}
+        self.unreachable_agents: dict[str, float] = {}
+        self.frameworks: dict[str, FrameworkRecord] = {}
+        self.completed_frameworks: list[FrameworkRecord] = []
+        self.removed_framework_ids: set[str] = set()
+        self.offers: dict[str, OfferRecord] = {}
+        self._next_framework = 0
+        self._next_agent = 0
+        self._next_offer = 0
+        self._allocation_handle: asyncio.TimerHandle | asyncio.Handle | None = None
+        self.metrics: dict[str, int] = {
+            "master/valid_status_updates": 0,
+            "master/invalid_status_updates": 0,
+            "master/messages_launch_tasks": 0,
+            "master/slave_registrations": 0,
+            "master/slave_reregistrations": 0,
+            "master/slave_removals": 0,
+            "master/tasks_launched": 0,
+        }
+        self.terminal_counts: dict[str, int] = {}
+
+    # ================================================================== identity
+    def master_info(self) -> MasterInfo:
+        c = self.config
+        return MasterInfo(
+            id=self.id,
+            ip=ip_to_int(c.ip),
+            port=c.port,
+            pid=f"master@{c.ip}:{c.port}",
+            hostname=c.hostname,
+            version=MESOS_COMPAT_VERSION,
+            address=Address(hostname=c.hostname, ip=c.ip, port=c.port),
+            capabilities=[{"type": "AGENT_UPDATE"}],
+        )
+
+    def _now(self) -> float:
+        return time.time()
+
+    def _loop_time(self) -> float:
+        return asyncio.get_running_loop().time()
+
+    # ================================================================== subscription
+    def subscribe(self, call: s.Call, stream: EventStream) -> FrameworkRecord:
+        """Register or re-register a framework on a fresh event stream (already validated)."""
+        assert call.subscribe is not None
+        info = call.subscribe.framework_info
+        fid = info.id.value if info.id and info.id.value else None
+        if fid is not None and fid in self.removed_framework_ids:
+            stream.send(encode(s.Event(type="ERROR", error=s.Error(message="Framework has been removed"))))
+            stream.close()
+            raise CallError(200, "Framework has been removed")
+        now = self._now()
+        fw = self.frameworks.get(fid) if fid else None
+        if fw is None:
+            if fid is None:
+                fid = f"{self.id}-{self._next_framework:04d}"
+                self._next_framework += 1
+                info.id = ID(fid)
+                fw = FrameworkRecord(id=fid, info=info, registered_time=now)
+                log.info("framework %s (%s) registered", fid, info.name)
+            else:
+                fw = FrameworkRecord(id=fid, info=info, registered_time=now, recovered=True)
+                fw.reregistered_time = now
+                log.info("framework %s (%s) re-registered (recovered)", fid, info.name)
+            self.frameworks[fid] = fw
+        else:
+            log.info("framework %s (%s) failed over", fid, info.name)
+            if fw.stream is not None and not fw.stream.closed:
+                fw.stream.send(
+                    encode(s.Event(type="ERROR", error=s.Error(message="Framework failed over")))
+                )
+                fw.stream.close()
+            if fw.failover_timer is not None:
+                fw.failover_timer.cancel()
+                fw.failover_timer = None
+            # user, checkpoint and principal cannot change on re-subscription.
+            info.user, info.checkpoint, info.principal = fw.info.user, fw.info.checkpoint, fw.info.principal
+            fw.info = info
+            fw.reregistered_time = now
+            for offer_id in list(fw.offers):
+                self.rescind_offer(offer_id)
+        fw.stream = stream
+        fw.stream_id = str(uuid.uuid4())
+        fw.connected = True
+        fw.active = True
+        fw.unregistered_time = None
+        fw.suppressed_roles = set(call.subscribe.suppressed_roles)
+        stream.send(
+            encode(
+                s.Event(
+                    type="SUBSCRIBED",
+                    subscribed=s.Subscribed(
+                        framework_id=ID(fid),
+                        heartbeat_interval_seconds=self.config.heartbeat_interval,
+                        master_info=self.master_info(),
+                    ),
+                )
+            )
+        )
+        self.schedule_allocation()
+        return fw
+
+    def disconnected(self, fw: FrameworkRecord, stream: EventStream) -> None:
+        """The event stream of ``fw`` closed: deactivate, and remove after failover_timeout."""
+        if fw.stream is not stream or fw.id not in self.frameworks:
+            return
+        fw.stream = None
+        fw.connected = False
+        fw.active = False
+        fw.unregistered_time = self._now()
+        for offer_id in list(fw.offers):
+            self.rescind_offer(offer_id, notify=False)
+        timeout = max(0.0, fw.info.failover_timeout)
+        log.info("framework %s disconnected; failover timeout %.1fs", fw.id, timeout)
+        fw.failover_timer = asyncio.get_running_loop().call_later(
+            timeout, self._failover_expired, fw.id
+        )
+
+    def _failover_expired(self, fid: str) -> None:
+        fw = self.frameworks.get(fid)
+        if fw is not None and not fw.connected:
+            log.info("framework %s failover timeout expired; removing it", fid)
+            self.remove_framework(fw)
+
+    def remove_framework(self, fw: FrameworkRecord) -> None:
+        if fw.failover_timer is not None:
+            fw.failover_timer.cancel()
+            fw.failover_timer = None
+        for offer_id in list(fw.offers):
+            self.rescind_offer(offer_id, notify=False)
+        agents_with_work = {t.agent_id for t in fw.tasks.values()} | {
+            a for a, _ in fw.executors
+        }
+        for task in list(fw.tasks.values()):
+            # The agent reports TASK_KILLED as the processes end; the master frees the
+            # resources now, as Mesos does when it removes a framework.
+            self._finish_task(task, "TASK_KILLED", reason="REASON_FRAMEWORK_REMOVED", notify=False)
+        for ex in list(fw.executors.values()):
+            self._remove_executor(ex)
+        for aid in agents_with_work:
+            agent = self.agents.get(aid)
+            if agent is not None and agent.send is not None:
+                agent.send(amsg.ShutdownFramework(framework_id=ID(fw.id)))
+        if fw.stream is not None:
+            fw.stream.close()
+            fw.stream = None
+        fw.connected = fw.active = False
+        fw.unregistered_time = self._now()
+        del self.frameworks[fw.id]
+        self.removed_framework_ids.add(fw.id)
+        self.completed_frameworks.append(fw)
+        if len(self.completed_frameworks) > MAX_COMPLETED_FRAMEWORKS:
+            del self.completed_frameworks[0]
+        self.schedule_allocation()
+
+    def send_event(self, fw: FrameworkRecord, event: s.Event) -> None:
+        if fw.stream is not None:
+            fw.stream.send(encode(event))
+
+    # ================================================================== calls
+    def framework_for_call(self, call: s.Call, stream_id: str | None) -> FrameworkRecord:
+        assert call.framework_id is not None
+        fw = self.frameworks.get(call.framework_id.value)
+        if fw is None:
+            raise CallError(400, "Framework cannot be found")
+        if not fw.connected:
+            raise CallError(403, "Framework is not subscribed")
+        if stream_id is None:
+            raise CallError(400, "All non-subscribe calls should include the 'Mesos-Stream-Id' header")
+        if stream_id != fw.stream_id:
+            raise CallError(
+                400, f"The stream ID '{stream_id}' included in this request didn't match the stream ID currently associated with framework ID {fw.id}"
+            )
+        return fw
+
+    def handle_call(self, fw: FrameworkRecord, call: s.Call) -> None:
+        """Apply a validated non-SUBSCRIBE call. Raises CallError, leaving state untouched."""
+        t = call.type
+        if t == "ACCEPT":
+            assert call.accept is not None
+            self.accept(fw, call.accept)
+        elif t == "DECLINE":
+            assert call.decline is not None
+            self.decline(fw, call.decline.offer_ids, call.decline.filters)
+        elif t == "REVIVE":
+            roles = call.revive.roles if call.revive else []
+            self._check_roles(fw, roles, "revive.roles")
+            for role in roles or fw.roles:
+                fw.suppressed_roles.discard(role)
+            fw.filters.clear()
+            self.schedule_allocation()
+        elif t == "SUPPRESS":
+            roles = call.suppress.roles if call.suppress else []
+            self._check_roles(fw, roles, "suppress.roles")
+            fw.suppressed_roles.update(roles or fw.roles)
+            for offer_id in [o for o, r in fw.offers.items() if r.role in fw.suppressed_roles]:
+                self.rescind_offer(offer_id)
+        elif t == "KILL":
+            assert call.kill is not None
+            self.kill(fw, call.kill)
+        elif t == "SHUTDOWN":
+            assert call.shutdown is not None
+            agent = self.agents.get(call.shutdown.agent_id.value)
+            if agent is None:
+                raise CallError(400, f"Agent {call.shutdown.agent_id.value} is not registered")
+            if agent.send is not None:
+                agent.send(amsg.ShutdownExecutor(framework_id=ID(fw.id), executor_id=call.shutdown.executor_id))
+        elif t == "ACKNOWLEDGE":
+            assert call.acknowledge is not None
+            self.acknowledge(fw, call.acknowledge)
+        elif t == "RECONCILE":
+            self.reconcile(fw, call.reconcile.tasks if call.reconcile else [])
+        elif t == "MESSAGE":
+            assert call.message is not None
+            agent = self.agents.get(call.message.agent_id.value)
+            if agent is None:
+                raise CallError(400, f"Agent {call.message.agent_id.value} is not registered")
+            if agent.send is not None:
+                agent.send(
+                    amsg.FrameworkToExecutor(
+                        framework_id=ID(fw.id),
+                        executor_id=call.message.executor_id,
+                        data=call.message.data,
+                    )
+                )
+        elif t == "TEARDOWN":
+            self.remove_framework(fw)
+        elif t in ("REQUEST", "ACCEPT_INVERSE_OFFERS", "DECLINE_INVERSE_OFFERS",
+                   "ACKNOWLEDGE_OPERATION_STATUS", "RECONCILE_OPERATIONS"):
+            pass  # accepted and ignored, as Mesos's built-in allocator does
+        elif t == "UPDATE_FRAMEWORK":
+            assert call.update_framework is not None
+            info = call.update_framework.framework_info
+            if info.id is None or info.id.value != fw.id:
+                raise CallError(400, "'update_framework.framework_info.id' must equal 'framework_id'")
+            info.user, info.checkpoint, info.principal = fw.info.user, fw.info.checkpoint, fw.info.principal
+            fw.info = info
+            fw.suppressed_roles = set(call.update_framework.suppressed_roles)
+            self.schedule_allocation()
+        else:
+            raise CallError(400, f"Unknown call type '{t}'")
+
+    def _check_roles(self, fw: FrameworkRecord, roles: list[str], field_name: str) -> None:
+        for role in roles:
+            if role not in fw.roles:
+                raise CallError(400, f"'{field_name}' names role '{role}' the framework is not subscribed to")
+
+    # ------------------------------------------------------------------ offers
+    def _take_offers(self, fw: FrameworkRecord, offer_ids: list[ID], field_name: str) -> list[OfferRecord]:
+        """Check every offer id before touching anything (400 names the bad one)."""
+        seen: set[str] = set()
+        offers: list[OfferRecord] = []
+        for i, oid in enumerate(offer_ids):
+            offer = self.offers.get(oid.value)
+            if oid.value in seen:
+                raise CallError(400, f"'{field_name}[{i}]': offer {oid.value} is listed twice")
+            seen.add(oid.value)
+            if offer is None:
+                raise CallError(
+                    400, f"'{field_name}[{i}]': offer {oid.value} is no longer valid (already used, declined or rescinded)"
+                )
+            if offer.framework_id != fw.id:
+                raise CallError(400, f"'{field_name}[{i}]': offer {oid.value} belongs to another framework")
+            offers.append(offer)
+        if len({o.agent_id for o in offers}) > 1:
+            raise CallError(400, f"'{field_name}': all offers must be on the same agent")
+        return offers
+
+    def _consume_offer(self, offer: OfferRecord) -> None:
+        self.offers.pop(offer.id, None)
+        if offer.expiry is not None:
+            offer.expiry.cancel()
+        fw = self.frameworks.get(offer.framework_id)
+        if fw is not None:
+            fw.offers.pop(offer.id, None)
+            fw.offered[offer.role] = fw.offered.get(offer.role, Resources()) - offer.resources
+        agent = self.agents.get(offer.agent_id)
+        if agent is not None:
+            agent.offers.discard(offer.id)
+            agent.offered = agent.offered - offer.resources
+
+    def rescind_offer(self, offer_id: str, notify: bool = True) -> None:
+        offer = self.offers.get(offer_id)
+        if offer is None:
+            return
+        self._consume_offer(offer)
+        fw = self.frameworks.get(offer.framework_id)
+        if notify and fw is not None:
+            self.send_event(fw, s.Event(type="RESCIND", rescind=s.Rescind(offer_id=ID(offer_id))))
+        self.schedule_allocation()
+
+    def _add_filter(self, fw: FrameworkRecord, agent_id: str, resources: Resources, filters: Any) -> None:
+        refuse = DEFAULT_REFUSE_SECONDS
+        if filters is not None and filters.refuse_seconds is not None:
+            refuse = filters.refuse_seconds if filters.refuse_seconds >= 0 else DEFAULT_REFUSE_SECONDS
+        refuse = min(refuse, MAX_REFUSE_SECONDS)
+        if refuse <= 0 or resources.is_empty():
+            return
+        now = self._now()
+        fw.filters.setdefault(agent_id, []).append(Filter(resources=resources, until=now + refuse))
+        # Re-run allocation when the filter lapses so the resources are offered again.
+        asyncio.get_running_loop().call_later(refuse + 0.001, self.schedule_allocation)
+
+    def decline(self, fw: FrameworkRecord, offer_ids: list[ID], filters: Any) -> None:
+        offers = self._take_offers(fw, offer_ids, "decline.offer_ids")
+        for offer in offers:
+            self._consume_offer(offer)
+            self._add_filter(fw, offer.agent_id, offer.resources, filters)
+        self.schedule_allocation()
+
+    # ------------------------------------------------------------------ accept
+    def accept(self, fw: FrameworkRecord, accept: s.Accept) -> None:
+        offers = self._take_offers(fw, accept.offer_ids, "accept.offer_ids")
+        if not offers:
+            raise CallError(400, "'accept.offer_ids' must name at least one offer")
+        # Parse every resource before changing anything: a malformed one is a 400.
+        parsed: dict[int, Resources] = {}
+        for oi, op in enumerate(accept.operations):
+            if op.type == "LAUNCH":
+                if op.launch is None:
+                    raise CallError(400, f"'accept.operations[{oi}].launch' is missing")
+                for ti, task in enumerate(op.launch.task_infos):
+                    where = f"accept.operations[{oi}].launch.task_infos[{ti}]"
+                    parsed[id(task)] = self._parse_resources(task.resources, where + ".resources")
+                    if task.executor is not None:
+                        parsed[id(task.executor)] = self._parse_resources(
+                            task.executor.resources, where + ".executor.resources"
+                        )
+            elif op.type == "LAUNCH_GROUP":
+                if op.launch_group is None:
+                    raise CallError(400, f"'accept.operations[{oi}].launch_group' is missing")
+                lg = op.launch_group
+                parsed[id(lg.executor)] = self._parse_resources(
+                    lg.executor.resources, f"accept.operations[{oi}].launch_group.executor.resources"
+                )
+                for ti, task in enumerate(lg.task_group.tasks):
+                    parsed[id(task)] = self._parse_resources(
+                        task.resources, f"accept.operations[{oi}].launch_group.task_group.tasks[{ti}].resources"
+                    )
+            elif op.type in ("RESERVE", "UNRESERVE", "CREATE", "DESTROY"):
+                raise CallError(400, f"'accept.operations[{oi}].type' {op.type} is not supported yet")
+            else:
+                raise CallError(400, f"'accept.operations[{oi}].type': unknown operation {op.type!r}")
+
+        agent = self.agents[offers[0].agent_id]
+        role = offers[0].role
+        remaining = Resources()
+        for offer in offers:
+            remaining = remaining + offer.resources
+            self._consume_offer(offer)
+        for op in accept.operations:
+            if op.type == "LAUNCH":
+                assert op.launch is not None
+                for task in op.launch.task_infos:
+                    remaining = self._launch_one(fw, agent, role, task, parsed, remaining)
+            else:
+                assert op.launch_group is not None
+                remaining = self._launch_group(fw, agent, role, op.launch_group, parsed, remaining)
+        self._add_filter(fw, agent.id, remaining, accept.filters)
+        self.schedule_allocation()
+
+    def _parse_resources(self, resources: list[Any], where: str) -> Resources:
+        try:
+            return from_wire(resources, field_name=where)
+        except ResourceError as exc:
+            raise CallError(400, f"Invalid resources: {exc}") from None
+
+    def _task_error(self, fw: FrameworkRecord, task: TaskInfo, message: str, reason: str = "REASON_TASK_INVALID") -> None:
+        status = TaskStatus(
+            task_id=task.task_id, state="TASK_ERROR", message=message, reason=reason,
+            source="SOURCE_MASTER", agent_id=task.agent_id, timestamp=self._now(),
+        )
+        self.terminal_counts["TASK_ERROR"] = self.terminal_counts.get("TASK_ERROR", 0) + 1
+        self.send_event(fw, s.Event(type="UPDATE", update=s.Update(status=status)))
+
+    def _validate_task(self, fw: FrameworkRecord, agent: AgentRecord, task: TaskInfo, res: Resources) -> str | None:
+        if not task.task_id.value:
+            return "Task ID must not be empty"
+        if task.task_id.value in fw.tasks:
+            return f"Task {task.task_id.value} already exists in this framework"
+        if task.agent_id.value != agent.id:
+            return f"Task uses agent {task.agent_id.value} but the offer is for agent {agent.id}"
+        if (task.command is None) == (task.executor is None):
+            return "Task must set exactly one of 'command' or 'executor'"
+        if task.command is not None and not (task.command.value or task.command.arguments):
+            return "Task's 'command.value' is empty"
+        if res.is_empty():
+            return "Task uses no resources"
+        return None
+
+    def _launch_one(
+        self, fw: FrameworkRecord, agent: AgentRecord, role: str, task: TaskInfo,
+        parsed: dict[int, Resources], remaining: Resources,
+    ) -> Resources:
+        res = parsed[id(task)]
+        problem = self._validate_task(fw, agent, task, res)
+        needed = res
+        new_executor = None
+        if problem is None and task.executor is not None:
+            ex = task.executor
+            ex.framework_id = ID(fw.id)
+            key = (agent.id, ex.executor_id.value)
+            if key not in fw.executors:
+                new_executor = ExecutorRecord(fw.id, agent.id, ex, role, parsed[id(ex)])
+                needed = needed + new_executor.resources
+        if problem is None and not remaining.contains(needed):
+            problem = f"Task uses more resources ({needed}) than available in the offers ({remaining})"
+        if problem is not None:
+            self._task_error(fw, task, problem)
+            return remaining
+        remaining = remaining - needed
+        if new_executor is not None:
+            self._add_executor(new_executor)
+        self._add_task(fw, agent, task, role, res)
+        if agent.send is not None:
+            agent.send(amsg.RunTask(framework_info=fw.info, task=task))
+        return remaining
+
+    def _launch_group(
+        self, fw: FrameworkRecord, agent: AgentRecord, role: str, lg: s.LaunchGroup,
+        parsed: dict[int, Resources], remaining: Resources,
+    ) -> Resources:
+        ex = lg.executor
+        ex.framework_id = ID(fw.id)
+        problem = None
+        if not lg.task_group.tasks:
+            problem = "Task group is empty"
+        needed = Resources()
+        ids = set()
+        for task in lg.task_group.tasks:
+            if task.executor is not None:
+                problem = problem or "Tasks in a group must not set 'executor'"
+            task.executor = None
+            p = self._validate_task(fw, agent, task, parsed[id(task)])
+            if task.task_id.value in ids:
+                p = f"Task {task.task_id.value} appears twice in the group"
+            ids.add(task.task_id.value)
+            problem = problem or p
+            needed = needed + parsed[id(task)]
+        key = (agent.id, ex.executor_id.value)
+        new_executor = None
+        if key not in fw.executors:
+            new_executor = ExecutorRecord(fw.id, agent.id, ex, role, parsed[id(ex)])
+            needed = needed + new_executor.resources
+        if problem is None and not remaining.contains(needed):
+            problem = f"Task group uses more resources ({needed}) than available in the offers ({remaining})"
+        if problem is not None:
+            for task in lg.task_group.tasks:
+                self._task_error(fw, task, problem, "REASON_TASK_GROUP_INVALID")
+            return remaining
+        remaining = remaining - needed
+        if new_executor is not None:
+            self._add_executor(new_executor)
+        for task in lg.task_group.tasks:
+            self._add_task(fw, agent, task, role, parsed[id(task)], executor_id=ex.executor_id.value)
+        if agent.send is not None:
+            agent.send(amsg.RunTaskGroup(framework_info=fw.info, executor=ex, task_group=lg.task_group))
+        return remaining
+
+    def _add_task(
+        self, fw: FrameworkRecord, agent: AgentRecord, task: TaskInfo, role: str, res: Resources,
+        executor_id: str | None = None, state: str = "TASK_STAGING",
+    ) -> TaskRecord:
+        rec = TaskRecord(
+            framework_id=fw.id, agent_id=agent.id, info=task, role=role, resources=res,
+            executor_id=executor_id or (task.executor.executor_id.value if task.executor else None),
+            state=state,
+        )
+        fw.tasks[rec.task_id] = rec
+        fw.add_used(role, res)
+        agent.tasks[(fw.id, rec.task_id)] = rec
+        agent.used = agent.used + res
+        self.metrics["master/tasks_launched"] += 1
+        return rec
+
+    def _add_executor(self, ex: ExecutorRecord) -> None:
+        fw = self.frameworks[ex.framework_id]
+        agent = self.agents[ex.agent_id]
+        fw.executors[(ex.agent_id, ex.info.executor_id.value)] = ex
+        agent.executors[(ex.framework_id, ex.info.executor_id.value)] = ex
+        fw.add_used(ex.role, ex.resources)
+        agent.used = agent.used + ex.resources
+
+    def _remove_executor(self, ex: ExecutorRecord) -> None:
+        fw = self.frameworks.get(ex.framework_id)
+        agent = self.agents.get(ex.agent_id)
+        key = (ex.agent_id, ex.info.executor_id.value)
+        if fw is not None and fw.executors.pop(key, None) is not None:
+            fw.sub_used(ex.role, ex.resources)
+        if agent is not None and agent.executors.pop((ex.framework_id, ex.info.executor_id.value), None) is not None:
+            agent.used = agent.used - ex.resources
+        self.schedule_allocation()
+
+    # ------------------------------------------------------------------ task state
+    def _finish_task(
+        self, task: TaskRecord, state: str, *, reason: str | None = None, message: str | None = None,
+        notify: bool = True, status: TaskStatus | None = None,
+    ) -> None:
+        """Move a task to a terminal state and free its resources."""
+        fw = self.frameworks.get(task.framework_id)
+        if status is None:
+            status = TaskStatus(
+                task_id=task.info.task_id, state=state, reason=reason, message=message,
+                source="SOURCE_MASTER", agent_id=ID(task.agent_id), timestamp=self._now(),
+                executor_id=ID(task.executor_id) if task.executor_id else None,
+            )
+        task.record(status)
+        agent = self.agents.get(task.agent_id)
+        if agent is not None and agent.tasks.pop((task.framework_id, task.task_id), None) is not None:
+            agent.used = agent.used - task.resources
+        if fw is not None:
+            if fw.tasks.pop(task.task_id, None) is not None:
+                fw.sub_used(task.role, task.resources)
+            fw.unreachable_tasks.pop(task.task_id, None)
+            fw.completed_tasks.append(task)
+            if notify:
+                self.send_event(fw, s.Event(type="UPDATE", update=s.Update(status=status)))
+        self.terminal_counts[state] = self.terminal_counts.get(state, 0) + 1
+        self.schedule_allocation()
+
+    def status_update(self, agent: AgentRecord, update: amsg.StatusUpdate) -> None:
+        """A reliable update from an agent: apply it, forward it; the framework acknowledges."""
+        status = update.status
+        fid = update.framework_id.value
+        fw = self.frameworks.get(fid)
+        status.agent_id = ID(agent.id)
+        if fw is None:
+            # Framework removed: nobody will acknowledge; do it for them so the agent stops.
+            self.metrics["master/invalid_status_updates"] += 1
+            if status.uuid is not None and agent.send is not None:
+                agent.send(amsg.AcknowledgeUpdate(framework_id=update.framework_id, task_id=status.task_id, uuid=status.uuid))
+            if not is_terminal(status.state) and agent.send is not None:
+                agent.send(amsg.KillTask(framework_id=update.framework_id, task_id=status.task_id))
+            return
+        self.metrics["master/valid_status_updates"] += 1
+        task = fw.tasks.get(status.task_id.value)
+        if task is not None:
+            task.status_update_state = status.state
+            task.status_update_uuid = status.uuid
+            if is_terminal(status.state):
+                self._finish_task(task, status.state, status=status, notify=False)
+            else:
+                task.record(status)
+        self.send_event(fw, s.Event(type="UPDATE", update=s.Update(status=status)))
+
+    def acknowledge(self, fw: FrameworkRecord, ack: s.Acknowledge) -> None:
+        if len(ack.uuid) != 16:
+            raise CallError(400, "'acknowledge.uuid' must be 16 bytes (base64 of a UUID)")
+        agent = self.agents.get(ack.agent_id.value)
+        if agent is None:
+            raise CallError(400, f"'acknowledge.agent_id': agent {ack.agent_id.value} is not registered")
+        if agent.send is not None:
+            agent.send(amsg.AcknowledgeUpdate(framework_id=ID(fw.id), task_id=ack.task_id, uuid=ack.uuid))
+
+    def kill(self, fw: FrameworkRecord, kill: s.Kill) -> None:
+        task = fw.tasks.get(kill.task_id.value)
+        if task is None:
+            self.reconcile(fw, [s.ReconcileTask(task_id=kill.task_id, agent_id=kill.agent_id)])
+            return
+        agent = self.agents.get(task.agent_id)
+        if agent is None or agent.send is None:
+            return
+        agent.send(amsg.KillTask(framework_id=ID(fw.id), task_id=kill.task_id, kill_policy=kill.kill_policy))
+
+    def reconcile(self, fw: FrameworkRecord, tasks: list[s.ReconcileTask]) -> None:
+        def reply(task_id: ID, state: str, agent_id: ID | None, src: TaskRecord | None) -> None:
+            status = TaskStatus(
+                task_id=task_id, state=state, source="SOURCE_MASTER", reason="REASON_RECONCILIATION",
+                message="Reconciliation: Latest task state", agent_id=agent_id, timestamp=self._now(),
+            )
+            if src is not None and src.executor_id:
+                status.executor_id = ID(src.executor_id)
+            if src is not None and src.latest is not None:
+                status.healthy = src.latest.healthy
+            self.send_event(fw, s.Event(type="UPDATE", update=s.Update(status=status)))
+
+        if not tasks:
+            for t in [*fw.tasks.values(), *fw.unreachable_tasks.values()]:
+                reply(t.info.task_id, t.state, ID(t.agent_id), t)
+            return
+        for rt in tasks:
+            t = fw.tasks.get(rt.task_id.value) or fw.unreachable_tasks.get(rt.task_id.value)
+            if t is None:
+                t = next((c for c in fw.completed_tasks if c.task_id == rt.task_id.value), None)
+            if t is not None:
+                reply(t.info.task_id, t.state, ID(t.agent_id), t)
+                continue
+            aid = rt.agent_id.value if rt.agent_id else None
+            if aid is not None and aid in self.agents:
+                state = "TASK_GONE"
+            elif aid is not None and aid in self.unreachable_agents:
+                state = "TASK_UNREACHABLE"
+            else:
+                state = "TASK_UNKNOWN"
+            if not fw.partition_aware:
+                state = "TASK_LOST"
+            reply(rt.task_id, state, rt.agent_id, None)
+
+    # ================================================================== allocation
+    def schedule_allocation(self) -> None:
+        if self._allocation_handle is None:
+            loop = asyncio.get_running_loop()
+            self._allocation_handle = loop.call_later(self.config.allocation_delay, self._allocate)
+
+    def snapshot(self) -> Snapshot:
+        now = self._now()
+        agents = tuple(
+            AgentView(a.id, a.total, a.available)
+            for a in self.agents.values()
+            if a.active and a.connected
+        )
+        frameworks = []
+        for fw in self.frameworks.values():
+            if not fw.active:
+                continue
+            filters = {
+                aid: tuple(f for f in fs if f.until > now) for aid, fs in fw.filters.items()
+            }
+            fw.filters = {aid: list(fs) for aid, fs in filters.items() if fs}
+            frameworks.append(
+                FrameworkView(
+                    framework_id=fw.id,
+                    roles=fw.roles,
+                    allocated=fw.allocated(),
+                    suppressed_roles=frozenset(fw.suppressed_roles),
+                    filters=filters,
+                )
+            )
+        return Snapshot(agents=agents, frameworks=tuple(frameworks), now=now, weights=self.config.weights)
+
+    def _allocate(self) -> None:
+        self._allocation_handle = None
+        plans = allocate(self.snapshot())
+        by_fw: dict[str, list[s.Offer]] = {}
+        for plan in plans:
+            fw = self.frameworks[plan.framework_id]
+            agent = self.agents[plan.agent_id]
+            oid = f"{self.id}-O{self._next_offer}"
+            self._next_offer += 1
+            rec = OfferRecord(oid, fw.id, agent.id, plan.role, plan.resources)
+            if self.config.offer_timeout:
+                rec.expiry = asyncio.get_running_loop().call_later(
+                    self.config.offer_timeout, self.rescind_offer, oid
+                )
+            self.offers[oid] = rec
+            fw.offers[oid] = rec
+            fw.offered[plan.role] = fw.offered.get(plan.role, Resources()) + plan.resources
+            agent.offers.add(oid)
+            agent.offered = agent.offered + plan.resources
+            by_fw.setdefault(fw.id, []).append(
+                s.Offer(
+                    id=ID(oid),
+                    framework_id=ID(fw.id),
+                    agent_id=ID(agent.id),
+                    hostname=agent.hostname,
+                    url={
+                        "scheme": "http",
+                        "address": {"hostname": agent.hostname, "ip": agent.address.rsplit(":", 1)[0], "port": agent.port},
+                        "path": "/slave(1)",
+                    },
+                    resources=plan.resources.to_wire(allocation_role=plan.role),
+                    attributes=agent.info.attributes,
+                    executor_ids=[ID(eid) for (aid, eid) in fw.executors if aid == agent.id],
+                    allocation_info={"role": plan.role},
+                )
+            )
+        for fid, offers in by_fw.items():
+            self.send_event(self.frameworks[fid], s.Event(type="OFFERS", offers=s.Offers(offers=offers)))

@@ -1,0 +1,302 @@
+"""An async scheduler driver over the v1 scheduler API: the SDK every framework uses.
+
+Subscribe, receive events, make calls, acknowledge updates, and re-subscribe with backoff
+when the connection to the master breaks (keeping the framework id, so tasks survive).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import inspect
+import logging
+import random
+import uuid
+from collections.abc import Awaitable, Callable
+from typing import Any
+
+import aiohttp
+
+from corral.wire import scheduler as s
+from corral.wire.base import ID
+from corral.wire.codec import decode, encode
+from corral.wire.common import Filters, FrameworkInfo
+from corral.wire.recordio import Decoder
+from corral.wire.tasks import TaskInfo, TaskStatus
+
+log = logging.getLogger("corral.scheduler_client")
+
+MaybeAwaitable = Awaitable[None] | None
+
+
+class Scheduler:
+    """Override what you need. Methods may be plain or ``async``."""
+
+    def subscribed(self, driver: SchedulerDriver, framework_id: str) -> MaybeAwaitable:
+        return None
+
+    def offers(self, driver: SchedulerDriver, offers: list[s.Offer]) -> MaybeAwaitable:
+        return None
+
+    def rescind(self, driver: SchedulerDriver, offer_id: str) -> MaybeAwaitable:
+        return None
+
+    def update(self, driver: SchedulerDriver, status: TaskStatus) -> MaybeAwaitable:
+        return None
+
+    def message(self, driver: SchedulerDriver, agent_id: str, executor_id: str, data: bytes) -> MaybeAwaitable:
+        return None
+
+    def failure(self, driver: SchedulerDriver, failure: s.Failure) -> MaybeAwaitable:
+        return None
+
+    def error(self, driver: SchedulerDriver, message: str) -> MaybeAwaitable:
+        return None
+
+    def disconnected(self, driver: SchedulerDriver) -> MaybeAwaitable:
+        return None
+
+
+class CallFailed(Exception):
+    def __init__(self, status: int, text: str) -> None:
+        super().__init__(f"HTTP {status}: {text}")
+        self.status = status
+        self.text = text
+
+
+class SchedulerDriver:
+    def __init__(
+        self,
+        master: str,
+        framework_info: FrameworkInfo,
+        scheduler: Scheduler,
+        *,
+        implicit_acknowledgements: bool = True,
+        max_backoff: float = 15.0,
+    ) -> None:
+        self.master = _strip(master)
+        self.framework_info = framework_info
+        self.scheduler = scheduler
+        self.implicit_acks = implicit_acknowledgements
+        self.max_backoff = max_backoff
+        self.framework_id: str | None = framework_info.id.value if framework_info.id else None
+        self.stream_id: str | None = None
+        self.connected = asyncio.Event()
+        self._session: aiohttp.ClientSession | None = None
+        self._stopping = False
+        self._background: set[asyncio.Task[Any]] = set()
+        self._removed = False
+        self._response: aiohttp.ClientResponse | None = None
+
+    # ------------------------------------------------------------------ lifecycle
+    async def run(self) -> None:
+        """Subscribe and process events until ``stop`` (reconnecting with backoff)."""
+        connector = aiohttp.TCPConnector(limit=64)
+        self._session = aiohttp.ClientSession(connector=connector, timeout=aiohttp.ClientTimeout(total=None, sock_connect=10))
+        attempt = 0
+        try:
+            while not self._stopping and not self._removed:
+                try:
+                    await self._subscribe_once()
+                    attempt = 0
+                except (aiohttp.ClientError, OSError, asyncio.TimeoutError, CallFailed) as exc:
+                    log.info("subscription to %s failed: %s", self.master, exc)
+                    if isinstance(exc, CallFailed) and 400 <= exc.status < 500:
+                        await self._dispatch(self.scheduler.error(self, exc.text))
+                        raise
+                if self._stopping or self._removed:
+                    break
+                self.connected.clear()
+                self.stream_id = None
+                await self._dispatch(self.scheduler.disconnected(self))
+                attempt += 1
+                delay = min(self.max_backoff, 0.1 * 2**attempt) * (0.5 + random.random() / 2)
+                await asyncio.sleep(delay)
+        finally:
+            for t in list(self._background):
+                with contextlib.suppress(Exception, asyncio.CancelledError):
+                    await t
+            await self._session.close()
+
+    async def stop(self, failover: bool = False) -> None:
+        """Stop; unless ``failover``, tear the framework down (its tasks are killed)."""
+        self._stopping = True
+        if not failover and self.framework_id and self.stream_id:
+            with contextlib.suppress(Exception):
+                await self.call(s.Call(type="TEARDOWN"))
+        if self._response is not None:
+            self._response.close()
+
+    async def _subscribe_once(self) -> None:
+        assert self._session is not None
+        info = self.framework_info
+        if self.framework_id:
+            info.id = ID(self.framework_id)
+        call = s.Call(
+            type="SUBSCRIBE",
+            framework_id=ID(self.framework_id) if self.framework_id else None,
+            subscribe=s.Subscribe(framework_info=info),
+        )
+        headers = {"Content-Type": "application/json", "Accept": "application/json"}
+        for _ in range(5):
+            resp = await self._session.post(
+                f"http://{self.master}/api/v1/scheduler", data=encode(call), headers=headers,
+                allow_redirects=False,
+            )
+            if resp.status == 307:
+                self.master = _strip(resp.headers.get("Location", self.master))
+                resp.release()
+                continue
+            break
+        if resp.status != 200:
+            text = await resp.text()
+            resp.release()
+            raise CallFailed(resp.status, text)
+        self._response = resp
+        self.stream_id = resp.headers.get("Mesos-Stream-Id")
+        decoder = Decoder()
+        try:
+            async for chunk in resp.content.iter_any():
+                for record in decoder.feed(chunk):
+                    await self._event(decode(record, s.Event))
+                    if self._removed:
+                        return
+        finally:
+            resp.close()
+            self._response = None
+
+    # ------------------------------------------------------------------ events
+    async def _dispatch(self, result: MaybeAwaitable) -> None:
+        if inspect.isawaitable(result):
+            await result
+
+    async def _event(self, ev: s.Event) -> None:
+        sched = self.scheduler
+        if ev.type == "SUBSCRIBED" and ev.subscribed:
+            self.framework_id = ev.subscribed.framework_id.value
+            self.connected.set()
+            await self._dispatch(sched.subscribed(self, self.framework_id))
+        elif ev.type == "OFFERS" and ev.offers:
+            await self._dispatch(sched.offers(self, ev.offers.offers))
+        elif ev.type == "RESCIND" and ev.rescind:
+            await self._dispatch(sched.rescind(self, ev.rescind.offer_id.value))
+        elif ev.type == "UPDATE" and ev.update:
+            status = ev.update.status
+            await self._dispatch(sched.update(self, status))
+            if self.implicit_acks and status.uuid is not None and status.agent_id is not None:
+                self.spawn(self.acknowledge(status))
+        elif ev.type == "MESSAGE" and ev.message:
+            m = ev.message
+            await self._dispatch(sched.message(self, m.agent_id.value, m.executor_id.value, m.data))
+        elif ev.type == "FAILURE" and ev.failure:
+            await self._dispatch(sched.failure(self, ev.failure))
+        elif ev.type == "ERROR" and ev.error:
+            if "removed" in ev.error.message:
+                self._removed = True
+            await self._dispatch(sched.error(self, ev.error.message))
+
+    def spawn(self, coro: Awaitable[Any]) -> None:
+        """Run a call in the background; failures are logged, not raised."""
+
+        async def wrapper() -> None:
+            try:
+                await coro
+            except (CallFailed, aiohttp.ClientError, OSError) as exc:
+                log.warning("background call failed: %s", exc)
+
+        task = asyncio.get_running_loop().create_task(wrapper())
+        self._background.add(task)
+        task.add_done_callback(self._background.discard)
+
+    # ------------------------------------------------------------------ calls
+    async def call(self, call: s.Call) -> None:
+        assert self._session is not None
+        if self.framework_id is None:
+            raise CallFailed(0, "not subscribed")
+        call.framework_id = ID(self.framework_id)
+        headers = {"Content-Type": "application/json"}
+        if self.stream_id:
+            headers["Mesos-Stream-Id"] = self.stream_id
+        async with self._session.post(
+            f"http://{self.master}/api/v1/scheduler", data=encode(call), headers=headers
+        ) as resp:
+            if resp.status >= 300:
+                raise CallFailed(resp.status, await resp.text())
+
+    async def launch(
+        self, offer_ids: list[str], tasks: list[TaskInfo], refuse_seconds: float | None = None
+    ) -> None:
+        op = s.Operation(type="LAUNCH", launch=s.Launch(task_infos=tasks))
+        await self.accept(offer_ids, [op], refuse_seconds)
+
+    async def launch_group(
+        self, offer_ids: list[str], executor: Any, tasks: list[TaskInfo], refuse_seconds: float | None = None
+    ) -> None:
+        from corral.wire.tasks import TaskGroupInfo
+
+        op = s.Operation(
+            type="LAUNCH_GROUP",
+            launch_group=s.LaunchGroup(executor=executor, task_group=TaskGroupInfo(tasks=tasks)),
+        )
+        await self.accept(offer_ids, [op], refuse_seconds)
+
+    async def accept(
+        self, offer_ids: list[str], operations: list[s.Operation], refuse_seconds: float | None = None
+    ) -> None:
+        filters = Filters(refuse_seconds=refuse_seconds) if refuse_seconds is not None else None
+        await self.call(
+            s.Call(
+                type="ACCEPT",
+                accept=s.Accept(offer_ids=[ID(o) for o in offer_ids], operations=operations, filters=filters),
+            )
+        )
+
+    async def decline(self, offer_ids: list[str], refuse_seconds: float | None = None) -> None:
+        filters = Filters(refuse_seconds=refuse_seconds) if refuse_seconds is not None else None
+        await self.call(s.Call(type="DECLINE", decline=s.Decline(offer_ids=[ID(o) for o in offer_ids], filters=filters)))
+
+    async def revive(self, roles: list[str] | None = None) -> None:
+        await self.call(s.Call(type="REVIVE", revive=s.Roles(roles=roles or [])))
+
+    async def suppress(self, roles: list[str] | None = None) -> None:
+        await self.call(s.Call(type="SUPPRESS", suppress=s.Roles(roles=roles or [])))
+
+    async def kill(self, task_id: str, agent_id: str | None = None) -> None:
+        await self.call(s.Call(type="KILL", kill=s.Kill(task_id=ID(task_id), agent_id=ID(agent_id) if agent_id else None)))
+
+    async def acknowledge(self, status: TaskStatus) -> None:
+        assert status.agent_id is not None and status.uuid is not None
+        await self.call(
+            s.Call(
+                type="ACKNOWLEDGE",
+                acknowledge=s.Acknowledge(agent_id=status.agent_id, task_id=status.task_id, uuid=status.uuid),
+            )
+        )
+
+    async def reconcile(self, tasks: list[tuple[str, str | None]] | None = None) -> None:
+        items = [
+            s.ReconcileTask(task_id=ID(t), agent_id=ID(a) if a else None) for t, a in (tasks or [])
+        ]
+        await self.call(s.Call(type="RECONCILE", reconcile=s.Reconcile(tasks=items)))
+
+    async def message(self, agent_id: str, executor_id: str, data: bytes) -> None:
+        await self.call(
+            s.Call(type="MESSAGE", message=s.SchedulerMessage(agent_id=ID(agent_id), executor_id=ID(executor_id), data=data))
+        )
+
+    async def shutdown_executor(self, agent_id: str, executor_id: str) -> None:
+        await self.call(s.Call(type="SHUTDOWN", shutdown=s.Shutdown(executor_id=ID(executor_id), agent_id=ID(agent_id))))
+
+
+def _strip(master: str) -> str:
+    for prefix in ("http://", "//"):
+        if master.startswith(prefix):
+            master = master[len(prefix) :]
+    return master.split("/", 1)[0]
+
+
+def new_task_id(prefix: str = "task") -> str:
+    return f"{prefix}-{uuid.uuid4().hex[:12]}"
+
+
+__all__ = ["CallFailed", "Scheduler", "SchedulerDriver", "new_task_id"]

@@ -1,0 +1,244 @@
+"""LocalCluster: a real master and agents as processes on 127.0.0.1, on free ports.
+
+For tests, benchmarks and ``corral up``. It waits for readiness on conditions (never fixed
+sleeps) and stops exactly the processes it started, by pid: the master, the agents, and
+each agent's launcher (which outlives its agent by design, so it is stopped explicitly).
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import socket
+import subprocess
+import sys
+import tempfile
+import time
+import urllib.error
+import urllib.request
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, TypeVar
+
+T = TypeVar("T")
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+def wait_until(predicate: Callable[[], T], timeout: float = 15.0, interval: float = 0.02, what: str = "condition") -> T:
+    """Poll ``predicate`` until it returns something truthy; raise TimeoutError at the deadline."""
+    deadline = time.monotonic() + timeout
+    last_exc: Exception | None = None
+    while True:
+        try:
+            value = predicate()
+            if value:
+                return value
+        except Exception as exc:  # the thing we wait for may not answer yet
+            last_exc = exc
+        if time.monotonic() > deadline:
+            raise TimeoutError(f"timed out after {timeout}s waiting for {what}" + (f" (last error: {last_exc})" if last_exc else ""))
+        time.sleep(interval)
+
+
+def http_json(url: str, timeout: float = 5.0) -> Any:
+    with urllib.request.urlopen(url, timeout=timeout) as resp:
+        return json.loads(resp.read())
+
+
+def pid_alive(pid: int) -> bool:
+    try:
+        with open(f"/proc/{pid}/stat") as f:
+            state = f.read().rsplit(")", 1)[1].split()[0]
+        return state not in ("Z", "X")
+    except (FileNotFoundError, IndexError, ProcessLookupError):
+        return False
+
+
+@dataclass
+class Proc:
+    name: str
+    argv: list[str]
+    log: Path
+    popen: subprocess.Popen[bytes] | None = None
+
+    @property
+    def pid(self) -> int:
+        assert self.popen is not None
+        return self.popen.pid
+
+
+@dataclass
+class AgentProc(Proc):
+    port: int = 0
+    work_dir: Path = field(default_factory=Path)
+
+    @property
+    def launcher_pid(self) -> int | None:
+        try:
+            return int((self.work_dir / "launcher" / "launcher.pid").read_text())
+        except (OSError, ValueError):
+            return None
+
+
+class LocalCluster:
+    def __init__(
+        self,
+        agents: int = 1,
+        *,
+        work_dir: str | Path | None = None,
+        port: int | None = None,
+        agent_resources: str | list[str] | None = "cpus:4;mem:4096;disk:10000;ports:[31000-32000]",
+        agent_attributes: list[str] | None = None,
+        master_flags: list[str] | None = None,
+        agent_flags: list[str] | None = None,
+        ip: str = "127.0.0.1",
+    ) -> None:
+        self._tmp: tempfile.TemporaryDirectory[str] | None = None
+        if work_dir is None:
+            self._tmp = tempfile.TemporaryDirectory(prefix="corral-")
+            work_dir = self._tmp.name
+        self.work_dir = Path(work_dir)
+        self.ip = ip
+        self.port = port or free_port()
+        self.num_agents = agents
+        self.agent_resources = agent_resources
+        self.agent_attributes = agent_attributes or []
+        self.master_flags = master_flags or []
+        self.agent_flags = agent_flags or []
+        self.master_proc: Proc | None = None
+        self.agents: list[AgentProc] = []
+
+    @property
+    def master(self) -> str:
+        return f"{self.ip}:{self.port}"
+
+    @property
+    def url(self) -> str:
+        return f"http://{self.master}"
+
+    # ------------------------------------------------------------------ start
+    def _spawn(self, proc: Proc) -> None:
+        proc.log.parent.mkdir(parents=True, exist_ok=True)
+        with open(proc.log, "ab") as log:
+            proc.popen = subprocess.Popen(
+                proc.argv, stdin=subprocess.DEVNULL, stdout=log, stderr=log, start_new_session=True,
+                env={**os.environ, "PYTHONUNBUFFERED": "1"},
+            )
+
+    def start(self, timeout: float = 30.0) -> LocalCluster:
+        try:
+            self.start_master()
+            for _ in range(self.num_agents):
+                self.add_agent(wait=False)
+            self.wait_for_agents(self.num_agents, timeout)
+        except BaseException:
+            self.stop()
+            raise
+        return self
+
+    def start_master(self, timeout: float = 20.0) -> None:
+        argv = [
+            sys.executable, "-m", "corral", "master", "--ip", self.ip, "--port", str(self.port),
+            "--work-dir", str(self.work_dir / "master"), *self.master_flags,
+        ]
+        self.master_proc = Proc("master", argv, self.work_dir / "logs" / "master.log")
+        self._spawn(self.master_proc)
+        wait_until(self._master_up, timeout, what=f"master on {self.master} (log: {self.master_proc.log})")
+
+    def _master_up(self) -> bool:
+        assert self.master_proc is not None and self.master_proc.popen is not None
+        if self.master_proc.popen.poll() is not None:
+            raise RuntimeError(f"master exited; see {self.master_proc.log}")
+        with urllib.request.urlopen(f"{self.url}/health", timeout=1) as resp:
+            return bool(resp.status == 200)
+
+    def add_agent(self, wait: bool = True, extra_flags: list[str] | None = None) -> AgentProc:
+        i = len(self.agents)
+        port = free_port()
+        work = self.work_dir / f"agent{i}"
+        argv = [
+            sys.executable, "-m", "corral", "agent", "--master", self.master, "--ip", self.ip,
+            "--port", str(port), "--work-dir", str(work), "--hostname", self.ip,
+        ]
+        res = self.agent_resources[i % len(self.agent_resources)] if isinstance(self.agent_resources, list) else self.agent_resources
+        if res:
+            argv += ["--resources", res]
+        if i < len(self.agent_attributes):
+            argv += ["--attributes", self.agent_attributes[i]]
+        argv += self.agent_flags + (extra_flags or [])
+        proc = AgentProc(f"agent{i}", argv, self.work_dir / "logs" / f"agent{i}.log", port=port, work_dir=work)
+        self.agents.append(proc)
+        self._spawn(proc)
+        if wait:
+            self.wait_for_agents(len([a for a in self.agents if a.popen and a.popen.poll() is None]))
+        return proc
+
+    def state(self) -> dict[str, Any]:
+        result: dict[str, Any] = http_json(f"{self.url}/master/state")
+        return result
+
+    def wait_for_agents(self, n: int, timeout: float = 30.0) -> None:
+        def ready() -> bool:
+            for a in self.agents:
+                if a.popen is not None and a.popen.poll() is not None:
+                    raise RuntimeError(f"{a.name} exited; see {a.log}")
+            return sum(1 for s in self.state()["slaves"] if s["active"]) >= n
+
+        wait_until(ready, timeout, what=f"{n} agents registered")
+
+    # ------------------------------------------------------------------ stop
+    def stop_agent(self, agent: AgentProc, kill_tasks: bool = True, sig: int = signal.SIGTERM, timeout: float = 15.0) -> None:
+        """Stop one agent; with ``kill_tasks`` also its launcher and every task."""
+        launcher = agent.launcher_pid
+        if agent.popen is not None and agent.popen.poll() is None:
+            agent.popen.send_signal(signal.SIGUSR1 if kill_tasks and sig == signal.SIGTERM else sig)
+            try:
+                agent.popen.wait(timeout)
+            except subprocess.TimeoutExpired:
+                agent.popen.kill()
+                agent.popen.wait(5)
+        if kill_tasks and launcher is not None and pid_alive(launcher):
+            # Our agent's launcher: ask it to kill its tasks and exit, then make sure.
+            try:
+                os.kill(launcher, signal.SIGTERM)
+                wait_until(lambda: not pid_alive(launcher), timeout, what=f"launcher {launcher} to exit")
+            except (ProcessLookupError, TimeoutError):
+                try:
+                    os.kill(launcher, signal.SIGKILL)
+                except ProcessLookupError:
+                    pass
+
+    def stop(self) -> None:
+        for agent in self.agents:
+            try:
+                self.stop_agent(agent)
+            except Exception:
+                pass
+        if self.master_proc is not None and self.master_proc.popen is not None:
+            p = self.master_proc.popen
+            if p.poll() is None:
+                p.terminate()
+                try:
+                    p.wait(10)
+                except subprocess.TimeoutExpired:
+                    p.kill()
+                    p.wait(5)
+        if self._tmp is not None:
+            self._tmp.cleanup()
+            self._tmp = None
+
+    def __enter__(self) -> LocalCluster:
+        return self.start()
+
+    def __exit__(self, *exc: object) -> None:
+        self.stop()
+
+
+__all__ = ["AgentProc", "LocalCluster", "free_port", "http_json", "pid_alive", "wait_until"]

@@ -1,0 +1,1 @@
+"""One HTTP stack for every daemon: responses, errors, RecordIO event streams."""

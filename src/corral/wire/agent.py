@@ -1,0 +1,133 @@
+"""The master <-> agent protocol: JSON messages over one long-lived WebSocket.
+
+corral's own design (Mesos uses internal libprocess messages here, which no client sees).
+Each WebSocket frame carries a JSON list of messages, so bursts are coalesced per write.
+"""
+
+from __future__ import annotations
+
+import msgspec
+
+from corral.wire.base import ID, Message
+from corral.wire.common import AgentInfo, FrameworkInfo, MasterInfo
+from corral.wire.tasks import ExecutorInfo, KillPolicy, TaskGroupInfo, TaskInfo, TaskStatus
+
+
+class Tagged(Message, tag_field="type", kw_only=True):
+    """Base of protocol messages: the tag goes in ``type``."""
+
+
+class AgentTask(Message, kw_only=True):
+    """A task as the agent knows it, reported on (re-)registration."""
+
+    framework_id: ID
+    task: TaskInfo
+    state: str
+    executor_id: ID | None = None
+
+
+# ------------------------------------------------------------------ agent -> master
+
+
+class RegisterAgent(Tagged, tag="REGISTER", kw_only=True):
+    agent_info: AgentInfo
+    agent_id: ID | None = None
+    address: str
+    version: str
+    frameworks: list[FrameworkInfo] = []
+    tasks: list[AgentTask] = []
+
+
+class StatusUpdate(Tagged, tag="STATUS_UPDATE", kw_only=True):
+    framework_id: ID
+    status: TaskStatus
+
+
+class ExecutorToFramework(Tagged, tag="EXECUTOR_MESSAGE", kw_only=True):
+    framework_id: ID
+    executor_id: ID
+    data: bytes
+
+
+class ExecutorExited(Tagged, tag="EXECUTOR_EXITED", kw_only=True):
+    framework_id: ID
+    executor_id: ID
+    status: int
+
+
+class Pong(Tagged, tag="PONG", kw_only=True):
+    pass
+
+
+AgentToMaster = RegisterAgent | StatusUpdate | ExecutorToFramework | ExecutorExited | Pong
+
+
+# ------------------------------------------------------------------ master -> agent
+
+
+class Registered(Tagged, tag="REGISTERED", kw_only=True):
+    agent_id: ID
+    master_info: MasterInfo
+
+
+class RunTask(Tagged, tag="RUN_TASK", kw_only=True):
+    framework_info: FrameworkInfo
+    task: TaskInfo
+
+
+class RunTaskGroup(Tagged, tag="RUN_TASK_GROUP", kw_only=True):
+    framework_info: FrameworkInfo
+    executor: ExecutorInfo
+    task_group: TaskGroupInfo
+
+
+class KillTask(Tagged, tag="KILL_TASK", kw_only=True):
+    framework_id: ID
+    task_id: ID
+    kill_policy: KillPolicy | None = None
+
+
+class ShutdownExecutor(Tagged, tag="SHUTDOWN_EXECUTOR", kw_only=True):
+    framework_id: ID
+    executor_id: ID
+
+
+class ShutdownFramework(Tagged, tag="SHUTDOWN_FRAMEWORK", kw_only=True):
+    framework_id: ID
+
+
+class AcknowledgeUpdate(Tagged, tag="ACKNOWLEDGE", kw_only=True):
+    framework_id: ID
+    task_id: ID
+    uuid: bytes
+
+
+class FrameworkToExecutor(Tagged, tag="FRAMEWORK_MESSAGE", kw_only=True):
+    framework_id: ID
+    executor_id: ID
+    data: bytes
+
+
+class Ping(Tagged, tag="PING", kw_only=True):
+    pass
+
+
+class ShutdownAgent(Tagged, tag="SHUTDOWN", kw_only=True):
+    message: str
+
+
+MasterToAgent = (
+    Registered
+    | RunTask
+    | RunTaskGroup
+    | KillTask
+    | ShutdownExecutor
+    | ShutdownFramework
+    | AcknowledgeUpdate
+    | FrameworkToExecutor
+    | Ping
+    | ShutdownAgent
+)
+
+agent_to_master_decoder = msgspec.json.Decoder(list[AgentToMaster])
+master_to_agent_decoder = msgspec.json.Decoder(list[MasterToAgent])

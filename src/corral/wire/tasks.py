@@ -1,0 +1,134 @@
+"""Tasks, executors, commands and task status (mesos.proto)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from corral.wire.base import ID, Message
+from corral.wire.common import DurationInfo, Labels, Resource
+
+TASK_STATES = (
+    "TASK_STAGING",
+    "TASK_STARTING",
+    "TASK_RUNNING",
+    "TASK_KILLING",
+    "TASK_FINISHED",
+    "TASK_FAILED",
+    "TASK_KILLED",
+    "TASK_ERROR",
+    "TASK_LOST",
+    "TASK_DROPPED",
+    "TASK_UNREACHABLE",
+    "TASK_GONE",
+    "TASK_GONE_BY_OPERATOR",
+    "TASK_UNKNOWN",
+)
+TERMINAL_STATES = frozenset(
+    {
+        "TASK_FINISHED",
+        "TASK_FAILED",
+        "TASK_KILLED",
+        "TASK_ERROR",
+        "TASK_LOST",
+        "TASK_DROPPED",
+        "TASK_GONE",
+        "TASK_GONE_BY_OPERATOR",
+    }
+)
+
+
+def is_terminal(state: str) -> bool:
+    return state in TERMINAL_STATES
+
+
+class URI(Message, kw_only=True):
+    value: str
+    executable: bool | None = None
+    extract: bool = True
+    cache: bool | None = None
+    output_file: str | None = None
+
+
+class EnvironmentVariable(Message, kw_only=True):
+    name: str
+    type: str | None = None
+    value: str | None = None
+    secret: dict[str, Any] | None = None
+
+
+class Environment(Message, kw_only=True):
+    variables: list[EnvironmentVariable] = []
+
+
+class CommandInfo(Message, kw_only=True):
+    uris: list[URI] = []
+    environment: Environment | None = None
+    shell: bool = True
+    value: str | None = None
+    arguments: list[str] = []
+    user: str | None = None
+
+
+class KillPolicy(Message, kw_only=True):
+    grace_period: DurationInfo | None = None
+
+
+class ExecutorInfo(Message, kw_only=True):
+    executor_id: ID
+    type: str | None = None
+    framework_id: ID | None = None
+    command: CommandInfo | None = None
+    container: dict[str, Any] | None = None
+    resources: list[Resource] = []
+    name: str | None = None
+    source: str | None = None
+    data: bytes | None = None
+    discovery: dict[str, Any] | None = None
+    shutdown_grace_period: DurationInfo | None = None
+    labels: Labels | None = None
+
+
+class TaskInfo(Message, kw_only=True):
+    name: str
+    task_id: ID
+    agent_id: ID
+    resources: list[Resource] = []
+    executor: ExecutorInfo | None = None
+    command: CommandInfo | None = None
+    container: dict[str, Any] | None = None
+    health_check: dict[str, Any] | None = None
+    check: dict[str, Any] | None = None
+    kill_policy: KillPolicy | None = None
+    data: bytes | None = None
+    labels: Labels | None = None
+    discovery: dict[str, Any] | None = None
+    max_completion_time: DurationInfo | None = None
+    limits: dict[str, Any] | None = None
+
+
+class TaskGroupInfo(Message, kw_only=True):
+    tasks: list[TaskInfo] = []
+
+
+class ContainerStatus(Message, kw_only=True):
+    container_id: dict[str, Any] | None = None
+    network_infos: list[dict[str, Any]] = []
+    executor_pid: int | None = None
+
+
+class TaskStatus(Message, kw_only=True):
+    task_id: ID
+    state: str
+    message: str | None = None
+    source: str | None = None
+    reason: str | None = None
+    data: bytes | None = None
+    agent_id: ID | None = None
+    executor_id: ID | None = None
+    timestamp: float | None = None
+    uuid: bytes | None = None
+    healthy: bool | None = None
+    labels: Labels | None = None
+    container_status: ContainerStatus | None = None
+    unreachable_time: dict[str, Any] | None = None
+    limitation: dict[str, Any] | None = None
