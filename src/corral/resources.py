@@ -238,8 +238,13 @@ def from_wire(items: Iterable[Resource], *, field_name: str = "resources") -> Re
         if not r.name:
             raise ResourceError(f"{where}.name is empty")
         kind = r.type or (
-            "SCALAR" if r.scalar is not None else "RANGES" if r.ranges is not None
-            else "SET" if r.set is not None else ""
+            "SCALAR"
+            if r.scalar is not None
+            else "RANGES"
+            if r.ranges is not None
+            else "SET"
+            if r.set is not None
+            else ""
         )
         if kind == "SCALAR":
             if r.scalar is None:
@@ -346,4 +351,3 @@ def parse_attributes(text: str) -> dict[str, str | float]:
         except ValueError:
             out[name] = value
     return out
-

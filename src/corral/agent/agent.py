@@ -20,7 +20,7 @@ from pathlib import Path
 
 import aiohttp
 
-from corral import MESOS_COMPAT_VERSION, __version__
+from corral import __version__
 from corral.agent import launcher_protocol as lp
 from corral.agent.launcher_client import LauncherClient
 from corral.agent.model import ExecutorEntry, FrameworkEntry, TaskEntry
@@ -35,7 +35,6 @@ from corral.wire.executor import (
     ExecutorEvent,
     ExecutorKill,
     ExecutorLaunch,
-    ExecutorLaunchGroup,
     ExecutorMessageEvent,
 )
 from corral.wire.tasks import ExecutorInfo, TaskInfo, TaskStatus, is_terminal
@@ -165,7 +164,7 @@ class Agent:
         assert self._session is not None
         backoff = self.config.registration_backoff_factor
         attempt = 0
-        while not self._stopping:
+        while not self.stopping():
             url = f"http://{self.config.master}/master/agent"
             try:
                 async with self._session.ws_connect(url, max_msg_size=0, autoping=True) as ws:
@@ -176,7 +175,10 @@ class Agent:
                     try:
                         await ws.send_bytes(encode([self._register_message()]))
                         async for frame in ws:
-                            if frame.type != aiohttp.WSMsgType.BINARY and frame.type != aiohttp.WSMsgType.TEXT:
+                            if (
+                                frame.type != aiohttp.WSMsgType.BINARY
+                                and frame.type != aiohttp.WSMsgType.TEXT
+                            ):
                                 break
                             self._last_heard = asyncio.get_running_loop().time()
                             for m in msg.master_to_agent_decoder.decode(frame.data):
@@ -186,9 +188,9 @@ class Agent:
                         with contextlib.suppress(asyncio.CancelledError, Exception):
                             await writer
                         self._ws = None
-            except (aiohttp.ClientError, OSError, asyncio.TimeoutError) as exc:
+            except (TimeoutError, aiohttp.ClientError, OSError) as exc:
                 log.debug("master connection failed: %s", exc)
-            if self._stopping:
+            if self.stopping():
                 break
             if self.registered.is_set():
                 log.warning("lost the master at %s; reconnecting", self.config.master)
@@ -197,6 +199,9 @@ class Agent:
             attempt += 1
             delay = min(60.0, backoff * (2 ** min(attempt, 6))) * random.random()
             await asyncio.sleep(max(delay, 0.05))
+
+    def stopping(self) -> bool:
+        return self._stopping
 
     async def _writer(self, ws: aiohttp.ClientWebSocketResponse) -> None:
         while True:
@@ -220,7 +225,9 @@ class Agent:
             await asyncio.sleep(1.0)
             self.updates.retry(loop.time())
             if self._ws is not None and loop.time() - self._last_heard > self.config.master_timeout:
-                log.warning("no word from the master for %.0fs; reconnecting", self.config.master_timeout)
+                log.warning(
+                    "no word from the master for %.0fs; reconnecting", self.config.master_timeout
+                )
                 await self._ws.close()
 
     def _forward_update(self, update: msg.StatusUpdate) -> None:
@@ -251,7 +258,9 @@ class Agent:
         elif isinstance(m, msg.FrameworkToExecutor):
             ex = self._executor(m.framework_id.value, m.executor_id.value)
             if ex is not None:
-                self._to_executor(ex, ExecutorEvent(type="MESSAGE", message=ExecutorMessageEvent(data=m.data)))
+                self._to_executor(
+                    ex, ExecutorEvent(type="MESSAGE", message=ExecutorMessageEvent(data=m.data))
+                )
         elif isinstance(m, msg.ShutdownAgent):
             log.error("the master asked this agent to shut down: %s", m.message)
             self.agent_id = None
@@ -309,7 +318,9 @@ class Agent:
                     self._group_task_ended(fw, ex, task)
 
     def _acknowledge(self, m: msg.AcknowledgeUpdate) -> None:
-        self.updates.acknowledge(m.framework_id, m.task_id, m.uuid, asyncio.get_running_loop().time())
+        self.updates.acknowledge(
+            m.framework_id, m.task_id, m.uuid, asyncio.get_running_loop().time()
+        )
 
     # ================================================================== launching
     def _framework(self, info: FrameworkInfo) -> FrameworkEntry:
@@ -351,7 +362,10 @@ class Agent:
                 await fetch_uris(info.command.uris, sandbox, self._session, sandbox / "stderr")
         except (FetchError, OSError) as exc:
             self.status_update(
-                task, "TASK_FAILED", message=str(exc), reason="REASON_CONTAINER_LAUNCH_FAILED",
+                task,
+                "TASK_FAILED",
+                message=str(exc),
+                reason="REASON_CONTAINER_LAUNCH_FAILED",
                 source="SOURCE_AGENT",
             )
             return
@@ -375,7 +389,11 @@ class Agent:
         )
 
     def _environment(
-        self, fw: FrameworkEntry, info: TaskInfo | None, sandbox: Path, executor_id: str,
+        self,
+        fw: FrameworkEntry,
+        info: TaskInfo | None,
+        sandbox: Path,
+        executor_id: str,
         executor: ExecutorInfo | None = None,
     ) -> dict[str, str]:
         env = dict(os.environ)
@@ -402,9 +420,7 @@ class Agent:
         if info is not None:
             env["MESOS_TASK_ID"] = info.task_id.value
             ports = [
-                str(p)
-                for b, e in from_wire(info.resources).port_ranges()
-                for p in range(b, e + 1)
+                str(p) for b, e in from_wire(info.resources).port_ranges() for p in range(b, e + 1)
             ]
             for i, port in enumerate(ports):
                 env[f"PORT{i}"] = port
@@ -468,8 +484,13 @@ class Agent:
         env = self._environment(fw, None, ex.sandbox, ex.executor_id, executor=ex.info)
         self.launcher.send(
             lp.LaunchRequest(
-                id=ex.container_id, argv=argv, path=path, env=env, cwd=str(ex.sandbox),
-                stdout=str(ex.sandbox / "stdout"), stderr=str(ex.sandbox / "stderr"),
+                id=ex.container_id,
+                argv=argv,
+                path=path,
+                env=env,
+                cwd=str(ex.sandbox),
+                stdout=str(ex.sandbox / "stdout"),
+                stderr=str(ex.sandbox / "stderr"),
             )
         )
         asyncio.get_running_loop().call_later(
@@ -477,7 +498,7 @@ class Agent:
         )
 
     def _registration_timeout(self, ex: ExecutorEntry) -> None:
-        if ex.subscribed or ex.pid is None and ex.container_id not in self.containers:
+        if ex.subscribed or (ex.pid is None and ex.container_id not in self.containers):
             return
         fw = self.frameworks.get(ex.framework_id)
         if fw is None or fw.executors.get(ex.executor_id) is not ex:
@@ -487,11 +508,15 @@ class Agent:
         )
         self.launcher.send(lp.KillRequest(id=ex.container_id, grace=0))
 
-    def _executor_failed(self, fw: FrameworkEntry, ex: ExecutorEntry, message: str, reason: str) -> None:
+    def _executor_failed(
+        self, fw: FrameworkEntry, ex: ExecutorEntry, message: str, reason: str
+    ) -> None:
         for tid in list(ex.tasks):
             task = fw.tasks.get(tid)
             if task is not None:
-                self.status_update(task, "TASK_FAILED", message=message, reason=reason, source="SOURCE_AGENT")
+                self.status_update(
+                    task, "TASK_FAILED", message=message, reason=reason, source="SOURCE_AGENT"
+                )
 
     def _to_executor(self, ex: ExecutorEntry, event: ExecutorEvent) -> None:
         data = encode(event)
@@ -515,7 +540,10 @@ class Agent:
             cid = str(uuid.uuid4())
             sandbox = ex.sandbox / "tasks" / tid
             task = TaskEntry(
-                framework_id=fw.framework_id, info=info, sandbox=sandbox, executor_id=eid,
+                framework_id=fw.framework_id,
+                info=info,
+                sandbox=sandbox,
+                executor_id=eid,
                 container_id=cid,
             )
             fw.tasks[tid] = task
@@ -559,7 +587,11 @@ class Agent:
         if grace is None:
             grace = _grace(task.info.kill_policy)
         assert task.container_id is not None
-        self.launcher.send(lp.KillRequest(id=task.container_id, grace=DEFAULT_KILL_GRACE if grace is None else grace))
+        self.launcher.send(
+            lp.KillRequest(
+                id=task.container_id, grace=DEFAULT_KILL_GRACE if grace is None else grace
+            )
+        )
 
     def shutdown_executor(self, fid: str, eid: str) -> None:
         ex = self._executor(fid, eid)
@@ -616,7 +648,10 @@ class Agent:
         elif isinstance(reply, lp.Failed):
             self.containers.pop(reply.id, None)
             self.status_update(
-                task, "TASK_FAILED", message=reply.error, reason="REASON_CONTAINER_LAUNCH_FAILED",
+                task,
+                "TASK_FAILED",
+                message=reply.error,
+                reason="REASON_CONTAINER_LAUNCH_FAILED",
                 source="SOURCE_AGENT",
             )
         elif isinstance(reply, lp.Exited):
@@ -635,6 +670,7 @@ class Agent:
         if isinstance(reply, lp.Started):
             ex.pid = reply.pid
             return
+        assert not isinstance(reply, lp.Listing)
         self.containers.pop(reply.id, None)
         if fw is None:
             return
@@ -650,16 +686,25 @@ class Agent:
                 if task is None:
                     continue
                 if ex.shutting_down:
-                    self.status_update(task, "TASK_KILLED", message="Executor was shut down", source="SOURCE_AGENT")
+                    self.status_update(
+                        task, "TASK_KILLED", message="Executor was shut down", source="SOURCE_AGENT"
+                    )
                 else:
                     self.status_update(
-                        task, "TASK_FAILED", message="Executor terminated",
-                        reason="REASON_EXECUTOR_TERMINATED", source="SOURCE_AGENT",
+                        task,
+                        "TASK_FAILED",
+                        message="Executor terminated",
+                        reason="REASON_EXECUTOR_TERMINATED",
+                        source="SOURCE_AGENT",
                     )
         if ex.stream is not None:
             ex.stream.close()
         fw.executors.pop(ex.executor_id, None)
-        self._send(msg.ExecutorExited(framework_id=ID(fw.framework_id), executor_id=ex.info.executor_id, status=status))
+        self._send(
+            msg.ExecutorExited(
+                framework_id=ID(fw.framework_id), executor_id=ex.info.executor_id, status=status
+            )
+        )
 
     # ================================================================== views
     def used_resources(self) -> Resources:

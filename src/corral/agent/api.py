@@ -78,28 +78,41 @@ class AgentAPI:
             return error(403, "Executor is not subscribed")
         if call.type == "UPDATE":
             if call.update is None:
-                return error(400, "Failed to validate executor::Call: Expecting 'update' to be present")
+                return error(
+                    400, "Failed to validate executor::Call: Expecting 'update' to be present"
+                )
             status = call.update.status
             if status.uuid is None or len(status.uuid) != 16:
-                return error(400, "Failed to validate executor::Call: 'status.uuid' must be 16 bytes")
+                return error(
+                    400, "Failed to validate executor::Call: 'status.uuid' must be 16 bytes"
+                )
             if status.state not in TASK_STATES or status.state == "TASK_STAGING":
-                return error(400, f"Failed to validate executor::Call: invalid state {status.state!r}")
+                return error(
+                    400, f"Failed to validate executor::Call: invalid state {status.state!r}"
+                )
             if status.executor_id is not None and status.executor_id.value != ex.executor_id:
-                return error(400, "Failed to validate executor::Call: 'status.executor_id' mismatch")
+                return error(
+                    400, "Failed to validate executor::Call: 'status.executor_id' mismatch"
+                )
             task = fw.tasks.get(status.task_id.value)
             status.source = status.source or "SOURCE_EXECUTOR"
             if task is not None:
                 agent.status_update(task, status.state, status=status)
             # The agent (not the scheduler) acknowledges to the executor once recorded.
             ack = ExecutorAcknowledged(task_id=status.task_id, uuid=status.uuid)
-            ex.stream and ex.stream.send(encode(ExecutorEvent(type="ACKNOWLEDGED", acknowledged=ack)))
+            if ex.stream is not None:
+                ex.stream.send(encode(ExecutorEvent(type="ACKNOWLEDGED", acknowledged=ack)))
             return web.Response(status=202)
         if call.type == "MESSAGE":
             if call.message is None:
-                return error(400, "Failed to validate executor::Call: Expecting 'message' to be present")
+                return error(
+                    400, "Failed to validate executor::Call: Expecting 'message' to be present"
+                )
             agent._send(
                 msg.ExecutorToFramework(
-                    framework_id=call.framework_id, executor_id=call.executor_id, data=call.message.data
+                    framework_id=call.framework_id,
+                    executor_id=call.executor_id,
+                    data=call.message.data,
                 )
             )
             return web.Response(status=202)
@@ -138,7 +151,9 @@ class AgentAPI:
             for tid in ex.tasks:
                 task = fw.tasks.get(tid)
                 if task is not None and task.state == "TASK_STAGING":
-                    stream.send(encode(ExecutorEvent(type="LAUNCH", launch=ExecutorLaunch(task=task.info))))
+                    stream.send(
+                        encode(ExecutorEvent(type="LAUNCH", launch=ExecutorLaunch(task=task.info)))
+                    )
         await stream.run()
         if ex.stream is stream:
             ex.stream = None

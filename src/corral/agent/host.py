@@ -19,7 +19,11 @@ def detect(work_dir: str) -> Resources:
     disk_mb = shutil.disk_usage(work_dir).free / (1 << 20)
     disk = disk_mb - min(5120.0, disk_mb / 2)
     return Resources(
-        {("cpus", UNRESERVED): cpus, ("mem", UNRESERVED): round(mem), ("disk", UNRESERVED): round(disk)},
+        {
+            ("cpus", UNRESERVED): cpus,
+            ("mem", UNRESERVED): round(mem),
+            ("disk", UNRESERVED): round(disk),
+        },
         {("ports", UNRESERVED): DEFAULT_PORTS},
     )
 

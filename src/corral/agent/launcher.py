@@ -165,9 +165,7 @@ async def amain(work_dir: Path) -> None:
     launcher = Launcher(work_dir)
     loop = asyncio.get_running_loop()
     loop.add_signal_handler(signal.SIGCHLD, launcher.reap)
-    loop.add_signal_handler(
-        signal.SIGTERM, lambda: loop.create_task(launcher.shutdown(3.0))
-    )
+    loop.add_signal_handler(signal.SIGTERM, lambda: loop.create_task(launcher.shutdown(3.0)))
     loop.add_signal_handler(signal.SIGINT, lambda: None)
     sock = work_dir / SOCKET_NAME
     with contextlib.suppress(FileNotFoundError):

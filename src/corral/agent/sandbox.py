@@ -15,7 +15,9 @@ from corral.wire.tasks import URI
 ARCHIVE_SUFFIXES = (".tar", ".tar.gz", ".tgz", ".tar.bz2", ".tbz2", ".tar.xz", ".txz", ".zip")
 
 
-def sandbox_dir(work_dir: Path, agent_id: str, framework_id: str, executor_id: str, run: str) -> Path:
+def sandbox_dir(
+    work_dir: Path, agent_id: str, framework_id: str, executor_id: str, run: str
+) -> Path:
     """Mesos's layout: ``slaves/<aid>/frameworks/<fid>/executors/<eid>/runs/<cid>``."""
     return (
         work_dir

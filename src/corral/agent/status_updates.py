@@ -44,7 +44,10 @@ class StatusUpdateManager:
     """Per-task queues of updates. ``send`` is called with the head update of a queue."""
 
     def __init__(
-        self, journal: Path | None, send: Callable[[StatusUpdate], None], retry_min: float = RETRY_MIN
+        self,
+        journal: Path | None,
+        send: Callable[[StatusUpdate], None],
+        retry_min: float = RETRY_MIN,
     ) -> None:
         self.streams: dict[tuple[str, str], _Stream] = {}
         self._send = send
@@ -107,7 +110,9 @@ class StatusUpdateManager:
         stream.sent_at = now
         self._send(stream.pending[0])
 
-    def acknowledge(self, framework_id: ID, task_id: ID, uuid: bytes, now: float) -> StatusUpdate | None:
+    def acknowledge(
+        self, framework_id: ID, task_id: ID, uuid: bytes, now: float
+    ) -> StatusUpdate | None:
         """Drop the head update if ``uuid`` matches it; forward the next. Returns the acked one."""
         key = (framework_id.value, task_id.value)
         stream = self.streams.get(key)

@@ -17,8 +17,12 @@ from rich.table import Table
 
 from corral.cli.common import fail, resolve_master
 
-console = Console()
-MasterOpt = typer.Option(None, "--master", help="HOST:PORT of the master (default: $CORRAL_MASTER or the `corral up` cluster).")
+console = Console(width=None if sys.stdout.isatty() else 200)
+MasterOpt = typer.Option(
+    None,
+    "--master",
+    help="HOST:PORT of the master (default: $CORRAL_MASTER or the `corral up` cluster).",
+)
 
 
 def _get(url: str) -> Any:
@@ -44,10 +48,16 @@ def run(
     disk: float = typer.Option(0.0, "--disk", help="Disk per task, MB."),
     count: int = typer.Option(1, "--count", help="Run this many copies."),
     name: str = typer.Option("corral-run", "--name", help="Framework and task name prefix."),
-    env: list[str] = typer.Option([], "--env", help="KEY=VALUE for the task's environment (repeatable)."),
-    uri: list[str] = typer.Option([], "--uri", help="A URI to fetch into the sandbox (repeatable)."),
+    env: list[str] = typer.Option(
+        [], "--env", help="KEY=VALUE for the task's environment (repeatable)."
+    ),
+    uri: list[str] = typer.Option(
+        [], "--uri", help="A URI to fetch into the sandbox (repeatable)."
+    ),
     role: str = typer.Option("*", "--role", help="Role to run under."),
-    timeout: float = typer.Option(0.0, "--timeout", help="Give up after this many seconds (0: wait forever)."),
+    timeout: float = typer.Option(
+        0.0, "--timeout", help="Give up after this many seconds (0: wait forever)."
+    ),
     as_json: bool = typer.Option(False, "--json", help="Print results as JSON."),
 ) -> None:
     """Run a command (or --count copies) on the cluster; wait; report exit codes."""
@@ -68,8 +78,17 @@ def run(
         environment[key] = value
     address = resolve_master(master)
     shell_cmd = command[0] if len(command) == 1 else " ".join(_quote(c) for c in command)
-    spec = RunSpec(command=shell_cmd, count=count, cpus=cpus, mem=mem, disk=disk, name=name,
-                   env=environment, uris=list(uri), role=role)
+    spec = RunSpec(
+        command=shell_cmd,
+        count=count,
+        cpus=cpus,
+        mem=mem,
+        disk=disk,
+        name=name,
+        env=environment,
+        uris=list(uri),
+        role=role,
+    )
     start = time.monotonic()
     verbose = count == 1 and not as_json
 
@@ -84,8 +103,8 @@ def run(
         fw = asyncio.run(run_framework(address, spec, on_update, timeout=timeout or None))
     except KeyboardInterrupt:
         fail("interrupted", 130)
-    if fw.error:
-        fail(f"the master refused the framework: {fw.error}")
+    if fw.failure_message:
+        fail(f"the master refused the framework: {fw.failure_message}")
     results = list(fw.results.values())
     elapsed = time.monotonic() - start
     if as_json:
@@ -100,9 +119,13 @@ def run(
         by_state: dict[str, int] = {}
         for r in results:
             by_state[r.state] = by_state.get(r.state, 0) + 1
-        summary = ", ".join(f"{n} {s.removeprefix('TASK_').lower()}" for s, n in sorted(by_state.items()))
+        summary = ", ".join(
+            f"{n} {s.removeprefix('TASK_').lower()}" for s, n in sorted(by_state.items())
+        )
         console.print(f"{count} tasks in {elapsed:.2f}s: {summary}", highlight=False)
-    if not all(r.state in ("TASK_FINISHED", "TASK_STAGING") for r in results) or any(r.state == "TASK_STAGING" for r in results):
+    if not all(r.state in ("TASK_FINISHED", "TASK_STAGING") for r in results) or any(
+        r.state == "TASK_STAGING" for r in results
+    ):
         raise typer.Exit(1)
 
 
@@ -122,24 +145,45 @@ def agents(master: str | None = MasterOpt, as_json: bool = typer.Option(False, "
     for a in state["slaves"]:
         r, u = a["resources"], a["used_resources"]
         table.add_row(
-            a["id"], f"{a['hostname']}:{a['port']}", "yes" if a["active"] else "no",
-            f"{u['cpus']:g}/{r['cpus']:g}", f"{u['mem']:g}/{r['mem']:g}", f"{u['disk']:g}/{r['disk']:g}",
+            a["id"],
+            f"{a['hostname']}:{a['port']}",
+            "yes" if a["active"] else "no",
+            f"{u['cpus']:g}/{r['cpus']:g}",
+            f"{u['mem']:g}/{r['mem']:g}",
+            f"{u['disk']:g}/{r['disk']:g}",
             ";".join(f"{k}:{v}" for k, v in a["attributes"].items()),
         )
     console.print(table)
 
 
-def frameworks(master: str | None = MasterOpt, as_json: bool = typer.Option(False, "--json")) -> None:
+def frameworks(
+    master: str | None = MasterOpt, as_json: bool = typer.Option(False, "--json")
+) -> None:
     """List the frameworks."""
     state = _state(resolve_master(master))
     if as_json:
-        print(json.dumps([{k: v for k, v in f.items() if k not in ("tasks", "completed_tasks")} for f in state["frameworks"]], indent=2))
+        print(
+            json.dumps(
+                [
+                    {k: v for k, v in f.items() if k not in ("tasks", "completed_tasks")}
+                    for f in state["frameworks"]
+                ],
+                indent=2,
+            )
+        )
         return
     table = Table("ID", "NAME", "ROLE", "ACTIVE", "TASKS", "CPUS", "MEM")
     for f in state["frameworks"]:
         u = f["used_resources"]
-        table.add_row(f["id"], f["name"], f["role"], "yes" if f["active"] else "no",
-                      str(len(f["tasks"])), f"{u['cpus']:g}", f"{u['mem']:g}")
+        table.add_row(
+            f["id"],
+            f["name"],
+            f["role"],
+            "yes" if f["active"] else "no",
+            str(len(f["tasks"])),
+            f"{u['cpus']:g}",
+            f"{u['mem']:g}",
+        )
     console.print(table)
 
 
@@ -160,14 +204,26 @@ def tasks(
     state = _state(resolve_master(master))
     rows = _all_tasks(state)
     if not all_tasks:
-        rows = [t for t in rows if t["state"] in ("TASK_STAGING", "TASK_STARTING", "TASK_RUNNING", "TASK_KILLING", "TASK_UNREACHABLE")]
+        rows = [
+            t
+            for t in rows
+            if t["state"]
+            in ("TASK_STAGING", "TASK_STARTING", "TASK_RUNNING", "TASK_KILLING", "TASK_UNREACHABLE")
+        ]
     if as_json:
         print(json.dumps(rows, indent=2))
         return
     table = Table("ID", "NAME", "STATE", "FRAMEWORK", "AGENT", "CPUS", "MEM")
     for t in rows:
-        table.add_row(t["id"], t["name"], t["state"], t["framework_id"], t["slave_id"],
-                      f"{t['resources']['cpus']:g}", f"{t['resources']['mem']:g}")
+        table.add_row(
+            t["id"],
+            t["name"],
+            t["state"],
+            t["framework_id"],
+            t["slave_id"],
+            f"{t['resources']['cpus']:g}",
+            f"{t['resources']['mem']:g}",
+        )
     console.print(table)
 
 
@@ -209,7 +265,11 @@ def logs(
             continue
         if not follow:
             break
-        live = any(t["id"] == task_id for t in _all_tasks(_state(address)) if t["state"] in ("TASK_STAGING", "TASK_STARTING", "TASK_RUNNING", "TASK_KILLING"))
+        live = any(
+            t["id"] == task_id
+            for t in _all_tasks(_state(address))
+            if t["state"] in ("TASK_STAGING", "TASK_STARTING", "TASK_RUNNING", "TASK_KILLING")
+        )
         if not live:
             break
         time.sleep(0.5)

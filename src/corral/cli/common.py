@@ -29,7 +29,7 @@ def resolve_master(flag: str | None) -> str:
             master = "127.0.0.1:5050"
     for prefix in ("http://", "https://"):
         if master.startswith(prefix):
-            master = master[len(prefix):]
+            master = master[len(prefix) :]
     master = master.rstrip("/")
     if master.startswith("zk://"):
         fail("--master: zk:// discovery is not supported yet; give HOST:PORT")
@@ -43,7 +43,8 @@ def setup_logging(level: str) -> None:
     if not isinstance(numeric, int):
         fail(f"--log-level: unknown level {level!r}")
     logging.basicConfig(
-        level=numeric, stream=sys.stderr,
+        level=numeric,
+        stream=sys.stderr,
         format="%(asctime)s %(levelname)s %(name)s: %(message)s",
     )
     logging.getLogger("aiohttp.access").setLevel(logging.WARNING)

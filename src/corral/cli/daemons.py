@@ -30,10 +30,18 @@ def master(
     ip: str = typer.Option("127.0.0.1", "--ip", help="Address to listen on."),
     port: int = typer.Option(5050, "--port", help="Port to listen on."),
     hostname: str = typer.Option("", "--hostname", help="Hostname to advertise (default: --ip)."),
-    work_dir: Path = typer.Option(Path("/var/lib/corral/master"), "--work-dir", help="Where the master keeps its state."),
-    offer_timeout: float = typer.Option(0.0, "--offer-timeout", help="Seconds before an unused offer is rescinded (0: never)."),
-    agent_ping_timeout: float = typer.Option(15.0, "--agent-ping-timeout", help="Seconds between pings to agents."),
-    max_agent_ping_timeouts: int = typer.Option(5, "--max-agent-ping-timeouts", help="Missed pings before an agent is removed."),
+    work_dir: Path = typer.Option(
+        Path("/var/lib/corral/master"), "--work-dir", help="Where the master keeps its state."
+    ),
+    offer_timeout: float = typer.Option(
+        0.0, "--offer-timeout", help="Seconds before an unused offer is rescinded (0: never)."
+    ),
+    agent_ping_timeout: float = typer.Option(
+        15.0, "--agent-ping-timeout", help="Seconds between pings to agents."
+    ),
+    max_agent_ping_timeouts: int = typer.Option(
+        5, "--max-agent-ping-timeouts", help="Missed pings before an agent is removed."
+    ),
     weights: str = typer.Option("", "--weights", help="Role weights, e.g. 'prod=3,dev=1'."),
     log_level: str = typer.Option("info", "--log-level"),
 ) -> None:
@@ -55,24 +63,44 @@ def master(
         fail("--port must be between 1 and 65535")
     work_dir.mkdir(parents=True, exist_ok=True)
     config = MasterConfig(
-        ip=ip, port=port, hostname=hostname or ip, offer_timeout=offer_timeout or None,
-        agent_ping_timeout=agent_ping_timeout, max_agent_ping_timeouts=max_agent_ping_timeouts,
+        ip=ip,
+        port=port,
+        hostname=hostname or ip,
+        offer_timeout=offer_timeout or None,
+        agent_ping_timeout=agent_ping_timeout,
+        max_agent_ping_timeouts=max_agent_ping_timeouts,
         weights=parsed,
     )
     _run(run_master(config))
 
 
 def agent(
-    master_addr: str = typer.Option(os.environ.get("CORRAL_MASTER", "127.0.0.1:5050"), "--master", help="The master, HOST:PORT."),
-    work_dir: Path = typer.Option(Path("/var/lib/corral/agent"), "--work-dir", help="Sandboxes and checkpoints go here."),
+    master_addr: str = typer.Option(
+        os.environ.get("CORRAL_MASTER", "127.0.0.1:5050"), "--master", help="The master, HOST:PORT."
+    ),
+    work_dir: Path = typer.Option(
+        Path("/var/lib/corral/agent"), "--work-dir", help="Sandboxes and checkpoints go here."
+    ),
     ip: str = typer.Option("127.0.0.1", "--ip", help="Address to listen on."),
     port: int = typer.Option(5051, "--port", help="Port to listen on."),
     hostname: str = typer.Option("", "--hostname", help="Hostname to advertise."),
-    resources: str = typer.Option("", "--resources", help="e.g. 'cpus:4;mem:8192;disk:20000;ports:[31000-32000]'; detected when omitted."),
+    resources: str = typer.Option(
+        "",
+        "--resources",
+        help="e.g. 'cpus:4;mem:8192;disk:20000;ports:[31000-32000]'; detected when omitted.",
+    ),
     attributes: str = typer.Option("", "--attributes", help="e.g. 'rack:a;zone:eu'."),
-    executor_registration_timeout: float = typer.Option(60.0, "--executor-registration-timeout", help="Seconds an executor has to subscribe."),
-    executor_shutdown_grace_period: float = typer.Option(5.0, "--executor-shutdown-grace-period", help="Seconds between SHUTDOWN and kill."),
-    status_update_retry: float = typer.Option(10.0, "--status-update-retry", help="First resend interval of unacknowledged status updates."),
+    executor_registration_timeout: float = typer.Option(
+        60.0, "--executor-registration-timeout", help="Seconds an executor has to subscribe."
+    ),
+    executor_shutdown_grace_period: float = typer.Option(
+        5.0, "--executor-shutdown-grace-period", help="Seconds between SHUTDOWN and kill."
+    ),
+    status_update_retry: float = typer.Option(
+        10.0,
+        "--status-update-retry",
+        help="First resend interval of unacknowledged status updates.",
+    ),
     log_level: str = typer.Option("info", "--log-level"),
 ) -> None:
     """Run an agent."""
@@ -95,8 +123,14 @@ def agent(
     if ":" not in master_addr:
         fail("--master must be HOST:PORT")
     config = AgentConfig(
-        master=master_addr, work_dir=work_dir, resources=res, attributes=attrs, ip=ip, port=port,
-        hostname=hostname or ip, executor_registration_timeout=executor_registration_timeout,
+        master=master_addr,
+        work_dir=work_dir,
+        resources=res,
+        attributes=attrs,
+        ip=ip,
+        port=port,
+        hostname=hostname or ip,
+        executor_registration_timeout=executor_registration_timeout,
         executor_shutdown_grace_period=executor_shutdown_grace_period,
         status_update_retry=status_update_retry,
     )
@@ -106,8 +140,16 @@ def agent(
 def up(
     agents: int = typer.Option(2, "--agents", help="How many agents to start."),
     port: int = typer.Option(5050, "--port", help="The master's port."),
-    work_dir: Path = typer.Option(Path.home() / ".corral" / "cluster", "--work-dir", help="State and logs of the local cluster."),
-    resources: str = typer.Option("", "--resources", help="Resources of each agent (default: this host's, split between agents)."),
+    work_dir: Path = typer.Option(
+        Path.home() / ".corral" / "cluster",
+        "--work-dir",
+        help="State and logs of the local cluster.",
+    ),
+    resources: str = typer.Option(
+        "",
+        "--resources",
+        help="Resources of each agent (default: this host's, split between agents).",
+    ),
 ) -> None:
     """Start a whole cluster on this machine (master + agents); Ctrl-C stops it all."""
     from corral.agent.host import detect
@@ -123,7 +165,8 @@ def up(
         disk = max(1024, int(host.scalar("disk") / agents))
         per = 1000 // agents
         resources_list = [
-            f"cpus:{cpus:g};mem:{mem};disk:{disk};ports:[{31000 + i * per}-{31000 + (i + 1) * per - 1}]"
+            f"cpus:{cpus:g};mem:{mem};disk:{disk};"
+            f"ports:[{31000 + i * per}-{31000 + (i + 1) * per - 1}]"
             for i in range(agents)
         ]
     else:
@@ -147,16 +190,25 @@ def up(
     except (RuntimeError, TimeoutError) as exc:
         fail(f"cluster did not start: {exc}")
     CLUSTER_FILE.parent.mkdir(parents=True, exist_ok=True)
-    CLUSTER_FILE.write_text(json.dumps({"master": cluster.master, "pid": os.getpid(), "work_dir": str(work_dir)}))
+    CLUSTER_FILE.write_text(
+        json.dumps({"master": cluster.master, "pid": os.getpid(), "work_dir": str(work_dir)})
+    )
     print(f"corral cluster up: master at {cluster.url} with {agents} agent(s)")
     print(f"  logs in {work_dir / 'logs'}; try: corral run -- echo hello")
     print("  Ctrl-C stops everything.", flush=True)
     try:
         while not stop:
             time.sleep(0.2)
-            dead = [p.name for p in [cluster.master_proc, *cluster.agents] if p and p.popen and p.popen.poll() is not None]
+            dead = [
+                p.name
+                for p in [cluster.master_proc, *cluster.agents]
+                if p and p.popen and p.popen.poll() is not None
+            ]
             if dead:
-                print(f"{', '.join(dead)} exited; stopping the cluster (see {work_dir / 'logs'})", file=sys.stderr)
+                print(
+                    f"{', '.join(dead)} exited; stopping the cluster (see {work_dir / 'logs'})",
+                    file=sys.stderr,
+                )
                 break
     finally:
         print("stopping the cluster...", flush=True)

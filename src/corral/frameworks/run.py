@@ -67,7 +67,7 @@ class RunFramework(Scheduler):
         self.done = asyncio.Event()
         self.on_update = on_update
         self.need = spec.resources()
-        self.error: str | None = None
+        self.failure_message: str | None = None
 
     def framework_info(self) -> FrameworkInfo:
         return FrameworkInfo(
@@ -80,6 +80,8 @@ class RunFramework(Scheduler):
         )
 
     async def offers(self, driver: SchedulerDriver, offers: list[Offer]) -> None:
+        if self.done.is_set():
+            return  # tearing down: the master reclaims these offers
         for offer in offers:
             available = from_wire(offer.resources)
             tasks = []
@@ -87,16 +89,25 @@ class RunFramework(Scheduler):
                 tid = self.pending.popleft()
                 tasks.append(
                     command_task(
-                        tid, tid, offer.agent_id.value, self.spec.command, self.need,
-                        role=self.spec.role, shell=self.spec.shell, arguments=self.spec.arguments,
-                        env=self.spec.env, uris=self.spec.uris,
+                        tid,
+                        tid,
+                        offer.agent_id.value,
+                        self.spec.command,
+                        self.need,
+                        role=self.spec.role,
+                        shell=self.spec.shell,
+                        arguments=self.spec.arguments,
+                        env=self.spec.env,
+                        uris=self.spec.uris,
                     )
                 )
                 available = available - self.need
             if tasks:
                 driver.spawn(driver.launch([offer.id.value], tasks, refuse_seconds=0.0))
             else:
-                driver.spawn(driver.decline([offer.id.value], refuse_seconds=5.0 if self.pending else 3600.0))
+                driver.spawn(
+                    driver.decline([offer.id.value], refuse_seconds=5.0 if self.pending else 3600.0)
+                )
         if not self.pending:
             driver.spawn(driver.suppress())
 
@@ -122,7 +133,7 @@ class RunFramework(Scheduler):
                 self.done.set()
 
     def error(self, driver: SchedulerDriver, message: str) -> None:
-        self.error = message
+        self.failure_message = message
         self.done.set()
 
     @property
@@ -142,9 +153,11 @@ async def run(
     runner = asyncio.get_running_loop().create_task(driver.run())
     try:
         waiter = asyncio.get_running_loop().create_task(fw.done.wait())
-        finished, _ = await asyncio.wait({runner, waiter}, timeout=timeout, return_when=asyncio.FIRST_COMPLETED)
+        finished, _ = await asyncio.wait(
+            {runner, waiter}, timeout=timeout, return_when=asyncio.FIRST_COMPLETED
+        )
         if runner in finished and runner.exception() is not None:
-            fw.error = fw.error or str(runner.exception())
+            fw.failure_message = fw.failure_message or str(runner.exception())
         waiter.cancel()
     finally:
         await driver.stop()

@@ -37,21 +37,34 @@ REQUIRED_PAYLOAD = {
 
 def validate_call(call: s.Call) -> None:
     if call.type not in s.CALL_TYPES:
-        raise CallError(400, f"Failed to validate scheduler::Call: unknown call type '{call.type}' in field 'type'")
+        raise CallError(
+            400,
+            f"Failed to validate scheduler::Call: unknown call type '{call.type}' in field 'type'",
+        )
     payload = REQUIRED_PAYLOAD.get(call.type)
     if payload and getattr(call, payload) is None:
-        raise CallError(400, f"Failed to validate scheduler::Call: Expecting '{payload}' to be present")
+        raise CallError(
+            400, f"Failed to validate scheduler::Call: Expecting '{payload}' to be present"
+        )
     if call.type == "SUBSCRIBE":
         assert call.subscribe is not None
         info = call.subscribe.framework_info
-        if call.framework_id is not None and (info.id is None or info.id.value != call.framework_id.value):
+        if call.framework_id is not None and (
+            info.id is None or info.id.value != call.framework_id.value
+        ):
             raise CallError(
-                400, "Failed to validate scheduler::Call: 'framework_id' differs from 'subscribe.framework_info.id'"
+                400,
+                "Failed to validate scheduler::Call: "
+                "'framework_id' differs from 'subscribe.framework_info.id'",
             )
         if not info.user:
-            raise CallError(400, "Failed to validate scheduler::Call: 'subscribe.framework_info.user' is empty")
+            raise CallError(
+                400, "Failed to validate scheduler::Call: 'subscribe.framework_info.user' is empty"
+            )
     elif call.framework_id is None:
-        raise CallError(400, "Failed to validate scheduler::Call: Expecting 'framework_id' to be present")
+        raise CallError(
+            400, "Failed to validate scheduler::Call: Expecting 'framework_id' to be present"
+        )
 
 
 class SchedulerAPI:

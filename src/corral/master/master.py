@@ -11,11 +11,12 @@ import asyncio
 import logging
 import time
 import uuid
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
 from corral import MESOS_COMPAT_VERSION
-from corral.master.agents import AgentsMixin
+from corral.master import agents as agent_ops
 from corral.master.allocator import AgentView, Filter, FrameworkView, Snapshot, allocate
 from corral.master.state import (
     MAX_COMPLETED_FRAMEWORKS,
@@ -72,7 +73,7 @@ def ip_to_int(ip: str) -> int:
     return a + (b << 8) + (c << 16) + (d << 24)
 
 
-class Master(AgentsMixin):
+class Master:
     def __init__(self, config: MasterConfig) -> None:
         self.config = config
         self.id = str(uuid.uuid4())
@@ -98,6 +99,24 @@ class Master(AgentsMixin):
             "master/tasks_launched": 0,
         }
         self.terminal_counts: dict[str, int] = {}
+
+    # ================================================================== agents (agents.py)
+    def agent_registered(
+        self, reg: amsg.RegisterAgent, send: Callable[[amsg.MasterToAgent], None]
+    ) -> AgentRecord:
+        return agent_ops.agent_registered(self, reg, send)
+
+    def agent_message(self, agent: AgentRecord, m: amsg.AgentToMaster) -> None:
+        agent_ops.agent_message(self, agent, m)
+
+    def agent_disconnected(self, agent: AgentRecord, send: object) -> None:
+        agent_ops.agent_disconnected(self, agent, send)
+
+    def ping_agents(self) -> None:
+        agent_ops.ping_agents(self)
+
+    def remove_agent(self, agent: AgentRecord, why: str) -> None:
+        agent_ops.remove_agent(self, agent, why)
 
     # ================================================================== identity
     def master_info(self) -> MasterInfo:
@@ -126,23 +145,24 @@ class Master(AgentsMixin):
         info = call.subscribe.framework_info
         fid = info.id.value if info.id and info.id.value else None
         if fid is not None and fid in self.removed_framework_ids:
-            stream.send(encode(s.Event(type="ERROR", error=s.Error(message="Framework has been removed"))))
+            stream.send(
+                encode(s.Event(type="ERROR", error=s.Error(message="Framework has been removed")))
+            )
             stream.close()
             raise CallError(200, "Framework has been removed")
         now = self._now()
         fw = self.frameworks.get(fid) if fid else None
-        if fw is None:
-            if fid is None:
-                fid = f"{self.id}-{self._next_framework:04d}"
-                self._next_framework += 1
-                info.id = ID(fid)
-                fw = FrameworkRecord(id=fid, info=info, registered_time=now)
-                log.info("framework %s (%s) registered", fid, info.name)
-            else:
-                fw = FrameworkRecord(id=fid, info=info, registered_time=now, recovered=True)
-                fw.reregistered_time = now
-                log.info("framework %s (%s) re-registered (recovered)", fid, info.name)
+        if fid is None:
+            fid = f"{self.id}-{self._next_framework:04d}"
+            self._next_framework += 1
+            info.id = ID(fid)
+            fw = self.frameworks[fid] = FrameworkRecord(id=fid, info=info, registered_time=now)
+            log.info("framework %s (%s) registered", fid, info.name)
+        elif fw is None:
+            fw = FrameworkRecord(id=fid, info=info, registered_time=now, recovered=True)
+            fw.reregistered_time = now
             self.frameworks[fid] = fw
+            log.info("framework %s (%s) re-registered (recovered)", fid, info.name)
         else:
             log.info("framework %s (%s) failed over", fid, info.name)
             if fw.stream is not None and not fw.stream.closed:
@@ -154,7 +174,11 @@ class Master(AgentsMixin):
                 fw.failover_timer.cancel()
                 fw.failover_timer = None
             # user, checkpoint and principal cannot change on re-subscription.
-            info.user, info.checkpoint, info.principal = fw.info.user, fw.info.checkpoint, fw.info.principal
+            info.user, info.checkpoint, info.principal = (
+                fw.info.user,
+                fw.info.checkpoint,
+                fw.info.principal,
+            )
             fw.info = info
             fw.reregistered_time = now
             for offer_id in list(fw.offers):
@@ -208,9 +232,7 @@ class Master(AgentsMixin):
             fw.failover_timer = None
         for offer_id in list(fw.offers):
             self.rescind_offer(offer_id, notify=False)
-        agents_with_work = {t.agent_id for t in fw.tasks.values()} | {
-            a for a, _ in fw.executors
-        }
+        agents_with_work = {t.agent_id for t in fw.tasks.values()} | {a for a, _ in fw.executors}
         for task in list(fw.tasks.values()):
             # The agent reports TASK_KILLED as the processes end; the master frees the
             # resources now, as Mesos does when it removes a framework.
@@ -246,10 +268,14 @@ class Master(AgentsMixin):
         if not fw.connected:
             raise CallError(403, "Framework is not subscribed")
         if stream_id is None:
-            raise CallError(400, "All non-subscribe calls should include the 'Mesos-Stream-Id' header")
+            raise CallError(
+                400, "All non-subscribe calls should include the 'Mesos-Stream-Id' header"
+            )
         if stream_id != fw.stream_id:
             raise CallError(
-                400, f"The stream ID '{stream_id}' included in this request didn't match the stream ID currently associated with framework ID {fw.id}"
+                400,
+                f"The stream ID '{stream_id}' included in this request didn't match "
+                f"the stream ID currently associated with framework ID {fw.id}",
             )
         return fw
 
@@ -284,7 +310,11 @@ class Master(AgentsMixin):
             if agent is None:
                 raise CallError(400, f"Agent {call.shutdown.agent_id.value} is not registered")
             if agent.send is not None:
-                agent.send(amsg.ShutdownExecutor(framework_id=ID(fw.id), executor_id=call.shutdown.executor_id))
+                agent.send(
+                    amsg.ShutdownExecutor(
+                        framework_id=ID(fw.id), executor_id=call.shutdown.executor_id
+                    )
+                )
         elif t == "ACKNOWLEDGE":
             assert call.acknowledge is not None
             self.acknowledge(fw, call.acknowledge)
@@ -305,15 +335,26 @@ class Master(AgentsMixin):
                 )
         elif t == "TEARDOWN":
             self.remove_framework(fw)
-        elif t in ("REQUEST", "ACCEPT_INVERSE_OFFERS", "DECLINE_INVERSE_OFFERS",
-                   "ACKNOWLEDGE_OPERATION_STATUS", "RECONCILE_OPERATIONS"):
+        elif t in (
+            "REQUEST",
+            "ACCEPT_INVERSE_OFFERS",
+            "DECLINE_INVERSE_OFFERS",
+            "ACKNOWLEDGE_OPERATION_STATUS",
+            "RECONCILE_OPERATIONS",
+        ):
             pass  # accepted and ignored, as Mesos's built-in allocator does
         elif t == "UPDATE_FRAMEWORK":
             assert call.update_framework is not None
             info = call.update_framework.framework_info
             if info.id is None or info.id.value != fw.id:
-                raise CallError(400, "'update_framework.framework_info.id' must equal 'framework_id'")
-            info.user, info.checkpoint, info.principal = fw.info.user, fw.info.checkpoint, fw.info.principal
+                raise CallError(
+                    400, "'update_framework.framework_info.id' must equal 'framework_id'"
+                )
+            info.user, info.checkpoint, info.principal = (
+                fw.info.user,
+                fw.info.checkpoint,
+                fw.info.principal,
+            )
             fw.info = info
             fw.suppressed_roles = set(call.update_framework.suppressed_roles)
             self.schedule_allocation()
@@ -323,10 +364,14 @@ class Master(AgentsMixin):
     def _check_roles(self, fw: FrameworkRecord, roles: list[str], field_name: str) -> None:
         for role in roles:
             if role not in fw.roles:
-                raise CallError(400, f"'{field_name}' names role '{role}' the framework is not subscribed to")
+                raise CallError(
+                    400, f"'{field_name}' names role '{role}' the framework is not subscribed to"
+                )
 
     # ------------------------------------------------------------------ offers
-    def _take_offers(self, fw: FrameworkRecord, offer_ids: list[ID], field_name: str) -> list[OfferRecord]:
+    def _take_offers(
+        self, fw: FrameworkRecord, offer_ids: list[ID], field_name: str
+    ) -> list[OfferRecord]:
         """Check every offer id before touching anything (400 names the bad one)."""
         seen: set[str] = set()
         offers: list[OfferRecord] = []
@@ -337,10 +382,14 @@ class Master(AgentsMixin):
             seen.add(oid.value)
             if offer is None:
                 raise CallError(
-                    400, f"'{field_name}[{i}]': offer {oid.value} is no longer valid (already used, declined or rescinded)"
+                    400,
+                    f"'{field_name}[{i}]': offer {oid.value} is no longer valid "
+                    "(already used, declined or rescinded)",
                 )
             if offer.framework_id != fw.id:
-                raise CallError(400, f"'{field_name}[{i}]': offer {oid.value} belongs to another framework")
+                raise CallError(
+                    400, f"'{field_name}[{i}]': offer {oid.value} belongs to another framework"
+                )
             offers.append(offer)
         if len({o.agent_id for o in offers}) > 1:
             raise CallError(400, f"'{field_name}': all offers must be on the same agent")
@@ -369,10 +418,14 @@ class Master(AgentsMixin):
             self.send_event(fw, s.Event(type="RESCIND", rescind=s.Rescind(offer_id=ID(offer_id))))
         self.schedule_allocation()
 
-    def _add_filter(self, fw: FrameworkRecord, agent_id: str, resources: Resources, filters: Any) -> None:
+    def _add_filter(
+        self, fw: FrameworkRecord, agent_id: str, resources: Resources, filters: Any
+    ) -> None:
         refuse = DEFAULT_REFUSE_SECONDS
         if filters is not None and filters.refuse_seconds is not None:
-            refuse = filters.refuse_seconds if filters.refuse_seconds >= 0 else DEFAULT_REFUSE_SECONDS
+            refuse = (
+                filters.refuse_seconds if filters.refuse_seconds >= 0 else DEFAULT_REFUSE_SECONDS
+            )
         refuse = min(refuse, MAX_REFUSE_SECONDS)
         if refuse <= 0 or resources.is_empty():
             return
@@ -411,16 +464,22 @@ class Master(AgentsMixin):
                     raise CallError(400, f"'accept.operations[{oi}].launch_group' is missing")
                 lg = op.launch_group
                 parsed[id(lg.executor)] = self._parse_resources(
-                    lg.executor.resources, f"accept.operations[{oi}].launch_group.executor.resources"
+                    lg.executor.resources,
+                    f"accept.operations[{oi}].launch_group.executor.resources",
                 )
                 for ti, task in enumerate(lg.task_group.tasks):
                     parsed[id(task)] = self._parse_resources(
-                        task.resources, f"accept.operations[{oi}].launch_group.task_group.tasks[{ti}].resources"
+                        task.resources,
+                        f"accept.operations[{oi}].launch_group.task_group.tasks[{ti}].resources",
                     )
             elif op.type in ("RESERVE", "UNRESERVE", "CREATE", "DESTROY"):
-                raise CallError(400, f"'accept.operations[{oi}].type' {op.type} is not supported yet")
+                raise CallError(
+                    400, f"'accept.operations[{oi}].type' {op.type} is not supported yet"
+                )
             else:
-                raise CallError(400, f"'accept.operations[{oi}].type': unknown operation {op.type!r}")
+                raise CallError(
+                    400, f"'accept.operations[{oi}].type': unknown operation {op.type!r}"
+                )
 
         agent = self.agents[offers[0].agent_id]
         role = offers[0].role
@@ -445,15 +504,24 @@ class Master(AgentsMixin):
         except ResourceError as exc:
             raise CallError(400, f"Invalid resources: {exc}") from None
 
-    def _task_error(self, fw: FrameworkRecord, task: TaskInfo, message: str, reason: str = "REASON_TASK_INVALID") -> None:
+    def _task_error(
+        self, fw: FrameworkRecord, task: TaskInfo, message: str, reason: str = "REASON_TASK_INVALID"
+    ) -> None:
         status = TaskStatus(
-            task_id=task.task_id, state="TASK_ERROR", message=message, reason=reason,
-            source="SOURCE_MASTER", agent_id=task.agent_id, timestamp=self._now(),
+            task_id=task.task_id,
+            state="TASK_ERROR",
+            message=message,
+            reason=reason,
+            source="SOURCE_MASTER",
+            agent_id=task.agent_id,
+            timestamp=self._now(),
         )
         self.terminal_counts["TASK_ERROR"] = self.terminal_counts.get("TASK_ERROR", 0) + 1
         self.send_event(fw, s.Event(type="UPDATE", update=s.Update(status=status)))
 
-    def _validate_task(self, fw: FrameworkRecord, agent: AgentRecord, task: TaskInfo, res: Resources) -> str | None:
+    def _validate_task(
+        self, fw: FrameworkRecord, agent: AgentRecord, task: TaskInfo, res: Resources
+    ) -> str | None:
         if not task.task_id.value:
             return "Task ID must not be empty"
         if task.task_id.value in fw.tasks:
@@ -469,8 +537,13 @@ class Master(AgentsMixin):
         return None
 
     def _launch_one(
-        self, fw: FrameworkRecord, agent: AgentRecord, role: str, task: TaskInfo,
-        parsed: dict[int, Resources], remaining: Resources,
+        self,
+        fw: FrameworkRecord,
+        agent: AgentRecord,
+        role: str,
+        task: TaskInfo,
+        parsed: dict[int, Resources],
+        remaining: Resources,
     ) -> Resources:
         res = parsed[id(task)]
         problem = self._validate_task(fw, agent, task, res)
@@ -484,7 +557,9 @@ class Master(AgentsMixin):
                 new_executor = ExecutorRecord(fw.id, agent.id, ex, role, parsed[id(ex)])
                 needed = needed + new_executor.resources
         if problem is None and not remaining.contains(needed):
-            problem = f"Task uses more resources ({needed}) than available in the offers ({remaining})"
+            problem = (
+                f"Task uses more resources ({needed}) than available in the offers ({remaining})"
+            )
         if problem is not None:
             self._task_error(fw, task, problem)
             return remaining
@@ -497,8 +572,13 @@ class Master(AgentsMixin):
         return remaining
 
     def _launch_group(
-        self, fw: FrameworkRecord, agent: AgentRecord, role: str, lg: s.LaunchGroup,
-        parsed: dict[int, Resources], remaining: Resources,
+        self,
+        fw: FrameworkRecord,
+        agent: AgentRecord,
+        role: str,
+        lg: s.LaunchGroup,
+        parsed: dict[int, Resources],
+        remaining: Resources,
     ) -> Resources:
         ex = lg.executor
         ex.framework_id = ID(fw.id)
@@ -523,7 +603,10 @@ class Master(AgentsMixin):
             new_executor = ExecutorRecord(fw.id, agent.id, ex, role, parsed[id(ex)])
             needed = needed + new_executor.resources
         if problem is None and not remaining.contains(needed):
-            problem = f"Task group uses more resources ({needed}) than available in the offers ({remaining})"
+            problem = (
+                f"Task group uses more resources ({needed}) "
+                f"than available in the offers ({remaining})"
+            )
         if problem is not None:
             for task in lg.task_group.tasks:
                 self._task_error(fw, task, problem, "REASON_TASK_GROUP_INVALID")
@@ -532,17 +615,31 @@ class Master(AgentsMixin):
         if new_executor is not None:
             self._add_executor(new_executor)
         for task in lg.task_group.tasks:
-            self._add_task(fw, agent, task, role, parsed[id(task)], executor_id=ex.executor_id.value)
+            self._add_task(
+                fw, agent, task, role, parsed[id(task)], executor_id=ex.executor_id.value
+            )
         if agent.send is not None:
-            agent.send(amsg.RunTaskGroup(framework_info=fw.info, executor=ex, task_group=lg.task_group))
+            agent.send(
+                amsg.RunTaskGroup(framework_info=fw.info, executor=ex, task_group=lg.task_group)
+            )
         return remaining
 
     def _add_task(
-        self, fw: FrameworkRecord, agent: AgentRecord, task: TaskInfo, role: str, res: Resources,
-        executor_id: str | None = None, state: str = "TASK_STAGING",
+        self,
+        fw: FrameworkRecord,
+        agent: AgentRecord,
+        task: TaskInfo,
+        role: str,
+        res: Resources,
+        executor_id: str | None = None,
+        state: str = "TASK_STAGING",
     ) -> TaskRecord:
         rec = TaskRecord(
-            framework_id=fw.id, agent_id=agent.id, info=task, role=role, resources=res,
+            framework_id=fw.id,
+            agent_id=agent.id,
+            info=task,
+            role=role,
+            resources=res,
             executor_id=executor_id or (task.executor.executor_id.value if task.executor else None),
             state=state,
         )
@@ -567,26 +664,43 @@ class Master(AgentsMixin):
         key = (ex.agent_id, ex.info.executor_id.value)
         if fw is not None and fw.executors.pop(key, None) is not None:
             fw.sub_used(ex.role, ex.resources)
-        if agent is not None and agent.executors.pop((ex.framework_id, ex.info.executor_id.value), None) is not None:
+        if (
+            agent is not None
+            and agent.executors.pop((ex.framework_id, ex.info.executor_id.value), None) is not None
+        ):
             agent.used = agent.used - ex.resources
         self.schedule_allocation()
 
     # ------------------------------------------------------------------ task state
     def _finish_task(
-        self, task: TaskRecord, state: str, *, reason: str | None = None, message: str | None = None,
-        notify: bool = True, status: TaskStatus | None = None,
+        self,
+        task: TaskRecord,
+        state: str,
+        *,
+        reason: str | None = None,
+        message: str | None = None,
+        notify: bool = True,
+        status: TaskStatus | None = None,
     ) -> None:
         """Move a task to a terminal state and free its resources."""
         fw = self.frameworks.get(task.framework_id)
         if status is None:
             status = TaskStatus(
-                task_id=task.info.task_id, state=state, reason=reason, message=message,
-                source="SOURCE_MASTER", agent_id=ID(task.agent_id), timestamp=self._now(),
+                task_id=task.info.task_id,
+                state=state,
+                reason=reason,
+                message=message,
+                source="SOURCE_MASTER",
+                agent_id=ID(task.agent_id),
+                timestamp=self._now(),
                 executor_id=ID(task.executor_id) if task.executor_id else None,
             )
         task.record(status)
         agent = self.agents.get(task.agent_id)
-        if agent is not None and agent.tasks.pop((task.framework_id, task.task_id), None) is not None:
+        if (
+            agent is not None
+            and agent.tasks.pop((task.framework_id, task.task_id), None) is not None
+        ):
             agent.used = agent.used - task.resources
         if fw is not None:
             if fw.tasks.pop(task.task_id, None) is not None:
@@ -608,7 +722,11 @@ class Master(AgentsMixin):
             # Framework removed: nobody will acknowledge; do it for them so the agent stops.
             self.metrics["master/invalid_status_updates"] += 1
             if status.uuid is not None and agent.send is not None:
-                agent.send(amsg.AcknowledgeUpdate(framework_id=update.framework_id, task_id=status.task_id, uuid=status.uuid))
+                agent.send(
+                    amsg.AcknowledgeUpdate(
+                        framework_id=update.framework_id, task_id=status.task_id, uuid=status.uuid
+                    )
+                )
             if not is_terminal(status.state) and agent.send is not None:
                 agent.send(amsg.KillTask(framework_id=update.framework_id, task_id=status.task_id))
             return
@@ -628,9 +746,13 @@ class Master(AgentsMixin):
             raise CallError(400, "'acknowledge.uuid' must be 16 bytes (base64 of a UUID)")
         agent = self.agents.get(ack.agent_id.value)
         if agent is None:
-            raise CallError(400, f"'acknowledge.agent_id': agent {ack.agent_id.value} is not registered")
+            raise CallError(
+                400, f"'acknowledge.agent_id': agent {ack.agent_id.value} is not registered"
+            )
         if agent.send is not None:
-            agent.send(amsg.AcknowledgeUpdate(framework_id=ID(fw.id), task_id=ack.task_id, uuid=ack.uuid))
+            agent.send(
+                amsg.AcknowledgeUpdate(framework_id=ID(fw.id), task_id=ack.task_id, uuid=ack.uuid)
+            )
 
     def kill(self, fw: FrameworkRecord, kill: s.Kill) -> None:
         task = fw.tasks.get(kill.task_id.value)
@@ -640,13 +762,22 @@ class Master(AgentsMixin):
         agent = self.agents.get(task.agent_id)
         if agent is None or agent.send is None:
             return
-        agent.send(amsg.KillTask(framework_id=ID(fw.id), task_id=kill.task_id, kill_policy=kill.kill_policy))
+        agent.send(
+            amsg.KillTask(
+                framework_id=ID(fw.id), task_id=kill.task_id, kill_policy=kill.kill_policy
+            )
+        )
 
     def reconcile(self, fw: FrameworkRecord, tasks: list[s.ReconcileTask]) -> None:
         def reply(task_id: ID, state: str, agent_id: ID | None, src: TaskRecord | None) -> None:
             status = TaskStatus(
-                task_id=task_id, state=state, source="SOURCE_MASTER", reason="REASON_RECONCILIATION",
-                message="Reconciliation: Latest task state", agent_id=agent_id, timestamp=self._now(),
+                task_id=task_id,
+                state=state,
+                source="SOURCE_MASTER",
+                reason="REASON_RECONCILIATION",
+                message="Reconciliation: Latest task state",
+                agent_id=agent_id,
+                timestamp=self._now(),
             )
             if src is not None and src.executor_id:
                 status.executor_id = ID(src.executor_id)
@@ -655,11 +786,13 @@ class Master(AgentsMixin):
             self.send_event(fw, s.Event(type="UPDATE", update=s.Update(status=status)))
 
         if not tasks:
-            for t in [*fw.tasks.values(), *fw.unreachable_tasks.values()]:
-                reply(t.info.task_id, t.state, ID(t.agent_id), t)
+            for known in [*fw.tasks.values(), *fw.unreachable_tasks.values()]:
+                reply(known.info.task_id, known.state, ID(known.agent_id), known)
             return
         for rt in tasks:
-            t = fw.tasks.get(rt.task_id.value) or fw.unreachable_tasks.get(rt.task_id.value)
+            t: TaskRecord | None = fw.tasks.get(rt.task_id.value) or fw.unreachable_tasks.get(
+                rt.task_id.value
+            )
             if t is None:
                 t = next((c for c in fw.completed_tasks if c.task_id == rt.task_id.value), None)
             if t is not None:
@@ -693,9 +826,7 @@ class Master(AgentsMixin):
         for fw in self.frameworks.values():
             if not fw.active:
                 continue
-            filters = {
-                aid: tuple(f for f in fs if f.until > now) for aid, fs in fw.filters.items()
-            }
+            filters = {aid: tuple(f for f in fs if f.until > now) for aid, fs in fw.filters.items()}
             fw.filters = {aid: list(fs) for aid, fs in filters.items() if fs}
             frameworks.append(
                 FrameworkView(
@@ -706,7 +837,9 @@ class Master(AgentsMixin):
                     filters=filters,
                 )
             )
-        return Snapshot(agents=agents, frameworks=tuple(frameworks), now=now, weights=self.config.weights)
+        return Snapshot(
+            agents=agents, frameworks=tuple(frameworks), now=now, weights=self.config.weights
+        )
 
     def _allocate(self) -> None:
         self._allocation_handle = None
@@ -735,7 +868,11 @@ class Master(AgentsMixin):
                     hostname=agent.hostname,
                     url={
                         "scheme": "http",
-                        "address": {"hostname": agent.hostname, "ip": agent.address.rsplit(":", 1)[0], "port": agent.port},
+                        "address": {
+                            "hostname": agent.hostname,
+                            "ip": agent.address.rsplit(":", 1)[0],
+                            "port": agent.port,
+                        },
                         "path": "/slave(1)",
                     },
                     resources=plan.resources.to_wire(allocation_role=plan.role),
@@ -745,4 +882,6 @@ class Master(AgentsMixin):
                 )
             )
         for fid, offers in by_fw.items():
-            self.send_event(self.frameworks[fid], s.Event(type="OFFERS", offers=s.Offers(offers=offers)))
+            self.send_event(
+                self.frameworks[fid], s.Event(type="OFFERS", offers=s.Offers(offers=offers))
+            )

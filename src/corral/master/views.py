@@ -13,12 +13,21 @@ from corral.master.master import Master
 from corral.master.state import AgentRecord, FrameworkRecord, TaskRecord
 from corral.resources import Resources
 from corral.transport.http import check_json_content_type, error, json_response
-from corral.wire.codec import WireError, decode, to_builtins
 from corral.wire.base import Message
+from corral.wire.codec import WireError, decode, to_builtins
 
 OPERATOR_CALLS = (
-    "GET_HEALTH", "GET_FLAGS", "GET_VERSION", "GET_METRICS", "GET_STATE", "GET_AGENTS",
-    "GET_FRAMEWORKS", "GET_EXECUTORS", "GET_TASKS", "GET_MASTER", "GET_ROLES",
+    "GET_HEALTH",
+    "GET_FLAGS",
+    "GET_VERSION",
+    "GET_METRICS",
+    "GET_STATE",
+    "GET_AGENTS",
+    "GET_FRAMEWORKS",
+    "GET_EXECUTORS",
+    "GET_TASKS",
+    "GET_MASTER",
+    "GET_ROLES",
 )
 
 
@@ -49,7 +58,15 @@ def task_json(t: TaskRecord) -> dict[str, Any]:
         "resources": t.resources.to_legacy(),
         "role": t.role,
         "statuses": [
-            {k: v for k, v in {"state": st.state, "timestamp": st.timestamp, "healthy": st.healthy}.items() if v is not None}
+            {
+                k: v
+                for k, v in {
+                    "state": st.state,
+                    "timestamp": st.timestamp,
+                    "healthy": st.healthy,
+                }.items()
+                if v is not None
+            }
             for st in t.statuses
         ],
         **({"labels": to_builtins(t.info.labels)["labels"]} if t.info.labels else {}),
@@ -107,12 +124,22 @@ def framework_json(fw: FrameworkRecord) -> dict[str, Any]:
         "unreachable_tasks": [task_json(t) for t in fw.unreachable_tasks.values()],
         "completed_tasks": [task_json(t) for t in fw.completed_tasks],
         "offers": [
-            {"id": o.id, "framework_id": o.framework_id, "slave_id": o.agent_id, "resources": o.resources.to_legacy()}
+            {
+                "id": o.id,
+                "framework_id": o.framework_id,
+                "slave_id": o.agent_id,
+                "resources": o.resources.to_legacy(),
+            }
             for o in fw.offers.values()
         ],
         "executors": [
-            {"executor_id": eid, "name": ex.info.name or eid, "slave_id": aid, "framework_id": fw.id,
-             "resources": ex.resources.to_legacy()}
+            {
+                "executor_id": eid,
+                "name": ex.info.name or eid,
+                "slave_id": aid,
+                "framework_id": fw.id,
+                "resources": ex.resources.to_legacy(),
+            }
             for (aid, eid), ex in fw.executors.items()
         ],
         "labels": to_builtins(info.labels)["labels"] if info.labels else [],
@@ -149,7 +176,9 @@ def state_json(master: Master) -> dict[str, Any]:
         "hostname": c.hostname,
         "capabilities": ["AGENT_UPDATE"],
         "activated_slaves": sum(1 for a in master.agents.values() if a.active and a.connected),
-        "deactivated_slaves": sum(1 for a in master.agents.values() if not (a.active and a.connected)),
+        "deactivated_slaves": sum(
+            1 for a in master.agents.values() if not (a.active and a.connected)
+        ),
         "unreachable_slaves": len(master.unreachable_agents),
         "leader": pid,
         "leader_info": {"id": master.id, "pid": pid, "port": c.port, "hostname": c.hostname},
@@ -181,18 +210,29 @@ def metrics_snapshot(master: Master) -> dict[str, float]:
         "master/slaves_unreachable": len(master.unreachable_agents),
         "master/frameworks_active": sum(1 for f in master.frameworks.values() if f.active),
         "master/frameworks_connected": sum(1 for f in master.frameworks.values() if f.connected),
-        "master/frameworks_disconnected": sum(1 for f in master.frameworks.values() if not f.connected),
+        "master/frameworks_disconnected": sum(
+            1 for f in master.frameworks.values() if not f.connected
+        ),
         "master/outstanding_offers": len(master.offers),
     }
     for st in ("staging", "starting", "running", "killing", "unreachable"):
         out[f"master/tasks_{st}"] = states.get(f"TASK_{st.upper()}", 0)
-    for st in ("finished", "failed", "killed", "lost", "error", "dropped", "gone", "gone_by_operator"):
+    for st in (
+        "finished",
+        "failed",
+        "killed",
+        "lost",
+        "error",
+        "dropped",
+        "gone",
+        "gone_by_operator",
+    ):
         out[f"master/tasks_{st}"] = master.terminal_counts.get(f"TASK_{st.upper()}", 0)
     for kind in ("cpus", "mem", "disk", "gpus"):
-        t, u = total.scalar(kind), used.scalar(kind)
-        out[f"master/{kind}_total"] = t
-        out[f"master/{kind}_used"] = u
-        out[f"master/{kind}_percent"] = u / t if t else 0.0
+        tot, use = total.scalar(kind), used.scalar(kind)
+        out[f"master/{kind}_total"] = tot
+        out[f"master/{kind}_used"] = use
+        out[f"master/{kind}_percent"] = use / tot if tot else 0.0
     out.update({k: float(v) for k, v in master.metrics.items()})
     return out
 
@@ -277,7 +317,14 @@ def operator_response(master: Master, call_type: str) -> dict[str, Any]:
     if call_type == "GET_HEALTH":
         body: dict[str, Any] = {"healthy": True}
     elif call_type == "GET_VERSION":
-        body = {"version_info": {"version": MESOS_COMPAT_VERSION, "build_date": "", "build_time": 0, "build_user": "corral"}}
+        body = {
+            "version_info": {
+                "version": MESOS_COMPAT_VERSION,
+                "build_date": "",
+                "build_time": 0,
+                "build_user": "corral",
+            }
+        }
     elif call_type == "GET_FLAGS":
         body = {"flags": [{"name": k, "value": v} for k, v in flags(master).items()]}
     elif call_type == "GET_METRICS":
@@ -302,8 +349,16 @@ def operator_response(master: Master, call_type: str) -> dict[str, Any]:
         for fw in master.frameworks.values():
             for role, r in fw.allocated().items():
                 roles[role] = roles.get(role, Resources()) + r
-        body = {"roles": [{"name": r, "weight": master.config.weights.get(r, 1.0),
-                           "resources": to_builtins(res.to_wire())} for r, res in roles.items()]}
+        body = {
+            "roles": [
+                {
+                    "name": r,
+                    "weight": master.config.weights.get(r, 1.0),
+                    "resources": to_builtins(res.to_wire()),
+                }
+                for r, res in roles.items()
+            ]
+        }
     else:  # GET_MASTER
         body = {
             "master_info": to_builtins(master.master_info()),
@@ -326,7 +381,11 @@ class OperatorAPI:
         except WireError as exc:
             return error(400, f"Failed to validate master::Call: {exc}")
         if call.type not in OPERATOR_CALLS:
-            return error(400, f"Failed to validate master::Call: unsupported call type '{call.type}' in field 'type'")
+            return error(
+                400,
+                "Failed to validate master::Call: "
+                f"unsupported call type '{call.type}' in field 'type'",
+            )
         return json_response(operator_response(self.master, call.type))
 
     async def state(self, request: web.Request) -> web.Response:
@@ -335,25 +394,34 @@ class OperatorAPI:
         if jsonp:
             import json
 
-            return web.Response(text=f"{jsonp}({json.dumps(body)});", content_type="text/javascript")
+            return web.Response(
+                text=f"{jsonp}({json.dumps(body)});", content_type="text/javascript"
+            )
         return json_response(body)
 
     async def metrics(self, request: web.Request) -> web.Response:
         return json_response(metrics_snapshot(self.master))
 
     async def slaves(self, request: web.Request) -> web.Response:
-        return json_response({"slaves": [agent_json(a) for a in self.master.agents.values()], "recovered_slaves": []})
+        return json_response(
+            {"slaves": [agent_json(a) for a in self.master.agents.values()], "recovered_slaves": []}
+        )
 
     async def frameworks(self, request: web.Request) -> web.Response:
         m = self.master
-        return json_response({
-            "frameworks": [framework_json(f) for f in m.frameworks.values()],
-            "completed_frameworks": [framework_json(f) for f in m.completed_frameworks],
-            "unregistered_frameworks": [],
-        })
+        return json_response(
+            {
+                "frameworks": [framework_json(f) for f in m.frameworks.values()],
+                "completed_frameworks": [framework_json(f) for f in m.completed_frameworks],
+                "unregistered_frameworks": [],
+            }
+        )
 
     async def tasks(self, request: web.Request) -> web.Response:
         out = []
         for fw in [*self.master.frameworks.values(), *self.master.completed_frameworks]:
-            out += [task_json(t) for t in [*fw.tasks.values(), *fw.unreachable_tasks.values(), *fw.completed_tasks]]
+            out += [
+                task_json(t)
+                for t in [*fw.tasks.values(), *fw.unreachable_tasks.values(), *fw.completed_tasks]
+            ]
         return json_response({"tasks": out})

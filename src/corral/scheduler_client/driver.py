@@ -12,7 +12,7 @@ import inspect
 import logging
 import random
 import uuid
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable
 from typing import Any
 
 import aiohttp
@@ -44,7 +44,9 @@ class Scheduler:
     def update(self, driver: SchedulerDriver, status: TaskStatus) -> MaybeAwaitable:
         return None
 
-    def message(self, driver: SchedulerDriver, agent_id: str, executor_id: str, data: bytes) -> MaybeAwaitable:
+    def message(
+        self, driver: SchedulerDriver, agent_id: str, executor_id: str, data: bytes
+    ) -> MaybeAwaitable:
         return None
 
     def failure(self, driver: SchedulerDriver, failure: s.Failure) -> MaybeAwaitable:
@@ -92,19 +94,21 @@ class SchedulerDriver:
     async def run(self) -> None:
         """Subscribe and process events until ``stop`` (reconnecting with backoff)."""
         connector = aiohttp.TCPConnector(limit=64)
-        self._session = aiohttp.ClientSession(connector=connector, timeout=aiohttp.ClientTimeout(total=None, sock_connect=10))
+        self._session = aiohttp.ClientSession(
+            connector=connector, timeout=aiohttp.ClientTimeout(total=None, sock_connect=10)
+        )
         attempt = 0
         try:
-            while not self._stopping and not self._removed:
+            while not self._done():
                 try:
                     await self._subscribe_once()
                     attempt = 0
-                except (aiohttp.ClientError, OSError, asyncio.TimeoutError, CallFailed) as exc:
+                except (TimeoutError, aiohttp.ClientError, OSError, CallFailed) as exc:
                     log.info("subscription to %s failed: %s", self.master, exc)
                     if isinstance(exc, CallFailed) and 400 <= exc.status < 500:
                         await self._dispatch(self.scheduler.error(self, exc.text))
                         raise
-                if self._stopping or self._removed:
+                if self._done():
                     break
                 self.connected.clear()
                 self.stream_id = None
@@ -117,6 +121,9 @@ class SchedulerDriver:
                 with contextlib.suppress(Exception, asyncio.CancelledError):
                     await t
             await self._session.close()
+
+    def _done(self) -> bool:
+        return self._stopping or self._removed
 
     async def stop(self, failover: bool = False) -> None:
         """Stop; unless ``failover``, tear the framework down (its tasks are killed)."""
@@ -140,7 +147,9 @@ class SchedulerDriver:
         headers = {"Content-Type": "application/json", "Accept": "application/json"}
         for _ in range(5):
             resp = await self._session.post(
-                f"http://{self.master}/api/v1/scheduler", data=encode(call), headers=headers,
+                f"http://{self.master}/api/v1/scheduler",
+                data=encode(call),
+                headers=headers,
                 allow_redirects=False,
             )
             if resp.status == 307:
@@ -202,7 +211,10 @@ class SchedulerDriver:
             try:
                 await coro
             except (CallFailed, aiohttp.ClientError, OSError) as exc:
-                log.warning("background call failed: %s", exc)
+                if self._stopping:
+                    log.debug("background call failed while stopping: %s", exc)
+                else:
+                    log.warning("background call failed: %s", exc)
 
         task = asyncio.get_running_loop().create_task(wrapper())
         self._background.add(task)
@@ -230,7 +242,11 @@ class SchedulerDriver:
         await self.accept(offer_ids, [op], refuse_seconds)
 
     async def launch_group(
-        self, offer_ids: list[str], executor: Any, tasks: list[TaskInfo], refuse_seconds: float | None = None
+        self,
+        offer_ids: list[str],
+        executor: Any,
+        tasks: list[TaskInfo],
+        refuse_seconds: float | None = None,
     ) -> None:
         from corral.wire.tasks import TaskGroupInfo
 
@@ -241,19 +257,29 @@ class SchedulerDriver:
         await self.accept(offer_ids, [op], refuse_seconds)
 
     async def accept(
-        self, offer_ids: list[str], operations: list[s.Operation], refuse_seconds: float | None = None
+        self,
+        offer_ids: list[str],
+        operations: list[s.Operation],
+        refuse_seconds: float | None = None,
     ) -> None:
         filters = Filters(refuse_seconds=refuse_seconds) if refuse_seconds is not None else None
         await self.call(
             s.Call(
                 type="ACCEPT",
-                accept=s.Accept(offer_ids=[ID(o) for o in offer_ids], operations=operations, filters=filters),
+                accept=s.Accept(
+                    offer_ids=[ID(o) for o in offer_ids], operations=operations, filters=filters
+                ),
             )
         )
 
     async def decline(self, offer_ids: list[str], refuse_seconds: float | None = None) -> None:
         filters = Filters(refuse_seconds=refuse_seconds) if refuse_seconds is not None else None
-        await self.call(s.Call(type="DECLINE", decline=s.Decline(offer_ids=[ID(o) for o in offer_ids], filters=filters)))
+        await self.call(
+            s.Call(
+                type="DECLINE",
+                decline=s.Decline(offer_ids=[ID(o) for o in offer_ids], filters=filters),
+            )
+        )
 
     async def revive(self, roles: list[str] | None = None) -> None:
         await self.call(s.Call(type="REVIVE", revive=s.Roles(roles=roles or [])))
@@ -262,14 +288,21 @@ class SchedulerDriver:
         await self.call(s.Call(type="SUPPRESS", suppress=s.Roles(roles=roles or [])))
 
     async def kill(self, task_id: str, agent_id: str | None = None) -> None:
-        await self.call(s.Call(type="KILL", kill=s.Kill(task_id=ID(task_id), agent_id=ID(agent_id) if agent_id else None)))
+        await self.call(
+            s.Call(
+                type="KILL",
+                kill=s.Kill(task_id=ID(task_id), agent_id=ID(agent_id) if agent_id else None),
+            )
+        )
 
     async def acknowledge(self, status: TaskStatus) -> None:
         assert status.agent_id is not None and status.uuid is not None
         await self.call(
             s.Call(
                 type="ACKNOWLEDGE",
-                acknowledge=s.Acknowledge(agent_id=status.agent_id, task_id=status.task_id, uuid=status.uuid),
+                acknowledge=s.Acknowledge(
+                    agent_id=status.agent_id, task_id=status.task_id, uuid=status.uuid
+                ),
             )
         )
 
@@ -281,11 +314,21 @@ class SchedulerDriver:
 
     async def message(self, agent_id: str, executor_id: str, data: bytes) -> None:
         await self.call(
-            s.Call(type="MESSAGE", message=s.SchedulerMessage(agent_id=ID(agent_id), executor_id=ID(executor_id), data=data))
+            s.Call(
+                type="MESSAGE",
+                message=s.SchedulerMessage(
+                    agent_id=ID(agent_id), executor_id=ID(executor_id), data=data
+                ),
+            )
         )
 
     async def shutdown_executor(self, agent_id: str, executor_id: str) -> None:
-        await self.call(s.Call(type="SHUTDOWN", shutdown=s.Shutdown(executor_id=ID(executor_id), agent_id=ID(agent_id))))
+        await self.call(
+            s.Call(
+                type="SHUTDOWN",
+                shutdown=s.Shutdown(executor_id=ID(executor_id), agent_id=ID(agent_id)),
+            )
+        )
 
 
 def _strip(master: str) -> str:

@@ -1,5 +1,12 @@
 """Public test harness: real corral processes on free ports."""
 
-from corral.testing.cluster import AgentProc, LocalCluster, free_port, http_json, pid_alive, wait_until
+from corral.testing.cluster import (
+    AgentProc,
+    LocalCluster,
+    free_port,
+    http_json,
+    pid_alive,
+    wait_until,
+)
 
 __all__ = ["AgentProc", "LocalCluster", "free_port", "http_json", "pid_alive", "wait_until"]

@@ -31,7 +31,12 @@ def free_port() -> int:
         return int(sock.getsockname()[1])
 
 
-def wait_until(predicate: Callable[[], T], timeout: float = 15.0, interval: float = 0.02, what: str = "condition") -> T:
+def wait_until(
+    predicate: Callable[[], T],
+    timeout: float = 15.0,
+    interval: float = 0.02,
+    what: str = "condition",
+) -> T:
     """Poll ``predicate`` until it returns something truthy; raise TimeoutError at the deadline."""
     deadline = time.monotonic() + timeout
     last_exc: Exception | None = None
@@ -43,7 +48,10 @@ def wait_until(predicate: Callable[[], T], timeout: float = 15.0, interval: floa
         except Exception as exc:  # the thing we wait for may not answer yet
             last_exc = exc
         if time.monotonic() > deadline:
-            raise TimeoutError(f"timed out after {timeout}s waiting for {what}" + (f" (last error: {last_exc})" if last_exc else ""))
+            raise TimeoutError(
+                f"timed out after {timeout}s waiting for {what}"
+                + (f" (last error: {last_exc})" if last_exc else "")
+            )
         time.sleep(interval)
 
 
@@ -128,7 +136,11 @@ class LocalCluster:
         proc.log.parent.mkdir(parents=True, exist_ok=True)
         with open(proc.log, "ab") as log:
             proc.popen = subprocess.Popen(
-                proc.argv, stdin=subprocess.DEVNULL, stdout=log, stderr=log, start_new_session=True,
+                proc.argv,
+                stdin=subprocess.DEVNULL,
+                stdout=log,
+                stderr=log,
+                start_new_session=True,
                 env={**os.environ, "PYTHONUNBUFFERED": "1"},
             )
 
@@ -145,12 +157,23 @@ class LocalCluster:
 
     def start_master(self, timeout: float = 20.0) -> None:
         argv = [
-            sys.executable, "-m", "corral", "master", "--ip", self.ip, "--port", str(self.port),
-            "--work-dir", str(self.work_dir / "master"), *self.master_flags,
+            sys.executable,
+            "-m",
+            "corral",
+            "master",
+            "--ip",
+            self.ip,
+            "--port",
+            str(self.port),
+            "--work-dir",
+            str(self.work_dir / "master"),
+            *self.master_flags,
         ]
         self.master_proc = Proc("master", argv, self.work_dir / "logs" / "master.log")
         self._spawn(self.master_proc)
-        wait_until(self._master_up, timeout, what=f"master on {self.master} (log: {self.master_proc.log})")
+        wait_until(
+            self._master_up, timeout, what=f"master on {self.master} (log: {self.master_proc.log})"
+        )
 
     def _master_up(self) -> bool:
         assert self.master_proc is not None and self.master_proc.popen is not None
@@ -164,20 +187,40 @@ class LocalCluster:
         port = free_port()
         work = self.work_dir / f"agent{i}"
         argv = [
-            sys.executable, "-m", "corral", "agent", "--master", self.master, "--ip", self.ip,
-            "--port", str(port), "--work-dir", str(work), "--hostname", self.ip,
+            sys.executable,
+            "-m",
+            "corral",
+            "agent",
+            "--master",
+            self.master,
+            "--ip",
+            self.ip,
+            "--port",
+            str(port),
+            "--work-dir",
+            str(work),
+            "--hostname",
+            self.ip,
         ]
-        res = self.agent_resources[i % len(self.agent_resources)] if isinstance(self.agent_resources, list) else self.agent_resources
+        res = (
+            self.agent_resources[i % len(self.agent_resources)]
+            if isinstance(self.agent_resources, list)
+            else self.agent_resources
+        )
         if res:
             argv += ["--resources", res]
         if i < len(self.agent_attributes):
             argv += ["--attributes", self.agent_attributes[i]]
         argv += self.agent_flags + (extra_flags or [])
-        proc = AgentProc(f"agent{i}", argv, self.work_dir / "logs" / f"agent{i}.log", port=port, work_dir=work)
+        proc = AgentProc(
+            f"agent{i}", argv, self.work_dir / "logs" / f"agent{i}.log", port=port, work_dir=work
+        )
         self.agents.append(proc)
         self._spawn(proc)
         if wait:
-            self.wait_for_agents(len([a for a in self.agents if a.popen and a.popen.poll() is None]))
+            self.wait_for_agents(
+                len([a for a in self.agents if a.popen and a.popen.poll() is None])
+            )
         return proc
 
     def state(self) -> dict[str, Any]:
@@ -194,7 +237,13 @@ class LocalCluster:
         wait_until(ready, timeout, what=f"{n} agents registered")
 
     # ------------------------------------------------------------------ stop
-    def stop_agent(self, agent: AgentProc, kill_tasks: bool = True, sig: int = signal.SIGTERM, timeout: float = 15.0) -> None:
+    def stop_agent(
+        self,
+        agent: AgentProc,
+        kill_tasks: bool = True,
+        sig: int = signal.SIGTERM,
+        timeout: float = 15.0,
+    ) -> None:
         """Stop one agent; with ``kill_tasks`` also its launcher and every task."""
         launcher = agent.launcher_pid
         if agent.popen is not None and agent.popen.poll() is None:
@@ -208,7 +257,9 @@ class LocalCluster:
             # Our agent's launcher: ask it to kill its tasks and exit, then make sure.
             try:
                 os.kill(launcher, signal.SIGTERM)
-                wait_until(lambda: not pid_alive(launcher), timeout, what=f"launcher {launcher} to exit")
+                wait_until(
+                    lambda: not pid_alive(launcher), timeout, what=f"launcher {launcher} to exit"
+                )
             except (ProcessLookupError, TimeoutError):
                 try:
                     os.kill(launcher, signal.SIGKILL)

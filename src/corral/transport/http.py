@@ -9,7 +9,9 @@ from aiohttp import web
 from corral.wire.codec import encode
 
 
-def json_response(obj: Any, status: int = 200, headers: dict[str, str] | None = None) -> web.Response:
+def json_response(
+    obj: Any, status: int = 200, headers: dict[str, str] | None = None
+) -> web.Response:
     return web.Response(
         body=encode(obj), status=status, content_type="application/json", headers=headers
     )

@@ -13,7 +13,9 @@ from corral.wire.recordio import frame
 class EventStream:
     """Queue events with ``send`` (never blocks); a writer task flushes them in batches."""
 
-    def __init__(self, response: web.StreamResponse, heartbeat: bytes | None, interval: float) -> None:
+    def __init__(
+        self, response: web.StreamResponse, heartbeat: bytes | None, interval: float
+    ) -> None:
         self.response = response
         self._pending: list[bytes] = []
         self._wake = asyncio.Event()

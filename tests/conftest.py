@@ -1,0 +1,69 @@
+"""Shared fixtures: real local clusters, and a check that no test leaves processes behind."""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Iterator
+
+import psutil
+import pytest
+
+from corral.testing import LocalCluster
+
+
+def pytest_addoption(parser: pytest.Parser) -> None:
+    parser.addoption("--run-slow", action="store_true", default=False, help="run slow tests")
+
+
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    if config.getoption("--run-slow"):
+        return
+    skip = pytest.mark.skip(reason="slow: run with --run-slow")
+    for item in items:
+        if "slow" in item.keywords:
+            item.add_marker(skip)
+
+
+def _descendants() -> set[int]:
+    try:
+        return {p.pid for p in psutil.Process(os.getpid()).children(recursive=True)}
+    except psutil.Error:
+        return set()
+
+
+@pytest.fixture(autouse=True)
+def no_leaked_processes() -> Iterator[None]:
+    """Fail a test that leaves a child process of the test run alive."""
+    before = _descendants()
+    yield
+    leaked = []
+    for pid in _descendants() - before:
+        try:
+            p = psutil.Process(pid)
+            if p.status() != psutil.STATUS_ZOMBIE:
+                leaked.append(f"{pid} {' '.join(p.cmdline())[:120]}")
+        except psutil.Error:
+            pass
+    assert not leaked, f"test left processes running: {leaked}"
+
+
+@pytest.fixture
+def cluster() -> Iterator[LocalCluster]:
+    """A master and one agent (4 cpus, 4 GB), fast pings and status-update retries."""
+    with LocalCluster(
+        1,
+        master_flags=["--agent-ping-timeout", "1", "--max-agent-ping-timeouts", "3"],
+        agent_flags=["--status-update-retry", "1"],
+    ) as c:
+        yield c
+
+
+@pytest.fixture
+def cluster2() -> Iterator[LocalCluster]:
+    """A master and two agents."""
+    with LocalCluster(
+        2,
+        master_flags=["--agent-ping-timeout", "1", "--max-agent-ping-timeouts", "3"],
+        agent_flags=["--status-update-retry", "1"],
+    ) as c:
+        yield c
