@@ -91,6 +91,7 @@ class BenchFramework(Scheduler):
     cpus: float
     mem: float
     name: str = "bench-launch"
+    spread: bool = True  # split pending tasks evenly over the offers of one OFFERS event
     stop_when: str = "terminal"  # or "running": done once every task is RUNNING
     times: dict[str, TaskTimes] = field(default_factory=dict)
     pending: deque[str] = field(default_factory=deque)
@@ -105,6 +106,7 @@ class BenchFramework(Scheduler):
     last_event: float | None = None
     subscribed_at: float | None = None
     failure: str | None = None
+    suppressed: bool = False
 
     def __post_init__(self) -> None:
         prefix = f"{self.name}-{os.getpid()}-{int(time.time())}"
@@ -129,13 +131,15 @@ class BenchFramework(Scheduler):
 
     async def offers(self, driver: SchedulerDriver, offers: list[Offer]) -> None:
         self.offers_seen += len(offers)
+        later: list[Any] = []  # declines, sent before any SUPPRESS (which rescinds offers)
+        quota = math.ceil(len(self.pending) / len(offers)) if self.spread else len(self.pending)
         for offer in offers:
             if self.done.is_set():
-                driver.spawn(driver.decline([offer.id.value], refuse_seconds=3600.0))
+                later.append(driver.decline([offer.id.value], refuse_seconds=3600.0))
                 continue
             available = from_wire(offer.resources)
             tasks = []
-            while self.pending and available.contains(self.need):
+            while self.pending and len(tasks) < quota and available.contains(self.need):
                 tid = self.pending.popleft()
                 tasks.append(
                     command_task(
@@ -157,11 +161,14 @@ class BenchFramework(Scheduler):
                 # are contained in this one, so resources freed by finishing tasks come back
                 # at once.
                 self.declines += 1
-                driver.spawn(
+                later.append(
                     driver.decline([offer.id.value], refuse_seconds=1.0 if self.pending else 3600.0)
                 )
-        if not self.pending:
-            driver.spawn(driver.suppress())
+        if not self.pending and not self.suppressed:
+            self.suppressed = True
+            later.append(driver.suppress())
+        if later:
+            driver.spawn(_in_order(later))
 
     async def _accept(
         self, driver: SchedulerDriver, offer_id: str, tids: list[str], tasks: list[Any]
@@ -206,6 +213,11 @@ class BenchFramework(Scheduler):
     def error(self, driver: SchedulerDriver, message: str) -> None:
         self.failure = message
         self.done.set()
+
+
+async def _in_order(calls: list[Any]) -> None:
+    for c in calls:
+        await c
 
 
 async def drive(master: str, fw: BenchFramework, timeout: float) -> dict[str, float]:

@@ -54,7 +54,9 @@ class Recorder(Scheduler):
         self.errors.append(message)
         self._poke()
 
-    def message(self, driver: SchedulerDriver, agent_id: str, executor_id: str, data: bytes) -> None:
+    def message(
+        self, driver: SchedulerDriver, agent_id: str, executor_id: str, data: bytes
+    ) -> None:
         self.messages.append(data)
         self._poke()
 

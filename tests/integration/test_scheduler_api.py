@@ -36,7 +36,10 @@ def durable_state(cluster: LocalCluster) -> Any:
     st = cluster.state()
     return (
         [(a["id"], a["used_resources"], a["offered_resources"]) for a in st["slaves"]],
-        [(f["id"], len(f["tasks"]), len(f["offers"]), f["used_resources"]) for f in st["frameworks"]],
+        [
+            (f["id"], len(f["tasks"]), len(f["offers"]), f["used_resources"])
+            for f in st["frameworks"]
+        ],
     )
 
 
@@ -53,39 +56,128 @@ async def test_bad_input_gets_a_clear_error_and_changes_nothing(cluster: LocalCl
             ({"type": "FROBNICATE", "framework_id": fid}, sid, 400, "FROBNICATE"),
             ({"type": "ACCEPT", "framework_id": fid}, sid, 400, "'accept'"),
             ({"type": "DECLINE", "decline": {"offer_ids": []}}, sid, 400, "framework_id"),
-            ({"type": "SUBSCRIBE", "subscribe": {"framework_info": {"user": "x"}}}, None, 400,
-             "subscribe.framework_info.name"),
+            (
+                {"type": "SUBSCRIBE", "subscribe": {"framework_info": {"user": "x"}}},
+                None,
+                400,
+                "subscribe.framework_info.name",
+            ),
             ({"type": "KILL", "framework_id": fid, "kill": {}}, sid, 400, "kill.task_id"),
-            ({"type": "REVIVE", "framework_id": fid},
-             {"Content-Type": "application/json", "Mesos-Stream-Id": "wrong"}, 400, "stream ID"),
-            ({"type": "REVIVE", "framework_id": fid}, {"Content-Type": "application/json"}, 400,
-             "Mesos-Stream-Id"),
+            (
+                {"type": "REVIVE", "framework_id": fid},
+                {"Content-Type": "application/json", "Mesos-Stream-Id": "wrong"},
+                400,
+                "stream ID",
+            ),
+            (
+                {"type": "REVIVE", "framework_id": fid},
+                {"Content-Type": "application/json"},
+                400,
+                "Mesos-Stream-Id",
+            ),
             ({"type": "REVIVE", "framework_id": {"value": "nope"}}, sid, 400, "cannot be found"),
-            ({"type": "REVIVE", "framework_id": fid},
-             {"Content-Type": "text/plain", "Mesos-Stream-Id": driver.stream_id or ""}, 415, "Content-Type"),
-            ({"type": "ACKNOWLEDGE", "framework_id": fid,
-              "acknowledge": {"agent_id": {"value": offer.agent_id.value},
-                              "task_id": {"value": "t"}, "uuid": "AAAA"}}, sid, 400, "16 bytes"),
-            ({"type": "ACCEPT", "framework_id": fid,
-              "accept": {"offer_ids": [{"value": "no-such-offer"}], "operations": []}}, sid, 400,
-             "no-such-offer"),
-            ({"type": "ACCEPT", "framework_id": fid,
-              "accept": {"offer_ids": [{"value": offer.id.value}, {"value": offer.id.value}]}}, sid,
-             400, "listed twice"),
-            ({"type": "ACCEPT", "framework_id": fid, "accept": {
-                "offer_ids": [{"value": offer.id.value}],
-                "operations": [{"type": "LAUNCH", "launch": {"task_infos": [{
-                    "name": "t", "task_id": {"value": "t1"}, "agent_id": {"value": offer.agent_id.value},
-                    "command": {"value": "true"},
-                    "resources": [{"name": "cpus", "type": "SCALAR", "scalar": {"value": "lots"}}],
-                }]}}]}}, sid, 400, "resources[0].scalar.value"),
-            ({"type": "ACCEPT", "framework_id": fid, "accept": {
-                "offer_ids": [{"value": offer.id.value}],
-                "operations": [{"type": "LAUNCH", "launch": {"task_infos": [{
-                    "name": "t", "task_id": {"value": "t1"}, "agent_id": {"value": offer.agent_id.value},
-                    "command": {"value": "true"},
-                    "resources": [{"name": "cpus", "type": "RANGES"}],
-                }]}}]}}, sid, 400, "task_infos[0].resources[0]"),
+            (
+                {"type": "REVIVE", "framework_id": fid},
+                {"Content-Type": "text/plain", "Mesos-Stream-Id": driver.stream_id or ""},
+                415,
+                "Content-Type",
+            ),
+            (
+                {
+                    "type": "ACKNOWLEDGE",
+                    "framework_id": fid,
+                    "acknowledge": {
+                        "agent_id": {"value": offer.agent_id.value},
+                        "task_id": {"value": "t"},
+                        "uuid": "AAAA",
+                    },
+                },
+                sid,
+                400,
+                "16 bytes",
+            ),
+            (
+                {
+                    "type": "ACCEPT",
+                    "framework_id": fid,
+                    "accept": {"offer_ids": [{"value": "no-such-offer"}], "operations": []},
+                },
+                sid,
+                400,
+                "no-such-offer",
+            ),
+            (
+                {
+                    "type": "ACCEPT",
+                    "framework_id": fid,
+                    "accept": {"offer_ids": [{"value": offer.id.value}, {"value": offer.id.value}]},
+                },
+                sid,
+                400,
+                "listed twice",
+            ),
+            (
+                {
+                    "type": "ACCEPT",
+                    "framework_id": fid,
+                    "accept": {
+                        "offer_ids": [{"value": offer.id.value}],
+                        "operations": [
+                            {
+                                "type": "LAUNCH",
+                                "launch": {
+                                    "task_infos": [
+                                        {
+                                            "name": "t",
+                                            "task_id": {"value": "t1"},
+                                            "agent_id": {"value": offer.agent_id.value},
+                                            "command": {"value": "true"},
+                                            "resources": [
+                                                {
+                                                    "name": "cpus",
+                                                    "type": "SCALAR",
+                                                    "scalar": {"value": "lots"},
+                                                }
+                                            ],
+                                        }
+                                    ]
+                                },
+                            }
+                        ],
+                    },
+                },
+                sid,
+                400,
+                "resources[0].scalar.value",
+            ),
+            (
+                {
+                    "type": "ACCEPT",
+                    "framework_id": fid,
+                    "accept": {
+                        "offer_ids": [{"value": offer.id.value}],
+                        "operations": [
+                            {
+                                "type": "LAUNCH",
+                                "launch": {
+                                    "task_infos": [
+                                        {
+                                            "name": "t",
+                                            "task_id": {"value": "t1"},
+                                            "agent_id": {"value": offer.agent_id.value},
+                                            "command": {"value": "true"},
+                                            "resources": [{"name": "cpus", "type": "RANGES"}],
+                                        }
+                                    ]
+                                },
+                            }
+                        ],
+                    },
+                },
+                sid,
+                400,
+                "task_infos[0].resources[0]",
+            ),
         ]
         for body, headers, status, needle in cases:
             code, text = await post(m, body, headers)
@@ -116,12 +208,15 @@ async def test_subscribe_rules(cluster: LocalCluster) -> None:
     code, text = await post(m, {**sub, "framework_id": {"value": "other"}})
     assert code == 400 and "framework_id" in text
     # A non-subscribe call from a known but disconnected framework is 403.
-    async with connected(m, failover_timeout=60, teardown=False) as (driver, rec):
+    async with connected(m, failover_timeout=60, teardown=False) as (driver, _rec):
         fid = driver.framework_id
         sid = driver.stream_id
     wait_until(lambda: not cluster.state()["frameworks"][0]["connected"], 10, what="disconnect")
-    code, text = await post(m, {"type": "REVIVE", "framework_id": {"value": fid}},
-                            {"Content-Type": "application/json", "Mesos-Stream-Id": sid or ""})
+    code, text = await post(
+        m,
+        {"type": "REVIVE", "framework_id": {"value": fid}},
+        {"Content-Type": "application/json", "Mesos-Stream-Id": sid or ""},
+    )
     assert code == 403 and "not subscribed" in text
 
 
@@ -136,7 +231,10 @@ async def test_stream_framing_and_headers(cluster: LocalCluster) -> None:
         assert resp.headers.get("Transfer-Encoding") == "chunked"
         assert len(resp.headers["Mesos-Stream-Id"]) > 10
         buf = b""
-        while b"\n" not in buf or len(buf) < int(buf.split(b"\n", 1)[0]) + len(buf.split(b"\n", 1)[0]) + 1:
+        while (
+            b"\n" not in buf
+            or len(buf) < int(buf.split(b"\n", 1)[0]) + len(buf.split(b"\n", 1)[0]) + 1
+        ):
             buf += await asyncio.wait_for(resp.content.readany(), 10)
         length, rest = buf.split(b"\n", 1)
         event = json.loads(rest[: int(length)])
@@ -172,8 +270,11 @@ async def test_unused_resources_of_an_accept_come_back(cluster: LocalCluster) ->
     async with connected(cluster.master) as (driver, rec):
         offer = await rec.next_offer()
         total = from_wire(offer.resources)
-        await driver.launch([offer.id.value], [task("a", offer, "sleep 300", scalars(cpus=1, mem=100))],
-                            refuse_seconds=0)
+        await driver.launch(
+            [offer.id.value],
+            [task("a", offer, "sleep 300", scalars(cpus=1, mem=100))],
+            refuse_seconds=0,
+        )
         again = await rec.next_offer()
         assert from_wire(again.resources).scalar("cpus") == pytest.approx(total.scalar("cpus") - 1)
         await driver.kill("a")
@@ -207,8 +308,11 @@ async def test_framework_failover_keeps_tasks(cluster: LocalCluster) -> None:
     finally:
         await driver2.stop()  # teardown kills the task
         await asyncio.wait_for(runner, 10)
-    wait_until(lambda: cluster.state()["slaves"][0]["used_resources"]["cpus"] == 0, 10,
-               what="resources freed by teardown")
+    wait_until(
+        lambda: cluster.state()["slaves"][0]["used_resources"]["cpus"] == 0,
+        10,
+        what="resources freed by teardown",
+    )
 
 
 async def test_failover_timeout_expiry_kills_tasks(cluster: LocalCluster) -> None:
@@ -216,13 +320,21 @@ async def test_failover_timeout_expiry_kills_tasks(cluster: LocalCluster) -> Non
         offer = await rec.next_offer()
         await driver.launch([offer.id.value], [task("doomed", offer, "sleep 300")])
         await rec.wait_state("doomed", "TASK_RUNNING")
-    state = wait_until(lambda: (s := cluster.state())["completed_frameworks"] and s, 10,
-                       what="framework removal")
+    state = wait_until(
+        lambda: (s := cluster.state())["completed_frameworks"] and s, 10, what="framework removal"
+    )
     assert state["frameworks"] == []
     wait_until(
-        lambda: not [t for f in http_json(f"http://127.0.0.1:{cluster.agents[0].port}/state")["frameworks"]
-                     for e in f["executors"] for t in e["tasks"]],
-        10, what="the agent to kill the task",
+        lambda: (
+            not [
+                t
+                for f in http_json(f"http://127.0.0.1:{cluster.agents[0].port}/state")["frameworks"]
+                for e in f["executors"]
+                for t in e["tasks"]
+            ]
+        ),
+        10,
+        what="the agent to kill the task",
     )
 
 
@@ -268,7 +380,14 @@ async def test_operator_api(cluster: LocalCluster) -> None:
         await driver.launch([offer.id.value], [task("op", offer, "sleep 300")])
         await rec.wait_state("op", "TASK_RUNNING")
         replies = {}
-        for call in ("GET_HEALTH", "GET_VERSION", "GET_STATE", "GET_AGENTS", "GET_FRAMEWORKS", "GET_TASKS"):
+        for call in (
+            "GET_HEALTH",
+            "GET_VERSION",
+            "GET_STATE",
+            "GET_AGENTS",
+            "GET_FRAMEWORKS",
+            "GET_TASKS",
+        ):
             code, text = await post(m, {"type": call}, path="/api/v1")
             assert code == 200, text
             replies[call] = json.loads(text)

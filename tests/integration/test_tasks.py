@@ -97,7 +97,9 @@ async def test_uris_are_fetched_extracted_and_made_executable(
         async with connected(cluster.master) as (driver, rec):
             offer = await rec.next_offer()
             t = task(
-                "fetch", offer, "cat data.txt remote.txt && ./tool.sh",
+                "fetch",
+                offer,
+                "cat data.txt remote.txt && ./tool.sh",
                 uris=[str(archive), f"file://{script}", f"http://127.0.0.1:{port}/remote.txt"],
             )
             assert t.command is not None
@@ -153,7 +155,9 @@ async def test_launch_group_runs_every_task(cluster: LocalCluster) -> None:
     async with connected(cluster.master) as (driver, rec):
         offer = await rec.next_offer()
         executor = ExecutorInfo(
-            executor_id=ID("group-exec"), type="DEFAULT", resources=scalars(cpus=0.1, mem=32).to_wire()
+            executor_id=ID("group-exec"),
+            type="DEFAULT",
+            resources=scalars(cpus=0.1, mem=32).to_wire(),
         )
         tasks = [task("g1", offer, "echo one"), task("g2", offer, "echo two")]
         await driver.launch_group([offer.id.value], executor, tasks)
@@ -171,8 +175,11 @@ async def test_custom_executor_that_exits_fails_its_tasks(cluster: LocalCluster)
             resources=scalars(cpus=0.1, mem=32).to_wire(),
         )
         t = TaskInfo(
-            name="t", task_id=ID("exec-task"), agent_id=offer.agent_id,
-            resources=scalars(cpus=0.1, mem=32).to_wire(), executor=executor,
+            name="t",
+            task_id=ID("exec-task"),
+            agent_id=offer.agent_id,
+            resources=scalars(cpus=0.1, mem=32).to_wire(),
+            executor=executor,
         )
         await driver.launch([offer.id.value], [t])
         failed = await rec.wait_state("exec-task", "TASK_FAILED")
@@ -201,7 +208,8 @@ async def test_offers_never_exceed_free_resources(cluster2: LocalCluster) -> Non
             ID(a["id"]) for a in cluster2.state()["slaves"]
         }
         await driver.launch(
-            [first.id.value], [task("long", first, "sleep 300", scalars(cpus=1.5, mem=1000))],
+            [first.id.value],
+            [task("long", first, "sleep 300", scalars(cpus=1.5, mem=1000))],
             refuse_seconds=0,
         )
         await rec.wait_state("long", "TASK_RUNNING")
@@ -223,26 +231,50 @@ def test_corral_run_cli(cluster: LocalCluster) -> None:
 
     env = {**os.environ, "CORRAL_MASTER": cluster.master}
     ok = subprocess.run(
-        [sys.executable, "-m", "corral", "run", "--cpus", "0.1", "--mem", "32", "--", "echo", "hello"],
-        capture_output=True, text=True, timeout=60, env=env,
+        [
+            sys.executable,
+            "-m",
+            "corral",
+            "run",
+            "--cpus",
+            "0.1",
+            "--mem",
+            "32",
+            "--",
+            "echo",
+            "hello",
+        ],
+        capture_output=True,
+        text=True,
+        timeout=60,
+        env=env,
     )
     assert ok.returncode == 0, ok.stderr
     assert "TASK_RUNNING" in ok.stdout and "TASK_FINISHED" in ok.stdout
     assert "exit code 0" in ok.stdout
     batch = subprocess.run(
         [sys.executable, "-m", "corral", "run", "--count", "20", "--", "sh", "-c", "exit 0"],
-        capture_output=True, text=True, timeout=60, env=env,
+        capture_output=True,
+        text=True,
+        timeout=60,
+        env=env,
     )
     assert batch.returncode == 0, batch.stderr
     assert "20 tasks" in batch.stdout and "20 finished" in batch.stdout
     bad = subprocess.run(
         [sys.executable, "-m", "corral", "run", "--", "exit 4"],
-        capture_output=True, text=True, timeout=60, env=env,
+        capture_output=True,
+        text=True,
+        timeout=60,
+        env=env,
     )
     assert bad.returncode == 1 and "exit code 4" in bad.stdout
     listing = subprocess.run(
         [sys.executable, "-m", "corral", "tasks", "--all", "--json"],
-        capture_output=True, text=True, timeout=60, env=env,
+        capture_output=True,
+        text=True,
+        timeout=60,
+        env=env,
     )
     assert listing.returncode == 0
     import json
@@ -251,11 +283,17 @@ def test_corral_run_cli(cluster: LocalCluster) -> None:
     assert len(ids) >= 21
     logs = subprocess.run(
         [sys.executable, "-m", "corral", "logs", ids[0]],
-        capture_output=True, text=True, timeout=60, env=env,
+        capture_output=True,
+        text=True,
+        timeout=60,
+        env=env,
     )
     assert logs.returncode == 0
     flag = subprocess.run(
         [sys.executable, "-m", "corral", "run", "--count", "0", "--", "true"],
-        capture_output=True, text=True, timeout=60, env=env,
+        capture_output=True,
+        text=True,
+        timeout=60,
+        env=env,
     )
     assert flag.returncode == 2 and "--count" in flag.stderr
