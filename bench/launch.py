@@ -131,12 +131,14 @@ class BenchFramework(Scheduler):
 
     async def offers(self, driver: SchedulerDriver, offers: list[Offer]) -> None:
         self.offers_seen += len(offers)
-        later: list[Any] = []  # declines, sent before any SUPPRESS (which rescinds offers)
+        # Every call this event makes goes out together, and the SUPPRESS only after all of
+        # them have been answered: corral's master rescinds outstanding offers on SUPPRESS,
+        # so a SUPPRESS overtaking an ACCEPT on another connection would void that ACCEPT.
+        calls: list[Any] = []
         quota = math.ceil(len(self.pending) / len(offers)) if self.spread else len(self.pending)
         for offer in offers:
-            if self.done.is_set():
-                later.append(driver.decline([offer.id.value], refuse_seconds=3600.0))
-                continue
+            if self.suppressed:
+                continue  # made before our SUPPRESS reached the master, which rescinds it
             available = from_wire(offer.resources)
             tasks = []
             while self.pending and len(tasks) < quota and available.contains(self.need):
@@ -155,30 +157,27 @@ class BenchFramework(Scheduler):
                 available = available - self.need
             if tasks:
                 self.accepts += 1
-                driver.spawn(self._accept(driver, offer.id.value, [t.task_id.value for t in tasks], tasks))
+                calls.append(self._accept(driver, offer.id.value, tasks))
             else:
                 # Nothing fits (or nothing is left): the filter only holds back offers that
                 # are contained in this one, so resources freed by finishing tasks come back
                 # at once.
                 self.declines += 1
-                later.append(
+                calls.append(
                     driver.decline([offer.id.value], refuse_seconds=1.0 if self.pending else 3600.0)
                 )
-        if not self.pending and not self.suppressed:
-            self.suppressed = True
-            later.append(driver.suppress())
-        if later:
-            driver.spawn(_in_order(later))
+        suppress = not self.pending and not self.suppressed
+        self.suppressed = self.suppressed or suppress
+        if calls or suppress:
+            driver.spawn(_calls(calls, driver.suppress() if suppress else None))
 
-    async def _accept(
-        self, driver: SchedulerDriver, offer_id: str, tids: list[str], tasks: list[Any]
-    ) -> None:
+    async def _accept(self, driver: SchedulerDriver, offer_id: str, tasks: list[Any]) -> None:
         t = now()  # the ACCEPT carrying these tasks is sent now
         if self.first_submit is None:
             self.first_submit = t
-        for tid in tids:
-            self.times[tid].submit = t
-        self.inflight += len(tids)
+        for task in tasks:
+            self.times[task.task_id.value].submit = t
+        self.inflight += len(tasks)
         self.peak_inflight = max(self.peak_inflight, self.inflight)
         await driver.launch([offer_id], tasks, refuse_seconds=0.0)
 
@@ -215,11 +214,14 @@ class BenchFramework(Scheduler):
         self.done.set()
 
 
-async def _in_order(calls: list[Any]) -> None:
-    """Await driver calls one after another (each failure logged, not raised)."""
-    for c in calls:
+async def _calls(calls: list[Any], then: Any = None) -> None:
+    """Run driver calls concurrently, then ``then`` (failures are printed, not raised)."""
+    for res in await asyncio.gather(*calls, return_exceptions=True):
+        if isinstance(res, BaseException):
+            print(f"bench: call failed: {res}", file=sys.stderr)
+    if then is not None:
         try:
-            await c
+            await then
         except Exception as exc:  # noqa: BLE001 - a benchmark keeps going
             print(f"bench: call failed: {exc}", file=sys.stderr)
 
@@ -328,21 +330,28 @@ def wait_idle(c: LocalCluster, timeout: float = 15.0) -> None:
 
 
 # ====================================================================== direct spawn baseline
-def direct_spawn(argv: list[str], n: int, window: int, work: str) -> dict[str, Any]:
+def direct_spawn(
+    argv: list[str], n: int, window: int, work: str, sandbox: bool = False
+) -> dict[str, Any]:
     """posix_spawn ``argv`` n times, at most ``window`` alive at once, reaping each one.
 
     Each child gets what the launcher gives a task: its own session, stdin from /dev/null,
-    stdout/stderr appended to files, the parent's environment.
+    stdout/stderr appended to files, the parent's environment. With ``sandbox`` every spawn
+    also gets what the agent makes for a task: a fresh directory (two levels deep, as
+    ``executors/<task>/runs/<container>``), a ``latest`` symlink, and new stdout/stderr files.
     """
     env = dict(os.environ)
-    out = os.path.join(work, "stdout")
-    err = os.path.join(work, "stderr")
     flags = os.O_WRONLY | os.O_CREAT | os.O_APPEND
-    actions = [
-        (os.POSIX_SPAWN_OPEN, 0, "/dev/null", os.O_RDONLY, 0),
-        (os.POSIX_SPAWN_OPEN, 1, out, flags, 0o644),
-        (os.POSIX_SPAWN_OPEN, 2, err, flags, 0o644),
-    ]
+
+    def actions_for(d: str) -> list[Any]:
+        return [
+            (os.POSIX_SPAWN_OPEN, 0, "/dev/null", os.O_RDONLY, 0),
+            (os.POSIX_SPAWN_OPEN, 1, os.path.join(d, "stdout"), flags, 0o644),
+            (os.POSIX_SPAWN_OPEN, 2, os.path.join(d, "stderr"), flags, 0o644),
+        ]
+
+    shared = actions_for(work)
+    run_id = f"{os.getpid()}-{time.monotonic_ns()}"
     window = max(1, window)
     ru_self0 = resource.getrusage(resource.RUSAGE_SELF)
     ru_ch0 = resource.getrusage(resource.RUSAGE_CHILDREN)
@@ -350,6 +359,13 @@ def direct_spawn(argv: list[str], n: int, window: int, work: str) -> dict[str, A
     t0 = now()
     while spawned < n or alive:
         while spawned < n and alive < window:
+            actions = shared
+            if sandbox:
+                d = os.path.join(work, "executors", f"{run_id}-{spawned}", "runs", "c")
+                os.makedirs(d)
+                with contextlib.suppress(OSError):
+                    os.symlink("c", os.path.join(os.path.dirname(d), "latest"))
+                actions = actions_for(d)
             os.posix_spawn(argv[0], argv, env, file_actions=actions, setsid=True)
             spawned += 1
             alive += 1
@@ -365,6 +381,7 @@ def direct_spawn(argv: list[str], n: int, window: int, work: str) -> dict[str, A
     child_cpu = (ru_ch1.ru_utime - ru_ch0.ru_utime) + (ru_ch1.ru_stime - ru_ch0.ru_stime)
     return {
         "argv": argv,
+        "sandbox": sandbox,
         "n": n,
         "window": window,
         "peak_alive": peak,
@@ -374,6 +391,24 @@ def direct_spawn(argv: list[str], n: int, window: int, work: str) -> dict[str, A
         "parent_cpu_ms_per_spawn": parent_cpu / n * 1e3,
         "child_cpu_ms_per_spawn": child_cpu / n * 1e3,
     }
+
+
+def fs_probe(base: str | None, n: int = 200) -> dict[str, float]:
+    """CPU cost of creating a directory and a file where the sandboxes go.
+
+    Every task costs the agent three new directories and a symlink (Mesos's sandbox
+    layout) and its launcher two new files (stdout, stderr), so this bounds how much of the
+    per-task CPU is the file system's rather than corral's.
+    """
+    with tempfile.TemporaryDirectory(prefix="corral-bench-fs-", dir=base) as d:
+        c0 = time.process_time()
+        for i in range(n):
+            os.mkdir(os.path.join(d, str(i)))
+        c1 = time.process_time()
+        for i in range(n):
+            os.close(os.open(os.path.join(d, str(i), "f"), os.O_CREAT | os.O_WRONLY, 0o644))
+        c2 = time.process_time()
+    return {"mkdir_us": (c1 - c0) / n * 1e6, "create_us": (c2 - c1) / n * 1e6}
 
 
 # ====================================================================== phases
@@ -423,7 +458,8 @@ def launch_phase(c: LocalCluster, args: argparse.Namespace) -> dict[str, Any]:
         "peak_inflight": fw.peak_inflight,
         "peak_running": fw.peak_running,
         "window_s": window,
-        "tasks_per_s": n / window if window and window > 0 else None,
+        # finished tasks over the window: a run that lost tasks does not look fast
+        "tasks_per_s": finished / window if window and window > 0 else None,
         "wall_incl_subscribe_s": from_start,
         "tasks_per_s_incl_subscribe": n / from_start if from_start > 0 else None,
         "submit_to_running_ms": {
@@ -515,6 +551,78 @@ def rss_phase(c: LocalCluster, args: argparse.Namespace) -> dict[str, Any]:
     return res
 
 
+# ====================================================================== profiling (py-spy)
+def start_profilers(pids: dict[str, list[int]], out_dir: str, rate: int) -> list[tuple[str, Any, str]]:
+    """``py-spy record`` attached to every cluster process; stopped by ``stop_profilers``."""
+    import shutil
+    import subprocess
+
+    exe = shutil.which("py-spy")
+    if exe is None:
+        raise SystemExit("--profile needs py-spy (pip install py-spy) and ptrace rights")
+    os.makedirs(out_dir, exist_ok=True)
+    procs = []
+    for role, plist in pids.items():
+        for i, pid in enumerate(plist):
+            out = os.path.join(out_dir, f"{role}{i}-{pid}.txt")
+            p = subprocess.Popen(
+                [exe, "record", "--pid", str(pid), "--rate", str(rate), "--format", "raw",
+                 "--output", out, "--nonblocking"],
+                stdin=subprocess.DEVNULL,
+                stdout=subprocess.DEVNULL,
+                stderr=subprocess.PIPE,
+            )
+            procs.append((f"{role}{i}", p, out))
+    time.sleep(1.0)  # py-spy needs a moment to attach
+    return procs
+
+
+def stop_profilers(procs: list[tuple[str, Any, str]]) -> None:
+    import signal
+    import subprocess
+
+    for _, p, _ in procs:
+        if p.poll() is None:
+            p.send_signal(signal.SIGINT)  # py-spy writes its output on SIGINT
+    for name, p, _ in procs:
+        try:
+            p.wait(15)
+        except subprocess.TimeoutExpired:
+            p.kill()
+            p.wait(5)
+
+
+def summarize_profile(path: str, top: int = 15) -> dict[str, Any]:
+    """Self and inclusive sample counts per function from py-spy's collapsed stacks."""
+    self_c: dict[str, int] = {}
+    incl_c: dict[str, int] = {}
+    total = 0
+    try:
+        with open(path) as f:
+            lines = f.readlines()
+    except OSError:
+        lines = []
+    for line in lines:
+        stack, _, n = line.rstrip("\n").rpartition(" ")
+        if not stack or not n.isdigit():
+            continue
+        c = int(n)
+        frames = stack.split(";")
+        total += c
+        self_c[frames[-1]] = self_c.get(frames[-1], 0) + c
+        for fr in set(frames):
+            # corral's own functions (not the CLI entry points every stack goes through)
+            if "corral/" in fr and "corral/cli/" not in fr and "corral/__main__" not in fr:
+                incl_c[fr] = incl_c.get(fr, 0) + c
+    busy = max(1, total)
+
+    def rank(d: dict[str, int], k: int) -> list[tuple[str, int, float]]:
+        return [(f, v, round(100 * v / busy, 1)) for f, v in sorted(d.items(), key=lambda kv: -kv[1])[:k]]
+
+    # py-spy leaves out idle time by default: the percentages are of busy samples.
+    return {"samples": total, "self": rank(self_c, top), "inclusive": rank(incl_c, top)}
+
+
 # ====================================================================== output
 def print_report(r: dict[str, Any]) -> None:
     m = r["machine"]
@@ -525,7 +633,13 @@ def print_report(r: dict[str, Any]) -> None:
     cfg = r["config"]
     print(
         f"config: tasks={cfg['tasks']} agents={cfg['agents']} shell={cfg['shell']} "
-        f"agent_resources={cfg['agent_resources']!r} task=cpus:{cfg['task_cpus']};mem:{cfg['task_mem']}"
+        f"agent_resources={cfg['agent_resources']!r} task=cpus:{cfg['task_cpus']};mem:{cfg['task_mem']} "
+        f"pack={cfg['pack']} work_dir={cfg['work_dir']}"
+    )
+    fs = r["fs_probe"]
+    print(
+        f"file system where sandboxes go: mkdir {fs['mkdir_us']:.0f} us CPU, "
+        f"file create {fs['create_us']:.0f} us CPU (tmpfs: ~5 us)"
     )
     print(f"cluster start: {r['cluster_start_s']:.2f}s")
     for i, L in enumerate(r["launch"]):
@@ -569,19 +683,21 @@ def print_report(r: dict[str, Any]) -> None:
         )
     print("\n== direct os.posix_spawn + wait (this process, same run)")
     for d in r["direct"]:
+        label = " ".join(d["argv"]) + (" +sandbox" if d["sandbox"] else "")
         print(
-            f"  {' '.join(d['argv']):<16} {d['per_s']:8.1f} spawns/s   window={d['window']} "
+            f"  {label:<24} {d['per_s']:8.1f} spawns/s   window={d['window']} "
             f"(peak alive {d['peak_alive']})  parent CPU {d['parent_cpu_ms_per_spawn']:.3f} ms/spawn  "
             f"child CPU {d['child_cpu_ms_per_spawn']:.3f} ms/spawn  failed={d['failed']}  "
             f"(median of {d['all_per_s']})"
         )
     best = max(L["tasks_per_s"] or 0 for L in r["launch"])
-    same = next((d for d in r["direct"] if d["argv"] == r["config"]["direct_same_argv"]), None)
-    if same and same["per_s"]:
-        print(
-            f"  cluster/direct ({' '.join(same['argv'])}): {best / same['per_s'] * 100:.1f}%  "
-            f"(best cluster run {best:.1f} tasks/s vs {same['per_s']:.1f} spawns/s)"
-        )
+    for d in r["direct"]:
+        if d["argv"] == r["config"]["direct_same_argv"] and d["per_s"]:
+            label = " ".join(d["argv"]) + (" +sandbox" if d["sandbox"] else "")
+            print(
+                f"  cluster/direct ({label}): {best / d['per_s'] * 100:.1f}%  "
+                f"(best cluster run {best:.1f} tasks/s vs {d['per_s']:.1f} spawns/s)"
+            )
     if r.get("rss"):
         R = r["rss"]
         print(
@@ -599,6 +715,14 @@ def print_report(r: dict[str, Any]) -> None:
                 f"  (delta {d if d is not None else float('nan'):.1f} kB/task)"
                 + ("  budget <= 5 MB/task" if role == "launcher" else "")
             )
+    for name, prof in (r.get("profile") or {}).items():
+        print(f"\n== py-spy {name}: {prof['samples']} samples ({prof['file']})")
+        print("  self:")
+        for fn, n, p in prof["self"]:
+            print(f"    {p:5.1f}%  {fn}")
+        print("  inclusive (corral functions):")
+        for fn, n, p in prof["inclusive"]:
+            print(f"    {p:5.1f}%  {fn}")
     print(f"\ntotal bench wall time: {r['total_s']:.1f}s")
 
 
@@ -657,6 +781,19 @@ def main(argv: list[str] | None = None) -> int:
         default=True,
         help="run the framework on uvloop (as the daemons do)",
     )
+    ap.add_argument(
+        "--profile",
+        metavar="DIR",
+        help="attach py-spy (raw collapsed stacks into DIR) to master, agents and launchers "
+        "during the measured runs, and print their hotspots",
+    )
+    ap.add_argument("--profile-rate", type=int, default=250, help="py-spy samples/s")
+    ap.add_argument(
+        "--work-dir",
+        default=None,
+        help="where the cluster's work dirs (sandboxes) and the baseline's files go "
+        "(default: $TMPDIR or /tmp); e.g. /dev/shm to take the disk out of the picture",
+    )
     ap.add_argument("--json", action="store_true", help="print one JSON object instead")
     args = ap.parse_args(argv)
 
@@ -687,13 +824,18 @@ def main(argv: list[str] | None = None) -> int:
             "task_cpus": args.task_cpus,
             "task_mem": args.task_mem,
             "uvloop": args.uvloop,
+            "work_dir": args.work_dir or tempfile.gettempdir(),
             "direct_same_argv": ["/bin/sh", "-c", "true"] if args.shell else ["/bin/true"],
         },
         "launch": [],
         "direct": [],
     }
+    result["fs_probe"] = fs_probe(args.work_dir)
     t0 = now()
-    with LocalCluster(args.agents, agent_resources=agent_resources) as c:
+    cluster_tmp = tempfile.TemporaryDirectory(prefix="corral-bench-cluster-", dir=args.work_dir)
+    with cluster_tmp, LocalCluster(
+        args.agents, work_dir=cluster_tmp.name, agent_resources=agent_resources
+    ) as c:
         wait_until(
             lambda: all(a.launcher_pid for a in c.agents), 15, what="launchers to start"
         )
@@ -703,9 +845,19 @@ def main(argv: list[str] | None = None) -> int:
             warm = argparse.Namespace(**{**vars(args), "tasks": args.warmup})
             launch_phase(c, warm)
             wait_idle(c)
-        for _ in range(args.runs):
-            result["launch"].append(launch_phase(c, args))
-            wait_idle(c)
+        profilers = (
+            start_profilers(result["pids"], args.profile, args.profile_rate) if args.profile else []
+        )
+        try:
+            for _ in range(args.runs):
+                result["launch"].append(launch_phase(c, args))
+                wait_idle(c)
+        finally:
+            stop_profilers(profilers)
+        if profilers:
+            result["profile"] = {
+                name: {**summarize_profile(out), "file": out} for name, _, out in profilers
+            }
         if args.rss:
             result["rss"] = rss_phase(c, args)
 
@@ -714,10 +866,15 @@ def main(argv: list[str] | None = None) -> int:
             (L["peak_inflight"] for L in result["launch"]), default=args.tasks
         )
         window = min(window, args.tasks)
-        with tempfile.TemporaryDirectory(prefix="corral-bench-") as work:
-            for argv_ in (["/bin/sh", "-c", "true"], ["/bin/true"]):
+        with tempfile.TemporaryDirectory(prefix="corral-bench-", dir=args.work_dir) as work:
+            same = result["config"]["direct_same_argv"]
+            for argv_, sandbox in (
+                (["/bin/sh", "-c", "true"], False),
+                (["/bin/true"], False),
+                (same, True),
+            ):
                 reps = [
-                    direct_spawn(argv_, args.tasks, window, work)
+                    direct_spawn(argv_, args.tasks, window, work, sandbox)
                     for _ in range(max(1, args.direct_repeat))
                 ]
                 reps.sort(key=lambda d: d["per_s"] or 0)

@@ -1,6 +1,6 @@
 """An unmodified-pymesos custom executor, launched by corral's agent for the compat tests.
 
-Usage (as the ExecutorInfo command): ``<python> pymesos_executor.py <journal_dir>``
+Usage (as the ExecutorInfo command): ``<python> pymesos_executor.py <journal_dir> [cleanup_secs]``
 
 Behaviour:
 * ``launchTask``: sends TASK_RUNNING, then TASK_FINISHED whose ``data`` (``encode_data``) is
@@ -9,6 +9,11 @@ Behaviour:
   ``driver.sendFrameworkMessage``.
 * ``shutdown`` (SHUTDOWN from the agent, e.g. after the framework tears down): the driver stops
   and this process exits.
+  With ``cleanup_secs`` > 0, ``shutdown`` first spends up to that long "cleaning up" (well
+  within the agent's 5 s executor shutdown grace period), ending early if SIGTERM arrives.
+* SIGTERM is journaled and otherwise ignored, so the test can tell whether the agent signalled
+  the executor instead of (or before) letting it act on SHUTDOWN within its grace period. Mesos
+  sends SHUTDOWN and only destroys the container (SIGKILL) after the grace period.
 
 Every callback appends a JSON line to ``<journal_dir>/executor-<pid>.jsonl`` so the test can see
 what the executor saw, including that it was shut down and exited cleanly.
@@ -18,13 +23,17 @@ from __future__ import annotations
 
 import json
 import os
+import signal
 import sys
+import threading
 import time
 
 from pymesos import Executor, MesosExecutorDriver, decode_data, encode_data
 
 JOURNAL_DIR = sys.argv[1] if len(sys.argv) > 1 else os.getcwd()
+CLEANUP_SECS = float(sys.argv[2]) if len(sys.argv) > 2 else 0.0
 JOURNAL = os.path.join(JOURNAL_DIR, f"executor-{os.getpid()}.jsonl")
+SIGTERMED = threading.Event()
 
 
 def journal(event: str, **fields: object) -> None:
@@ -87,12 +96,21 @@ class EchoExecutor(Executor):
 
     def shutdown(self, driver):  # type: ignore[no-untyped-def]
         journal("shutdown")
+        if CLEANUP_SECS > 0:
+            SIGTERMED.wait(CLEANUP_SECS)
+            journal("cleanup_done", interrupted_by_sigterm=SIGTERMED.is_set())
 
     def error(self, driver, message):  # type: ignore[no-untyped-def]
         journal("error", message=message)
 
 
+def on_sigterm(signum: int, frame: object) -> None:
+    SIGTERMED.set()
+    journal("sigterm")
+
+
 def main() -> int:
+    signal.signal(signal.SIGTERM, on_sigterm)
     journal("start", argv=sys.argv, pgid=os.getpgid(0), sid=os.getsid(0))
     driver = MesosExecutorDriver(EchoExecutor(), use_addict=True)
     try:

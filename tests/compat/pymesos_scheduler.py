@@ -1,6 +1,7 @@
 """Unmodified-pymesos schedulers run against a real corral master by tests/compat/test_pymesos.py.
 
-Usage: ``python pymesos_scheduler.py <scenario> <master host:port> <deadline secs> [journal_dir]``
+Usage: ``python pymesos_scheduler.py <scenario> <master host:port> <deadline secs> [journal_dir
+[executor_cleanup_secs]]``
 
 Scenarios:
 
@@ -29,6 +30,7 @@ import getpass
 import json
 import logging
 import os
+import shlex
 import sys
 import threading
 import time
@@ -180,7 +182,9 @@ class Base(Scheduler):
             u["state"]
             for u in self.updates
             if u["task_id"] == task_id
-            and (reconciliation is None or (u["reason"] == "REASON_RECONCILIATION") == reconciliation)
+            and (
+                reconciliation is None or (u["reason"] == "REASON_RECONCILIATION") == reconciliation
+            )
         ]
         return states[-1] if states else None
 
@@ -222,13 +226,17 @@ class CommandScheduler(Base):
         ]
 
 
-def run_command(driver: MesosSchedulerDriver, s: CommandScheduler, deadline: float) -> dict[str, Any]:
+def run_command(
+    driver: MesosSchedulerDriver, s: CommandScheduler, deadline: float
+) -> dict[str, Any]:
     def left() -> float:
         return max(0.1, deadline - time.monotonic())
 
     s.wait_for(
-        lambda: all(s.last_state(t) in TERMINAL for t in SHORT)
-        and s.last_state("long") == "TASK_RUNNING",
+        lambda: (
+            all(s.last_state(t) in TERMINAL for t in SHORT)
+            and s.last_state("long") == "TASK_RUNNING"
+        ),
         left(),
         "short tasks terminal and the long task RUNNING",
     )
@@ -269,16 +277,23 @@ class ExecutorScheduler(Base):
     need_cpus = 0.3
     need_mem = 96.0
 
-    def __init__(self, journal_dir: str) -> None:
+    def __init__(self, journal_dir: str, cleanup_secs: str) -> None:
         super().__init__()
         self.journal_dir = journal_dir
+        self.cleanup_secs = cleanup_secs
         self.ping_sent = False
 
     def tasks(self, offer: Any) -> list[dict[str, Any]]:
         executor = {
             "executor_id": {"value": EXECUTOR_ID},
             "name": "compat pymesos executor",
-            "command": {"value": f"{sys.executable} {EXECUTOR_SCRIPT} {self.journal_dir}"},
+            "command": {
+                "value": "exec "
+                + " ".join(
+                    shlex.quote(a)
+                    for a in (sys.executable, EXECUTOR_SCRIPT, self.journal_dir, self.cleanup_secs)
+                )
+            },
             "resources": [scalar("cpus", 0.1), scalar("mem", 32)],
         }
         return [
@@ -303,7 +318,9 @@ class ExecutorScheduler(Base):
                 )
 
 
-def run_executor(driver: MesosSchedulerDriver, s: ExecutorScheduler, deadline: float) -> dict[str, Any]:
+def run_executor(
+    driver: MesosSchedulerDriver, s: ExecutorScheduler, deadline: float
+) -> dict[str, Any]:
     s.wait_for(
         lambda: all(s.last_state(t) in TERMINAL for t in EXECUTOR_TASKS) and bool(s.messages),
         max(0.1, deadline - time.monotonic()),
@@ -317,17 +334,22 @@ def main() -> int:
     logging.basicConfig(stream=sys.stderr, level=logging.INFO)
     scenario, master, timeout = sys.argv[1], sys.argv[2], float(sys.argv[3])
     journal_dir = sys.argv[4] if len(sys.argv) > 4 else os.getcwd()
+    cleanup_secs = sys.argv[5] if len(sys.argv) > 5 else "0"
     deadline = time.monotonic() + timeout
 
     sched: Base
     if scenario == "command":
         sched = CommandScheduler()
     elif scenario == "executor":
-        sched = ExecutorScheduler(journal_dir)
+        sched = ExecutorScheduler(journal_dir, cleanup_secs)
     else:
         raise SystemExit(f"unknown scenario {scenario!r}")
 
-    framework = {"user": getpass.getuser(), "name": f"pymesos-compat-{scenario}", "hostname": "localhost"}
+    framework = {
+        "user": getpass.getuser(),
+        "name": f"pymesos-compat-{scenario}",
+        "hostname": "localhost",
+    }
     driver = MesosSchedulerDriver(sched, framework, master, use_addict=True)
     out: dict[str, Any] = {"scenario": scenario, "ok": False, "error": None}
     code = 1

@@ -43,7 +43,9 @@ TERMINAL = {
 
 
 # ---------------------------------------------------------------------- helpers
-def run_scheduler(scenario: str, cluster: LocalCluster, journal_dir: Path) -> dict[str, Any]:
+def run_scheduler(
+    scenario: str, cluster: LocalCluster, journal_dir: Path, *extra: str
+) -> dict[str, Any]:
     """Run one scheduler scenario to completion; fail the test with its output otherwise."""
     argv = [
         sys.executable,
@@ -52,6 +54,7 @@ def run_scheduler(scenario: str, cluster: LocalCluster, journal_dir: Path) -> di
         cluster.master,
         str(SCENARIO_DEADLINE),
         str(journal_dir),
+        *extra,
     ]
     proc = subprocess.Popen(
         argv,
@@ -78,7 +81,9 @@ def run_scheduler(scenario: str, cluster: LocalCluster, journal_dir: Path) -> di
         pytest.fail(f"pymesos scheduler {scenario!r} hung past its own deadline{detail}")
     lines = [line for line in stdout.splitlines() if line.startswith("{")]
     if not lines:
-        pytest.fail(f"pymesos scheduler {scenario!r} printed no result (rc={proc.returncode}){detail}")
+        pytest.fail(
+            f"pymesos scheduler {scenario!r} printed no result (rc={proc.returncode}){detail}"
+        )
     result: dict[str, Any] = json.loads(lines[-1])
     result["returncode"] = proc.returncode
     result["stderr"] = stderr
@@ -90,7 +95,9 @@ def run_scheduler(scenario: str, cluster: LocalCluster, journal_dir: Path) -> di
     return result
 
 
-def task_updates(result: dict[str, Any], task_id: str, reconciliation: bool = False) -> list[dict[str, Any]]:
+def task_updates(
+    result: dict[str, Any], task_id: str, reconciliation: bool = False
+) -> list[dict[str, Any]]:
     return [
         u
         for u in result["updates"]
@@ -204,62 +211,83 @@ def test_command_tasks_and_reconciliation(cluster: LocalCluster, tmp_path: Path)
     )
 
 
-def test_custom_executor_messages_and_shutdown(cluster: LocalCluster, tmp_path: Path) -> None:
-    """A pymesos MesosExecutorDriver executor running two tasks, framework messages both ways,
-    and the executor's shutdown when the framework tears down."""
+EXECUTOR_ID = "compat-pymesos-executor"
+EXECUTOR_TASKS = ("exec-task-1", "exec-task-2")
+
+
+def run_executor_scenario(
+    cluster: LocalCluster, tmp_path: Path, cleanup_secs: float = 0.0
+) -> tuple[dict[str, Any], int, list[dict[str, Any]]]:
+    """Run the custom-executor scenario; return the scheduler's result, the executor's pid and
+    its journal, after checking the executor process has ended. ``cleanup_secs``: how long the
+    executor's shutdown() takes (it ends early on SIGTERM)."""
     journal_dir = tmp_path / "journal"
     journal_dir.mkdir()
-    result = run_scheduler("executor", cluster, journal_dir)
+    result = run_scheduler("executor", cluster, journal_dir, str(cleanup_secs))
     assert_common(result)
 
-    tasks = ("exec-task-1", "exec-task-2")
     pids = set()
-    for tid in tasks:
+    for tid in EXECUTOR_TASKS:
         ups = task_updates(result, tid)
         assert [u["state"] for u in ups] == ["TASK_RUNNING", "TASK_FINISHED"], ups
-        for u in ups:
-            # pymesos' executor never sets these; the agent must fill them in.
-            assert u["executor_id"] == "compat-pymesos-executor", u
-            assert u["agent_id"], u
-            assert u["source"] == "SOURCE_EXECUTOR" and u["has_uuid"], u
-        finished = ups[-1]
-        assert finished["message"] == "done by pymesos executor"
-        data = json.loads(finished["data"])  # encode_data'd by the executor, relayed verbatim
+        data = json.loads(ups[-1]["data"])  # encode_data'd by the executor, relayed verbatim
         assert data["task"] == tid
         pids.add(data["pid"])
     assert len(pids) == 1, f"both tasks should run in one executor process: {pids}"
     pid = pids.pop()
 
-    # The framework message went scheduler → executor and the echo came back.
-    agent_id = task_updates(result, tasks[0])[-1]["agent_id"]
-    assert result["messages"] == [
-        {
-            "executor_id": "compat-pymesos-executor",
-            "agent_id": agent_id,
-            "data": "echo:ping-from-scheduler",
-        }
-    ]
-
-    # TEARDOWN made the agent shut the executor down: it ran shutdown() and exited.
+    # TEARDOWN made the agent shut the executor down; the process must be gone.
     wait_until(lambda: not pid_alive(pid), 15, what=f"pymesos executor {pid} to exit")
     journals = read_journal(journal_dir)
     assert set(journals) == {pid}, f"expected exactly one executor process: {list(journals)}"
-    events = [e["event"] for e in journals[pid]]
+    return result, pid, journals[pid]
+
+
+def test_custom_executor_messages_and_shutdown(cluster: LocalCluster, tmp_path: Path) -> None:
+    """A pymesos MesosExecutorDriver executor running two tasks, framework messages both ways,
+    and the executor's shutdown when the framework tears down."""
+    result, _pid, journal = run_executor_scenario(cluster, tmp_path)
+
+    for tid in EXECUTOR_TASKS:
+        for u in task_updates(result, tid):
+            # pymesos' executor never sets these; the agent must fill them in.
+            assert u["executor_id"] == EXECUTOR_ID, u
+            assert u["agent_id"], u
+            assert u["source"] == "SOURCE_EXECUTOR" and u["has_uuid"], u
+        assert task_updates(result, tid)[-1]["message"] == "done by pymesos executor"
+
+    # The framework message went scheduler -> executor and the echo came back.
+    agent_id = task_updates(result, EXECUTOR_TASKS[0])[-1]["agent_id"]
+    assert result["messages"] == [
+        {"executor_id": EXECUTOR_ID, "agent_id": agent_id, "data": "echo:ping-from-scheduler"}
+    ]
+
+    # The executor's own view: subscribed with matching ids, ran both tasks, got the message,
+    # got SHUTDOWN (its shutdown() ran) and left driver.run() normally.
+    events = [e["event"] for e in journal]
     assert events[:2] == ["start", "registered"], events
     assert events.count("launch") == 2 and events.count("message") == 1, events
     assert "shutdown" in events, f"executor never got SHUTDOWN: {events}"
-    assert "error" not in events, journals[pid]
-    start, registered = journals[pid][0], journals[pid][1]
-    assert registered["executor_id"] == "compat-pymesos-executor"
+    # (The agent signals the executor only if it outlives its shutdown grace period.)
+    exits = [e for e in journal if e["event"] == "exit"]
+    assert [e["how"] for e in exits] == ["driver stopped"], journal
+    assert "error" not in events and "disconnected" not in events[: events.index("shutdown")], (
+        events
+    )
+    start, registered = journal[0], journal[1]
+    assert registered["executor_id"] == EXECUTOR_ID
     assert registered["framework_id"] == result["framework_id"]
     assert registered["agent_id"] == agent_id
     assert registered["env"]["MESOS_AGENT_ENDPOINT"] == f"127.0.0.1:{cluster.agents[0].port}"
-    # pymesos' shutdown does os.killpg(0, SIGKILL): the executor must not share a session with
-    # the agent or its launcher.
+    assert registered["env"]["MESOS_FRAMEWORK_ID"] == result["framework_id"]
+    assert registered["env"]["MESOS_EXECUTOR_ID"] == EXECUTOR_ID
+    # pymesos' shutdown does os.killpg(0, SIGKILL) after the grace period: the executor must
+    # not share a process group or session with the agent or its launcher.
     agent = cluster.agents[0]
     for other in (agent.pid, agent.launcher_pid):
         if other is not None and pid_alive(other):
             assert os.getsid(other) != start["sid"], "executor shares a session with the agent"
+            assert os.getpgid(other) != start["pgid"], "executor shares a process group"
     assert agent.popen is not None and agent.popen.poll() is None, "agent died"
 
     # The master agrees: framework gone, tasks completed, the executor no longer listed.
@@ -279,6 +307,19 @@ def test_custom_executor_messages_and_shutdown(cluster: LocalCluster, tmp_path: 
         10,
         what="executor resources freed",
     )
+
+
+def test_executor_shutdown_gets_its_grace_period(cluster: LocalCluster, tmp_path: Path) -> None:
+    """On TEARDOWN the executor gets SHUTDOWN and may spend (part of) the 5 s grace period in
+    shutdown() without being signalled."""
+    _, _, journal = run_executor_scenario(cluster, tmp_path, cleanup_secs=1.0)
+    events = [e["event"] for e in journal]
+    assert "shutdown" in events and "cleanup_done" in events, events
+    assert "sigterm" not in events, (
+        f"agent SIGTERMed the executor within its grace period: {events}"
+    )
+    done = next(e for e in journal if e["event"] == "cleanup_done")
+    assert not done["interrupted_by_sigterm"], journal
 
 
 def test_version_endpoint_and_operator_api(cluster: LocalCluster, tmp_path: Path) -> None:
@@ -330,7 +371,9 @@ def test_version_endpoint_and_operator_api(cluster: LocalCluster, tmp_path: Path
 
     fws = op.getFrameworks()
     assert fws["type"] == "GET_FRAMEWORKS"
-    assert fid not in [f["framework_info"]["id"]["value"] for f in fws["get_frameworks"].get("frameworks", [])]
+    assert fid not in [
+        f["framework_info"]["id"]["value"] for f in fws["get_frameworks"].get("frameworks", [])
+    ]
     assert fid in [
         f["framework_info"]["id"]["value"]
         for f in fws["get_frameworks"].get("completed_frameworks", [])

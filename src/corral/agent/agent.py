@@ -603,8 +603,15 @@ class Agent:
                 self.kill_task(fid, tid, None)
             return
         ex.shutting_down = True
-        self._to_executor(ex, ExecutorEvent(type="SHUTDOWN"))
-        self.launcher.send(lp.KillRequest(id=ex.container_id, grace=self._shutdown_grace(ex.info)))
+        grace = self._shutdown_grace(ex.info)
+        if ex.stream is not None and not ex.stream.closed:
+            # As Mesos: SHUTDOWN, and destroy the container only if it outlives the grace period.
+            self._to_executor(ex, ExecutorEvent(type="SHUTDOWN"))
+            asyncio.get_running_loop().call_later(
+                grace, lambda: self.launcher.send(lp.KillRequest(id=ex.container_id, grace=0))
+            )
+        else:
+            self.launcher.send(lp.KillRequest(id=ex.container_id, grace=grace))
         del fw  # tasks are reported when the executor's process ends
 
     def shutdown_framework(self, fid: str) -> None:

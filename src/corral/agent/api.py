@@ -17,8 +17,8 @@ from corral.agent.model import ExecutorEntry, TaskEntry
 from corral.transport.http import accepts_json, check_json_content_type, error, json_response
 from corral.transport.streaming import EventStream
 from corral.wire import agent as msg
-from corral.wire.base import ID
-from corral.wire.codec import WireError, decode, encode
+from corral.wire.base import ID, Message
+from corral.wire.codec import WireError, decode, encode, to_builtins
 from corral.wire.executor import (
     ExecutorAcknowledged,
     ExecutorCall,
@@ -40,6 +40,7 @@ def build_app(agent: Agent) -> web.Application:
         app.router.add_get(prefix + "/state", api.state)
         app.router.add_get(prefix + "/state.json", api.state)
         app.router.add_get(prefix + "/health", api.health)
+    app.router.add_post("/api/v1", api.operator)
     app.router.add_get("/version", api.version)
     app.router.add_get("/files/browse", api.browse)
     app.router.add_get("/files/browse.json", api.browse)
@@ -159,6 +160,56 @@ class AgentAPI:
             ex.stream = None
         return resp
 
+    # ------------------------------------------------------------------ operator API
+    async def operator(self, request: web.Request) -> web.Response:
+        bad = check_json_content_type(request)
+        if bad is not None:
+            return bad
+        try:
+            call = decode(await request.read(), AgentOperatorCall)
+        except WireError as exc:
+            return error(400, f"Failed to validate agent::Call: {exc}")
+        agent = self.agent
+        body: dict[str, Any]
+        if call.type == "GET_HEALTH":
+            body = {"healthy": True}
+        elif call.type == "GET_VERSION":
+            body = {"version_info": version_info()}
+        elif call.type == "GET_AGENT":
+            body = {"agent_info": to_builtins(agent.agent_info())}
+        elif call.type == "GET_FLAGS":
+            flags = agent_state(agent)["flags"]
+            body = {"flags": [{"name": k, "value": v} for k, v in flags.items()]}
+        elif call.type in ("GET_TASKS", "GET_STATE"):
+            tasks, completed = [], []
+            for fw in agent.frameworks.values():
+                tasks += [_v1_task(t, agent) for t in fw.tasks.values()]
+                completed += [_v1_task(t, agent) for t in fw.completed]
+            body = {"launched_tasks": tasks, "completed_tasks": completed}
+            if call.type == "GET_STATE":
+                body = {
+                    "get_tasks": body,
+                    "get_agent": {"agent_info": to_builtins(agent.agent_info())},
+                }
+        elif call.type == "GET_CONTAINERS":
+            body = {
+                "containers": [
+                    {
+                        "container_id": {"value": cid},
+                        "framework_id": {"value": owner.framework_id},
+                        "executor_id": {
+                            "value": owner.executor_id or getattr(owner, "task_id", "")
+                        },
+                    }
+                    for cid, owner in agent.containers.items()
+                ]
+            }
+        else:
+            return error(
+                400, f"Failed to validate agent::Call: unsupported call type '{call.type}'"
+            )
+        return json_response({"type": call.type, call.type.lower(): body})
+
     # ------------------------------------------------------------------ state
     async def health(self, request: web.Request) -> web.Response:
         return web.Response(status=200)
@@ -258,6 +309,22 @@ def version_info() -> dict[str, Any]:
         "build_date": "",
         "build_time": 0,
         "build_user": "corral",
+    }
+
+
+class AgentOperatorCall(Message, kw_only=True):
+    type: str
+
+
+def _v1_task(t: TaskEntry, agent: Agent) -> dict[str, Any]:
+    return {
+        "name": t.info.name,
+        "task_id": {"value": t.task_id},
+        "framework_id": {"value": t.framework_id},
+        "agent_id": {"value": agent.agent_id or ""},
+        "state": t.state,
+        "resources": to_builtins(t.info.resources),
+        **({"executor_id": {"value": t.executor_id}} if t.executor_id else {}),
     }
 
 
