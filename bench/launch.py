@@ -51,7 +51,7 @@ from corral.scheduler_client import Scheduler, SchedulerDriver, command_task
 from corral.testing.cluster import LocalCluster, wait_until
 from corral.wire.common import Capability, FrameworkInfo
 from corral.wire.scheduler import Offer
-from corral.wire.tasks import TaskStatus, is_terminal
+from corral.wire.tasks import TaskInfo, TaskStatus, is_terminal
 
 now = time.perf_counter
 
@@ -105,7 +105,7 @@ class BenchFramework(Scheduler):
     first_submit: float | None = None
     last_event: float | None = None
     subscribed_at: float | None = None
-    failure: str | None = None
+    failure_message: str | None = None
     suppressed: bool = False
 
     def __post_init__(self) -> None:
@@ -140,7 +140,7 @@ class BenchFramework(Scheduler):
             if self.suppressed:
                 continue  # made before our SUPPRESS reached the master, which rescinds it
             available = from_wire(offer.resources)
-            tasks = []
+            tasks: list[TaskInfo] = []
             while self.pending and len(tasks) < quota and available.contains(self.need):
                 tid = self.pending.popleft()
                 tasks.append(
@@ -210,7 +210,7 @@ class BenchFramework(Scheduler):
             self.done.set()
 
     def error(self, driver: SchedulerDriver, message: str) -> None:
-        self.failure = message
+        self.failure_message = message
         self.done.set()
 
 
@@ -222,7 +222,7 @@ async def _calls(calls: list[Any], then: Any = None) -> None:
     if then is not None:
         try:
             await then
-        except Exception as exc:  # noqa: BLE001 - a benchmark keeps going
+        except Exception as exc:
             print(f"bench: call failed: {exc}", file=sys.stderr)
 
 
@@ -238,9 +238,11 @@ async def drive(master: str, fw: BenchFramework, timeout: float) -> dict[str, fl
             {runner, waiter}, timeout=timeout, return_when=asyncio.FIRST_COMPLETED
         )
         if runner in finished and runner.exception() is not None:
-            fw.failure = fw.failure or repr(runner.exception())
+            fw.failure_message = fw.failure_message or repr(runner.exception())
         if not finished:
-            fw.failure = fw.failure or f"timed out after {timeout}s ({fw.remaining} tasks left)"
+            fw.failure_message = (
+                fw.failure_message or f"timed out after {timeout}s ({fw.remaining} tasks left)"
+            )
         waiter.cancel()
         t1 = now()
         ru1 = resource.getrusage(resource.RUSAGE_SELF)
@@ -300,7 +302,10 @@ def cpu_sample(pids: dict[str, list[int]]) -> dict[str, CpuSample]:
 
 def cpu_delta(a: dict[str, CpuSample], b: dict[str, CpuSample]) -> dict[str, dict[str, float]]:
     return {
-        role: {"own_s": b[role].own - a[role].own, "children_s": b[role].children - a[role].children}
+        role: {
+            "own_s": b[role].own - a[role].own,
+            "children_s": b[role].children - a[role].children,
+        }
         for role in a
     }
 
@@ -450,7 +455,7 @@ def launch_phase(c: LocalCluster, args: argparse.Namespace) -> dict[str, Any]:
         "finished": finished,
         "states": states,
         "examples_not_finished": bad,
-        "failure": fw.failure,
+        "failure": fw.failure_message,
         "accepts": fw.accepts,
         "offers": fw.offers_seen,
         "declines": fw.declines,
@@ -535,7 +540,7 @@ def rss_phase(c: LocalCluster, args: argparse.Namespace) -> dict[str, Any]:
         "tasks": n,
         "running_when_measured": running,
         "launcher_children_when_measured": sample.get("launcher_children"),
-        "failure": fw.failure,
+        "failure": fw.failure_message,
     }
     for role, before in (("launcher", before_l), ("agent", before_a), ("master", before_m)):
         after = sample.get(role, {"rss": 0, "uss": 0})
@@ -552,7 +557,9 @@ def rss_phase(c: LocalCluster, args: argparse.Namespace) -> dict[str, Any]:
 
 
 # ====================================================================== profiling (py-spy)
-def start_profilers(pids: dict[str, list[int]], out_dir: str, rate: int) -> list[tuple[str, Any, str]]:
+def start_profilers(
+    pids: dict[str, list[int]], out_dir: str, rate: int
+) -> list[tuple[str, Any, str]]:
     """``py-spy record`` attached to every cluster process; stopped by ``stop_profilers``."""
     import shutil
     import subprocess
@@ -566,8 +573,19 @@ def start_profilers(pids: dict[str, list[int]], out_dir: str, rate: int) -> list
         for i, pid in enumerate(plist):
             out = os.path.join(out_dir, f"{role}{i}-{pid}.txt")
             p = subprocess.Popen(
-                [exe, "record", "--pid", str(pid), "--rate", str(rate), "--format", "raw",
-                 "--output", out, "--nonblocking"],
+                [
+                    exe,
+                    "record",
+                    "--pid",
+                    str(pid),
+                    "--rate",
+                    str(rate),
+                    "--format",
+                    "raw",
+                    "--output",
+                    out,
+                    "--nonblocking",
+                ],
                 stdin=subprocess.DEVNULL,
                 stdout=subprocess.DEVNULL,
                 stderr=subprocess.PIPE,
@@ -584,7 +602,7 @@ def stop_profilers(procs: list[tuple[str, Any, str]]) -> None:
     for _, p, _ in procs:
         if p.poll() is None:
             p.send_signal(signal.SIGINT)  # py-spy writes its output on SIGINT
-    for name, p, _ in procs:
+    for _name, p, _ in procs:
         try:
             p.wait(15)
         except subprocess.TimeoutExpired:
@@ -617,7 +635,10 @@ def summarize_profile(path: str, top: int = 15) -> dict[str, Any]:
     busy = max(1, total)
 
     def rank(d: dict[str, int], k: int) -> list[tuple[str, int, float]]:
-        return [(f, v, round(100 * v / busy, 1)) for f, v in sorted(d.items(), key=lambda kv: -kv[1])[:k]]
+        return [
+            (f, v, round(100 * v / busy, 1))
+            for f, v in sorted(d.items(), key=lambda kv: -kv[1])[:k]
+        ]
 
     # py-spy leaves out idle time by default: the percentages are of busy samples.
     return {"samples": total, "self": rank(self_c, top), "inclusive": rank(incl_c, top)}
@@ -633,7 +654,8 @@ def print_report(r: dict[str, Any]) -> None:
     cfg = r["config"]
     print(
         f"config: tasks={cfg['tasks']} agents={cfg['agents']} shell={cfg['shell']} "
-        f"agent_resources={cfg['agent_resources']!r} task=cpus:{cfg['task_cpus']};mem:{cfg['task_mem']} "
+        f"agent_resources={cfg['agent_resources']!r} "
+        f"task=cpus:{cfg['task_cpus']};mem:{cfg['task_mem']} "
         f"pack={cfg['pack']} work_dir={cfg['work_dir']}"
     )
     fs = r["fs_probe"]
@@ -659,10 +681,12 @@ def print_report(r: dict[str, Any]) -> None:
         )
         sr, st = L["submit_to_running_ms"], L["submit_to_terminal_ms"]
         print(
-            f"  submit->RUNNING   p50 {_f(sr['p50'])} ms  p99 {_f(sr['p99'])} ms  max {_f(sr['max'])} ms"
+            f"  submit->RUNNING   p50 {_f(sr['p50'])} ms  p99 {_f(sr['p99'])} ms  "
+            f"max {_f(sr['max'])} ms"
         )
         print(
-            f"  submit->terminal  p50 {_f(st['p50'])} ms  p99 {_f(st['p99'])} ms  max {_f(st['max'])} ms"
+            f"  submit->terminal  p50 {_f(st['p50'])} ms  p99 {_f(st['p99'])} ms  "
+            f"max {_f(st['max'])} ms"
         )
         print(
             f"  offers={L['offers']} accepts={L['accepts']} declines={L['declines']} "
@@ -686,13 +710,14 @@ def print_report(r: dict[str, Any]) -> None:
         label = " ".join(d["argv"]) + (" +sandbox" if d["sandbox"] else "")
         print(
             f"  {label:<24} {d['per_s']:8.1f} spawns/s   window={d['window']} "
-            f"(peak alive {d['peak_alive']})  parent CPU {d['parent_cpu_ms_per_spawn']:.3f} ms/spawn  "
+            f"(peak alive {d['peak_alive']})  "
+            f"parent CPU {d['parent_cpu_ms_per_spawn']:.3f} ms/spawn  "
             f"child CPU {d['child_cpu_ms_per_spawn']:.3f} ms/spawn  failed={d['failed']}  "
             f"(median of {d['all_per_s']})"
         )
-    best = max(L["tasks_per_s"] or 0 for L in r["launch"])
+    best = max((L["tasks_per_s"] or 0 for L in r["launch"]), default=0)
     for d in r["direct"]:
-        if d["argv"] == r["config"]["direct_same_argv"] and d["per_s"]:
+        if d["argv"] == r["config"]["direct_same_argv"] and d["per_s"] and best:
             label = " ".join(d["argv"]) + (" +sandbox" if d["sandbox"] else "")
             print(
                 f"  cluster/direct ({label}): {best / d['per_s'] * 100:.1f}%  "
@@ -705,23 +730,30 @@ def print_report(r: dict[str, Any]) -> None:
             f"(launcher children: {R['launcher_children_when_measured']})"
             + (f"  FAILURE: {R['failure']}" if R["failure"] else "")
         )
+        fresh = r["rss_fresh_mb"]
+        print(
+            "  fresh cluster RSS: "
+            + "  ".join(f"{role} {mb:.1f} MB" for role, mb in fresh.items())
+            + "  (sums over processes)"
+        )
         for role in ("launcher", "agent", "master"):
             x = R[role]
             per = x["rss_per_running_task_mb"]
             d = x["rss_delta_per_running_task_kb"]
             print(
-                f"  {role:<8} RSS idle {x['rss_idle_mb']:6.1f} MB  loaded {x['rss_loaded_mb']:6.1f} MB "
-                f"(USS {x['uss_loaded_mb']:6.1f})  => {per if per is not None else float('nan'):.3f} MB/task"
+                f"  {role:<8} RSS before {x['rss_idle_mb']:6.1f} MB  "
+                f"loaded {x['rss_loaded_mb']:6.1f} MB (USS {x['uss_loaded_mb']:6.1f})  "
+                f"=> {per if per is not None else float('nan'):.3f} MB/task"
                 f"  (delta {d if d is not None else float('nan'):.1f} kB/task)"
                 + ("  budget <= 5 MB/task" if role == "launcher" else "")
             )
     for name, prof in (r.get("profile") or {}).items():
         print(f"\n== py-spy {name}: {prof['samples']} samples ({prof['file']})")
         print("  self:")
-        for fn, n, p in prof["self"]:
+        for fn, _n, p in prof["self"]:
             print(f"    {p:5.1f}%  {fn}")
         print("  inclusive (corral functions):")
-        for fn, n, p in prof["inclusive"]:
+        for fn, _n, p in prof["inclusive"]:
             print(f"    {p:5.1f}%  {fn}")
     print(f"\ntotal bench wall time: {r['total_s']:.1f}s")
 
@@ -732,7 +764,9 @@ def _f(x: float | None) -> str:
 
 # ====================================================================== main
 def main(argv: list[str] | None = None) -> int:
-    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
     ap.add_argument("--tasks", type=int, default=1000, help="tasks per cluster run (default 1000)")
     ap.add_argument("--agents", type=int, default=2, help="agents (default 2)")
     ap.add_argument(
@@ -833,20 +867,26 @@ def main(argv: list[str] | None = None) -> int:
     result["fs_probe"] = fs_probe(args.work_dir)
     t0 = now()
     cluster_tmp = tempfile.TemporaryDirectory(prefix="corral-bench-cluster-", dir=args.work_dir)
-    with cluster_tmp, LocalCluster(
-        args.agents, work_dir=cluster_tmp.name, agent_resources=agent_resources
-    ) as c:
-        wait_until(
-            lambda: all(a.launcher_pid for a in c.agents), 15, what="launchers to start"
-        )
+    with (
+        cluster_tmp,
+        LocalCluster(args.agents, work_dir=cluster_tmp.name, agent_resources=agent_resources) as c,
+    ):
+        wait_until(lambda: all(a.launcher_pid for a in c.agents), 15, what="launchers to start")
         result["cluster_start_s"] = now() - t0
         result["pids"] = cluster_pids(c)
+        result["rss_fresh_mb"] = {
+            role: rss_of(plist)["rss"] / 2**20 for role, plist in result["pids"].items()
+        }
         if args.warmup:
             warm = argparse.Namespace(**{**vars(args), "tasks": args.warmup})
             launch_phase(c, warm)
             wait_idle(c)
         profilers = (
-            start_profilers(result["pids"], args.profile, args.profile_rate) if args.profile else []
+            start_profilers(
+                {**result["pids"], "framework": [os.getpid()]}, args.profile, args.profile_rate
+            )
+            if args.profile
+            else []
         )
         try:
             for _ in range(args.runs):
@@ -862,8 +902,10 @@ def main(argv: list[str] | None = None) -> int:
             result["rss"] = rss_phase(c, args)
 
     if not args.no_direct:
-        window = args.direct_window or args.concurrency or max(
-            (L["peak_inflight"] for L in result["launch"]), default=args.tasks
+        window = (
+            args.direct_window
+            or args.concurrency
+            or max((L["peak_inflight"] for L in result["launch"]), default=args.tasks)
         )
         window = min(window, args.tasks)
         with tempfile.TemporaryDirectory(prefix="corral-bench-", dir=args.work_dir) as work:

@@ -22,6 +22,9 @@ import aiohttp
 
 from corral import __version__
 from corral.agent import launcher_protocol as lp
+from corral.agent.checkpoint import Checkpoint
+from corral.agent.checkpoint import ExecutorRecord as CheckpointedExecutor
+from corral.agent.checkpoint import TaskRecord as CheckpointedTask
 from corral.agent.launcher_client import LauncherClient
 from corral.agent.model import ExecutorEntry, FrameworkEntry, TaskEntry
 from corral.agent.sandbox import FetchError, fetch_uris, make_sandbox, sandbox_dir
@@ -59,6 +62,7 @@ class AgentConfig:
     registration_backoff_factor: float = 1.0
     status_update_retry: float = 10.0
     master_timeout: float = 75.0  # no word from the master for this long: reconnect
+    recover: str = "reconnect"  # or "cleanup": kill what an earlier run left, start afresh
 
 
 class Agent:
@@ -77,6 +81,7 @@ class Agent:
             retry_min=config.status_update_retry,
         )
         self.launcher = LauncherClient(config.work_dir / "launcher", self._on_launcher)
+        self.checkpoint = Checkpoint(config.work_dir / "meta")
         self._out: list[msg.AgentToMaster] = []
         self._out_wake = asyncio.Event()
         self._ws: aiohttp.ClientWebSocketResponse | None = None
@@ -95,9 +100,12 @@ class Agent:
         self.config.work_dir.mkdir(parents=True, exist_ok=True)
         self._session = aiohttp.ClientSession()
         await self.launcher.connect()
-        # Containers the launcher still knows from an earlier agent run are not ours to keep
-        # until recovery exists: ask for a listing and kill leftovers.
-        self.launcher.send(lp.ListRequest())
+        from corral.agent.recovery import cleanup, recover
+
+        if self.config.recover == "cleanup":
+            await cleanup(self)
+        else:
+            await recover(self)
         loop = asyncio.get_running_loop()
         self._tasks.append(loop.create_task(self._master_loop()))
         self._tasks.append(loop.create_task(self._timers()))
@@ -119,6 +127,8 @@ class Agent:
                     ex.stream.close()
         self.updates.flush()
         self.updates.close()
+        self.checkpoint.flush()
+        self.checkpoint.close()
         await self.launcher.close()
         if self._session:
             await self._session.close()
@@ -142,7 +152,12 @@ class Agent:
     def _register_message(self) -> msg.RegisterAgent:
         tasks: list[msg.AgentTask] = []
         for fw in self.frameworks.values():
-            for t in fw.tasks.values():
+            # Ended tasks whose updates are not yet acknowledged are reported too, so the
+            # master waits for those updates instead of declaring the tasks lost.
+            unacked = [
+                t for t in fw.completed if self.updates.has_pending(fw.framework_id, t.task_id)
+            ]
+            for t in [*fw.tasks.values(), *unacked]:
                 tasks.append(
                     msg.AgentTask(
                         framework_id=ID(fw.framework_id),
@@ -211,6 +226,7 @@ class Agent:
                 continue
             batch, self._out = self._out, []
             self.updates.flush()
+            self.checkpoint.flush()
             await ws.send_bytes(encode(batch))
 
     def _send(self, m: msg.AgentToMaster) -> None:
@@ -238,7 +254,9 @@ class Agent:
         if isinstance(m, msg.Ping):
             self._send(msg.Pong())
         elif isinstance(m, msg.Registered):
-            self.agent_id = m.agent_id.value
+            if self.agent_id != m.agent_id.value:
+                self.agent_id = m.agent_id.value
+                self.checkpoint.save_agent_id(self.agent_id)
             self.master_info = m.master_info
             self.registered.set()
             log.info("registered with master as %s", self.agent_id)
@@ -264,6 +282,7 @@ class Agent:
         elif isinstance(m, msg.ShutdownAgent):
             log.error("the master asked this agent to shut down: %s", m.message)
             self.agent_id = None
+            self.checkpoint.save_agent_id(None)
 
     # ================================================================== status updates
     def status_update(
@@ -307,6 +326,7 @@ class Agent:
         if fw is None:
             return
         fw.tasks.pop(task.task_id, None)
+        self.checkpoint.forget_task(fw.framework_id, task.task_id)
         fw.completed.append(task)
         if len(fw.completed) > MAX_COMPLETED_TASKS:
             del fw.completed[: len(fw.completed) - MAX_COMPLETED_TASKS]
@@ -350,6 +370,9 @@ class Agent:
         task = TaskEntry(framework_id=fw.framework_id, info=info, sandbox=sandbox, container_id=cid)
         fw.tasks[tid] = task
         self.containers[cid] = task
+        self.checkpoint.task(
+            CheckpointedTask(framework=fw.info, task=info, sandbox=str(sandbox), container_id=cid)
+        )
         asyncio.get_running_loop().create_task(self._launch_command(fw, task, sandbox))
 
     async def _launch_command(self, fw: FrameworkEntry, task: TaskEntry, sandbox: Path) -> None:
@@ -452,6 +475,9 @@ class Agent:
         )
         fw.tasks[info.task_id.value] = task
         ex.tasks.add(info.task_id.value)
+        self.checkpoint.task(
+            CheckpointedTask(framework=fw.info, task=info, sandbox=str(ex.sandbox), executor_id=eid)
+        )
         self._to_executor(ex, ExecutorEvent(type="LAUNCH", launch=ExecutorLaunch(task=info)))
 
     def _start_executor(self, fw: FrameworkEntry, einfo: ExecutorInfo, kind: str) -> ExecutorEntry:
@@ -462,6 +488,11 @@ class Agent:
             framework_id=fw.framework_id, info=einfo, sandbox=sandbox, container_id=cid, kind=kind
         )
         fw.executors[eid] = ex
+        self.checkpoint.executor(
+            CheckpointedExecutor(
+                framework=fw.info, executor=einfo, sandbox=str(sandbox), container_id=cid, kind=kind
+            )
+        )
         if kind == "custom":
             self.containers[cid] = ex
             asyncio.get_running_loop().create_task(self._launch_executor(fw, ex))
@@ -549,6 +580,15 @@ class Agent:
             fw.tasks[tid] = task
             ex.tasks.add(tid)
             self.containers[cid] = task
+            self.checkpoint.task(
+                CheckpointedTask(
+                    framework=fw.info,
+                    task=info,
+                    sandbox=str(sandbox),
+                    container_id=cid,
+                    executor_id=eid,
+                )
+            )
             asyncio.get_running_loop().create_task(self._launch_command(fw, task, sandbox))
 
     def _group_task_ended(self, fw: FrameworkEntry, ex: ExecutorEntry, task: TaskEntry) -> None:
@@ -559,6 +599,7 @@ class Agent:
                     self.kill_task(fw.framework_id, tid, _grace(other.info.kill_policy))
         if not ex.tasks:
             fw.executors.pop(ex.executor_id, None)
+            self.checkpoint.forget_executor(fw.framework_id, ex.executor_id)
             self._send(
                 msg.ExecutorExited(
                     framework_id=ID(fw.framework_id), executor_id=ex.info.executor_id, status=0
@@ -707,6 +748,7 @@ class Agent:
         if ex.stream is not None:
             ex.stream.close()
         fw.executors.pop(ex.executor_id, None)
+        self.checkpoint.forget_executor(fw.framework_id, ex.executor_id)
         self._send(
             msg.ExecutorExited(
                 framework_id=ID(fw.framework_id), executor_id=ex.info.executor_id, status=status

@@ -22,6 +22,7 @@ class LauncherClient:
         self._reader_task: asyncio.Task[None] | None = None
         self._proc: subprocess.Popen[bytes] | None = None
         self._buf: list[bytes] = []
+        self._listing: asyncio.Future[p.Listing] | None = None
         self._flush_scheduled = False
 
     @property
@@ -74,7 +75,21 @@ class LauncherClient:
             line = await reader.readline()
             if not line:
                 break
-            self.on_reply(p.reply_decoder.decode(line))
+            reply = p.reply_decoder.decode(line)
+            if isinstance(reply, p.Listing) and self._listing is not None:
+                if not self._listing.done():
+                    self._listing.set_result(reply)
+                continue
+            self.on_reply(reply)
+
+    async def list(self, timeout: float = 10.0) -> p.Listing:
+        """The launcher's containers: running (id -> pid) and exited (id -> wait status)."""
+        self._listing = asyncio.get_running_loop().create_future()
+        self.send(p.ListRequest())
+        try:
+            return await asyncio.wait_for(self._listing, timeout)
+        finally:
+            self._listing = None
 
     def send(self, req: p.Request) -> None:
         self._buf.append(p.encoder.encode(req) + b"\n")

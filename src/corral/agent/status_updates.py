@@ -4,6 +4,7 @@ and resent with backoff until the framework acknowledges them (through the maste
 from __future__ import annotations
 
 import contextlib
+import os
 from collections import deque
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -53,31 +54,54 @@ class StatusUpdateManager:
         self._send = send
         self._retry_min = retry_min
         self._journal: IO[bytes] | None = None
+        self._journal_path = journal
         if journal is not None:
             journal.parent.mkdir(parents=True, exist_ok=True)
             self._journal = open(journal, "ab", buffering=1 << 16)  # noqa: SIM115
         self.connected = False
 
-    @staticmethod
-    def replay(journal: Path) -> list[StatusUpdate]:
-        """Unacknowledged updates recorded in a journal, in order (for agent recovery)."""
+    def recover(self) -> dict[tuple[str, str], str]:
+        """Reload unacknowledged updates from the journal (compacting it) and queue them.
+
+        Returns the latest state recorded for every task in the journal.
+        """
+        if self._journal_path is None or not self._journal_path.exists():
+            return {}
+        self.close()
         pending: dict[tuple[str, str], list[StatusUpdate]] = {}
-        if not journal.exists():
-            return []
-        with open(journal, "rb") as f:
+        latest: dict[tuple[str, str], str] = {}
+        with open(self._journal_path, "rb") as f:
             for line in f:
                 try:
                     rec = _journal_decoder.decode(line)
                 except msgspec.DecodeError:
-                    break  # torn last line
+                    break  # a torn last line
                 if isinstance(rec, _Upd):
                     key = (rec.update.framework_id.value, rec.update.status.task_id.value)
                     pending.setdefault(key, []).append(rec.update)
+                    latest[key] = rec.update.status.state
                 else:
                     q = pending.get((rec.framework_id, rec.task_id))
                     if q and q[0].status.uuid == rec.uuid:
                         q.pop(0)
-        return [u for q in pending.values() for u in q]
+        tmp = self._journal_path.with_suffix(".tmp")
+        with open(tmp, "wb") as out:
+            for q in pending.values():
+                for u in q:
+                    out.write(_journal_encoder.encode(_Upd(update=u)) + b"\n")
+        os.replace(tmp, self._journal_path)
+        self._journal = open(self._journal_path, "ab", buffering=1 << 16)  # noqa: SIM115
+        for key, q in pending.items():
+            if q:
+                self.streams[key] = _Stream(pending=deque(q), interval=self._retry_min)
+        return latest
+
+    def reset(self) -> None:
+        """Forget every update and truncate the journal (``--recover cleanup``)."""
+        self.streams.clear()
+        if self._journal_path is not None:
+            self.close()
+            self._journal = open(self._journal_path, "wb", buffering=1 << 16)  # noqa: SIM115
 
     def _write(self, rec: _Ack | _Upd) -> None:
         if self._journal is not None:

@@ -101,6 +101,11 @@ def agent(
         "--status-update-retry",
         help="First resend interval of unacknowledged status updates.",
     ),
+    recover: str = typer.Option(
+        "reconnect",
+        "--recover",
+        help="'reconnect': re-adopt tasks an earlier agent run left; 'cleanup': kill them.",
+    ),
     log_level: str = typer.Option("info", "--log-level"),
 ) -> None:
     """Run an agent."""
@@ -122,6 +127,8 @@ def agent(
         fail(f"--attributes: {exc}")
     if ":" not in master_addr:
         fail("--master must be HOST:PORT")
+    if recover not in ("reconnect", "cleanup"):
+        fail("--recover must be 'reconnect' or 'cleanup'")
     config = AgentConfig(
         master=master_addr,
         work_dir=work_dir,
@@ -133,6 +140,7 @@ def agent(
         executor_registration_timeout=executor_registration_timeout,
         executor_shutdown_grace_period=executor_shutdown_grace_period,
         status_update_retry=status_update_retry,
+        recover=recover,
     )
     _run(run_agent(config))
 

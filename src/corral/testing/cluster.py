@@ -236,6 +236,21 @@ class LocalCluster:
 
         wait_until(ready, timeout, what=f"{n} agents registered")
 
+    def kill_agent(
+        self, agent: AgentProc, sig: int = signal.SIGKILL, timeout: float = 10.0
+    ) -> None:
+        """Stop only the agent process (as a crash or an upgrade would); its launcher and
+        tasks keep running."""
+        assert agent.popen is not None
+        agent.popen.send_signal(sig)
+        agent.popen.wait(timeout)
+
+    def restart_agent(self, agent: AgentProc, extra_flags: list[str] | None = None) -> None:
+        """Start a stopped agent again with the same flags and work dir."""
+        assert agent.popen is not None and agent.popen.poll() is not None
+        agent.argv = [*agent.argv, *(extra_flags or [])]
+        self._spawn(agent)
+
     # ------------------------------------------------------------------ stop
     def stop_agent(
         self,
