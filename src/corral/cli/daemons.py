@@ -43,6 +43,16 @@ def master(
         5, "--max-agent-ping-timeouts", help="Missed pings before an agent is removed."
     ),
     weights: str = typer.Option("", "--weights", help="Role weights, e.g. 'prod=3,dev=1'."),
+    zk: str = typer.Option("", "--zk", help="zk://h1:2181,h2:2181,h3:2181/corral for HA masters."),
+    quorum: int = typer.Option(
+        0, "--quorum", help="With --zk: more than half the number of masters."
+    ),
+    zk_session_timeout: float = typer.Option(10.0, "--zk-session-timeout", help="Seconds."),
+    agent_reregister_timeout: float = typer.Option(
+        600.0,
+        "--agent-reregister-timeout",
+        help="Seconds agents known from the registry have to re-register after a failover.",
+    ),
     log_level: str = typer.Option("info", "--log-level"),
 ) -> None:
     """Run a master."""
@@ -61,6 +71,19 @@ def master(
             fail(f"--weights: cannot parse {part!r}; expected ROLE=POSITIVE_NUMBER")
     if port <= 0 or port > 65535:
         fail("--port must be between 1 and 65535")
+    if zk:
+        from corral.coordination import parse_zk_url
+
+        try:
+            parse_zk_url(zk)
+        except ValueError as exc:
+            fail(f"--zk: {exc}")
+        if quorum < 1:
+            fail("--quorum is required with --zk (more than half the number of masters)")
+    elif quorum:
+        fail("--quorum only makes sense with --zk")
+    if zk_session_timeout <= 0:
+        fail("--zk-session-timeout must be positive")
     work_dir.mkdir(parents=True, exist_ok=True)
     config = MasterConfig(
         ip=ip,
@@ -70,6 +93,11 @@ def master(
         agent_ping_timeout=agent_ping_timeout,
         max_agent_ping_timeouts=max_agent_ping_timeouts,
         weights=parsed,
+        work_dir=str(work_dir),
+        zk=zk or None,
+        zk_session_timeout=zk_session_timeout,
+        quorum=quorum or None,
+        agent_reregister_timeout=agent_reregister_timeout,
     )
     _run(run_master(config))
 

@@ -64,6 +64,13 @@ def agent_registered(
         _reconcile_agent_tasks(self, agent, reg, returning=was_unreachable)
         log.info("agent %s registered from %s with %s", aid, reg.address, total)
     agent.info.id = ID(agent.id)
+    self.recovered_agents.pop(agent.id, None)
+    if self.registry is not None:
+        self.persist(
+            self.registry.admit_agent,
+            agent.id,
+            {"hostname": agent.hostname, "address": agent.address},
+        )
     send(amsg.Registered(agent_id=ID(agent.id), master_info=self.master_info()))
     self.schedule_allocation()
     return agent
@@ -224,6 +231,8 @@ def remove_agent(self: Master, agent: AgentRecord, why: str) -> None:
         self._remove_executor(ex)
     del self.agents[agent.id]
     self.unreachable_agents[agent.id] = self._now()
+    if self.registry is not None:
+        self.persist(self.registry.mark_unreachable, agent.id, self.unreachable_agents[agent.id])
     for fw in self.frameworks.values():
         self.send_event(fw, s.Event(type="FAILURE", failure=s.Failure(agent_id=ID(agent.id))))
     if agent.send is not None:

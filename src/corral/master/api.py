@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 import logging
 
 import aiohttp
@@ -70,6 +72,13 @@ def validate_call(call: s.Call) -> None:
 class SchedulerAPI:
     def __init__(self, master: Master) -> None:
         self.master = master
+        self.agent_sockets: set[web.WebSocketResponse] = set()
+
+    async def close_agent_links(self) -> None:
+        """Drop every agent's connection (this master stops leading); they re-detect."""
+        for ws in list(self.agent_sockets):
+            with contextlib.suppress(Exception):
+                await ws.close()
 
     async def scheduler(self, request: web.Request) -> web.StreamResponse:
         bad = check_json_content_type(request)
@@ -125,10 +134,9 @@ class SchedulerAPI:
     async def agent_link(self, request: web.Request) -> web.WebSocketResponse:
         ws = web.WebSocketResponse(max_msg_size=0, autoping=True)
         await ws.prepare(request)
+        self.agent_sockets.add(ws)
         master = self.master
         outbox: list[amsg.MasterToAgent] = []
-        import asyncio
-
         wake = asyncio.Event()
 
         def send(m: amsg.MasterToAgent) -> None:
@@ -165,6 +173,7 @@ class SchedulerAPI:
                     elif agent is not None and agent.id in master.agents:
                         master.agent_message(agent, m)
         finally:
+            self.agent_sockets.discard(ws)
             if agent is not None and agent.id in master.agents:
                 master.agent_disconnected(agent, send)
             writer_task.cancel()

@@ -12,10 +12,12 @@ import logging
 import time
 import uuid
 from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from typing import Any
 
 from corral import MESOS_COMPAT_VERSION
+from corral.coordination.interfaces import Registry
 from corral.master import agents as agent_ops
 from corral.master.allocator import AgentView, Filter, FrameworkView, Snapshot, allocate
 from corral.master.state import (
@@ -62,6 +64,24 @@ class MasterConfig:
     allocation_delay: float = 0.001
     weights: dict[str, float] = field(default_factory=dict)
     heartbeat_interval: float = HEARTBEAT_INTERVAL
+    work_dir: str = ""
+    zk: str | None = None  # zk://h1:2181,h2:2181/corral for HA; None: one embedded master
+    zk_session_timeout: float = 10.0
+    quorum: int | None = None
+    agent_reregister_timeout: float = 600.0
+
+
+def make_master_info(c: MasterConfig, master_id: str) -> MasterInfo:
+    return MasterInfo(
+        id=master_id,
+        ip=ip_to_int(c.ip),
+        port=c.port,
+        pid=f"master@{c.ip}:{c.port}",
+        hostname=c.hostname,
+        version=MESOS_COMPAT_VERSION,
+        address=Address(hostname=c.hostname, ip=c.ip, port=c.port),
+        capabilities=[{"type": "AGENT_UPDATE"}],
+    )
 
 
 def ip_to_int(ip: str) -> int:
@@ -74,8 +94,13 @@ def ip_to_int(ip: str) -> int:
 
 
 class Master:
-    def __init__(self, config: MasterConfig) -> None:
+    def __init__(self, config: MasterConfig, registry: Registry | None = None) -> None:
         self.config = config
+        self.registry = registry
+        self._registry_writer = ThreadPoolExecutor(1, thread_name_prefix="registry")
+        self.recovered_agents: dict[str, dict[str, Any]] = {}
+        self._timers: list[asyncio.TimerHandle] = []
+        self.closed = False
         self.id = str(uuid.uuid4())
         self.start_time = time.time()
         self.elected_time = self.start_time
@@ -100,6 +125,68 @@ class Master:
         }
         self.terminal_counts: dict[str, int] = {}
 
+    # ================================================================== registry
+    def persist(self, fn: Callable[..., None], *args: Any) -> None:
+        """Apply a registry write in order, off the event loop (ZooKeeper round trips)."""
+        if self.registry is None or self.closed:
+            return
+
+        def write() -> None:
+            try:
+                fn(*args)
+            except Exception as exc:
+                log.error("registry write %s failed: %s", getattr(fn, "__name__", fn), exc)
+
+        self._registry_writer.submit(write)
+
+    async def recover(self) -> None:
+        """On election: learn the agents admitted by earlier masters; they have
+        ``agent_reregister_timeout`` to come back before they are marked unreachable."""
+        if self.registry is None:
+            return
+        snap = await asyncio.get_running_loop().run_in_executor(
+            self._registry_writer, self.registry.load
+        )
+        self.unreachable_agents.update(snap.unreachable)
+        self.recovered_agents = {k: v for k, v in snap.agents.items() if k not in self.agents}
+        if self.recovered_agents:
+            log.info(
+                "recovered %d agents from the registry; waiting %.0fs for them to re-register",
+                len(self.recovered_agents),
+                self.config.agent_reregister_timeout,
+            )
+            self._timers.append(
+                asyncio.get_running_loop().call_later(
+                    self.config.agent_reregister_timeout, self._reregister_timeout
+                )
+            )
+
+    def _reregister_timeout(self) -> None:
+        now = self._now()
+        for aid in list(self.recovered_agents):
+            log.warning("agent %s did not re-register in time; marking it unreachable", aid)
+            del self.recovered_agents[aid]
+            self.unreachable_agents[aid] = now
+            assert self.registry is not None
+            self.persist(self.registry.mark_unreachable, aid, now)
+
+    def shutdown(self) -> None:
+        """Stop acting: this master is no longer the leader (or the process stops)."""
+        self.closed = True
+        for t in self._timers:
+            t.cancel()
+        if self._allocation_handle is not None:
+            self._allocation_handle.cancel()
+        for fw in self.frameworks.values():
+            if fw.failover_timer is not None:
+                fw.failover_timer.cancel()
+            if fw.stream is not None:
+                fw.stream.close()
+        for offer in self.offers.values():
+            if offer.expiry is not None:
+                offer.expiry.cancel()
+        self._registry_writer.shutdown(wait=False)
+
     # ================================================================== agents (agents.py)
     def agent_registered(
         self, reg: amsg.RegisterAgent, send: Callable[[amsg.MasterToAgent], None]
@@ -120,17 +207,7 @@ class Master:
 
     # ================================================================== identity
     def master_info(self) -> MasterInfo:
-        c = self.config
-        return MasterInfo(
-            id=self.id,
-            ip=ip_to_int(c.ip),
-            port=c.port,
-            pid=f"master@{c.ip}:{c.port}",
-            hostname=c.hostname,
-            version=MESOS_COMPAT_VERSION,
-            address=Address(hostname=c.hostname, ip=c.ip, port=c.port),
-            capabilities=[{"type": "AGENT_UPDATE"}],
-        )
+        return make_master_info(self.config, self.id)
 
     def _now(self) -> float:
         return time.time()
@@ -799,6 +876,8 @@ class Master:
                 reply(t.info.task_id, t.state, ID(t.agent_id), t)
                 continue
             aid = rt.agent_id.value if rt.agent_id else None
+            if aid in self.recovered_agents or (aid is None and self.recovered_agents):
+                continue  # its agent may still re-register with it: no answer yet (as Mesos)
             if aid is not None and aid in self.agents:
                 state = "TASK_GONE"
             elif aid is not None and aid in self.unreachable_agents:
@@ -811,7 +890,7 @@ class Master:
 
     # ================================================================== allocation
     def schedule_allocation(self) -> None:
-        if self._allocation_handle is None:
+        if self._allocation_handle is None and not self.closed:
             loop = asyncio.get_running_loop()
             self._allocation_handle = loop.call_later(self.config.allocation_delay, self._allocate)
 

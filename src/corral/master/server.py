@@ -1,27 +1,152 @@
-"""The master process: HTTP server, timers, and the routes of every API."""
+"""The master process: HTTP server, leadership, timers, and the routes of every API.
+
+One process serves HTTP all the time. While it leads, a ``Term`` (a fresh ``Master`` with its
+API objects and timers) answers the APIs; while it does not, every API call gets a 307 to the
+leader (or 503 while there is none), as Mesos does. Without ``--zk`` the one master leads from
+the start, with its registry in SQLite under ``--work-dir``.
+"""
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
+import json
 import logging
 import signal
+import uuid
+from collections.abc import Awaitable, Callable
+from pathlib import Path
 
 from aiohttp import web
 
 from corral.agent.api import version_info
+from corral.coordination.embedded import SqliteRegistry
+from corral.coordination.interfaces import Registry
 from corral.master.api import SchedulerAPI
-from corral.master.master import Master, MasterConfig
+from corral.master.master import Master, MasterConfig, make_master_info
 from corral.master.views import OperatorAPI
 from corral.transport.http import json_response
+from corral.wire.codec import to_builtins
 
 log = logging.getLogger("corral.master")
 
+Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
 
-def build_app(master: Master) -> web.Application:
+
+class Term:
+    """One period of leadership: the master's state lives and dies with it."""
+
+    def __init__(self, config: MasterConfig, registry: Registry | None) -> None:
+        self.master = Master(config, registry)
+        self.scheduler = SchedulerAPI(self.master)
+        self.operator = OperatorAPI(self.master)
+        self._pinger: asyncio.Task[None] | None = None
+
+    async def start(self) -> None:
+        await self.master.recover()
+        self._pinger = asyncio.get_running_loop().create_task(self._ping())
+
+    async def _ping(self) -> None:
+        while True:
+            await asyncio.sleep(self.master.config.agent_ping_timeout)
+            self.master.ping_agents()
+
+    async def stop(self) -> None:
+        if self._pinger is not None:
+            self._pinger.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._pinger
+        self.master.shutdown()
+        await self.scheduler.close_agent_links()
+
+
+class MasterProcess:
+    def __init__(self, config: MasterConfig) -> None:
+        self.config = config
+        self.term: Term | None = None
+        self.leader_address: str | None = None
+        self.zk_connected = config.zk is None
+        self._changes: asyncio.Queue[tuple[bool, str | None]] = asyncio.Queue()
+        self._registry: Registry | None = None
+        self.contender: object | None = None
+        self._follower: asyncio.Task[None] | None = None
+
+    @property
+    def address(self) -> str:
+        return f"{self.config.hostname}:{self.config.port}"
+
+    def master_info_json(self) -> bytes:
+        """What this master publishes in ZooKeeper: MasterInfo as one line of JSON (as Mesos)."""
+        info = to_builtins(make_master_info(self.config, str(uuid.uuid4())))
+        return json.dumps(info, separators=(",", ":")).encode()
+
+    # ------------------------------------------------------------------ leadership
+    def on_change(self, leading: bool, leader: str | None) -> None:
+        """From the contender (on the loop): apply in order in ``_follow``."""
+        self._changes.put_nowait((leading, leader))
+
+    async def follow(self) -> None:
+        while True:
+            leading, leader = await self._changes.get()
+            self.leader_address = leader
+            if leading and self.term is None:
+                term = Term(self.config, self._registry)
+                await term.start()
+                self.term = term
+                log.info("elected leading master (id %s)", term.master.id)
+                print(f"corral master {term.master.id} is the leader", flush=True)
+            elif not leading and self.term is not None:
+                term, self.term = self.term, None
+                log.warning("no longer the leader; dropping the in-memory state")
+                await term.stop()
+
+    async def start(self) -> None:
+        loop = asyncio.get_running_loop()
+        self._follower = loop.create_task(self.follow())
+        if self.config.zk is None:
+            self._registry = SqliteRegistry(Path(self.config.work_dir) / "registry.db")
+            self.on_change(True, self.address)
+            return
+        from corral.coordination.zookeeper import MasterContender, ZkRegistry
+
+        contender = MasterContender(
+            self.config.zk, self.master_info_json(), self.on_change, self.config.zk_session_timeout
+        )
+        self.contender = contender
+        await contender.start()
+        self._registry = ZkRegistry(contender.client, contender.url.path)
+
+    async def stop(self) -> None:
+        if self._follower is not None:
+            self._follower.cancel()
+        if self.term is not None:
+            await self.term.stop()
+            self.term = None
+        from corral.coordination.zookeeper import MasterContender
+
+        if isinstance(self.contender, MasterContender):
+            await self.contender.stop()
+
+    # ------------------------------------------------------------------ routing
+    def not_leader(self, request: web.Request) -> web.Response:
+        if self.leader_address and self.leader_address != self.address:
+            location = f"//{self.leader_address}{request.path_qs}"
+            return web.Response(status=307, headers={"Location": location})
+        return web.Response(status=503, text="No leader elected")
+
+    def leader_route(self, pick: Callable[[Term], Handler]) -> Handler:
+        async def handler(request: web.Request) -> web.StreamResponse:
+            term = self.term
+            if term is None:
+                return self.not_leader(request)
+            return await pick(term)(request)
+
+        return handler
+
+
+def build_app(proc: MasterProcess) -> web.Application:
     app = web.Application(client_max_size=64 << 20)
-    sched = SchedulerAPI(master)
-    op = OperatorAPI(master)
+    lead = proc.leader_route
 
     async def health(request: web.Request) -> web.Response:
         return web.Response(status=200)
@@ -30,61 +155,53 @@ def build_app(master: Master) -> web.Application:
         return json_response(version_info())
 
     async def redirect(request: web.Request) -> web.Response:
-        c = master.config
-        raise web.HTTPTemporaryRedirect(f"//{c.hostname}:{c.port}")
+        leader = proc.address if proc.term is not None else proc.leader_address
+        if not leader:
+            return web.Response(status=503, text="No leader elected")
+        return web.Response(status=307, headers={"Location": f"//{leader}"})
+
+    async def metrics(request: web.Request) -> web.StreamResponse:
+        if proc.term is None:
+            return json_response({"master/elected": 0})
+        return await proc.term.operator.metrics(request)
 
     async def index(request: web.Request) -> web.Response:
-        c = master.config
-        return web.Response(
-            text=f"corral master {master.id} at {c.hostname}:{c.port}: see /master/state\n"
-        )
+        role = "leader" if proc.term is not None else f"standby (leader: {proc.leader_address})"
+        return web.Response(text=f"corral master at {proc.address}, {role}: see /master/state\n")
 
     for prefix in ("", "/master"):
-        app.router.add_post(prefix + "/api/v1/scheduler", sched.scheduler)
-        app.router.add_post(prefix + "/api/v1", op.call)
-        app.router.add_post(prefix + "/api/v1/operator", op.call)
-        app.router.add_get(prefix + "/state", op.state)
-        app.router.add_get(prefix + "/state.json", op.state)
+        app.router.add_post(prefix + "/api/v1/scheduler", lead(lambda t: t.scheduler.scheduler))
+        app.router.add_post(prefix + "/api/v1", lead(lambda t: t.operator.call))
+        app.router.add_post(prefix + "/api/v1/operator", lead(lambda t: t.operator.call))
+        for name in ("/state", "/state.json"):
+            app.router.add_get(prefix + name, lead(lambda t: t.operator.state))
+        app.router.add_get(prefix + "/slaves", lead(lambda t: t.operator.slaves))
+        app.router.add_get(prefix + "/frameworks", lead(lambda t: t.operator.frameworks))
+        app.router.add_get(prefix + "/tasks", lead(lambda t: t.operator.tasks))
         app.router.add_get(prefix + "/health", health)
         app.router.add_get(prefix + "/redirect", redirect)
-        app.router.add_get(prefix + "/slaves", op.slaves)
-        app.router.add_get(prefix + "/frameworks", op.frameworks)
-        app.router.add_get(prefix + "/tasks", op.tasks)
-    app.router.add_get("/master/agent", sched.agent_link)
+    app.router.add_get("/master/agent", lead(lambda t: t.scheduler.agent_link))
     app.router.add_get("/version", version)
-    app.router.add_get("/metrics/snapshot", op.metrics)
+    app.router.add_get("/metrics/snapshot", metrics)
     app.router.add_get("/", index)
     return app
 
 
-async def run_master(config: MasterConfig, ready: asyncio.Event | None = None) -> None:
-    master = Master(config)
-    runner = web.AppRunner(build_app(master), handler_cancellation=True, access_log=None)
+async def run_master(config: MasterConfig) -> None:
+    proc = MasterProcess(config)
+    runner = web.AppRunner(build_app(proc), handler_cancellation=True, access_log=None)
     await runner.setup()
     site = web.TCPSite(runner, config.ip, config.port, reuse_address=True)
     await site.start()
-    log.info("master %s listening on http://%s:%d", master.id, config.ip, config.port)
-    print(f"corral master {master.id} listening on http://{config.ip}:{config.port}", flush=True)
+    log.info("master listening on http://%s:%d", config.ip, config.port)
+    print(f"corral master listening on http://{config.ip}:{config.port}", flush=True)
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGTERM, signal.SIGINT):
         loop.add_signal_handler(sig, stop.set)
-    if ready is not None:
-        ready.set()
-
-    async def pinger() -> None:
-        while True:
-            await asyncio.sleep(config.agent_ping_timeout)
-            master.ping_agents()
-
-    ping_task = loop.create_task(pinger())
     try:
+        await proc.start()
         await stop.wait()
     finally:
-        ping_task.cancel()
-        with contextlib.suppress(asyncio.CancelledError):
-            await ping_task
-        for fw in master.frameworks.values():
-            if fw.stream is not None:
-                fw.stream.close()
+        await proc.stop()
         await runner.cleanup()

@@ -1,0 +1,352 @@
+"""ZooKeeper through kazoo: master election and detection the Mesos way, and durable stores.
+
+Election: each master creates an EPHEMERAL|SEQUENTIAL ``json.info_NNNNNNNNNN`` child of the
+group path holding its MasterInfo as JSON; the lowest sequence leads. This is exactly what
+Mesos writes, so Mesos-aware clients (pymesos given ``zk://``) find the leader. Nothing else
+lives directly under the group path except ``log_replicas`` (which pymesos skips, as Mesos
+keeps its replicated log there): corral's registry and framework stores live below it.
+
+kazoo runs its own threads; every callback is handed to the asyncio loop with
+``call_soon_threadsafe``. This is the only module with threads.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import logging
+from collections.abc import Callable
+from typing import Any
+
+from kazoo.client import KazooClient, KazooState
+from kazoo.exceptions import KazooException, NodeExistsError, NoNodeError
+from kazoo.retry import KazooRetry
+
+from corral.coordination.interfaces import RegistrySnapshot
+from corral.coordination.url import ZkUrl, parse_zk_url
+
+log = logging.getLogger("corral.coordination")
+
+INFO_PREFIX = "json.info_"
+STORE_CHILD = "log_replicas"
+
+
+def make_client(url: ZkUrl, session_timeout: float) -> KazooClient:
+    retry = KazooRetry(max_tries=-1, delay=0.1, max_delay=1.0)
+    client = KazooClient(
+        hosts=url.hosts,
+        timeout=session_timeout,
+        connection_retry=retry,
+        command_retry=KazooRetry(max_tries=3, delay=0.1, max_delay=1.0),
+    )
+    if url.auth:
+        client.add_auth("digest", url.auth)
+    return client
+
+
+def leader_of(children: list[str]) -> str | None:
+    """The leading candidate: the lowest sequence among ``json.info_`` nodes."""
+    candidates = sorted(c for c in children if c.startswith(INFO_PREFIX))
+    return candidates[0] if candidates else None
+
+
+def address_of(data: bytes) -> str | None:
+    """``ip:port`` from a MasterInfo JSON node, as pymesos reads it."""
+    try:
+        info = json.loads(data)
+        addr = info["address"]
+        return f"{addr.get('hostname') or addr['ip']}:{int(addr['port'])}"
+    except (ValueError, KeyError, TypeError):
+        return None
+
+
+class MasterContender:
+    """Contend for leadership and watch who leads.
+
+    ``on_change(leading, leader_address)`` runs on the asyncio loop whenever this master's
+    role or the known leader changes. ``leading`` turns False at once when the ZooKeeper
+    connection is suspended: a master that may have lost its session must stop acting as
+    leader before another can be elected (no split brain).
+    """
+
+    def __init__(
+        self,
+        url: str,
+        info: bytes,
+        on_change: Callable[[bool, str | None], None],
+        session_timeout: float = 10.0,
+    ) -> None:
+        self.url = parse_zk_url(url)
+        self.info = info
+        self.on_change = on_change
+        self.session_timeout = session_timeout
+        self.client = make_client(self.url, session_timeout)
+        self.my_node: str | None = None
+        self._loop: asyncio.AbstractEventLoop | None = None
+        self._leading = False
+        self._leader: str | None = None
+        self._state = "CONNECTED"
+        self._stopped = False
+
+    async def start(self, timeout: float = 30.0) -> None:
+        self._loop = asyncio.get_running_loop()
+        self.client.add_listener(self._listener)
+        await self._loop.run_in_executor(None, lambda: self.client.start(timeout=timeout))
+        await self._loop.run_in_executor(None, self._join)
+
+    def _join(self) -> None:
+        """Create our candidacy node and watch the group (kazoo thread)."""
+        self.client.ensure_path(self.url.path)
+        path = self.client.create(
+            f"{self.url.path}/{INFO_PREFIX}", self.info, ephemeral=True, sequence=True
+        )
+        self.my_node = path.rsplit("/", 1)[1]
+        log.info("joined the master group at %s as %s", self.url.path, self.my_node)
+        self.client.ChildrenWatch(self.url.path, self._children)
+
+    def _children(self, children: list[str]) -> bool:
+        if self._stopped:
+            return False
+        self._evaluate(children)
+        return True
+
+    def _evaluate(self, children: list[str]) -> None:
+        leader = leader_of(children)
+        address = None
+        if leader is not None:
+            try:
+                data, _ = self.client.get(f"{self.url.path}/{leader}")
+                address = address_of(data)
+            except (NoNodeError, KazooException):
+                address = None
+        leading = leader is not None and leader == self.my_node and self._state == "CONNECTED"
+        self._publish(leading, address)
+
+    def _publish(self, leading: bool, address: str | None) -> None:
+        if self._loop is None or self._stopped:
+            return
+        self._leading, self._leader = leading, address
+        self._loop.call_soon_threadsafe(self.on_change, leading, address)
+
+    def _listener(self, state: str) -> None:
+        prev, self._state = self._state, state
+        if state in (KazooState.SUSPENDED, KazooState.LOST):
+            log.warning("ZooKeeper connection %s: not acting as leader", state)
+            self._publish(False, None)
+            if state == KazooState.LOST:
+                self.my_node = None
+        elif state == KazooState.CONNECTED and prev != KazooState.CONNECTED:
+            self.client.handler.spawn(self._reconnected)
+
+    def _reconnected(self) -> None:
+        if self._stopped:
+            return
+        try:
+            if self.my_node is None:  # the session expired: stand again with a new node
+                path = self.client.create(
+                    f"{self.url.path}/{INFO_PREFIX}", self.info, ephemeral=True, sequence=True
+                )
+                self.my_node = path.rsplit("/", 1)[1]
+                log.info("new ZooKeeper session; standing again as %s", self.my_node)
+            self._evaluate(self.client.get_children(self.url.path))
+        except KazooException as exc:
+            log.warning("re-joining the master group failed: %s", exc)
+
+    async def stop(self) -> None:
+        self._stopped = True
+        loop = asyncio.get_running_loop()
+
+        def close() -> None:
+            try:
+                self.client.stop()
+                self.client.close()
+            except KazooException:
+                pass
+
+        await loop.run_in_executor(None, close)
+
+
+class LeaderDetector:
+    """Follow the leading master of a ``zk://`` group: ``on_leader("host:port" | None)``."""
+
+    def __init__(
+        self, url: str, on_leader: Callable[[str | None], None], session_timeout: float = 10.0
+    ) -> None:
+        self.url = parse_zk_url(url)
+        self.on_leader = on_leader
+        self.client = make_client(self.url, session_timeout)
+        self._loop: asyncio.AbstractEventLoop | None = None
+        self._stopped = False
+
+    async def start(self, timeout: float = 30.0) -> None:
+        self._loop = asyncio.get_running_loop()
+        self.client.add_listener(self._listener)
+        await self._loop.run_in_executor(None, lambda: self.client.start(timeout=timeout))
+        await self._loop.run_in_executor(None, self._watch)
+
+    def _watch(self) -> None:
+        self.client.ensure_path(self.url.path)
+        self.client.ChildrenWatch(self.url.path, self._children)
+
+    def _listener(self, state: str) -> None:
+        if state == KazooState.CONNECTED:
+            self.client.handler.spawn(self._refresh)
+
+    def _refresh(self) -> None:
+        try:
+            self._children(self.client.get_children(self.url.path))
+        except KazooException:
+            pass
+
+    def _children(self, children: list[str]) -> bool:
+        if self._stopped:
+            return False
+        leader = leader_of(children)
+        address = None
+        if leader is not None:
+            try:
+                data, _ = self.client.get(f"{self.url.path}/{leader}")
+                address = address_of(data)
+            except (NoNodeError, KazooException):
+                address = None
+        if self._loop is not None:
+            self._loop.call_soon_threadsafe(self.on_leader, address)
+        return True
+
+    async def stop(self) -> None:
+        self._stopped = True
+
+        def close() -> None:
+            try:
+                self.client.stop()
+                self.client.close()
+            except KazooException:
+                pass
+
+        await asyncio.get_running_loop().run_in_executor(None, close)
+
+
+class ZkKeyValueStore:
+    """Small values under ``<path>/log_replicas/<namespace>/<key>`` (keys may not contain '/')."""
+
+    def __init__(self, client: KazooClient, path: str, namespace: str) -> None:
+        self.client = client
+        self.base = f"{path}/{STORE_CHILD}/{namespace}"
+        self.client.ensure_path(self.base)
+
+    def _node(self, key: str) -> str:
+        if not key or "/" in key:
+            raise ValueError(f"bad key {key!r}")
+        return f"{self.base}/{key}"
+
+    def get(self, key: str) -> bytes | None:
+        try:
+            data, _ = self.client.get(self._node(key))
+            return bytes(data)
+        except NoNodeError:
+            return None
+
+    def put(self, key: str, value: bytes) -> None:
+        node = self._node(key)
+        try:
+            self.client.set(node, value)
+        except NoNodeError:
+            try:
+                self.client.create(node, value)
+            except NodeExistsError:
+                self.client.set(node, value)
+
+    def delete(self, key: str) -> None:
+        try:
+            self.client.delete(self._node(key))
+        except NoNodeError:
+            pass
+
+    def keys(self, prefix: str = "") -> list[str]:
+        return sorted(k for k in self.client.get_children(self.base) if k.startswith(prefix))
+
+    def close(self) -> None:
+        pass
+
+
+class ZkRegistry:
+    """The HA master's registry in ZooKeeper, next to the election nodes."""
+
+    def __init__(self, client: KazooClient, path: str) -> None:
+        self.agents = ZkKeyValueStore(client, path, "agents")
+        self.unreachable = ZkKeyValueStore(client, path, "unreachable")
+
+    def load(self) -> RegistrySnapshot:
+        snap = RegistrySnapshot()
+        for key in self.agents.keys():  # noqa: SIM118
+            value = self.agents.get(key)
+            if value is not None:
+                snap.agents[key] = json.loads(value)
+        for key in self.unreachable.keys():  # noqa: SIM118
+            value = self.unreachable.get(key)
+            if value is not None:
+                snap.unreachable[key] = float(value)
+        return snap
+
+    def admit_agent(self, agent_id: str, info: dict[str, Any]) -> None:
+        self.unreachable.delete(agent_id)
+        self.agents.put(agent_id, json.dumps(info).encode())
+
+    def mark_unreachable(self, agent_id: str, when: float) -> None:
+        self.agents.delete(agent_id)
+        self.unreachable.put(agent_id, str(when).encode())
+
+    def remove_agent(self, agent_id: str) -> None:
+        self.agents.delete(agent_id)
+        self.unreachable.delete(agent_id)
+
+    def close(self) -> None:
+        pass
+
+
+class FrameworkElection:
+    """Leadership for an HA pair of framework processes: a kazoo Lock at a path of the
+    framework's own (away from the masters' group). ``await campaign()`` returns once this
+    process leads; ``lost`` is set if its ZooKeeper session is lost (stop acting then)."""
+
+    def __init__(self, url: str, name: str, identifier: str, session_timeout: float = 10.0) -> None:
+        self.url = parse_zk_url(url)
+        self.client = make_client(self.url, session_timeout)
+        self.base = f"{self.url.path}/{STORE_CHILD}/frameworks/{name}"
+        self.identifier = identifier
+        self.lost = asyncio.Event()
+        self._lock: Any = None
+        self._loop: asyncio.AbstractEventLoop | None = None
+
+    async def campaign(self) -> None:
+        loop = self._loop = asyncio.get_running_loop()
+        self.client.add_listener(self._listener)
+        await loop.run_in_executor(None, lambda: self.client.start(timeout=30))
+        self._lock = self.client.Lock(f"{self.base}/leader", self.identifier)
+        await loop.run_in_executor(None, self._lock.acquire)
+
+    def _listener(self, state: str) -> None:
+        if state in (KazooState.SUSPENDED, KazooState.LOST) and self._loop is not None:
+            self._loop.call_soon_threadsafe(self.lost.set)
+
+    def contenders(self) -> list[str]:
+        lock = self._lock or self.client.Lock(f"{self.base}/leader")
+        return list(lock.contenders())
+
+    def store(self) -> ZkKeyValueStore:
+        """The framework's state store, under the same ZooKeeper path."""
+        return ZkKeyValueStore(
+            self.client, self.url.path, f"frameworks/{self.base.rsplit('/', 1)[1]}/state"
+        )
+
+    async def stop(self) -> None:
+        def close() -> None:
+            try:
+                if self._lock is not None:
+                    self._lock.release()
+                self.client.stop()
+                self.client.close()
+            except KazooException:
+                pass
+
+        await asyncio.get_running_loop().run_in_executor(None, close)
