@@ -29,6 +29,8 @@ from corral.agent.launcher_client import LauncherClient
 from corral.agent.model import ExecutorEntry, FrameworkEntry, TaskEntry
 from corral.agent.sandbox import FetchError, fetch_uris, make_sandbox, sandbox_dir
 from corral.agent.status_updates import StatusUpdateManager
+from corral.coordination.url import is_zk_url
+from corral.coordination.zookeeper import LeaderDetector
 from corral.resources import Resources, from_wire
 from corral.wire import agent as msg
 from corral.wire.base import ID
@@ -63,6 +65,7 @@ class AgentConfig:
     status_update_retry: float = 10.0
     master_timeout: float = 75.0  # no word from the master for this long: reconnect
     recover: str = "reconnect"  # or "cleanup": kill what an earlier run left, start afresh
+    zk_session_timeout: float = 10.0
 
 
 class Agent:
@@ -90,6 +93,9 @@ class Agent:
         self.registered = asyncio.Event()
         self._stopping = False
         self._last_heard = 0.0
+        self.current_master: str | None = None if is_zk_url(config.master) else config.master
+        self._master_changed = asyncio.Event()
+        self._detector: LeaderDetector | None = None
 
     # ================================================================== lifecycle
     @property
@@ -107,6 +113,11 @@ class Agent:
         else:
             await recover(self)
         loop = asyncio.get_running_loop()
+        if is_zk_url(self.config.master):
+            self._detector = LeaderDetector(
+                self.config.master, self.on_leader, self.config.zk_session_timeout
+            )
+            await self._detector.start()
         self._tasks.append(loop.create_task(self._master_loop()))
         self._tasks.append(loop.create_task(self._timers()))
 
@@ -121,6 +132,8 @@ class Agent:
                 await t
         if self._ws is not None:
             await self._ws.close()
+        if self._detector is not None:
+            await self._detector.stop()
         for fw in self.frameworks.values():
             for ex in fw.executors.values():
                 if ex.stream:
@@ -175,12 +188,27 @@ class Agent:
             tasks=tasks,
         )
 
+    def on_leader(self, address: str | None) -> None:
+        """From the ZooKeeper detector: the leading master changed."""
+        if address == self.current_master:
+            return
+        log.info("leading master is now %s", address)
+        self.current_master = address
+        self._master_changed.set()
+        if self._ws is not None:
+            asyncio.get_running_loop().create_task(self._ws.close())
+
     async def _master_loop(self) -> None:
         assert self._session is not None
         backoff = self.config.registration_backoff_factor
         attempt = 0
         while not self.stopping():
-            url = f"http://{self.config.master}/master/agent"
+            self._master_changed.clear()
+            master = self.current_master
+            if master is None:
+                await self._master_changed.wait()
+                continue
+            url = f"http://{master}/master/agent"
             try:
                 async with self._session.ws_connect(url, max_msg_size=0, autoping=True) as ws:
                     self._ws = ws
@@ -190,10 +218,7 @@ class Agent:
                     try:
                         await ws.send_bytes(encode([self._register_message()]))
                         async for frame in ws:
-                            if (
-                                frame.type != aiohttp.WSMsgType.BINARY
-                                and frame.type != aiohttp.WSMsgType.TEXT
-                            ):
+                            if frame.type not in (aiohttp.WSMsgType.BINARY, aiohttp.WSMsgType.TEXT):
                                 break
                             self._last_heard = asyncio.get_running_loop().time()
                             for m in msg.master_to_agent_decoder.decode(frame.data):
@@ -203,17 +228,27 @@ class Agent:
                         with contextlib.suppress(asyncio.CancelledError, Exception):
                             await writer
                         self._ws = None
+            except aiohttp.WSServerHandshakeError as exc:
+                location = str(exc.headers.get("Location", "")) if exc.headers else ""
+                if exc.status == 307 and location:
+                    # A standby: follow it to the leader at once.
+                    self.current_master = location.lstrip("/").split("/", 1)[0]
+                    continue
+                log.debug("master refused the connection: %s", exc)
             except (TimeoutError, aiohttp.ClientError, OSError) as exc:
                 log.debug("master connection failed: %s", exc)
             if self.stopping():
                 break
             if self.registered.is_set():
-                log.warning("lost the master at %s; reconnecting", self.config.master)
+                log.warning("lost the master at %s; reconnecting", master)
             self.registered.clear()
             self.updates.on_disconnected()
+            if self.current_master != master:
+                continue  # a new leader was detected: go now
             attempt += 1
             delay = min(60.0, backoff * (2 ** min(attempt, 6))) * random.random()
-            await asyncio.sleep(max(delay, 0.05))
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(self._master_changed.wait(), max(delay, 0.05))
 
     def stopping(self) -> bool:
         return self._stopping

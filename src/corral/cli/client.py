@@ -76,7 +76,7 @@ def run(
         if not sep or not key:
             fail(f"--env: expected KEY=VALUE, got {item!r}")
         environment[key] = value
-    address = resolve_master(master)
+    address = resolve_master(master, keep_zk=True)  # the driver follows failovers itself
     shell_cmd = command[0] if len(command) == 1 else " ".join(_quote(c) for c in command)
     spec = RunSpec(
         command=shell_cmd,

@@ -19,7 +19,7 @@ def fail(message: str, code: int = 2) -> NoReturn:
     raise typer.Exit(code)
 
 
-def resolve_master(flag: str | None) -> str:
+def resolve_master(flag: str | None, keep_zk: bool = False) -> str:
     """--master, else $CORRAL_MASTER, else the cluster `corral up` started, else :5050."""
     master = flag or os.environ.get("CORRAL_MASTER")
     if not master:
@@ -31,8 +31,18 @@ def resolve_master(flag: str | None) -> str:
         if master.startswith(prefix):
             master = master[len(prefix) :]
     master = master.rstrip("/")
-    if master.startswith("zk://"):
-        fail("--master: zk:// discovery is not supported yet; give HOST:PORT")
+    if master.startswith(("zk://", "zoo://", "file://")):
+        if keep_zk:
+            return master
+        from corral.coordination.zookeeper import find_leader
+
+        try:
+            leader = find_leader(master)
+        except Exception as exc:
+            fail(f"--master: cannot reach ZooKeeper at {master}: {exc}")
+        if leader is None:
+            fail(f"--master: no leading master is registered at {master}")
+        return leader
     if ":" not in master:
         master = f"{master}:5050"
     return master

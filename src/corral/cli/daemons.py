@@ -104,7 +104,9 @@ def master(
 
 def agent(
     master_addr: str = typer.Option(
-        os.environ.get("CORRAL_MASTER", "127.0.0.1:5050"), "--master", help="The master, HOST:PORT."
+        os.environ.get("CORRAL_MASTER", "127.0.0.1:5050"),
+        "--master",
+        help="The master: HOST:PORT, or zk://h1:2181,h2:2181/corral to follow the leader.",
     ),
     work_dir: Path = typer.Option(
         Path("/var/lib/corral/agent"), "--work-dir", help="Sandboxes and checkpoints go here."
@@ -129,6 +131,7 @@ def agent(
         "--status-update-retry",
         help="First resend interval of unacknowledged status updates.",
     ),
+    zk_session_timeout: float = typer.Option(10.0, "--zk-session-timeout", help="Seconds."),
     recover: str = typer.Option(
         "reconnect",
         "--recover",
@@ -153,8 +156,15 @@ def agent(
         attrs = parse_attributes(attributes)
     except ResourceError as exc:
         fail(f"--attributes: {exc}")
-    if ":" not in master_addr:
-        fail("--master must be HOST:PORT")
+    from corral.coordination import is_zk_url, parse_zk_url
+
+    if is_zk_url(master_addr):
+        try:
+            parse_zk_url(master_addr)
+        except ValueError as exc:
+            fail(f"--master: {exc}")
+    elif ":" not in master_addr:
+        fail("--master must be HOST:PORT or a zk:// URL")
     if recover not in ("reconnect", "cleanup"):
         fail("--recover must be 'reconnect' or 'cleanup'")
     config = AgentConfig(
@@ -169,6 +179,7 @@ def agent(
         executor_shutdown_grace_period=executor_shutdown_grace_period,
         status_update_retry=status_update_retry,
         recover=recover,
+        zk_session_timeout=zk_session_timeout,
     )
     _run(run_agent(config))
 
@@ -237,7 +248,7 @@ def up(
             time.sleep(0.2)
             dead = [
                 p.name
-                for p in [cluster.master_proc, *cluster.agents]
+                for p in [*cluster.masters, *cluster.agents]
                 if p and p.popen and p.popen.poll() is not None
             ]
             if dead:

@@ -60,6 +60,24 @@ def address_of(data: bytes) -> str | None:
         return None
 
 
+def find_leader(url: str, timeout: float = 10.0) -> str | None:
+    """One look at a ``zk://`` group: the leading master's ``host:port``, or None."""
+    zk = parse_zk_url(url)
+    client = make_client(zk, timeout)
+    client.start(timeout=timeout)
+    try:
+        leader = leader_of(client.get_children(zk.path))
+        if leader is None:
+            return None
+        data, _ = client.get(f"{zk.path}/{leader}")
+        return address_of(data)
+    except NoNodeError:
+        return None
+    finally:
+        client.stop()
+        client.close()
+
+
 class MasterContender:
     """Contend for leadership and watch who leads.
 

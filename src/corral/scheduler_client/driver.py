@@ -17,6 +17,8 @@ from typing import Any
 
 import aiohttp
 
+from corral.coordination.url import is_zk_url
+from corral.coordination.zookeeper import LeaderDetector
 from corral.wire import scheduler as s
 from corral.wire.base import ID
 from corral.wire.codec import decode, encode
@@ -76,7 +78,11 @@ class SchedulerDriver:
         implicit_acknowledgements: bool = True,
         max_backoff: float = 15.0,
     ) -> None:
-        self.master = _strip(master)
+        self.zk_url = master if is_zk_url(master) else None
+        self.master: str | None = None if self.zk_url else _strip(master)
+        self._master_changed = asyncio.Event()
+        self._detector: LeaderDetector | None = None
+        self.heartbeat_interval = 15.0
         self.framework_info = framework_info
         self.scheduler = scheduler
         self.implicit_acks = implicit_acknowledgements
@@ -98,8 +104,16 @@ class SchedulerDriver:
             connector=connector, timeout=aiohttp.ClientTimeout(total=None, sock_connect=10)
         )
         attempt = 0
+        if self.zk_url is not None:
+            self._detector = LeaderDetector(self.zk_url, self._on_leader)
+            await self._detector.start()
         try:
             while not self._done():
+                if self.master is None:
+                    self._master_changed.clear()
+                    await self._master_changed.wait()
+                    continue
+                master = self.master
                 try:
                     await self._subscribe_once()
                     attempt = 0
@@ -113,14 +127,29 @@ class SchedulerDriver:
                 self.connected.clear()
                 self.stream_id = None
                 await self._dispatch(self.scheduler.disconnected(self))
+                if self.master != master:
+                    continue  # a new leader: subscribe there at once
                 attempt += 1
                 delay = min(self.max_backoff, 0.1 * 2**attempt) * (0.5 + random.random() / 2)
-                await asyncio.sleep(delay)
+                self._master_changed.clear()
+                with contextlib.suppress(TimeoutError):
+                    await asyncio.wait_for(self._master_changed.wait(), delay)
         finally:
+            if self._detector is not None:
+                await self._detector.stop()
             for t in list(self._background):
                 with contextlib.suppress(Exception, asyncio.CancelledError):
                     await t
             await self._session.close()
+
+    def _on_leader(self, address: str | None) -> None:
+        if address == self.master or address is None:
+            return
+        log.info("leading master is now %s", address)
+        self.master = address
+        self._master_changed.set()
+        if self._response is not None:
+            self._response.close()  # re-subscribe with the new leader
 
     def _done(self) -> bool:
         return self._stopping or self._removed
@@ -153,7 +182,7 @@ class SchedulerDriver:
                 allow_redirects=False,
             )
             if resp.status == 307:
-                self.master = _strip(resp.headers.get("Location", self.master))
+                self.master = _strip(resp.headers.get("Location", self.master or ""))
                 resp.release()
                 continue
             break
@@ -165,7 +194,13 @@ class SchedulerDriver:
         self.stream_id = resp.headers.get("Mesos-Stream-Id")
         decoder = Decoder()
         try:
-            async for chunk in resp.content.iter_any():
+            while True:
+                # Missing ~5 heartbeats means the master is gone even if TCP is not.
+                chunk = await asyncio.wait_for(
+                    resp.content.readany(), 5 * self.heartbeat_interval + 1
+                )
+                if not chunk:
+                    break
                 for record in decoder.feed(chunk):
                     await self._event(decode(record, s.Event))
                     if self._removed:
@@ -183,6 +218,7 @@ class SchedulerDriver:
         sched = self.scheduler
         if ev.type == "SUBSCRIBED" and ev.subscribed:
             self.framework_id = ev.subscribed.framework_id.value
+            self.heartbeat_interval = ev.subscribed.heartbeat_interval_seconds or 15.0
             self.connected.set()
             await self._dispatch(sched.subscribed(self, self.framework_id))
         elif ev.type == "OFFERS" and ev.offers:
@@ -223,8 +259,8 @@ class SchedulerDriver:
     # ------------------------------------------------------------------ calls
     async def call(self, call: s.Call) -> None:
         assert self._session is not None
-        if self.framework_id is None:
-            raise CallFailed(0, "not subscribed")
+        if self.framework_id is None or self.master is None:
+            raise CallFailed(503, "not subscribed")
         call.framework_id = ID(self.framework_id)
         headers = {"Content-Type": "application/json"}
         if self.stream_id:

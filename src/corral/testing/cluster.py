@@ -7,6 +7,7 @@ each agent's launcher (which outlives its agent by design, so it is stopped expl
 
 from __future__ import annotations
 
+import functools
 import json
 import os
 import signal
@@ -107,6 +108,9 @@ class LocalCluster:
         master_flags: list[str] | None = None,
         agent_flags: list[str] | None = None,
         ip: str = "127.0.0.1",
+        masters: int = 1,
+        zk: str | None = None,
+        zk_session_timeout: float = 2.0,
     ) -> None:
         self._tmp: tempfile.TemporaryDirectory[str] | None = None
         if work_dir is None:
@@ -114,18 +118,62 @@ class LocalCluster:
             work_dir = self._tmp.name
         self.work_dir = Path(work_dir)
         self.ip = ip
-        self.port = port or free_port()
+        if masters > 1 and zk is None:
+            raise ValueError("more than one master needs zk= (a ZooKeeper URL)")
+        self.zk = zk
+        self.zk_session_timeout = zk_session_timeout
+        self.ports = [port or free_port()] + [free_port() for _ in range(masters - 1)]
+        self.port = self.ports[0]
         self.num_agents = agents
         self.agent_resources = agent_resources
         self.agent_attributes = agent_attributes or []
         self.master_flags = master_flags or []
         self.agent_flags = agent_flags or []
-        self.master_proc: Proc | None = None
+        self.masters: list[Proc] = []
         self.agents: list[AgentProc] = []
 
     @property
+    def master_proc(self) -> Proc | None:
+        return self.masters[0] if self.masters else None
+
+    @property
     def master(self) -> str:
-        return f"{self.ip}:{self.port}"
+        """The leading master's ``host:port`` (the only master without ZooKeeper)."""
+        if self.zk is None:
+            return f"{self.ip}:{self.port}"
+        leader: str = wait_until(self.leader, 30, what="a leading master")
+        return leader
+
+    @property
+    def master_url(self) -> str:
+        """What agents and frameworks are given: the zk:// URL in HA, else host:port."""
+        return self.zk or f"{self.ip}:{self.port}"
+
+    def leader(self) -> str | None:
+        """Ask the live masters who leads (their /master/redirect); None while nobody does."""
+        import http.client
+
+        for proc, port in zip(self.masters, self.ports, strict=False):
+            if proc.popen is None or proc.popen.poll() is not None:
+                continue
+            try:
+                conn = http.client.HTTPConnection(self.ip, port, timeout=1)
+                conn.request("GET", "/master/redirect")
+                resp = conn.getresponse()
+                location = resp.getheader("Location") or ""
+                conn.close()
+            except OSError:
+                continue
+            if resp.status == 307 and location:
+                return location.lstrip("/").split("/", 1)[0]
+        return None
+
+    def leader_index(self) -> int | None:
+        leader = self.leader()
+        if leader is None:
+            return None
+        port = int(leader.rsplit(":", 1)[1])
+        return self.ports.index(port) if port in self.ports else None
 
     @property
     def url(self) -> str:
@@ -156,6 +204,19 @@ class LocalCluster:
         return self
 
     def start_master(self, timeout: float = 20.0) -> None:
+        for i in range(len(self.ports)):
+            self.start_master_index(i, wait=False)
+        for i, proc in enumerate(self.masters):
+            wait_until(
+                functools.partial(self._master_up, i),
+                timeout,
+                what=f"master on port {self.ports[i]} (log: {proc.log})",
+            )
+        if self.zk is not None:
+            wait_until(self.leader, timeout, what="a leading master")
+
+    def start_master_index(self, i: int, wait: bool = True) -> None:
+        """Start (or restart) master ``i``."""
         argv = [
             sys.executable,
             "-m",
@@ -164,22 +225,42 @@ class LocalCluster:
             "--ip",
             self.ip,
             "--port",
-            str(self.port),
+            str(self.ports[i]),
             "--work-dir",
-            str(self.work_dir / "master"),
-            *self.master_flags,
+            str(self.work_dir / f"master{i}"),
         ]
-        self.master_proc = Proc("master", argv, self.work_dir / "logs" / "master.log")
-        self._spawn(self.master_proc)
-        wait_until(
-            self._master_up, timeout, what=f"master on {self.master} (log: {self.master_proc.log})"
-        )
+        if self.zk is not None:
+            quorum = len(self.ports) // 2 + 1
+            argv += [
+                "--zk",
+                self.zk,
+                "--quorum",
+                str(quorum),
+                "--zk-session-timeout",
+                str(self.zk_session_timeout),
+            ]
+        argv += self.master_flags
+        proc = Proc(f"master{i}", argv, self.work_dir / "logs" / f"master{i}.log")
+        if i < len(self.masters):
+            self.masters[i] = proc
+        else:
+            self.masters.append(proc)
+        self._spawn(proc)
+        if wait:
+            wait_until(lambda: self._master_up(i), 20, what=f"master {i}")
 
-    def _master_up(self) -> bool:
-        assert self.master_proc is not None and self.master_proc.popen is not None
-        if self.master_proc.popen.poll() is not None:
-            raise RuntimeError(f"master exited; see {self.master_proc.log}")
-        with urllib.request.urlopen(f"{self.url}/health", timeout=1) as resp:
+    def kill_master(self, i: int, sig: int = signal.SIGKILL) -> None:
+        popen = self.masters[i].popen
+        assert popen is not None
+        popen.send_signal(sig)
+        popen.wait(10)
+
+    def _master_up(self, i: int = 0) -> bool:
+        popen = self.masters[i].popen
+        assert popen is not None
+        if popen.poll() is not None:
+            raise RuntimeError(f"master {i} exited; see {self.masters[i].log}")
+        with urllib.request.urlopen(f"http://{self.ip}:{self.ports[i]}/health", timeout=1) as resp:
             return bool(resp.status == 200)
 
     def add_agent(self, wait: bool = True, extra_flags: list[str] | None = None) -> AgentProc:
@@ -192,7 +273,7 @@ class LocalCluster:
             "corral",
             "agent",
             "--master",
-            self.master,
+            self.master_url,
             "--ip",
             self.ip,
             "--port",
@@ -211,6 +292,8 @@ class LocalCluster:
             argv += ["--resources", res]
         if i < len(self.agent_attributes):
             argv += ["--attributes", self.agent_attributes[i]]
+        if self.zk is not None:
+            argv += ["--zk-session-timeout", str(self.zk_session_timeout)]
         argv += self.agent_flags + (extra_flags or [])
         proc = AgentProc(
             f"agent{i}", argv, self.work_dir / "logs" / f"agent{i}.log", port=port, work_dir=work
@@ -287,9 +370,9 @@ class LocalCluster:
                 self.stop_agent(agent)
             except Exception:
                 pass
-        if self.master_proc is not None and self.master_proc.popen is not None:
-            p = self.master_proc.popen
-            if p.poll() is None:
+        for proc in self.masters:
+            p = proc.popen
+            if p is not None and p.poll() is None:
                 p.terminate()
                 try:
                     p.wait(10)
