@@ -30,7 +30,10 @@ async def test_agent_restart_keeps_tasks_and_reports_exits(cluster: LocalCluster
         waiter = "while [ ! -f go ]; do sleep 0.02; done; exit 7"
         await driver.launch(
             [offer.id.value],
-            [task("long", offer, "echo $$ > pid; sleep 300"), task("ends-while-down", offer, waiter)],
+            [
+                task("long", offer, "echo $$ > pid; sleep 300"),
+                task("ends-while-down", offer, waiter),
+            ],
         )
         await rec.wait_state("long", "TASK_RUNNING")
         await rec.wait_state("ends-while-down", "TASK_RUNNING")

@@ -256,14 +256,23 @@ async def test_decline_filters_then_revive(cluster: LocalCluster) -> None:
         assert again.agent_id == offer.agent_id and again.id != offer.id
 
 
-async def test_suppress_rescinds_and_stops_offers(cluster: LocalCluster) -> None:
-    async with connected(cluster.master) as (driver, rec):
+async def test_suppress_stops_new_offers_but_keeps_outstanding_ones(cluster: LocalCluster) -> None:
+    async with connected(cluster.master, name="a") as (driver, rec):
         offer = await rec.next_offer()
         await driver.suppress()
-        await rec.wait_for(lambda: offer.id.value in rec.rescinded, what="rescind")
-        wait_until(lambda: cluster.state()["frameworks"][0]["offers"] == [], 5, what="no offers")
-        await driver.revive()
-        await rec.next_offer()
+        assert cluster.state()["frameworks"][0]["suppressed_roles"] == ["*"]
+        # The outstanding offer is still good (Mesos does not rescind on SUPPRESS).
+        await driver.decline([offer.id.value], refuse_seconds=0)
+        # With A suppressed, a newcomer gets the whole agent.
+        async with connected(cluster.master, name="b") as (driver_b, rec_b):
+            offer_b = await rec_b.next_offer()
+            assert from_wire(offer_b.resources) == from_wire(offer.resources)
+            await driver_b.decline([offer_b.id.value], refuse_seconds=3600)
+            await driver.revive()
+            again = await rec.next_offer()
+            assert again.agent_id == offer.agent_id
+            assert rec.rescinded == []
+            assert cluster.state()["frameworks"][0]["suppressed_roles"] == []
 
 
 async def test_unused_resources_of_an_accept_come_back(cluster: LocalCluster) -> None:

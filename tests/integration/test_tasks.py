@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 import tarfile
+import urllib.error
 import urllib.parse
 from pathlib import Path
 
@@ -67,9 +68,21 @@ async def test_sandbox_environment_and_ports(cluster: LocalCluster) -> None:
         sandbox = sandbox_of(cluster, "env")
         out = read_file(cluster, sandbox + "/stdout").strip()
         assert out == f"{sandbox}|env|31005|31005,31006|hi|{sandbox}"
-        assert "/slaves/" in sandbox and "/frameworks/" in sandbox and "/runs/" in sandbox
         listing = http_json(f"{agent_url(cluster)}/files/browse?path={urllib.parse.quote(sandbox)}")
         assert {Path(e["path"]).name for e in listing} >= {"stdout", "stderr"}
+        # Mesos's virtual path to the same sandbox.
+        virtual = f"/frameworks/{driver.framework_id}/executors/env/runs/latest/stdout"
+        assert read_file(cluster, virtual).strip() == out
+        # Nothing outside the sandboxes is served.
+        for bad in ("/etc/passwd", sandbox + "/../../launcher/launcher.pid"):
+            q = urllib.parse.urlencode({"path": bad, "offset": 0})
+            with pytest.raises(urllib.error.HTTPError) as err:
+                http_json(f"{agent_url(cluster)}/files/read?{q}")
+            assert err.value.code == 404
+        q = urllib.parse.urlencode({"path": sandbox + "/stdout", "offset": "x"})
+        with pytest.raises(urllib.error.HTTPError) as err:
+            http_json(f"{agent_url(cluster)}/files/read?{q}")
+        assert err.value.code == 400
 
 
 async def test_uris_are_fetched_extracted_and_made_executable(

@@ -401,7 +401,7 @@ class Agent:
             self._run_executor_task(fw, info.executor, info)
             return
         cid = str(uuid.uuid4())
-        sandbox = sandbox_dir(self.config.work_dir, self.agent_id or "", fw.framework_id, tid, cid)
+        sandbox = sandbox_dir(self.config.work_dir, cid)
         task = TaskEntry(framework_id=fw.framework_id, info=info, sandbox=sandbox, container_id=cid)
         fw.tasks[tid] = task
         self.containers[cid] = task
@@ -518,7 +518,7 @@ class Agent:
     def _start_executor(self, fw: FrameworkEntry, einfo: ExecutorInfo, kind: str) -> ExecutorEntry:
         eid = einfo.executor_id.value
         cid = str(uuid.uuid4())
-        sandbox = sandbox_dir(self.config.work_dir, self.agent_id or "", fw.framework_id, eid, cid)
+        sandbox = sandbox_dir(self.config.work_dir, cid)
         ex = ExecutorEntry(
             framework_id=fw.framework_id, info=einfo, sandbox=sandbox, container_id=cid, kind=kind
         )
@@ -791,6 +791,20 @@ class Agent:
         )
 
     # ================================================================== views
+    def sandbox_of(self, framework_id: str, executor_id: str) -> Path | None:
+        """The sandbox of an executor, or of a command task (whose executor id is its task id)."""
+        fw = self.frameworks.get(framework_id)
+        if fw is None:
+            return None
+        ex = fw.executors.get(executor_id)
+        if ex is not None:
+            return ex.sandbox
+        for t in [*fw.tasks.values(), *reversed(fw.completed)]:
+            if t.task_id == executor_id or t.executor_id == executor_id:
+                in_group = t.executor_id is not None and t.sandbox.parent.name == "tasks"
+                return t.sandbox.parent.parent if in_group else t.sandbox
+        return None
+
     def used_resources(self) -> Resources:
         used = Resources()
         for fw in self.frameworks.values():

@@ -226,11 +226,15 @@ class AgentAPI:
         if not raw:
             return error(400, "Missing 'path' query parameter")
         agent = self.agent
-        root = (agent.config.work_dir / "slaves").resolve()
-        if raw.startswith("/frameworks/") and agent.agent_id:
-            candidate = root / agent.agent_id / raw.lstrip("/")
-        else:
-            candidate = Path(raw)
+        root = (agent.config.work_dir / "sandboxes").resolve()
+        candidate = Path(raw)
+        parts = raw.strip("/").split("/")
+        if raw.startswith("/frameworks/") and len(parts) >= 6 and parts[2] == "executors":
+            # Mesos's virtual path: /frameworks/<fid>/executors/<eid>/runs/<latest|cid>/...
+            sandbox = agent.sandbox_of(parts[1], parts[3])
+            if sandbox is None:
+                return error(404, "File not found")
+            candidate = sandbox.joinpath(*parts[6:])
         try:
             real = candidate.resolve()
         except (OSError, RuntimeError):

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import asyncio
 import getpass
+import logging
 import re
 import socket
 import uuid
@@ -21,6 +22,7 @@ from corral.wire.common import Capability, FrameworkInfo
 from corral.wire.scheduler import Offer
 from corral.wire.tasks import TaskStatus, is_terminal
 
+log = logging.getLogger("corral.run")
 _EXIT = re.compile(r"exited with status (\d+)")
 
 
@@ -68,6 +70,7 @@ class RunFramework(Scheduler):
         self.on_update = on_update
         self.need = spec.resources()
         self.failure_message: str | None = None
+        self.suppressed = False
 
     def framework_info(self) -> FrameworkInfo:
         return FrameworkInfo(
@@ -82,6 +85,7 @@ class RunFramework(Scheduler):
     async def offers(self, driver: SchedulerDriver, offers: list[Offer]) -> None:
         if self.done.is_set():
             return  # tearing down: the master reclaims these offers
+        calls = []
         for offer in offers:
             available = from_wire(offer.resources)
             tasks = []
@@ -103,12 +107,17 @@ class RunFramework(Scheduler):
                 )
                 available = available - self.need
             if tasks:
-                driver.spawn(driver.launch([offer.id.value], tasks, refuse_seconds=0.0))
+                calls.append(driver.launch([offer.id.value], tasks, refuse_seconds=0.0))
             else:
-                driver.spawn(
-                    driver.decline([offer.id.value], refuse_seconds=5.0 if self.pending else 3600.0)
-                )
-        if not self.pending:
+                refuse = 5.0 if self.pending else 3600.0
+                calls.append(driver.decline([offer.id.value], refuse_seconds=refuse))
+        # Wait for the launches before suppressing, so a suppress never overtakes them.
+        results = await asyncio.gather(*calls, return_exceptions=True)
+        for r in results:
+            if isinstance(r, Exception) and not self.done.is_set():
+                log.warning("call failed: %s", r)
+        if not self.pending and not self.suppressed:
+            self.suppressed = True
             driver.spawn(driver.suppress())
 
     def update(self, driver: SchedulerDriver, status: TaskStatus) -> None:

@@ -375,9 +375,8 @@ class Master:
         elif t == "SUPPRESS":
             roles = call.suppress.roles if call.suppress else []
             self._check_roles(fw, roles, "suppress.roles")
+            # As Mesos: only new offers stop; outstanding ones stay usable.
             fw.suppressed_roles.update(roles or fw.roles)
-            for offer_id in [o for o, r in fw.offers.items() if r.role in fw.suppressed_roles]:
-                self.rescind_offer(offer_id)
         elif t == "KILL":
             assert call.kill is not None
             self.kill(fw, call.kill)

@@ -114,6 +114,7 @@ def framework_json(fw: FrameworkRecord) -> dict[str, Any]:
         "capabilities": sorted(fw.capabilities),
         "role": fw.roles[0] if fw.roles else "*",
         "roles": list(fw.roles),
+        "suppressed_roles": sorted(fw.suppressed_roles),
         "registered_time": fw.registered_time,
         "unregistered_time": fw.unregistered_time or 0,
         **({"reregistered_time": fw.reregistered_time} if fw.reregistered_time else {}),

@@ -141,7 +141,8 @@ class LocalCluster:
         """The leading master's ``host:port`` (the only master without ZooKeeper)."""
         if self.zk is None:
             return f"{self.ip}:{self.port}"
-        leader: str = wait_until(self.leader, 30, what="a leading master")
+        leader = wait_until(self.leader, 30, what="a leading master")
+        assert leader is not None
         return leader
 
     @property
