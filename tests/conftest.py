@@ -9,6 +9,7 @@ import psutil
 import pytest
 
 from corral.testing import LocalCluster
+from corral.testing.zookeeper import ZkEnsemble, zookeeper_available
 
 
 def pytest_addoption(parser: pytest.Parser) -> None:
@@ -67,3 +68,13 @@ def cluster2() -> Iterator[LocalCluster]:
         agent_flags=["--status-update-retry", "1"],
     ) as c:
         yield c
+
+
+@pytest.fixture(scope="module")
+def zk() -> Iterator[ZkEnsemble]:
+    """A real 3-node ZooKeeper ensemble on 127.0.0.1 (tickTime 500 ms: 1 s minimum sessions)."""
+    why = zookeeper_available()
+    if why:
+        pytest.skip(why)
+    with ZkEnsemble(3) as ensemble:
+        yield ensemble

@@ -209,6 +209,7 @@ class Agent:
                 await self._master_changed.wait()
                 continue
             url = f"http://{master}/master/agent"
+            no_leader_yet = False
             try:
                 async with self._session.ws_connect(url, max_msg_size=0, autoping=True) as ws:
                     self._ws = ws
@@ -234,6 +235,7 @@ class Agent:
                     # A standby: follow it to the leader at once.
                     self.current_master = location.lstrip("/").split("/", 1)[0]
                     continue
+                no_leader_yet = exc.status == 503
                 log.debug("master refused the connection: %s", exc)
             except (TimeoutError, aiohttp.ClientError, OSError) as exc:
                 log.debug("master connection failed: %s", exc)
@@ -244,9 +246,13 @@ class Agent:
             self.registered.clear()
             self.updates.on_disconnected()
             if self.current_master != master:
+                attempt = 0
                 continue  # a new leader was detected: go now
-            attempt += 1
-            delay = min(60.0, backoff * (2 ** min(attempt, 6))) * random.random()
+            if no_leader_yet:
+                delay = 0.1 + random.random() * 0.15  # an election is under way: ask again soon
+            else:
+                attempt += 1
+                delay = min(60.0, backoff * (2 ** min(attempt, 6))) * random.random()
             with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(self._master_changed.wait(), max(delay, 0.05))
 

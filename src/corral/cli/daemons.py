@@ -186,7 +186,10 @@ def agent(
 
 def up(
     agents: int = typer.Option(2, "--agents", help="How many agents to start."),
-    port: int = typer.Option(5050, "--port", help="The master's port."),
+    masters: int = typer.Option(
+        1, "--masters", help="How many masters; more than one also starts a 3-node ZooKeeper."
+    ),
+    port: int = typer.Option(5050, "--port", help="The (first) master's port."),
     work_dir: Path = typer.Option(
         Path.home() / ".corral" / "cluster",
         "--work-dir",
@@ -204,6 +207,8 @@ def up(
 
     if agents < 1:
         fail("--agents must be at least 1")
+    if masters < 1:
+        fail("--masters must be at least 1")
     work_dir.mkdir(parents=True, exist_ok=True)
     if not resources:
         host = detect(str(work_dir))
@@ -223,7 +228,29 @@ def up(
             s.bind(("127.0.0.1", port))
         except OSError:
             fail(f"--port {port} is in use (is a cluster already up? try --port)")
-    cluster = LocalCluster(agents, work_dir=work_dir, port=port, agent_resources=resources_list)
+    ensemble = None
+    zk_url = None
+    if masters > 1:
+        from corral.testing.zookeeper import ZkEnsemble, zookeeper_available
+
+        why = zookeeper_available()
+        if why:
+            fail(f"--masters {masters} needs ZooKeeper: {why}")
+        ensemble = ZkEnsemble(3, work_dir=work_dir / "zookeeper")
+        try:
+            ensemble.start()
+        except (RuntimeError, TimeoutError) as exc:
+            fail(f"ZooKeeper did not start: {exc}")
+        zk_url = ensemble.url("/corral")
+    cluster = LocalCluster(
+        agents,
+        work_dir=work_dir,
+        port=port,
+        agent_resources=resources_list,
+        masters=masters,
+        zk=zk_url,
+        zk_session_timeout=4.0,
+    )
     stop = False
 
     def on_signal(signum: int, frame: object) -> None:
@@ -235,12 +262,20 @@ def up(
     try:
         cluster.start()
     except (RuntimeError, TimeoutError) as exc:
+        if ensemble is not None:
+            ensemble.stop()
         fail(f"cluster did not start: {exc}")
     CLUSTER_FILE.parent.mkdir(parents=True, exist_ok=True)
     CLUSTER_FILE.write_text(
-        json.dumps({"master": cluster.master, "pid": os.getpid(), "work_dir": str(work_dir)})
+        json.dumps({"master": cluster.master_url, "pid": os.getpid(), "work_dir": str(work_dir)})
     )
-    print(f"corral cluster up: master at {cluster.url} with {agents} agent(s)")
+    if zk_url:
+        print(
+            f"corral cluster up: {masters} masters (leader at {cluster.url}), ZooKeeper at {zk_url}"
+        )
+        print(f"  masters on ports {', '.join(str(p) for p in cluster.ports)}; {agents} agent(s)")
+    else:
+        print(f"corral cluster up: master at {cluster.url} with {agents} agent(s)")
     print(f"  logs in {work_dir / 'logs'}; try: corral run -- echo hello")
     print("  Ctrl-C stops everything.", flush=True)
     try:
@@ -260,6 +295,8 @@ def up(
     finally:
         print("stopping the cluster...", flush=True)
         cluster.stop()
+        if ensemble is not None:
+            ensemble.stop()
         try:
             if json.loads(CLUSTER_FILE.read_text()).get("pid") == os.getpid():
                 CLUSTER_FILE.unlink()

@@ -82,9 +82,10 @@ class MasterContender:
     """Contend for leadership and watch who leads.
 
     ``on_change(leading, leader_address)`` runs on the asyncio loop whenever this master's
-    role or the known leader changes. ``leading`` turns False at once when the ZooKeeper
-    connection is suspended: a master that may have lost its session must stop acting as
-    leader before another can be elected (no split brain).
+    role or the known leader changes; ``on_state(state)`` whenever the ZooKeeper connection
+    changes. A leader must pause the moment the connection is SUSPENDED (its session may be
+    expiring, and another master may be elected as soon as it has): it resumes if the same
+    session reconnects, and gives up its state when the session is LOST.
     """
 
     def __init__(
@@ -93,10 +94,12 @@ class MasterContender:
         info: bytes,
         on_change: Callable[[bool, str | None], None],
         session_timeout: float = 10.0,
+        on_state: Callable[[str], None] | None = None,
     ) -> None:
         self.url = parse_zk_url(url)
         self.info = info
         self.on_change = on_change
+        self.on_state = on_state
         self.session_timeout = session_timeout
         self.client = make_client(self.url, session_timeout)
         self.my_node: str | None = None
@@ -148,11 +151,14 @@ class MasterContender:
 
     def _listener(self, state: str) -> None:
         prev, self._state = self._state, state
+        if self.on_state is not None and self._loop is not None:
+            self._loop.call_soon_threadsafe(self.on_state, str(state))
         if state in (KazooState.SUSPENDED, KazooState.LOST):
             log.warning("ZooKeeper connection %s: not acting as leader", state)
-            self._publish(False, None)
             if state == KazooState.LOST:
+                # The session is gone, and with it our candidacy: certainly not the leader.
                 self.my_node = None
+                self._publish(False, None)
         elif state == KazooState.CONNECTED and prev != KazooState.CONNECTED:
             self.client.handler.spawn(self._reconnected)
 

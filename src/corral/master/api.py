@@ -163,6 +163,8 @@ class SchedulerAPI:
                 except Exception as exc:
                     log.warning("bad message from agent at %s: %s", request.remote, exc)
                     continue
+                if master.paused or master.closed:
+                    continue  # not acting as leader: the agent resends what matters
                 for m in messages:
                     if isinstance(m, amsg.RegisterAgent):
                         try:

@@ -101,6 +101,7 @@ class Master:
         self.recovered_agents: dict[str, dict[str, Any]] = {}
         self._timers: list[asyncio.TimerHandle] = []
         self.closed = False
+        self.paused = False
         self.id = str(uuid.uuid4())
         self.start_time = time.time()
         self.elected_time = self.start_time
@@ -169,6 +170,17 @@ class Master:
             self.unreachable_agents[aid] = now
             assert self.registry is not None
             self.persist(self.registry.mark_unreachable, aid, now)
+
+    def pause(self) -> None:
+        """Stop acting (no offers, no answers) without forgetting anything."""
+        self.paused = True
+
+    def resume(self) -> None:
+        self.paused = False
+        for agent in self.agents.values():
+            agent.missed_pings = 0
+            agent.pong_pending = False
+        self.schedule_allocation()
 
     def shutdown(self) -> None:
         """Stop acting: this master is no longer the leader (or the process stops)."""
@@ -889,7 +901,7 @@ class Master:
 
     # ================================================================== allocation
     def schedule_allocation(self) -> None:
-        if self._allocation_handle is None and not self.closed:
+        if self._allocation_handle is None and not self.closed and not self.paused:
             loop = asyncio.get_running_loop()
             self._allocation_handle = loop.call_later(self.config.allocation_delay, self._allocate)
 
@@ -921,6 +933,8 @@ class Master:
 
     def _allocate(self) -> None:
         self._allocation_handle = None
+        if self.paused or self.closed:
+            return
         plans = allocate(self.snapshot())
         by_fw: dict[str, list[s.Offer]] = {}
         for plan in plans:

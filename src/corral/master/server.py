@@ -49,7 +49,8 @@ class Term:
     async def _ping(self) -> None:
         while True:
             await asyncio.sleep(self.master.config.agent_ping_timeout)
-            self.master.ping_agents()
+            if not self.master.paused:
+                self.master.ping_agents()
 
     async def stop(self) -> None:
         if self._pinger is not None:
@@ -65,7 +66,7 @@ class MasterProcess:
         self.config = config
         self.term: Term | None = None
         self.leader_address: str | None = None
-        self.zk_connected = config.zk is None
+        self.zk_state = "CONNECTED" if config.zk is None else "CONNECTING"
         self._changes: asyncio.Queue[tuple[bool, str | None]] = asyncio.Queue()
         self._registry: Registry | None = None
         self.contender: object | None = None
@@ -80,6 +81,29 @@ class MasterProcess:
         info = to_builtins(make_master_info(self.config, str(uuid.uuid4())))
         return json.dumps(info, separators=(",", ":")).encode()
 
+    def on_zk_state(self, state: str) -> None:
+        self.zk_state = state
+        if state != "CONNECTED" and self.term is not None:
+            self.term.master.pause()  # at once: no offers, no answers, until we know more
+        if state != "CONNECTED":
+            log.error(
+                "ZooKeeper connection %s: no election or registry write is possible until a "
+                "quorum of the ensemble answers; running tasks are not affected",
+                state,
+            )
+        else:
+            log.info("ZooKeeper connection restored")
+
+    def health(self) -> tuple[int, str]:
+        if self.config.zk is not None and self.zk_state != "CONNECTED":
+            return 503, (
+                f"ZooKeeper connection {self.zk_state}: this master cannot lead or follow "
+                "until a quorum of the ZooKeeper ensemble answers\n"
+            )
+        if self.config.zk is not None and self.term is None and self.leader_address is None:
+            return 503, "No leader elected\n"
+        return 200, ""
+
     # ------------------------------------------------------------------ leadership
     def on_change(self, leading: bool, leader: str | None) -> None:
         """From the contender (on the loop): apply in order in ``_follow``."""
@@ -88,33 +112,51 @@ class MasterProcess:
     async def follow(self) -> None:
         while True:
             leading, leader = await self._changes.get()
-            self.leader_address = leader
-            if leading and self.term is None:
-                term = Term(self.config, self._registry)
-                await term.start()
-                self.term = term
-                log.info("elected leading master (id %s)", term.master.id)
-                print(f"corral master {term.master.id} is the leader", flush=True)
-            elif not leading and self.term is not None:
-                term, self.term = self.term, None
-                log.warning("no longer the leader; dropping the in-memory state")
-                await term.stop()
+            try:
+                await self._apply(leading, leader)
+            except Exception:
+                log.exception("applying a leadership change failed")
+
+    async def _apply(self, leading: bool, leader: str | None) -> None:
+        self.leader_address = leader
+        if leading and self.term is not None and self.term.master.paused:
+            log.info("same ZooKeeper session reconnected: resuming as leader")
+            self.term.master.resume()
+        elif leading and self.term is None:
+            term = Term(self.config, self._registry)
+            await term.start()
+            self.term = term
+            log.info("elected leading master (id %s)", term.master.id)
+            print(f"corral master {term.master.id} is the leader", flush=True)
+        elif not leading and self.term is not None:
+            term, self.term = self.term, None
+            log.warning("no longer the leader; dropping the in-memory state")
+            await term.stop()
 
     async def start(self) -> None:
         loop = asyncio.get_running_loop()
-        self._follower = loop.create_task(self.follow())
         if self.config.zk is None:
             self._registry = SqliteRegistry(Path(self.config.work_dir) / "registry.db")
+            self._follower = loop.create_task(self.follow())
             self.on_change(True, self.address)
             return
         from corral.coordination.zookeeper import MasterContender, ZkRegistry
 
         contender = MasterContender(
-            self.config.zk, self.master_info_json(), self.on_change, self.config.zk_session_timeout
+            self.config.zk,
+            self.master_info_json(),
+            self.on_change,
+            self.config.zk_session_timeout,
+            on_state=self.on_zk_state,
         )
         self.contender = contender
         await contender.start()
-        self._registry = ZkRegistry(contender.client, contender.url.path)
+        self.zk_state = "CONNECTED"
+        self._registry = await loop.run_in_executor(
+            None, ZkRegistry, contender.client, contender.url.path
+        )
+        # Leadership changes queued meanwhile are applied from here on, with the registry.
+        self._follower = loop.create_task(self.follow())
 
     async def stop(self) -> None:
         if self._follower is not None:
@@ -139,6 +181,10 @@ class MasterProcess:
             term = self.term
             if term is None:
                 return self.not_leader(request)
+            if term.master.paused:
+                return web.Response(
+                    status=503, text="ZooKeeper connection suspended: not acting as leader\n"
+                )
             return await pick(term)(request)
 
         return handler
@@ -149,12 +195,15 @@ def build_app(proc: MasterProcess) -> web.Application:
     lead = proc.leader_route
 
     async def health(request: web.Request) -> web.Response:
-        return web.Response(status=200)
+        status, text = proc.health()
+        return web.Response(status=status, text=text)
 
     async def version(request: web.Request) -> web.Response:
         return json_response(version_info())
 
     async def redirect(request: web.Request) -> web.Response:
+        if proc.term is not None and proc.term.master.paused:
+            return web.Response(status=503, text="ZooKeeper connection suspended\n")
         leader = proc.address if proc.term is not None else proc.leader_address
         if not leader:
             return web.Response(status=503, text="No leader elected")

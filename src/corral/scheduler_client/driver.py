@@ -114,10 +114,12 @@ class SchedulerDriver:
                     await self._master_changed.wait()
                     continue
                 master = self.master
+                no_leader_yet = False
                 try:
                     await self._subscribe_once()
                     attempt = 0
                 except (TimeoutError, aiohttp.ClientError, OSError, CallFailed) as exc:
+                    no_leader_yet = isinstance(exc, CallFailed) and exc.status == 503
                     log.info("subscription to %s failed: %s", self.master, exc)
                     if isinstance(exc, CallFailed) and 400 <= exc.status < 500:
                         await self._dispatch(self.scheduler.error(self, exc.text))
@@ -128,9 +130,14 @@ class SchedulerDriver:
                 self.stream_id = None
                 await self._dispatch(self.scheduler.disconnected(self))
                 if self.master != master:
+                    attempt = 0
                     continue  # a new leader: subscribe there at once
-                attempt += 1
-                delay = min(self.max_backoff, 0.1 * 2**attempt) * (0.5 + random.random() / 2)
+                if no_leader_yet:
+                    # An election is under way (or the leader is recovering): ask again soon.
+                    delay = 0.1 + random.random() * 0.15
+                else:
+                    attempt += 1
+                    delay = min(self.max_backoff, 0.1 * 2**attempt) * (0.5 + random.random() / 2)
                 self._master_changed.clear()
                 with contextlib.suppress(TimeoutError):
                     await asyncio.wait_for(self._master_changed.wait(), delay)

@@ -111,6 +111,7 @@ class LocalCluster:
         masters: int = 1,
         zk: str | None = None,
         zk_session_timeout: float = 2.0,
+        zk_per_master: list[str] | None = None,
     ) -> None:
         self._tmp: tempfile.TemporaryDirectory[str] | None = None
         if work_dir is None:
@@ -121,6 +122,7 @@ class LocalCluster:
         if masters > 1 and zk is None:
             raise ValueError("more than one master needs zk= (a ZooKeeper URL)")
         self.zk = zk
+        self.zk_per_master = zk_per_master
         self.zk_session_timeout = zk_session_timeout
         self.ports = [port or free_port()] + [free_port() for _ in range(masters - 1)]
         self.port = self.ports[0]
@@ -234,7 +236,7 @@ class LocalCluster:
             quorum = len(self.ports) // 2 + 1
             argv += [
                 "--zk",
-                self.zk,
+                self.zk_per_master[i] if self.zk_per_master else self.zk,
                 "--quorum",
                 str(quorum),
                 "--zk-session-timeout",
