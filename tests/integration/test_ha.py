@@ -168,6 +168,7 @@ async def test_agent_that_never_returns_becomes_unreachable(zk: ZkEnsemble, tmp_
         masters=2,
         zk=zk.url(path),
         master_flags=[*HA_FLAGS, "--agent-reregister-timeout", "2"],
+        agent_flags=["--log-level", "debug"],
     ) as ha:
         assert ha.zk is not None
         async with connected(ha.zk, failover_timeout=120) as (driver, rec):

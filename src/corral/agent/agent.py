@@ -211,7 +211,9 @@ class Agent:
             url = f"http://{master}/master/agent"
             no_leader_yet = False
             try:
+                log.debug("connecting to the master at %s", master)
                 async with self._session.ws_connect(url, max_msg_size=0, autoping=True) as ws:
+                    log.debug("connected to the master at %s; registering", master)
                     self._ws = ws
                     attempt = 0
                     self._last_heard = asyncio.get_running_loop().time()
@@ -231,12 +233,12 @@ class Agent:
                         self._ws = None
             except aiohttp.WSServerHandshakeError as exc:
                 location = str(exc.headers.get("Location", "")) if exc.headers else ""
-                if exc.status == 307 and location:
+                if exc.status == 307 and location and self._detector is None:
                     # A standby: follow it to the leader at once.
                     self.current_master = location.lstrip("/").split("/", 1)[0]
                     continue
-                no_leader_yet = exc.status == 503
-                log.debug("master refused the connection: %s", exc)
+                no_leader_yet = exc.status in (503, 307)
+                log.info("master %s refused the connection: %s", master, exc.status)
             except (TimeoutError, aiohttp.ClientError, OSError) as exc:
                 log.debug("master connection failed: %s", exc)
             if self.stopping():
@@ -248,8 +250,10 @@ class Agent:
             if self.current_master != master:
                 attempt = 0
                 continue  # a new leader was detected: go now
-            if no_leader_yet:
-                delay = 0.1 + random.random() * 0.15  # an election is under way: ask again soon
+            if no_leader_yet or self._detector is not None:
+                # An election is under way, or ZooKeeper names a leader that does not answer
+                # yet (a standby it reaches may still redirect to the old one): ask again soon.
+                delay = 0.1 + random.random() * 0.15
             else:
                 attempt += 1
                 delay = min(60.0, backoff * (2 ** min(attempt, 6))) * random.random()

@@ -15,6 +15,7 @@ from __future__ import annotations
 import asyncio
 import json
 import logging
+import threading
 from collections.abc import Callable
 from typing import Any
 
@@ -201,6 +202,8 @@ class LeaderDetector:
         self.client = make_client(self.url, session_timeout)
         self._loop: asyncio.AbstractEventLoop | None = None
         self._stopped = False
+        self._lock = threading.Lock()
+        self._latest: str | None = None
 
     async def start(self, timeout: float = 30.0) -> None:
         self._loop = asyncio.get_running_loop()
@@ -226,6 +229,13 @@ class LeaderDetector:
         if self._stopped:
             return False
         leader = leader_of(children)
+        with self._lock:
+            # Leadership only moves forward (to a higher sequence number); an evaluation
+            # that raced a newer one must not bring back a dead leader.
+            if leader is not None and self._latest is not None and leader < self._latest:
+                return True
+            if leader is not None:
+                self._latest = leader
         address = None
         if leader is not None:
             try:

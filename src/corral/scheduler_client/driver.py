@@ -120,7 +120,12 @@ class SchedulerDriver:
                     attempt = 0
                 except (TimeoutError, aiohttp.ClientError, OSError, CallFailed) as exc:
                     no_leader_yet = isinstance(exc, CallFailed) and exc.status == 503
-                    log.info("subscription to %s failed: %s", self.master, exc)
+                    log.info(
+                        "framework %s: subscription to %s failed: %s",
+                        self.framework_id or self.framework_info.name,
+                        self.master,
+                        exc,
+                    )
                     if isinstance(exc, CallFailed) and 400 <= exc.status < 500:
                         await self._dispatch(self.scheduler.error(self, exc.text))
                         raise
@@ -132,8 +137,10 @@ class SchedulerDriver:
                 if self.master != master:
                     attempt = 0
                     continue  # a new leader: subscribe there at once
-                if no_leader_yet:
-                    # An election is under way (or the leader is recovering): ask again soon.
+                if no_leader_yet or (self.zk_url is not None and attempt < 20):
+                    # An election is under way (or the leader ZooKeeper names is still
+                    # recovering): ask again soon.
+                    attempt += 1
                     delay = 0.1 + random.random() * 0.15
                 else:
                     attempt += 1
@@ -152,7 +159,11 @@ class SchedulerDriver:
     def _on_leader(self, address: str | None) -> None:
         if address == self.master or address is None:
             return
-        log.info("leading master is now %s", address)
+        log.info(
+            "framework %s: leading master is now %s",
+            self.framework_id or self.framework_info.name,
+            address,
+        )
         self.master = address
         self._master_changed.set()
         if self._response is not None:
@@ -189,8 +200,12 @@ class SchedulerDriver:
                 allow_redirects=False,
             )
             if resp.status == 307:
-                self.master = _strip(resp.headers.get("Location", self.master or ""))
                 resp.release()
+                if self.zk_url is not None:
+                    # ZooKeeper says this one leads; a standby that redirects elsewhere has not
+                    # caught up yet. Ask it again shortly rather than follow a stale leader.
+                    raise CallFailed(503, "the detected leader is not serving yet")
+                self.master = _strip(resp.headers.get("Location", self.master or ""))
                 continue
             break
         if resp.status != 200:
