@@ -219,7 +219,11 @@ def test_no_split_brain_when_the_leader_is_partitioned_from_zookeeper(
     urls = ["zk://" + ",".join(f"127.0.0.1:{p.port}" for p in ps) + path for ps in proxies]
     try:
         with LocalCluster(
-            0, masters=3, zk=zk.url(path), zk_per_master=urls, master_flags=HA_FLAGS,
+            0,
+            masters=3,
+            zk=zk.url(path),
+            zk_per_master=urls,
+            master_flags=HA_FLAGS,
             work_dir=tmp_path,
         ) as ha:
             old = ha.leader_index()
@@ -244,6 +248,7 @@ def test_no_split_brain_when_the_leader_is_partitioned_from_zookeeper(
             watcher = threading.Thread(target=watch)
             watcher.start()
             try:
+                wait_until(lambda: old in leaders_seen, 10, what="the watcher to see the leader")
                 for p in proxies[old]:
                     p.partition()
                 # The old leader stops at once (suspended), and is not 200 while partitioned.
@@ -263,6 +268,9 @@ def test_no_split_brain_when_the_leader_is_partitioned_from_zookeeper(
                     what="the old leader to rejoin as standby",
                 )
                 assert ha.leader_index() == new
+                wait_until(
+                    lambda: new in leaders_seen, 10, what="the watcher to see the new leader"
+                )
             finally:
                 stop.set()
                 watcher.join(10)
@@ -312,7 +320,12 @@ async def test_quorum_loss_keeps_tasks_and_recovers() -> None:
             zk3.wait_serving(3)
             wait_until(ha.leader, 30, what="a leader after the quorum returned")
             wait_until(lambda: len(ha.state()["slaves"]) == 1, 30, what="the agent back")
-            await rec.wait_for(lambda: len(rec.framework_ids) >= 2, 30, "re-subscription")
+            # The framework keeps (or re-establishes) its subscription with the leader.
+            wait_until(
+                lambda: [f for f in ha.state()["frameworks"] if f["connected"]],
+                30,
+                what="the framework connected to the leader",
+            )
             await driver.reconcile()
             await rec.wait_for(
                 lambda: [
