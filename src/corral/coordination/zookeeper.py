@@ -13,6 +13,7 @@ kazoo runs its own threads; every callback is handed to the asyncio loop with
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import json
 import logging
 import threading
@@ -75,11 +76,89 @@ def find_leader(url: str, timeout: float = 10.0) -> str | None:
     except NoNodeError:
         return None
     finally:
+        close_client(client)
+
+
+def close_client(client: KazooClient) -> None:
+    """Stop and close a kazoo client (blocking: call from a thread)."""
+    try:
         client.stop()
         client.close()
+    except KazooException:
+        pass
 
 
-class MasterContender:
+class _GroupWatcher:
+    """Watch a master group and work out who leads (shared by contenders and detectors).
+
+    Leadership only moves forward, to a higher sequence number: an evaluation that raced a
+    newer one (kazoo runs watches and reconnection checks on different threads) must not
+    bring back a dead leader.
+    """
+
+    def __init__(self, url: str, session_timeout: float) -> None:
+        self.url = parse_zk_url(url)
+        self.session_timeout = session_timeout
+        self.client = make_client(self.url, session_timeout)
+        self._loop: asyncio.AbstractEventLoop | None = None
+        self._stopped = False
+        self._lock = threading.Lock()
+        self._latest: str | None = None
+
+    async def start(self, timeout: float = 30.0) -> None:
+        self._loop = asyncio.get_running_loop()
+        self.client.add_listener(self._listener)
+        await self._loop.run_in_executor(None, lambda: self.client.start(timeout=timeout))
+        await self._loop.run_in_executor(None, self._join)
+
+    def _join(self) -> None:
+        self.client.ensure_path(self.url.path)
+        self.client.ChildrenWatch(self.url.path, self._children)
+
+    def _children(self, children: list[str]) -> bool:
+        if self._stopped:
+            return False
+        self._evaluate(children)
+        return True
+
+    def _leader(self, children: list[str]) -> tuple[str | None, str | None] | None:
+        """(leading node, its address), or None when this evaluation is stale."""
+        leader = leader_of(children)
+        with self._lock:
+            if leader is not None and self._latest is not None and leader < self._latest:
+                return None
+            if leader is not None:
+                self._latest = leader
+        if leader is None:
+            return None, None
+        try:
+            data, _ = self.client.get(f"{self.url.path}/{leader}")
+            return leader, address_of(data)
+        except (NoNodeError, KazooException):
+            return leader, None
+
+    def _refresh(self) -> None:
+        try:
+            self._evaluate(self.client.get_children(self.url.path))
+        except KazooException as exc:
+            log.warning("reading the master group failed: %s", exc)
+
+    def _call(self, fn: Callable[..., None], *args: Any) -> None:
+        if self._loop is not None and not self._stopped:
+            self._loop.call_soon_threadsafe(fn, *args)
+
+    def _evaluate(self, children: list[str]) -> None:
+        raise NotImplementedError
+
+    def _listener(self, state: str) -> None:
+        raise NotImplementedError
+
+    async def stop(self) -> None:
+        self._stopped = True
+        await asyncio.get_running_loop().run_in_executor(None, close_client, self.client)
+
+
+class MasterContender(_GroupWatcher):
     """Contend for leadership and watch who leads.
 
     ``on_change(leading, leader_address)`` runs on the asyncio loop whenever this master's
@@ -97,69 +176,44 @@ class MasterContender:
         session_timeout: float = 10.0,
         on_state: Callable[[str], None] | None = None,
     ) -> None:
-        self.url = parse_zk_url(url)
+        super().__init__(url, session_timeout)
         self.info = info
         self.on_change = on_change
         self.on_state = on_state
-        self.session_timeout = session_timeout
-        self.client = make_client(self.url, session_timeout)
         self.my_node: str | None = None
-        self._loop: asyncio.AbstractEventLoop | None = None
-        self._leading = False
-        self._leader: str | None = None
         self._state = "CONNECTED"
-        self._stopped = False
 
-    async def start(self, timeout: float = 30.0) -> None:
-        self._loop = asyncio.get_running_loop()
-        self.client.add_listener(self._listener)
-        await self._loop.run_in_executor(None, lambda: self.client.start(timeout=timeout))
-        await self._loop.run_in_executor(None, self._join)
-
-    def _join(self) -> None:
-        """Create our candidacy node and watch the group (kazoo thread)."""
-        self.client.ensure_path(self.url.path)
+    def _stand(self) -> None:
+        """Create our candidacy node (kazoo thread)."""
         path = self.client.create(
             f"{self.url.path}/{INFO_PREFIX}", self.info, ephemeral=True, sequence=True
         )
         self.my_node = path.rsplit("/", 1)[1]
         log.info("joined the master group at %s as %s", self.url.path, self.my_node)
+
+    def _join(self) -> None:
+        self.client.ensure_path(self.url.path)
+        self._stand()
         self.client.ChildrenWatch(self.url.path, self._children)
 
-    def _children(self, children: list[str]) -> bool:
-        if self._stopped:
-            return False
-        self._evaluate(children)
-        return True
-
     def _evaluate(self, children: list[str]) -> None:
-        leader = leader_of(children)
-        address = None
-        if leader is not None:
-            try:
-                data, _ = self.client.get(f"{self.url.path}/{leader}")
-                address = address_of(data)
-            except (NoNodeError, KazooException):
-                address = None
-        leading = leader is not None and leader == self.my_node and self._state == "CONNECTED"
-        self._publish(leading, address)
-
-    def _publish(self, leading: bool, address: str | None) -> None:
-        if self._loop is None or self._stopped:
+        found = self._leader(children)
+        if found is None:
             return
-        self._leading, self._leader = leading, address
-        self._loop.call_soon_threadsafe(self.on_change, leading, address)
+        leader, address = found
+        leading = leader is not None and leader == self.my_node and self._state == "CONNECTED"
+        self._call(self.on_change, leading, address)
 
     def _listener(self, state: str) -> None:
         prev, self._state = self._state, state
-        if self.on_state is not None and self._loop is not None:
-            self._loop.call_soon_threadsafe(self.on_state, str(state))
+        if self.on_state is not None:
+            self._call(self.on_state, str(state))
         if state in (KazooState.SUSPENDED, KazooState.LOST):
             log.warning("ZooKeeper connection %s: not acting as leader", state)
             if state == KazooState.LOST:
                 # The session is gone, and with it our candidacy: certainly not the leader.
                 self.my_node = None
-                self._publish(False, None)
+                self._call(self.on_change, False, None)
         elif state == KazooState.CONNECTED and prev != KazooState.CONNECTED:
             self.client.handler.spawn(self._reconnected)
 
@@ -168,96 +222,29 @@ class MasterContender:
             return
         try:
             if self.my_node is None:  # the session expired: stand again with a new node
-                path = self.client.create(
-                    f"{self.url.path}/{INFO_PREFIX}", self.info, ephemeral=True, sequence=True
-                )
-                self.my_node = path.rsplit("/", 1)[1]
-                log.info("new ZooKeeper session; standing again as %s", self.my_node)
-            self._evaluate(self.client.get_children(self.url.path))
+                self._stand()
         except KazooException as exc:
             log.warning("re-joining the master group failed: %s", exc)
-
-    async def stop(self) -> None:
-        self._stopped = True
-        loop = asyncio.get_running_loop()
-
-        def close() -> None:
-            try:
-                self.client.stop()
-                self.client.close()
-            except KazooException:
-                pass
-
-        await loop.run_in_executor(None, close)
+        self._refresh()
 
 
-class LeaderDetector:
+class LeaderDetector(_GroupWatcher):
     """Follow the leading master of a ``zk://`` group: ``on_leader("host:port" | None)``."""
 
     def __init__(
         self, url: str, on_leader: Callable[[str | None], None], session_timeout: float = 10.0
     ) -> None:
-        self.url = parse_zk_url(url)
+        super().__init__(url, session_timeout)
         self.on_leader = on_leader
-        self.client = make_client(self.url, session_timeout)
-        self._loop: asyncio.AbstractEventLoop | None = None
-        self._stopped = False
-        self._lock = threading.Lock()
-        self._latest: str | None = None
 
-    async def start(self, timeout: float = 30.0) -> None:
-        self._loop = asyncio.get_running_loop()
-        self.client.add_listener(self._listener)
-        await self._loop.run_in_executor(None, lambda: self.client.start(timeout=timeout))
-        await self._loop.run_in_executor(None, self._watch)
-
-    def _watch(self) -> None:
-        self.client.ensure_path(self.url.path)
-        self.client.ChildrenWatch(self.url.path, self._children)
+    def _evaluate(self, children: list[str]) -> None:
+        found = self._leader(children)
+        if found is not None:
+            self._call(self.on_leader, found[1])
 
     def _listener(self, state: str) -> None:
         if state == KazooState.CONNECTED:
             self.client.handler.spawn(self._refresh)
-
-    def _refresh(self) -> None:
-        try:
-            self._children(self.client.get_children(self.url.path))
-        except KazooException:
-            pass
-
-    def _children(self, children: list[str]) -> bool:
-        if self._stopped:
-            return False
-        leader = leader_of(children)
-        with self._lock:
-            # Leadership only moves forward (to a higher sequence number); an evaluation
-            # that raced a newer one must not bring back a dead leader.
-            if leader is not None and self._latest is not None and leader < self._latest:
-                return True
-            if leader is not None:
-                self._latest = leader
-        address = None
-        if leader is not None:
-            try:
-                data, _ = self.client.get(f"{self.url.path}/{leader}")
-                address = address_of(data)
-            except (NoNodeError, KazooException):
-                address = None
-        if self._loop is not None:
-            self._loop.call_soon_threadsafe(self.on_leader, address)
-        return True
-
-    async def stop(self) -> None:
-        self._stopped = True
-
-        def close() -> None:
-            try:
-                self.client.stop()
-                self.client.close()
-            except KazooException:
-                pass
-
-        await asyncio.get_running_loop().run_in_executor(None, close)
 
 
 class ZkKeyValueStore:
@@ -375,12 +362,9 @@ class FrameworkElection:
 
     async def stop(self) -> None:
         def close() -> None:
-            try:
-                if self._lock is not None:
+            if self._lock is not None:
+                with contextlib.suppress(KazooException):
                     self._lock.release()
-                self.client.stop()
-                self.client.close()
-            except KazooException:
-                pass
+            close_client(self.client)
 
         await asyncio.get_running_loop().run_in_executor(None, close)
