@@ -9,7 +9,8 @@ import logging
 import aiohttp
 from aiohttp import web
 
-from corral.master.master import CallError, Master
+from corral.master.errors import CallError
+from corral.master.master import Master
 from corral.master.state import AgentRecord
 from corral.transport.http import accepts_json, check_json_content_type, error
 from corral.transport.streaming import EventStream

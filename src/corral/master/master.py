@@ -19,7 +19,10 @@ from typing import Any
 from corral import MESOS_COMPAT_VERSION
 from corral.coordination.interfaces import Registry
 from corral.master import agents as agent_ops
-from corral.master.allocator import AgentView, Filter, FrameworkView, Snapshot, allocate
+from corral.master import launches as launch_ops
+from corral.master import offers as offer_ops
+from corral.master.allocator import Snapshot
+from corral.master.errors import CallError
 from corral.master.state import (
     MAX_COMPLETED_FRAMEWORKS,
     AgentRecord,
@@ -28,7 +31,7 @@ from corral.master.state import (
     OfferRecord,
     TaskRecord,
 )
-from corral.resources import ResourceError, Resources, from_wire
+from corral.resources import Resources
 from corral.transport.streaming import EventStream
 from corral.wire import agent as amsg
 from corral.wire import scheduler as s
@@ -39,18 +42,7 @@ from corral.wire.tasks import TaskInfo, TaskStatus, is_terminal
 
 log = logging.getLogger("corral.master")
 
-DEFAULT_REFUSE_SECONDS = 5.0
-MAX_REFUSE_SECONDS = 31536000.0
 HEARTBEAT_INTERVAL = 15.0
-
-
-class CallError(Exception):
-    """A call the master refuses; becomes an HTTP status with a message naming the problem."""
-
-    def __init__(self, status: int, message: str) -> None:
-        super().__init__(message)
-        self.status = status
-        self.message = message
 
 
 @dataclass
@@ -223,9 +215,6 @@ class Master:
 
     def _now(self) -> float:
         return time.time()
-
-    def _loop_time(self) -> float:
-        return asyncio.get_running_loop().time()
 
     # ================================================================== subscription
     def subscribe(self, call: s.Call, stream: EventStream) -> FrameworkRecord:
@@ -456,262 +445,7 @@ class Master:
                     400, f"'{field_name}' names role '{role}' the framework is not subscribed to"
                 )
 
-    # ------------------------------------------------------------------ offers
-    def _take_offers(
-        self, fw: FrameworkRecord, offer_ids: list[ID], field_name: str
-    ) -> list[OfferRecord]:
-        """Check every offer id before touching anything (400 names the bad one)."""
-        seen: set[str] = set()
-        offers: list[OfferRecord] = []
-        for i, oid in enumerate(offer_ids):
-            offer = self.offers.get(oid.value)
-            if oid.value in seen:
-                raise CallError(400, f"'{field_name}[{i}]': offer {oid.value} is listed twice")
-            seen.add(oid.value)
-            if offer is None:
-                raise CallError(
-                    400,
-                    f"'{field_name}[{i}]': offer {oid.value} is no longer valid "
-                    "(already used, declined or rescinded)",
-                )
-            if offer.framework_id != fw.id:
-                raise CallError(
-                    400, f"'{field_name}[{i}]': offer {oid.value} belongs to another framework"
-                )
-            offers.append(offer)
-        if len({o.agent_id for o in offers}) > 1:
-            raise CallError(400, f"'{field_name}': all offers must be on the same agent")
-        return offers
-
-    def _consume_offer(self, offer: OfferRecord) -> None:
-        self.offers.pop(offer.id, None)
-        if offer.expiry is not None:
-            offer.expiry.cancel()
-        fw = self.frameworks.get(offer.framework_id)
-        if fw is not None:
-            fw.offers.pop(offer.id, None)
-            fw.offered[offer.role] = fw.offered.get(offer.role, Resources()) - offer.resources
-        agent = self.agents.get(offer.agent_id)
-        if agent is not None:
-            agent.offers.discard(offer.id)
-            agent.offered = agent.offered - offer.resources
-
-    def rescind_offer(self, offer_id: str, notify: bool = True) -> None:
-        offer = self.offers.get(offer_id)
-        if offer is None:
-            return
-        self._consume_offer(offer)
-        fw = self.frameworks.get(offer.framework_id)
-        if notify and fw is not None:
-            self.send_event(fw, s.Event(type="RESCIND", rescind=s.Rescind(offer_id=ID(offer_id))))
-        self.schedule_allocation()
-
-    def _add_filter(
-        self, fw: FrameworkRecord, agent_id: str, resources: Resources, filters: Any
-    ) -> None:
-        refuse = DEFAULT_REFUSE_SECONDS
-        if filters is not None and filters.refuse_seconds is not None:
-            refuse = (
-                filters.refuse_seconds if filters.refuse_seconds >= 0 else DEFAULT_REFUSE_SECONDS
-            )
-        refuse = min(refuse, MAX_REFUSE_SECONDS)
-        if refuse <= 0 or resources.is_empty():
-            return
-        now = self._now()
-        fw.filters.setdefault(agent_id, []).append(Filter(resources=resources, until=now + refuse))
-        # Re-run allocation when the filter lapses so the resources are offered again.
-        asyncio.get_running_loop().call_later(refuse + 0.001, self.schedule_allocation)
-
-    def decline(self, fw: FrameworkRecord, offer_ids: list[ID], filters: Any) -> None:
-        offers = self._take_offers(fw, offer_ids, "decline.offer_ids")
-        for offer in offers:
-            self._consume_offer(offer)
-            self._add_filter(fw, offer.agent_id, offer.resources, filters)
-        self.schedule_allocation()
-
     # ------------------------------------------------------------------ accept
-    def accept(self, fw: FrameworkRecord, accept: s.Accept) -> None:
-        offers = self._take_offers(fw, accept.offer_ids, "accept.offer_ids")
-        if not offers:
-            raise CallError(400, "'accept.offer_ids' must name at least one offer")
-        # Parse every resource before changing anything: a malformed one is a 400.
-        parsed: dict[int, Resources] = {}
-        for oi, op in enumerate(accept.operations):
-            if op.type == "LAUNCH":
-                if op.launch is None:
-                    raise CallError(400, f"'accept.operations[{oi}].launch' is missing")
-                for ti, task in enumerate(op.launch.task_infos):
-                    where = f"accept.operations[{oi}].launch.task_infos[{ti}]"
-                    parsed[id(task)] = self._parse_resources(task.resources, where + ".resources")
-                    if task.executor is not None:
-                        parsed[id(task.executor)] = self._parse_resources(
-                            task.executor.resources, where + ".executor.resources"
-                        )
-            elif op.type == "LAUNCH_GROUP":
-                if op.launch_group is None:
-                    raise CallError(400, f"'accept.operations[{oi}].launch_group' is missing")
-                lg = op.launch_group
-                parsed[id(lg.executor)] = self._parse_resources(
-                    lg.executor.resources,
-                    f"accept.operations[{oi}].launch_group.executor.resources",
-                )
-                for ti, task in enumerate(lg.task_group.tasks):
-                    parsed[id(task)] = self._parse_resources(
-                        task.resources,
-                        f"accept.operations[{oi}].launch_group.task_group.tasks[{ti}].resources",
-                    )
-            elif op.type in ("RESERVE", "UNRESERVE", "CREATE", "DESTROY"):
-                raise CallError(
-                    400, f"'accept.operations[{oi}].type' {op.type} is not supported yet"
-                )
-            else:
-                raise CallError(
-                    400, f"'accept.operations[{oi}].type': unknown operation {op.type!r}"
-                )
-
-        agent = self.agents[offers[0].agent_id]
-        role = offers[0].role
-        remaining = Resources()
-        for offer in offers:
-            remaining = remaining + offer.resources
-            self._consume_offer(offer)
-        for op in accept.operations:
-            if op.type == "LAUNCH":
-                assert op.launch is not None
-                for task in op.launch.task_infos:
-                    remaining = self._launch_one(fw, agent, role, task, parsed, remaining)
-            else:
-                assert op.launch_group is not None
-                remaining = self._launch_group(fw, agent, role, op.launch_group, parsed, remaining)
-        self._add_filter(fw, agent.id, remaining, accept.filters)
-        self.schedule_allocation()
-
-    def _parse_resources(self, resources: list[Any], where: str) -> Resources:
-        try:
-            return from_wire(resources, field_name=where)
-        except ResourceError as exc:
-            raise CallError(400, f"Invalid resources: {exc}") from None
-
-    def _task_error(
-        self, fw: FrameworkRecord, task: TaskInfo, message: str, reason: str = "REASON_TASK_INVALID"
-    ) -> None:
-        status = TaskStatus(
-            task_id=task.task_id,
-            state="TASK_ERROR",
-            message=message,
-            reason=reason,
-            source="SOURCE_MASTER",
-            agent_id=task.agent_id,
-            timestamp=self._now(),
-        )
-        self.terminal_counts["TASK_ERROR"] = self.terminal_counts.get("TASK_ERROR", 0) + 1
-        self.send_event(fw, s.Event(type="UPDATE", update=s.Update(status=status)))
-
-    def _validate_task(
-        self, fw: FrameworkRecord, agent: AgentRecord, task: TaskInfo, res: Resources
-    ) -> str | None:
-        if not task.task_id.value:
-            return "Task ID must not be empty"
-        if task.task_id.value in fw.tasks:
-            return f"Task {task.task_id.value} already exists in this framework"
-        if task.agent_id.value != agent.id:
-            return f"Task uses agent {task.agent_id.value} but the offer is for agent {agent.id}"
-        if (task.command is None) == (task.executor is None):
-            return "Task must set exactly one of 'command' or 'executor'"
-        if task.command is not None and not (task.command.value or task.command.arguments):
-            return "Task's 'command.value' is empty"
-        if res.is_empty():
-            return "Task uses no resources"
-        return None
-
-    def _launch_one(
-        self,
-        fw: FrameworkRecord,
-        agent: AgentRecord,
-        role: str,
-        task: TaskInfo,
-        parsed: dict[int, Resources],
-        remaining: Resources,
-    ) -> Resources:
-        res = parsed[id(task)]
-        problem = self._validate_task(fw, agent, task, res)
-        needed = res
-        new_executor = None
-        if problem is None and task.executor is not None:
-            ex = task.executor
-            ex.framework_id = ID(fw.id)
-            key = (agent.id, ex.executor_id.value)
-            if key not in fw.executors:
-                new_executor = ExecutorRecord(fw.id, agent.id, ex, role, parsed[id(ex)])
-                needed = needed + new_executor.resources
-        if problem is None and not remaining.contains(needed):
-            problem = (
-                f"Task uses more resources ({needed}) than available in the offers ({remaining})"
-            )
-        if problem is not None:
-            self._task_error(fw, task, problem)
-            return remaining
-        remaining = remaining - needed
-        if new_executor is not None:
-            self._add_executor(new_executor)
-        self._add_task(fw, agent, task, role, res)
-        if agent.send is not None:
-            agent.send(amsg.RunTask(framework_info=fw.info, task=task))
-        return remaining
-
-    def _launch_group(
-        self,
-        fw: FrameworkRecord,
-        agent: AgentRecord,
-        role: str,
-        lg: s.LaunchGroup,
-        parsed: dict[int, Resources],
-        remaining: Resources,
-    ) -> Resources:
-        ex = lg.executor
-        ex.framework_id = ID(fw.id)
-        problem = None
-        if not lg.task_group.tasks:
-            problem = "Task group is empty"
-        needed = Resources()
-        ids = set()
-        for task in lg.task_group.tasks:
-            if task.executor is not None:
-                problem = problem or "Tasks in a group must not set 'executor'"
-            task.executor = None
-            p = self._validate_task(fw, agent, task, parsed[id(task)])
-            if task.task_id.value in ids:
-                p = f"Task {task.task_id.value} appears twice in the group"
-            ids.add(task.task_id.value)
-            problem = problem or p
-            needed = needed + parsed[id(task)]
-        key = (agent.id, ex.executor_id.value)
-        new_executor = None
-        if key not in fw.executors:
-            new_executor = ExecutorRecord(fw.id, agent.id, ex, role, parsed[id(ex)])
-            needed = needed + new_executor.resources
-        if problem is None and not remaining.contains(needed):
-            problem = (
-                f"Task group uses more resources ({needed}) "
-                f"than available in the offers ({remaining})"
-            )
-        if problem is not None:
-            for task in lg.task_group.tasks:
-                self._task_error(fw, task, problem, "REASON_TASK_GROUP_INVALID")
-            return remaining
-        remaining = remaining - needed
-        if new_executor is not None:
-            self._add_executor(new_executor)
-        for task in lg.task_group.tasks:
-            self._add_task(
-                fw, agent, task, role, parsed[id(task)], executor_id=ex.executor_id.value
-            )
-        if agent.send is not None:
-            agent.send(
-                amsg.RunTaskGroup(framework_info=fw.info, executor=ex, task_group=lg.task_group)
-            )
-        return remaining
-
     def _add_task(
         self,
         fw: FrameworkRecord,
@@ -899,81 +633,35 @@ class Master:
                 state = "TASK_LOST"
             reply(rt.task_id, state, rt.agent_id, None)
 
-    # ================================================================== allocation
+    # ================================================================== offers (offers.py)
+    def _take_offers(
+        self, fw: FrameworkRecord, offer_ids: list[ID], field_name: str
+    ) -> list[OfferRecord]:
+        return offer_ops._take_offers(self, fw, offer_ids, field_name)
+
+    def _consume_offer(self, offer: OfferRecord) -> None:
+        offer_ops._consume_offer(self, offer)
+
+    def rescind_offer(self, offer_id: str, notify: bool = True) -> None:
+        offer_ops.rescind_offer(self, offer_id, notify)
+
+    def _add_filter(
+        self, fw: FrameworkRecord, agent_id: str, resources: Resources, filters: Any
+    ) -> None:
+        offer_ops._add_filter(self, fw, agent_id, resources, filters)
+
+    def decline(self, fw: FrameworkRecord, offer_ids: list[ID], filters: Any) -> None:
+        offer_ops.decline(self, fw, offer_ids, filters)
+
     def schedule_allocation(self) -> None:
-        if self._allocation_handle is None and not self.closed and not self.paused:
-            loop = asyncio.get_running_loop()
-            self._allocation_handle = loop.call_later(self.config.allocation_delay, self._allocate)
+        offer_ops.schedule_allocation(self)
 
     def snapshot(self) -> Snapshot:
-        now = self._now()
-        agents = tuple(
-            AgentView(a.id, a.total, a.available)
-            for a in self.agents.values()
-            if a.active and a.connected
-        )
-        frameworks = []
-        for fw in self.frameworks.values():
-            if not fw.active:
-                continue
-            filters = {aid: tuple(f for f in fs if f.until > now) for aid, fs in fw.filters.items()}
-            fw.filters = {aid: list(fs) for aid, fs in filters.items() if fs}
-            frameworks.append(
-                FrameworkView(
-                    framework_id=fw.id,
-                    roles=fw.roles,
-                    allocated=fw.allocated(),
-                    suppressed_roles=frozenset(fw.suppressed_roles),
-                    filters=filters,
-                )
-            )
-        return Snapshot(
-            agents=agents, frameworks=tuple(frameworks), now=now, weights=self.config.weights
-        )
+        return offer_ops.snapshot(self)
 
     def _allocate(self) -> None:
-        self._allocation_handle = None
-        if self.paused or self.closed:
-            return
-        plans = allocate(self.snapshot())
-        by_fw: dict[str, list[s.Offer]] = {}
-        for plan in plans:
-            fw = self.frameworks[plan.framework_id]
-            agent = self.agents[plan.agent_id]
-            oid = f"{self.id}-O{self._next_offer}"
-            self._next_offer += 1
-            rec = OfferRecord(oid, fw.id, agent.id, plan.role, plan.resources)
-            if self.config.offer_timeout:
-                rec.expiry = asyncio.get_running_loop().call_later(
-                    self.config.offer_timeout, self.rescind_offer, oid
-                )
-            self.offers[oid] = rec
-            fw.offers[oid] = rec
-            fw.offered[plan.role] = fw.offered.get(plan.role, Resources()) + plan.resources
-            agent.offers.add(oid)
-            agent.offered = agent.offered + plan.resources
-            by_fw.setdefault(fw.id, []).append(
-                s.Offer(
-                    id=ID(oid),
-                    framework_id=ID(fw.id),
-                    agent_id=ID(agent.id),
-                    hostname=agent.hostname,
-                    url={
-                        "scheme": "http",
-                        "address": {
-                            "hostname": agent.hostname,
-                            "ip": agent.address.rsplit(":", 1)[0],
-                            "port": agent.port,
-                        },
-                        "path": "/slave(1)",
-                    },
-                    resources=plan.resources.to_wire(allocation_role=plan.role),
-                    attributes=agent.info.attributes,
-                    executor_ids=[ID(eid) for (aid, eid) in fw.executors if aid == agent.id],
-                    allocation_info={"role": plan.role},
-                )
-            )
-        for fid, offers in by_fw.items():
-            self.send_event(
-                self.frameworks[fid], s.Event(type="OFFERS", offers=s.Offers(offers=offers))
-            )
+        offer_ops._allocate(self)
+
+    # ================================================================== accept (launches.py)
+    def accept(self, fw: FrameworkRecord, accept: s.Accept) -> None:
+        launch_ops.accept(self, fw, accept)

@@ -1,0 +1,176 @@
+"""Offers: taking and consuming them, rescinds, refuse filters, and the allocation pass
+that turns the allocator's plans into OFFERS events."""
+
+from __future__ import annotations
+
+import asyncio
+from typing import TYPE_CHECKING, Any
+
+from corral.master.allocator import AgentView, Filter, FrameworkView, Snapshot, allocate
+from corral.master.errors import CallError
+from corral.master.state import FrameworkRecord, OfferRecord
+from corral.resources import Resources
+from corral.wire import scheduler as s
+from corral.wire.base import ID
+
+if TYPE_CHECKING:
+    from corral.master.master import Master
+
+DEFAULT_REFUSE_SECONDS = 5.0
+MAX_REFUSE_SECONDS = 31536000.0
+
+
+def _take_offers(
+    self: Master, fw: FrameworkRecord, offer_ids: list[ID], field_name: str
+) -> list[OfferRecord]:
+    """Check every offer id before touching anything (400 names the bad one)."""
+    seen: set[str] = set()
+    offers: list[OfferRecord] = []
+    for i, oid in enumerate(offer_ids):
+        offer = self.offers.get(oid.value)
+        if oid.value in seen:
+            raise CallError(400, f"'{field_name}[{i}]': offer {oid.value} is listed twice")
+        seen.add(oid.value)
+        if offer is None:
+            raise CallError(
+                400,
+                f"'{field_name}[{i}]': offer {oid.value} is no longer valid "
+                "(already used, declined or rescinded)",
+            )
+        if offer.framework_id != fw.id:
+            raise CallError(
+                400, f"'{field_name}[{i}]': offer {oid.value} belongs to another framework"
+            )
+        offers.append(offer)
+    if len({o.agent_id for o in offers}) > 1:
+        raise CallError(400, f"'{field_name}': all offers must be on the same agent")
+    return offers
+
+
+def _consume_offer(self: Master, offer: OfferRecord) -> None:
+    self.offers.pop(offer.id, None)
+    if offer.expiry is not None:
+        offer.expiry.cancel()
+    fw = self.frameworks.get(offer.framework_id)
+    if fw is not None:
+        fw.offers.pop(offer.id, None)
+        fw.offered[offer.role] = fw.offered.get(offer.role, Resources()) - offer.resources
+    agent = self.agents.get(offer.agent_id)
+    if agent is not None:
+        agent.offers.discard(offer.id)
+        agent.offered = agent.offered - offer.resources
+
+
+def rescind_offer(self: Master, offer_id: str, notify: bool = True) -> None:
+    offer = self.offers.get(offer_id)
+    if offer is None:
+        return
+    self._consume_offer(offer)
+    fw = self.frameworks.get(offer.framework_id)
+    if notify and fw is not None:
+        self.send_event(fw, s.Event(type="RESCIND", rescind=s.Rescind(offer_id=ID(offer_id))))
+    self.schedule_allocation()
+
+
+def _add_filter(
+    self: Master, fw: FrameworkRecord, agent_id: str, resources: Resources, filters: Any
+) -> None:
+    refuse = DEFAULT_REFUSE_SECONDS
+    if filters is not None and filters.refuse_seconds is not None:
+        refuse = filters.refuse_seconds if filters.refuse_seconds >= 0 else DEFAULT_REFUSE_SECONDS
+    refuse = min(refuse, MAX_REFUSE_SECONDS)
+    if refuse <= 0 or resources.is_empty():
+        return
+    now = self._now()
+    fw.filters.setdefault(agent_id, []).append(Filter(resources=resources, until=now + refuse))
+    # Re-run allocation when the filter lapses so the resources are offered again.
+    asyncio.get_running_loop().call_later(refuse + 0.001, self.schedule_allocation)
+
+
+def decline(self: Master, fw: FrameworkRecord, offer_ids: list[ID], filters: Any) -> None:
+    offers = self._take_offers(fw, offer_ids, "decline.offer_ids")
+    for offer in offers:
+        self._consume_offer(offer)
+        self._add_filter(fw, offer.agent_id, offer.resources, filters)
+    self.schedule_allocation()
+
+
+def schedule_allocation(self: Master) -> None:
+    if self._allocation_handle is None and not self.closed and not self.paused:
+        loop = asyncio.get_running_loop()
+        self._allocation_handle = loop.call_later(self.config.allocation_delay, self._allocate)
+
+
+def snapshot(self: Master) -> Snapshot:
+    now = self._now()
+    agents = tuple(
+        AgentView(a.id, a.total, a.available)
+        for a in self.agents.values()
+        if a.active and a.connected
+    )
+    frameworks = []
+    for fw in self.frameworks.values():
+        if not fw.active:
+            continue
+        filters = {aid: tuple(f for f in fs if f.until > now) for aid, fs in fw.filters.items()}
+        fw.filters = {aid: list(fs) for aid, fs in filters.items() if fs}
+        frameworks.append(
+            FrameworkView(
+                framework_id=fw.id,
+                roles=fw.roles,
+                allocated=fw.allocated(),
+                suppressed_roles=frozenset(fw.suppressed_roles),
+                filters=filters,
+            )
+        )
+    return Snapshot(
+        agents=agents, frameworks=tuple(frameworks), now=now, weights=self.config.weights
+    )
+
+
+def _allocate(self: Master) -> None:
+    self._allocation_handle = None
+    if self.paused or self.closed:
+        return
+    plans = allocate(self.snapshot())
+    by_fw: dict[str, list[s.Offer]] = {}
+    for plan in plans:
+        fw = self.frameworks[plan.framework_id]
+        agent = self.agents[plan.agent_id]
+        oid = f"{self.id}-O{self._next_offer}"
+        self._next_offer += 1
+        rec = OfferRecord(oid, fw.id, agent.id, plan.role, plan.resources)
+        if self.config.offer_timeout:
+            rec.expiry = asyncio.get_running_loop().call_later(
+                self.config.offer_timeout, self.rescind_offer, oid
+            )
+        self.offers[oid] = rec
+        fw.offers[oid] = rec
+        fw.offered[plan.role] = fw.offered.get(plan.role, Resources()) + plan.resources
+        agent.offers.add(oid)
+        agent.offered = agent.offered + plan.resources
+        by_fw.setdefault(fw.id, []).append(
+            s.Offer(
+                id=ID(oid),
+                framework_id=ID(fw.id),
+                agent_id=ID(agent.id),
+                hostname=agent.hostname,
+                url={
+                    "scheme": "http",
+                    "address": {
+                        "hostname": agent.hostname,
+                        "ip": agent.address.rsplit(":", 1)[0],
+                        "port": agent.port,
+                    },
+                    "path": "/slave(1)",
+                },
+                resources=plan.resources.to_wire(allocation_role=plan.role),
+                attributes=agent.info.attributes,
+                executor_ids=[ID(eid) for (aid, eid) in fw.executors if aid == agent.id],
+                allocation_info={"role": plan.role},
+            )
+        )
+    for fid, offers in by_fw.items():
+        self.send_event(
+            self.frameworks[fid], s.Event(type="OFFERS", offers=s.Offers(offers=offers))
+        )
