@@ -51,6 +51,7 @@ import json
 import math
 import os
 import platform
+import shutil
 import signal
 import statistics
 import sys
@@ -745,15 +746,15 @@ def run(args: argparse.Namespace, stack: contextlib.ExitStack, result: dict[str,
     stack.callback(watcher.stop)
     watcher.start()
 
-    work = tempfile.TemporaryDirectory(prefix="corral-bench-failover-", dir=args.work_dir)
+    work_dir = tempfile.mkdtemp(prefix="corral-bench-failover-", dir=args.work_dir)
     if not args.keep:
-        stack.callback(work.cleanup)
+        stack.callback(shutil.rmtree, work_dir, True)
     c = LocalCluster(
         args.agents,
         masters=3,
         zk=zk.url(path),
         zk_session_timeout=args.session_timeout,
-        work_dir=work.name,
+        work_dir=work_dir,
         master_flags=[],
         agent_flags=["--status-update-retry", str(args.update_retry)],
     )

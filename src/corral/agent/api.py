@@ -14,11 +14,16 @@ from aiohttp import web
 from corral import MESOS_COMPAT_VERSION, __version__
 from corral.agent.agent import Agent
 from corral.agent.model import ExecutorEntry, TaskEntry
-from corral.transport.http import accepts_json, check_json_content_type, error, json_response
+from corral.transport.http import (
+    accepts_json,
+    error,
+    json_response,
+    read_call,
+)
 from corral.transport.streaming import EventStream
 from corral.wire import agent as msg
 from corral.wire.base import ID, Message
-from corral.wire.codec import WireError, decode, encode, to_builtins
+from corral.wire.codec import encode, to_builtins
 from corral.wire.executor import (
     ExecutorAcknowledged,
     ExecutorCall,
@@ -57,13 +62,9 @@ class AgentAPI:
 
     # ------------------------------------------------------------------ executor API
     async def executor(self, request: web.Request) -> web.StreamResponse:
-        bad = check_json_content_type(request)
-        if bad is not None:
-            return bad
-        try:
-            call = decode(await request.read(), ExecutorCall)
-        except WireError as exc:
-            return error(400, f"Failed to validate executor::Call: {exc}")
+        call = await read_call(request, ExecutorCall, "executor::Call")
+        if isinstance(call, web.Response):
+            return call
         agent = self.agent
         fw = agent.frameworks.get(call.framework_id.value)
         if fw is None:
@@ -162,13 +163,9 @@ class AgentAPI:
 
     # ------------------------------------------------------------------ operator API
     async def operator(self, request: web.Request) -> web.Response:
-        bad = check_json_content_type(request)
-        if bad is not None:
-            return bad
-        try:
-            call = decode(await request.read(), AgentOperatorCall)
-        except WireError as exc:
-            return error(400, f"Failed to validate agent::Call: {exc}")
+        call = await read_call(request, AgentOperatorCall, "agent::Call")
+        if isinstance(call, web.Response):
+            return call
         agent = self.agent
         body: dict[str, Any]
         if call.type == "GET_HEALTH":

@@ -12,11 +12,11 @@ from aiohttp import web
 from corral.master.errors import CallError
 from corral.master.master import Master
 from corral.master.state import AgentRecord
-from corral.transport.http import accepts_json, check_json_content_type, error
+from corral.transport.http import accepts_json, error, read_call
 from corral.transport.streaming import EventStream
 from corral.wire import agent as amsg
 from corral.wire import scheduler as s
-from corral.wire.codec import WireError, decode, encode
+from corral.wire.codec import encode
 
 log = logging.getLogger("corral.master")
 
@@ -82,15 +82,11 @@ class SchedulerAPI:
                 await ws.close()
 
     async def scheduler(self, request: web.Request) -> web.StreamResponse:
-        bad = check_json_content_type(request)
-        if bad is not None:
-            return bad
-        body = await request.read()
+        call = await read_call(request, s.Call, "scheduler::Call")
+        if isinstance(call, web.Response):
+            return call
         try:
-            call = decode(body, s.Call)
             validate_call(call)
-        except WireError as exc:
-            return error(400, f"Failed to validate scheduler::Call: {exc}")
         except CallError as exc:
             return error(exc.status, exc.message)
         stream_id = request.headers.get("Mesos-Stream-Id")

@@ -12,9 +12,9 @@ from corral import MESOS_COMPAT_VERSION, __version__
 from corral.master.master import Master
 from corral.master.state import AgentRecord, FrameworkRecord, TaskRecord
 from corral.resources import Resources
-from corral.transport.http import check_json_content_type, error, json_response
+from corral.transport.http import error, json_response, read_call
 from corral.wire.base import Message
-from corral.wire.codec import WireError, decode, to_builtins
+from corral.wire.codec import to_builtins
 
 OPERATOR_CALLS = (
     "GET_HEALTH",
@@ -374,13 +374,9 @@ class OperatorAPI:
         self.master = master
 
     async def call(self, request: web.Request) -> web.Response:
-        bad = check_json_content_type(request)
-        if bad is not None:
-            return bad
-        try:
-            call = decode(await request.read(), OperatorCall)
-        except WireError as exc:
-            return error(400, f"Failed to validate master::Call: {exc}")
+        call = await read_call(request, OperatorCall, "master::Call")
+        if isinstance(call, web.Response):
+            return call
         if call.type not in OPERATOR_CALLS:
             return error(
                 400,

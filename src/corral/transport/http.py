@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, TypeVar
 
 from aiohttp import web
 
-from corral.wire.codec import encode
+from corral.wire.codec import WireError, decode, encode
+
+T = TypeVar("T")
 
 
 def json_response(
@@ -42,3 +44,14 @@ def accepts_json(request: web.Request) -> bool:
         if mime in ("application/json", "*/*", "application/*"):
             return True
     return False
+
+
+async def read_call(request: web.Request, type_: type[T], what: str) -> T | web.Response:
+    """Check the Content-Type and decode the body into ``type_``; or the 4xx to answer with."""
+    bad = check_json_content_type(request)
+    if bad is not None:
+        return bad
+    try:
+        return decode(await request.read(), type_)
+    except WireError as exc:
+        return error(400, f"Failed to validate {what}: {exc}")
