@@ -103,6 +103,7 @@ class TaskRec:
     state: str = "TASK_STAGING"  # latest non-reconciliation state delivered
     terminal_t: float | None = None
     reconciled: str | None = None  # latest answer to an explicit reconciliation
+    answers: list[tuple[float, str]] = field(default_factory=list)  # every such answer
 
 
 @dataclass
@@ -160,10 +161,7 @@ class LoadFramework(Scheduler):
         return sum(
             1
             for r in self.tasks.values()
-            if r.kind == "short"
-            and r.terminal_t is None
-            and r.accept_ok is not False
-            and r.reconciled not in ("TASK_GONE", "TASK_UNKNOWN", "TASK_LOST", "TASK_DROPPED")
+            if r.kind == "short" and r.terminal_t is None and r.accept_ok is not False
         )
 
     def spawn(self, coro: Any) -> None:
@@ -278,6 +276,7 @@ class LoadFramework(Scheduler):
                 self.unknown_updates += 1
             elif status.reason == "REASON_RECONCILIATION" and status.uuid is None:
                 rec.reconciled = status.state
+                rec.answers.append((t, status.state))
             else:
                 if rec.terminal_t is None:
                     rec.state = status.state
@@ -591,7 +590,7 @@ def final_accounting(ft: FrameworkThread, args: argparse.Namespace) -> dict[str,
     def shorts_done() -> bool:
         with fw.lock:
             return all(
-                r.terminal_t is not None or r.accept_ok is False or r.reconciled is not None
+                r.terminal_t is not None or r.accept_ok is False
                 for r in fw.tasks.values()
                 if r.kind == "short"
             )

@@ -25,6 +25,7 @@ from corral.agent import launcher_protocol as lp
 from corral.agent.checkpoint import Checkpoint
 from corral.agent.checkpoint import ExecutorRecord as CheckpointedExecutor
 from corral.agent.checkpoint import TaskRecord as CheckpointedTask
+from corral.agent.environment import command_argv, environment, kill_grace
 from corral.agent.launcher_client import LauncherClient
 from corral.agent.model import ExecutorEntry, FrameworkEntry, TaskEntry
 from corral.agent.sandbox import FetchError, fetch_uris, make_sandbox, sandbox_dir
@@ -311,7 +312,7 @@ class Agent:
         elif isinstance(m, msg.RunTaskGroup):
             self.run_task_group(m.framework_info, m.executor, m.task_group.tasks)
         elif isinstance(m, msg.KillTask):
-            self.kill_task(m.framework_id.value, m.task_id.value, _grace(m.kill_policy))
+            self.kill_task(m.framework_id.value, m.task_id.value, kill_grace(m.kill_policy))
         elif isinstance(m, msg.AcknowledgeUpdate):
             self._acknowledge(m)
         elif isinstance(m, msg.ShutdownExecutor):
@@ -442,7 +443,9 @@ class Agent:
             return
         if task.state == "TASK_STAGING":
             self.status_update(task, "TASK_STARTING")
-        path, argv = _argv(info.command.value or "", info.command.shell, info.command.arguments)
+        path, argv = command_argv(
+            info.command.value or "", info.command.shell, info.command.arguments
+        )
         env = self._environment(fw, info, sandbox, executor_id=info.task_id.value)
         self.launcher.send(
             lp.LaunchRequest(
@@ -464,45 +467,19 @@ class Agent:
         executor_id: str,
         executor: ExecutorInfo | None = None,
     ) -> dict[str, str]:
-        env = dict(os.environ)
-        env.update(
-            MESOS_SANDBOX=str(sandbox),
-            MESOS_DIRECTORY=str(sandbox),
-            MESOS_FRAMEWORK_ID=fw.framework_id,
-            MESOS_EXECUTOR_ID=executor_id,
-            MESOS_AGENT_ID=self.agent_id or "",
-            MESOS_SLAVE_ID=self.agent_id or "",
-            MESOS_AGENT_ENDPOINT=self.address,
-            MESOS_SLAVE_PID=f"slave(1)@{self.address}",
-            MESOS_CHECKPOINT="1" if fw.info.checkpoint else "0",
-            MESOS_HTTP_COMMAND_EXECUTOR="0",
-            MESOS_EXECUTOR_SHUTDOWN_GRACE_PERIOD=_duration(self._shutdown_grace(executor)),
-            HOST=self.hostname,
-            LIBPROCESS_IP=self.config.ip,
-            LIBPROCESS_PORT="0",
+        return environment(
+            base=os.environ,
+            framework=fw.info,
+            task=info,
+            executor=executor,
+            sandbox=sandbox,
+            executor_id=executor_id,
+            agent_id=self.agent_id or "",
+            agent_address=self.address,
+            hostname=self.hostname,
+            ip=self.config.ip,
+            shutdown_grace=self._shutdown_grace(executor),
         )
-        if fw.info.checkpoint:
-            env["MESOS_RECOVERY_TIMEOUT"] = "15mins"
-            env["MESOS_SUBSCRIPTION_BACKOFF_MAX"] = "2secs"
-        command = None
-        if info is not None:
-            env["MESOS_TASK_ID"] = info.task_id.value
-            ports = [
-                str(p) for b, e in from_wire(info.resources).port_ranges() for p in range(b, e + 1)
-            ]
-            for i, port in enumerate(ports):
-                env[f"PORT{i}"] = port
-            if ports:
-                env["PORT"] = ports[0]
-                env["PORTS"] = ",".join(ports)
-            command = info.command
-        if executor is not None:
-            command = executor.command
-        if command is not None and command.environment is not None:
-            for var in command.environment.variables:
-                if var.value is not None:
-                    env[var.name] = var.value
-        return env
 
     def _shutdown_grace(self, executor: ExecutorInfo | None) -> float:
         if executor is not None and executor.shutdown_grace_period is not None:
@@ -556,7 +533,7 @@ class Agent:
         except (FetchError, OSError) as exc:
             self._executor_failed(fw, ex, str(exc), "REASON_CONTAINER_LAUNCH_FAILED")
             return
-        path, argv = _argv(cmd.value or "", cmd.shell, cmd.arguments)
+        path, argv = command_argv(cmd.value or "", cmd.shell, cmd.arguments)
         env = self._environment(fw, None, ex.sandbox, ex.executor_id, executor=ex.info)
         self.launcher.send(
             lp.LaunchRequest(
@@ -641,7 +618,7 @@ class Agent:
             for tid in list(ex.tasks):
                 other = fw.tasks.get(tid)
                 if other is not None:
-                    self.kill_task(fw.framework_id, tid, _grace(other.info.kill_policy))
+                    self.kill_task(fw.framework_id, tid, kill_grace(other.info.kill_policy))
         if not ex.tasks:
             fw.executors.pop(ex.executor_id, None)
             self.checkpoint.forget_executor(fw.framework_id, ex.executor_id)
@@ -671,7 +648,7 @@ class Agent:
         if "TASK_KILLING_STATE" in fw.info.capability_set():
             self.status_update(task, "TASK_KILLING")
         if grace is None:
-            grace = _grace(task.info.kill_policy)
+            grace = kill_grace(task.info.kill_policy)
         assert task.container_id is not None
         self.launcher.send(
             lp.KillRequest(
@@ -821,22 +798,3 @@ class Agent:
             for t in fw.tasks.values():
                 used = used + from_wire(t.info.resources)
         return used
-
-
-def _grace(policy: object) -> float | None:
-    gp = getattr(policy, "grace_period", None)
-    if gp is None:
-        return None
-    return max(0.0, float(gp.nanoseconds) / 1e9)
-
-
-def _argv(value: str, shell: bool, arguments: list[str]) -> tuple[str, list[str]]:
-    if shell:
-        return "/bin/sh", ["/bin/sh", "-c", value]
-    return value, list(arguments) if arguments else [value]
-
-
-def _duration(seconds: float) -> str:
-    if seconds == int(seconds):
-        return f"{int(seconds)}secs"
-    return f"{int(seconds * 1000)}ms"
