@@ -325,6 +325,8 @@ class Agent:
                 self._to_executor(
                     ex, ExecutorEvent(type="MESSAGE", message=ExecutorMessageEvent(data=m.data))
                 )
+        elif isinstance(m, msg.FrameworkSubscribed):
+            self.updates.resend(m.framework_id.value, asyncio.get_running_loop().time())
         elif isinstance(m, msg.ShutdownAgent):
             log.error("the master asked this agent to shut down: %s", m.message)
             self.agent_id = None

@@ -173,6 +173,15 @@ class StatusUpdateManager:
                 stream.interval = min(stream.interval * 2, RETRY_MAX)
                 self._forward(stream, now)
 
+    def resend(self, framework_id: str, now: float) -> None:
+        """Send the head update of each of this framework's queues again, now."""
+        if not self.connected:
+            return
+        for (fid, _), stream in self.streams.items():
+            if fid == framework_id:
+                stream.interval = self._retry_min
+                self._forward(stream, now)
+
     def drop_framework(self, framework_id: str) -> None:
         for key in [k for k in self.streams if k[0] == framework_id]:
             del self.streams[key]

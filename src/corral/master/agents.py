@@ -6,7 +6,7 @@ import logging
 from collections.abc import Callable
 from typing import TYPE_CHECKING
 
-from corral.master.state import AgentRecord, FrameworkRecord
+from corral.master.state import AgentRecord, FrameworkRecord, TaskRecord
 from corral.resources import ResourceError, Resources, from_wire
 from corral.wire import agent as amsg
 from corral.wire import scheduler as s
@@ -60,6 +60,8 @@ def agent_registered(
             registered_time=now,
             send=send,
         )
+        if reg.agent_id is not None and reg.agent_id.value:
+            agent.reregistered_time = now  # it ran under an earlier master
         self.agents[aid] = agent
         _reconcile_agent_tasks(self, agent, reg, returning=was_unreachable)
         log.info("agent %s registered from %s with %s", aid, reg.address, total)
@@ -85,20 +87,34 @@ def _reconcile_agent_tasks(
     for at in reg.tasks:
         fid, tid = at.framework_id.value, at.task.task_id.value
         reported.add((fid, tid))
-        if (fid, tid) in agent.tasks or is_terminal(at.state):
+        if (fid, tid) in agent.tasks:
             continue
         fw = self.frameworks.get(fid)
         if fw is None:
             if fid in self.removed_framework_ids or fid not in infos:
-                agent.send and agent.send(
-                    amsg.KillTask(framework_id=at.framework_id, task_id=at.task.task_id)
-                )
+                if not is_terminal(at.state) and agent.send is not None:
+                    agent.send(amsg.KillTask(framework_id=at.framework_id, task_id=at.task.task_id))
                 continue
             # A framework from before a master failover: known only from the agent.
             fw = FrameworkRecord(
                 id=fid, info=infos[fid], registered_time=self._now(), recovered=True
             )
             self.frameworks[fid] = fw
+        if is_terminal(at.state):
+            # Ended while its terminal update is not yet acknowledged: remember it as ended,
+            # so reconciliation answers its true state (not TASK_GONE) until the update lands.
+            if not any(c.task_id == tid for c in fw.completed_tasks):
+                done = TaskRecord(
+                    framework_id=fid,
+                    agent_id=agent.id,
+                    info=at.task,
+                    role=(fw.roles or ("*",))[0],
+                    resources=Resources(),
+                    state=at.state,
+                    executor_id=at.executor_id.value if at.executor_id else None,
+                )
+                fw.completed_tasks.append(done)
+            continue
         if returning and not fw.partition_aware:
             agent.send and agent.send(
                 amsg.KillTask(framework_id=at.framework_id, task_id=at.task.task_id)

@@ -267,6 +267,12 @@ class Master:
         fw.active = True
         fw.unregistered_time = None
         fw.suppressed_roles = set(call.subscribe.suppressed_roles)
+        if call.framework_id is not None:
+            # A re-subscription: updates its agents sent while it was away went nowhere, so
+            # have them resent now rather than at their next retry.
+            for agent in self.agents.values():
+                if agent.send is not None:
+                    agent.send(amsg.FrameworkSubscribed(framework_id=ID(fid)))
         stream.send(
             encode(
                 s.Event(

@@ -108,6 +108,13 @@ class FrameworkToExecutor(Tagged, tag="FRAMEWORK_MESSAGE", kw_only=True):
     data: bytes
 
 
+class FrameworkSubscribed(Tagged, tag="FRAMEWORK_SUBSCRIBED", kw_only=True):
+    """A framework (re-)subscribed: resend its unacknowledged updates now, not at the next
+    retry (updates sent while it was away had nobody to go to)."""
+
+    framework_id: ID
+
+
 class Ping(Tagged, tag="PING", kw_only=True):
     pass
 
@@ -125,6 +132,7 @@ MasterToAgent = (
     | ShutdownFramework
     | AcknowledgeUpdate
     | FrameworkToExecutor
+    | FrameworkSubscribed
     | Ping
     | ShutdownAgent
 )
