@@ -558,6 +558,16 @@ class Master:
             if not is_terminal(status.state) and agent.send is not None:
                 agent.send(amsg.KillTask(framework_id=update.framework_id, task_id=status.task_id))
             return
+        if status.uuid is not None and fw.acknowledged.get(status.task_id.value) == status.uuid:
+            # A resend of an update the framework already acknowledged (its ack crossed the
+            # resend): acknowledge again for it, and do not deliver it twice.
+            if agent.send is not None:
+                agent.send(
+                    amsg.AcknowledgeUpdate(
+                        framework_id=update.framework_id, task_id=status.task_id, uuid=status.uuid
+                    )
+                )
+            return
         self.metrics["master/valid_status_updates"] += 1
         task = fw.tasks.get(status.task_id.value)
         if task is not None:
@@ -577,6 +587,7 @@ class Master:
             raise CallError(
                 400, f"'acknowledge.agent_id': agent {ack.agent_id.value} is not registered"
             )
+        fw.remember_ack(ack.task_id.value, ack.uuid)
         if agent.send is not None:
             agent.send(
                 amsg.AcknowledgeUpdate(framework_id=ID(fw.id), task_id=ack.task_id, uuid=ack.uuid)

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import asyncio
-from collections import deque
+from collections import OrderedDict, deque
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
@@ -17,6 +17,7 @@ from corral.wire.tasks import ExecutorInfo, TaskInfo, TaskStatus
 MAX_COMPLETED_TASKS = 1000
 MAX_COMPLETED_FRAMEWORKS = 50
 MAX_STATUSES = 8
+MAX_REMEMBERED_ACKS = 10000
 
 
 @dataclass
@@ -122,8 +123,16 @@ class FrameworkRecord:
         default_factory=lambda: deque(maxlen=MAX_COMPLETED_TASKS)
     )
     executors: dict[tuple[str, str], ExecutorRecord] = field(default_factory=dict)
+    # task id -> uuid of the last update the framework acknowledged (bounded, oldest dropped)
+    acknowledged: OrderedDict[str, bytes] = field(default_factory=OrderedDict)
     used: dict[str, Resources] = field(default_factory=dict)  # role -> resources of tasks
     offered: dict[str, Resources] = field(default_factory=dict)  # role -> outstanding offers
+
+    def remember_ack(self, task_id: str, uuid: bytes) -> None:
+        self.acknowledged[task_id] = uuid
+        self.acknowledged.move_to_end(task_id)
+        if len(self.acknowledged) > MAX_REMEMBERED_ACKS:
+            self.acknowledged.popitem(last=False)
 
     @property
     def roles(self) -> tuple[str, ...]:
