@@ -22,6 +22,7 @@ import aiohttp
 
 from corral import __version__
 from corral.agent import launcher_protocol as lp
+from corral.agent.cgroups import unavailable as cgroups_unavailable
 from corral.agent.checkpoint import Checkpoint
 from corral.agent.checkpoint import ExecutorRecord as CheckpointedExecutor
 from corral.agent.checkpoint import TaskRecord as CheckpointedTask
@@ -67,6 +68,9 @@ class AgentConfig:
     master_timeout: float = 75.0  # no word from the master for this long: reconnect
     recover: str = "reconnect"  # or "cleanup": kill what an earlier run left, start afresh
     zk_session_timeout: float = 10.0
+    containerizers: tuple[str, ...] = ("process",)
+    cgroups_enable_cfs: bool = False
+    cgroups_pids_max: int = 4096
 
 
 class Agent:
@@ -86,6 +90,7 @@ class Agent:
         )
         self.launcher = LauncherClient(config.work_dir / "launcher", self._on_launcher)
         self.checkpoint = Checkpoint(config.work_dir / "meta")
+        self.linux = False  # the linux containerizer (cgroups + namespaces) is in use
         self._out: list[msg.AgentToMaster] = []
         self._out_wake = asyncio.Event()
         self._ws: aiohttp.ClientWebSocketResponse | None = None
@@ -106,6 +111,15 @@ class Agent:
     async def start(self) -> None:
         self.config.work_dir.mkdir(parents=True, exist_ok=True)
         self._session = aiohttp.ClientSession()
+        if "linux" in self.config.containerizers:
+            why = cgroups_unavailable()
+            if why is None:
+                self.linux = True
+            elif "process" in self.config.containerizers:
+                log.warning("linux containerizer unavailable (%s); using process", why)
+            else:
+                raise RuntimeError(f"--containerizers linux: {why}")
+        log.info("containerizer: %s", "linux (cgroups v1, namespaces)" if self.linux else "process")
         await self.launcher.connect()
         from corral.agent.recovery import cleanup, recover
 
@@ -458,7 +472,20 @@ class Agent:
                 cwd=str(sandbox),
                 stdout=str(sandbox / "stdout"),
                 stderr=str(sandbox / "stderr"),
+                cgroups=self._limits(from_wire(info.resources)) if self.linux else None,
+                namespaces=self.linux,
             )
+        )
+
+    def _limits(self, res: Resources) -> lp.CgroupLimits:
+        """What the linux containerizer enforces for a task's resources."""
+        cpus, mem = res.scalar("cpus"), res.scalar("mem")
+        c = self.config
+        return lp.CgroupLimits(
+            mem_bytes=int(mem * (1 << 20)) if mem > 0 else None,
+            cpu_shares=max(2, int(cpus * 1024)) if cpus > 0 else None,
+            cfs_quota_us=int(cpus * 100_000) if cpus > 0 and c.cgroups_enable_cfs else None,
+            pids_max=c.cgroups_pids_max or None,
         )
 
     def _environment(
@@ -730,7 +757,17 @@ class Agent:
             self.containers.pop(reply.id, None)
             self.launcher.send(lp.ForgetRequest(ids=[reply.id]))
             ok, text = lp.describe_status(reply.status)
-            if task.kill_requested:
+            if reply.limitation == "memory":
+                mem = from_wire(task.info.resources).scalar("mem")
+                self.status_update(
+                    task,
+                    "TASK_FAILED",
+                    source="SOURCE_AGENT",
+                    reason="REASON_CONTAINER_LIMITATION_MEMORY",
+                    message=f"Memory limit exceeded: the container was OOM-killed at its "
+                    f"limit of {mem:g} MB ({text})",
+                )
+            elif task.kill_requested:
                 self.status_update(task, "TASK_KILLED", message=text)
             elif ok:
                 self.status_update(task, "TASK_FINISHED", message=text)

@@ -13,6 +13,7 @@ from aiohttp import web
 
 from corral import MESOS_COMPAT_VERSION, __version__
 from corral.agent.agent import Agent
+from corral.agent.cgroups import Cgroups
 from corral.agent.model import ExecutorEntry, TaskEntry
 from corral.transport.http import (
     accepts_json,
@@ -46,6 +47,8 @@ def build_app(agent: Agent) -> web.Application:
         app.router.add_get(prefix + "/state.json", api.state)
         app.router.add_get(prefix + "/health", api.health)
     app.router.add_post("/api/v1", api.operator)
+    app.router.add_get("/containers", api.containers)
+    app.router.add_get("/slave(1)/containers", api.containers)
     app.router.add_get("/version", api.version)
     app.router.add_get("/files/browse", api.browse)
     app.router.add_get("/files/browse.json", api.browse)
@@ -189,23 +192,15 @@ class AgentAPI:
                     "get_agent": {"agent_info": to_builtins(agent.agent_info())},
                 }
         elif call.type == "GET_CONTAINERS":
-            body = {
-                "containers": [
-                    {
-                        "container_id": {"value": cid},
-                        "framework_id": {"value": owner.framework_id},
-                        "executor_id": {
-                            "value": owner.executor_id or getattr(owner, "task_id", "")
-                        },
-                    }
-                    for cid, owner in agent.containers.items()
-                ]
-            }
+            body = {"containers": containers_json(agent)}
         else:
             return error(
                 400, f"Failed to validate agent::Call: unsupported call type '{call.type}'"
             )
         return json_response({"type": call.type, call.type.lower(): body})
+
+    async def containers(self, request: web.Request) -> web.Response:
+        return json_response(containers_json(self.agent))
 
     # ------------------------------------------------------------------ state
     async def health(self, request: web.Request) -> web.Response:
@@ -311,6 +306,23 @@ def version_info() -> dict[str, Any]:
         "build_time": 0,
         "build_user": "corral",
     }
+
+
+def containers_json(agent: Agent) -> list[dict[str, Any]]:
+    """Running containers with their resource usage (from their cgroups when isolated)."""
+    out = []
+    for cid, owner in agent.containers.items():
+        executor_id = owner.executor_id or getattr(owner, "task_id", "")
+        entry: dict[str, Any] = {
+            "container_id": {"value": cid},
+            "framework_id": {"value": owner.framework_id},
+            "executor_id": {"value": executor_id},
+            "containerizer": "linux" if agent.linux else "process",
+        }
+        if agent.linux:
+            entry["statistics"] = Cgroups(cid).stats()
+        out.append(entry)
+    return out
 
 
 class AgentOperatorCall(Message, kw_only=True):

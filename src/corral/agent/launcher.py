@@ -13,11 +13,25 @@ import argparse
 import asyncio
 import contextlib
 import os
+import shutil
 import signal
 import sys
+import threading
 from pathlib import Path
 
 from corral.agent import launcher_protocol as p
+from corral.agent.cgroups import Cgroups, Limits
+
+UNSHARE_ARGV = [
+    shutil.which("unshare") or "/usr/bin/unshare",
+    "--pid",
+    "--fork",
+    "--kill-child",
+    "--mount-proc",
+    "--ipc",
+    "--uts",
+    "--",
+]
 
 SOCKET_NAME = "launcher.sock"
 PID_NAME = "launcher.pid"
@@ -29,6 +43,7 @@ class Launcher:
         self.running: dict[str, int] = {}  # container id -> pid
         self.by_pid: dict[int, str] = {}
         self.exited: dict[str, int] = {}
+        self.cgroups: dict[str, Cgroups] = {}
         self.kill_timers: dict[str, asyncio.TimerHandle] = {}
         self.writer: asyncio.StreamWriter | None = None
         self.stopping = asyncio.Event()
@@ -41,23 +56,46 @@ class Launcher:
         if req.id in self.running or req.id in self.exited:
             self.emit(p.Failed(id=req.id, error=f"container {req.id} already exists"))
             return
+        argv, path = req.argv, req.path or req.argv[0]
+        if req.namespaces:
+            # Own pid (the task is pid 1 of it), mount (a private /proc), ipc and uts namespaces.
+            argv = [*UNSHARE_ARGV, path, *argv[1:]]
+            path = UNSHARE_ARGV[0]
+        cg = None
+        if req.cgroups is not None:
+            try:
+                cg = Cgroups(req.id)
+                lim = req.cgroups
+                cg.create(Limits(lim.mem_bytes, lim.cpu_shares, lim.cfs_quota_us, lim.pids_max))
+            except OSError as exc:
+                if cg is not None:
+                    cg.destroy()
+                self.emit(p.Failed(id=req.id, error=f"Failed to create cgroups: {exc}"))
+                return
         flags = os.O_WRONLY | os.O_CREAT | os.O_APPEND
         actions = [
             (os.POSIX_SPAWN_OPEN, 0, "/dev/null", os.O_RDONLY, 0),
             (os.POSIX_SPAWN_OPEN, 1, req.stdout, flags, 0o644),
             (os.POSIX_SPAWN_OPEN, 2, req.stderr, flags, 0o644),
         ]
+        tid = threading.get_native_id()
         try:
             os.chdir(req.cwd)
+            if cg is not None:
+                cg.enter(tid)  # the child inherits the cgroups of the thread that spawns it
             try:
-                pid = os.posix_spawnp(
-                    req.path or req.argv[0], req.argv, req.env, file_actions=actions, setsid=True
-                )
+                pid = os.posix_spawnp(path, argv, req.env, file_actions=actions, setsid=True)
             finally:
+                if cg is not None:
+                    cg.leave(tid)
                 os.chdir(self._base_cwd)
         except OSError as exc:
+            if cg is not None:
+                cg.destroy()
             self.emit(p.Failed(id=req.id, error=f"Failed to launch {req.argv[0]!r}: {exc}"))
             return
+        if cg is not None:
+            self.cgroups[req.id] = cg
         self.running[req.id] = pid
         self.by_pid[pid] = req.id
         self.emit(p.Started(id=req.id, pid=pid))
@@ -80,8 +118,14 @@ class Launcher:
             # Leftovers of the task's session (daemons it started) go with it.
             with contextlib.suppress(ProcessLookupError, PermissionError):
                 os.killpg(pid, signal.SIGKILL)
+            limitation = ""
+            cg = self.cgroups.pop(cid, None)
+            if cg is not None:
+                if cg.oom_killed():
+                    limitation = "memory"
+                cg.destroy()  # and everything else in its cgroup, wherever it went
             self.exited[cid] = status
-            self.emit(p.Exited(id=cid, status=status))
+            self.emit(p.Exited(id=cid, status=status, limitation=limitation))
 
     def kill(self, cid: str, grace: float) -> None:
         pid = self.running.get(cid)
@@ -98,6 +142,9 @@ class Launcher:
         if pid is not None:
             with contextlib.suppress(ProcessLookupError, PermissionError):
                 os.killpg(pid, signal.SIGKILL)
+            cg = self.cgroups.get(cid)
+            if cg is not None:
+                cg.kill_all()
 
     async def shutdown(self, grace: float) -> None:
         for cid in list(self.running):
@@ -106,6 +153,11 @@ class Launcher:
         while self.running and asyncio.get_running_loop().time() < deadline:
             await asyncio.sleep(0.02)
             self.reap()
+        for cg in self.cgroups.values():
+            cg.destroy()
+        for base in Cgroups("-").own.values():  # the shared parent, if nothing else uses it
+            with contextlib.suppress(OSError):
+                (base / "corral").rmdir()
         self.stopping.set()
 
     # ------------------------------------------------------------------ agent connection

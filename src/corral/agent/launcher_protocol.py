@@ -5,6 +5,15 @@ from __future__ import annotations
 import msgspec
 
 
+class CgroupLimits(msgspec.Struct, omit_defaults=True):
+    """Limits for a container's cgroups (the linux containerizer); None fields are not set."""
+
+    mem_bytes: int | None = None
+    cpu_shares: int | None = None
+    cfs_quota_us: int | None = None
+    pids_max: int | None = None
+
+
 class LaunchRequest(msgspec.Struct, tag="launch", tag_field="op", omit_defaults=True):
     id: str
     argv: list[str]
@@ -13,6 +22,8 @@ class LaunchRequest(msgspec.Struct, tag="launch", tag_field="op", omit_defaults=
     stdout: str
     stderr: str
     path: str = ""  # executable to run; argv[0] when empty
+    cgroups: CgroupLimits | None = None  # run in cgroups of its own with these limits
+    namespaces: bool = False  # own pid, mount (private /proc), ipc and uts namespaces
 
 
 class KillRequest(msgspec.Struct, tag="kill", tag_field="op", omit_defaults=True):
@@ -45,9 +56,10 @@ class Failed(msgspec.Struct, tag="failed", tag_field="op"):
     error: str
 
 
-class Exited(msgspec.Struct, tag="exited", tag_field="op"):
+class Exited(msgspec.Struct, tag="exited", tag_field="op", omit_defaults=True):
     id: str
     status: int  # raw wait status
+    limitation: str = ""  # "memory" when the kernel's OOM killer ended it in its cgroup
 
 
 class Listing(msgspec.Struct, tag="listing", tag_field="op"):

@@ -132,6 +132,17 @@ def agent(
         help="First resend interval of unacknowledged status updates.",
     ),
     zk_session_timeout: float = typer.Option(10.0, "--zk-session-timeout", help="Seconds."),
+    containerizers: str = typer.Option(
+        "process",
+        "--containerizers",
+        help="Comma list, in order of preference: 'linux' (cgroups v1 + namespaces), 'process'.",
+    ),
+    cgroups_enable_cfs: bool = typer.Option(
+        False, "--cgroups-enable-cfs", help="Linux containerizer: hard CPU quota at 'cpus'."
+    ),
+    cgroups_pids_max: int = typer.Option(
+        4096, "--cgroups-pids-max", help="Linux containerizer: most processes per container."
+    ),
     recover: str = typer.Option(
         "reconnect",
         "--recover",
@@ -165,6 +176,20 @@ def agent(
             fail(f"--master: {exc}")
     elif ":" not in master_addr:
         fail("--master must be HOST:PORT or a zk:// URL")
+    names = tuple(c.strip() for c in containerizers.split(",") if c.strip())
+    for name in names:
+        if name not in ("linux", "process"):
+            fail(f"--containerizers: unknown containerizer {name!r} (known: linux, process)")
+    if not names:
+        fail("--containerizers: name at least one containerizer")
+    if names == ("linux",):
+        from corral.agent.cgroups import unavailable
+
+        why = unavailable()
+        if why:
+            fail(f"--containerizers linux: {why}")
+    if cgroups_pids_max < 0:
+        fail("--cgroups-pids-max must not be negative")
     if recover not in ("reconnect", "cleanup"):
         fail("--recover must be 'reconnect' or 'cleanup'")
     config = AgentConfig(
@@ -180,6 +205,9 @@ def agent(
         status_update_retry=status_update_retry,
         recover=recover,
         zk_session_timeout=zk_session_timeout,
+        containerizers=names,
+        cgroups_enable_cfs=cgroups_enable_cfs,
+        cgroups_pids_max=cgroups_pids_max,
     )
     _run(run_agent(config))
 
