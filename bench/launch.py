@@ -823,6 +823,12 @@ def main(argv: list[str] | None = None) -> int:
     )
     ap.add_argument("--profile-rate", type=int, default=250, help="py-spy samples/s")
     ap.add_argument(
+        "--containerizer",
+        choices=("process", "linux"),
+        default="process",
+        help="agents' containerizer: plain processes, or cgroups v1 + namespaces (linux)",
+    )
+    ap.add_argument(
         "--work-dir",
         default=None,
         help="where the cluster's work dirs (sandboxes) and the baseline's files go "
@@ -858,6 +864,7 @@ def main(argv: list[str] | None = None) -> int:
             "task_cpus": args.task_cpus,
             "task_mem": args.task_mem,
             "uvloop": args.uvloop,
+            "containerizer": args.containerizer,
             "work_dir": args.work_dir or tempfile.gettempdir(),
             "direct_same_argv": ["/bin/sh", "-c", "true"] if args.shell else ["/bin/true"],
         },
@@ -869,7 +876,12 @@ def main(argv: list[str] | None = None) -> int:
     cluster_tmp = tempfile.TemporaryDirectory(prefix="corral-bench-cluster-", dir=args.work_dir)
     with (
         cluster_tmp,
-        LocalCluster(args.agents, work_dir=cluster_tmp.name, agent_resources=agent_resources) as c,
+        LocalCluster(
+            args.agents,
+            work_dir=cluster_tmp.name,
+            agent_resources=agent_resources,
+            agent_flags=["--containerizers", args.containerizer],
+        ) as c,
     ):
         wait_until(lambda: all(a.launcher_pid for a in c.agents), 15, what="launchers to start")
         result["cluster_start_s"] = now() - t0
