@@ -253,7 +253,7 @@ class Agent:
                     self.current_master = location.lstrip("/").split("/", 1)[0]
                     continue
                 no_leader_yet = exc.status in (503, 307)
-                log.info("master %s refused the connection: %s", master, exc.status)
+                log.debug("master %s refused the connection: %s", master, exc.status)
             except (TimeoutError, aiohttp.ClientError, OSError) as exc:
                 log.debug("master connection failed: %s", exc)
             if self.stopping():
