@@ -98,9 +98,7 @@ async def test_cpu_quota_throttles_and_pids_limit_stops_a_fork_bomb(linux: Local
     async with connected(linux.master) as (driver, rec):
         offer = await rec.next_offer()
         spin = task("spin", offer, "while :; do :; done", scalars(cpus=0.1, mem=32))
-        bomb_cmd = (
-            "i=0; while [ $i -lt 200 ]; do sleep 60 & i=$((i+1)); done; echo done"
-        )
+        bomb_cmd = "i=0; while [ $i -lt 200 ]; do sleep 60 & i=$((i+1)); done; echo done"
         bomb = task("bomb", offer, bomb_cmd, scalars(cpus=0.1, mem=64))
         await driver.launch([offer.id.value], [spin, bomb])
         await rec.wait_state("spin", "TASK_RUNNING")

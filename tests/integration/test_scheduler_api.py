@@ -31,6 +31,25 @@ async def post(
         return resp.status, await resp.text()
 
 
+def launch_with(fid: dict[str, Any], offer: Any, resources: list[dict[str, Any]]) -> dict[str, Any]:
+    """An ACCEPT launching one command task with the given (raw JSON) resources."""
+    info = {
+        "name": "t",
+        "task_id": {"value": "t1"},
+        "agent_id": {"value": offer.agent_id.value},
+        "command": {"value": "true"},
+        "resources": resources,
+    }
+    return {
+        "type": "ACCEPT",
+        "framework_id": fid,
+        "accept": {
+            "offer_ids": [{"value": offer.id.value}],
+            "operations": [{"type": "LAUNCH", "launch": {"task_infos": [info]}}],
+        },
+    }
+
+
 def durable_state(cluster: LocalCluster) -> Any:
     """The parts of /master/state a bad call must not change."""
     st = cluster.state()
@@ -117,63 +136,15 @@ async def test_bad_input_gets_a_clear_error_and_changes_nothing(cluster: LocalCl
                 "listed twice",
             ),
             (
-                {
-                    "type": "ACCEPT",
-                    "framework_id": fid,
-                    "accept": {
-                        "offer_ids": [{"value": offer.id.value}],
-                        "operations": [
-                            {
-                                "type": "LAUNCH",
-                                "launch": {
-                                    "task_infos": [
-                                        {
-                                            "name": "t",
-                                            "task_id": {"value": "t1"},
-                                            "agent_id": {"value": offer.agent_id.value},
-                                            "command": {"value": "true"},
-                                            "resources": [
-                                                {
-                                                    "name": "cpus",
-                                                    "type": "SCALAR",
-                                                    "scalar": {"value": "lots"},
-                                                }
-                                            ],
-                                        }
-                                    ]
-                                },
-                            }
-                        ],
-                    },
-                },
+                launch_with(
+                    fid, offer, [{"name": "cpus", "type": "SCALAR", "scalar": {"value": "x"}}]
+                ),
                 sid,
                 400,
                 "resources[0].scalar.value",
             ),
             (
-                {
-                    "type": "ACCEPT",
-                    "framework_id": fid,
-                    "accept": {
-                        "offer_ids": [{"value": offer.id.value}],
-                        "operations": [
-                            {
-                                "type": "LAUNCH",
-                                "launch": {
-                                    "task_infos": [
-                                        {
-                                            "name": "t",
-                                            "task_id": {"value": "t1"},
-                                            "agent_id": {"value": offer.agent_id.value},
-                                            "command": {"value": "true"},
-                                            "resources": [{"name": "cpus", "type": "RANGES"}],
-                                        }
-                                    ]
-                                },
-                            }
-                        ],
-                    },
-                },
+                launch_with(fid, offer, [{"name": "cpus", "type": "RANGES"}]),
                 sid,
                 400,
                 "task_infos[0].resources[0]",
