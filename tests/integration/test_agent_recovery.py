@@ -17,7 +17,7 @@ def agent_task_dirs(cluster: LocalCluster) -> dict[str, str]:
     state = http_json(f"http://127.0.0.1:{cluster.agents[0].port}/state")
     return {
         t["id"]: ex["directory"]
-        for f in state["frameworks"]
+        for f in state["frameworks"] + state["completed_frameworks"]
         for ex in f["executors"]
         for t in ex["tasks"] + ex["completed_tasks"]
     }

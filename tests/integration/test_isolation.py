@@ -51,7 +51,7 @@ def linux() -> Iterator[LocalCluster]:
 
 def stdout_of(c: LocalCluster, task_id: str, name: str = "stdout") -> str:
     state = http_json(f"http://127.0.0.1:{c.agents[0].port}/state")
-    for f in state["frameworks"]:
+    for f in state["frameworks"] + state["completed_frameworks"]:
         for ex in f["executors"]:
             for t in ex["tasks"] + ex["completed_tasks"]:
                 if t["id"] == task_id:

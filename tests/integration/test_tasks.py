@@ -27,7 +27,7 @@ def agent_url(cluster: LocalCluster, i: int = 0) -> str:
 
 def sandbox_of(cluster: LocalCluster, task_id: str) -> str:
     state = http_json(f"{agent_url(cluster)}/state")
-    for fw in state["frameworks"]:
+    for fw in state["frameworks"] + state["completed_frameworks"]:
         for ex in fw["executors"]:
             for t in ex["tasks"] + ex["completed_tasks"]:
                 if t["id"] == task_id:

@@ -50,6 +50,7 @@ log = logging.getLogger("corral.agent")
 
 DEFAULT_KILL_GRACE = 3.0
 MAX_COMPLETED_TASKS = 1000
+MAX_COMPLETED_FRAMEWORKS = 50
 
 
 @dataclass
@@ -239,8 +240,16 @@ class Agent:
                             if frame.type not in (aiohttp.WSMsgType.BINARY, aiohttp.WSMsgType.TEXT):
                                 break
                             self._last_heard = asyncio.get_running_loop().time()
-                            for m in msg.master_to_agent_decoder.decode(frame.data):
-                                self._handle_master(m)
+                            try:
+                                messages = msg.master_to_agent_decoder.decode(frame.data)
+                            except Exception as exc:  # e.g. a newer master's message type
+                                log.warning("ignoring a message from the master: %s", exc)
+                                continue
+                            for m in messages:
+                                try:
+                                    self._handle_master(m)
+                                except Exception:
+                                    log.exception("handling %s failed", type(m).__name__)
                     finally:
                         writer.cancel()
                         with contextlib.suppress(asyncio.CancelledError, Exception):
@@ -342,9 +351,11 @@ class Agent:
         elif isinstance(m, msg.FrameworkSubscribed):
             self.updates.resend(m.framework_id.value, asyncio.get_running_loop().time())
         elif isinstance(m, msg.ShutdownAgent):
-            log.error("the master asked this agent to shut down: %s", m.message)
-            self.agent_id = None
-            self.checkpoint.save_agent_id(None)
+            # Removed (e.g. after missed pings): reconnect with the same id, so the master
+            # treats it as a returning agent (and kills what its frameworks gave up on).
+            log.error("the master removed this agent: %s; re-registering", m.message)
+            if self._ws is not None:
+                asyncio.get_running_loop().create_task(self._ws.close())
 
     # ================================================================== status updates
     def status_update(
@@ -388,8 +399,7 @@ class Agent:
         if fw is None:
             return
         fw.tasks.pop(task.task_id, None)
-        self.checkpoint.forget_task(fw.framework_id, task.task_id)
-        fw.completed.append(task)
+        fw.completed.append(task)  # forgotten by the checkpoint once its update is acknowledged
         if len(fw.completed) > MAX_COMPLETED_TASKS:
             del fw.completed[: len(fw.completed) - MAX_COMPLETED_TASKS]
         if task.executor_id:
@@ -400,9 +410,24 @@ class Agent:
                     self._group_task_ended(fw, ex, task)
 
     def _acknowledge(self, m: msg.AcknowledgeUpdate) -> None:
-        self.updates.acknowledge(
+        acked = self.updates.acknowledge(
             m.framework_id, m.task_id, m.uuid, asyncio.get_running_loop().time()
         )
+        if acked is not None and is_terminal(acked.status.state):
+            self.checkpoint.forget_task(m.framework_id.value, m.task_id.value)
+            self._maybe_forget_framework(m.framework_id.value)
+
+    def _maybe_forget_framework(self, fid: str) -> None:
+        """A framework with nothing left here (tasks, executors, pending updates) is done."""
+        fw = self.frameworks.get(fid)
+        if fw is None or fw.tasks or fw.executors:
+            return
+        if any(self.updates.has_pending(fid, t.task_id) for t in fw.completed):
+            return
+        del self.frameworks[fid]
+        self.completed_frameworks.append(fw)
+        if len(self.completed_frameworks) > MAX_COMPLETED_FRAMEWORKS:
+            del self.completed_frameworks[0]
 
     # ================================================================== launching
     def _framework(self, info: FrameworkInfo) -> FrameworkEntry:
@@ -719,6 +744,10 @@ class Agent:
     # ================================================================== launcher events
     def _on_launcher(self, reply: lp.Reply) -> None:
         if isinstance(reply, lp.Listing):
+            # After reconnecting to the launcher: catch up on exits we missed meanwhile.
+            for cid, status in reply.exited.items():
+                if cid in self.containers:
+                    self._on_launcher(lp.Exited(id=cid, status=status))
             leftovers = [cid for cid in reply.running if cid not in self.containers]
             for cid in leftovers:
                 self.launcher.send(lp.KillRequest(id=cid, grace=0))
@@ -819,7 +848,10 @@ class Agent:
     # ================================================================== views
     def sandbox_of(self, framework_id: str, executor_id: str) -> Path | None:
         """The sandbox of an executor, or of a command task (whose executor id is its task id)."""
-        fw = self.frameworks.get(framework_id)
+        fw = self.frameworks.get(framework_id) or next(
+            (f for f in reversed(self.completed_frameworks) if f.framework_id == framework_id),
+            None,
+        )
         if fw is None:
             return None
         ex = fw.executors.get(executor_id)

@@ -14,7 +14,7 @@ from aiohttp import web
 from corral import MESOS_COMPAT_VERSION, __version__
 from corral.agent.agent import Agent
 from corral.agent.cgroups import Cgroups
-from corral.agent.model import ExecutorEntry, TaskEntry
+from corral.agent.model import ExecutorEntry, FrameworkEntry, TaskEntry
 from corral.transport.http import (
     accepts_json,
     error,
@@ -24,7 +24,7 @@ from corral.transport.http import (
 from corral.transport.streaming import EventStream
 from corral.wire import agent as msg
 from corral.wire.base import ID, Message
-from corral.wire.codec import encode, to_builtins
+from corral.wire.codec import decode, encode, to_builtins
 from corral.wire.executor import (
     ExecutorAcknowledged,
     ExecutorCall,
@@ -78,7 +78,8 @@ class AgentAPI:
         if call.type == "SUBSCRIBE":
             if not accepts_json(request):
                 return error(406, "Expected 'Accept' of 'application/json'")
-            return await self._subscribe(request, ex)
+            unacked = call.subscribe.unacknowledged_tasks if call.subscribe else []
+            return await self._subscribe(request, ex, {t.task_id.value for t in unacked})
         if not ex.subscribed:
             return error(403, "Executor is not subscribed")
         if call.type == "UPDATE":
@@ -125,7 +126,9 @@ class AgentAPI:
             return web.Response(status=202)
         return error(400, f"Failed to validate executor::Call: unknown call type {call.type!r}")
 
-    async def _subscribe(self, request: web.Request, ex: ExecutorEntry) -> web.StreamResponse:
+    async def _subscribe(
+        self, request: web.Request, ex: ExecutorEntry, known: set[str]
+    ) -> web.StreamResponse:
         agent = self.agent
         fw = agent.frameworks[ex.framework_id]
         resp = web.StreamResponse(status=200, headers={"Content-Type": "application/json"})
@@ -152,13 +155,23 @@ class AgentAPI:
                 stream.send(data)
             ex.queued.clear()
         else:
-            # A re-subscribing executor gets the tasks it has not seen yet.
-            for tid in ex.tasks:
-                task = fw.tasks.get(tid)
-                if task is not None and task.state == "TASK_STAGING":
-                    stream.send(
-                        encode(ExecutorEvent(type="LAUNCH", launch=ExecutorLaunch(task=task.info)))
+            # A re-subscribing executor gets what was queued while it was away (kills,
+            # messages, shutdown); launches only for tasks it has not started yet.
+            staging = {t for t in ex.tasks if (e := fw.tasks.get(t)) and e.state == "TASK_STAGING"}
+            for data in ex.queued:
+                stream.send(data)
+            queued_launches = {
+                ev.launch.task.task_id.value
+                for ev in (decode(d, ExecutorEvent) for d in ex.queued)
+                if ev.type == "LAUNCH" and ev.launch is not None
+            }
+            ex.queued.clear()
+            for tid in staging - queued_launches - known:
+                stream.send(
+                    encode(
+                        ExecutorEvent(type="LAUNCH", launch=ExecutorLaunch(task=fw.tasks[tid].info))
                     )
+                )
         await stream.run()
         if ex.stream is stream:
             ex.stream = None
@@ -356,11 +369,10 @@ def _task_json(t: TaskEntry, agent: Agent) -> dict[str, Any]:
     }
 
 
-def agent_state(agent: Agent) -> dict[str, Any]:
-    frameworks = []
-    for fw in agent.frameworks.values():
-        executors: dict[str, dict[str, Any]] = {}
-        for t in [*fw.tasks.values(), *fw.completed]:
+def _framework_state(fw: FrameworkEntry, agent: Agent) -> dict[str, Any]:
+    executors: dict[str, dict[str, Any]] = {}
+    for key, tasks in (("tasks", fw.tasks.values()), ("completed_tasks", fw.completed)):
+        for t in tasks:
             eid = t.executor_id or t.task_id
             ex = executors.setdefault(
                 eid,
@@ -374,17 +386,19 @@ def agent_state(agent: Agent) -> dict[str, Any]:
                     "completed_tasks": [],
                 },
             )
-            key = "completed_tasks" if t in fw.completed else "tasks"
             ex[key].append(_task_json(t, agent))
-        frameworks.append(
-            {
-                "id": fw.framework_id,
-                "name": fw.info.name,
-                "user": fw.info.user,
-                "executors": list(executors.values()),
-                "completed_executors": [],
-            }
-        )
+    return {
+        "id": fw.framework_id,
+        "name": fw.info.name,
+        "user": fw.info.user,
+        "executors": list(executors.values()),
+        "completed_executors": [],
+    }
+
+
+def agent_state(agent: Agent) -> dict[str, Any]:
+    frameworks = [_framework_state(fw, agent) for fw in agent.frameworks.values()]
+    completed = [_framework_state(fw, agent) for fw in agent.completed_frameworks]
     return {
         "version": MESOS_COMPAT_VERSION,
         "id": agent.agent_id or "",
@@ -400,7 +414,7 @@ def agent_state(agent: Agent) -> dict[str, Any]:
             "port": str(agent.config.port),
         },
         "frameworks": frameworks,
-        "completed_frameworks": [],
+        "completed_frameworks": completed,
         "launcher_pid": agent.launcher.pid,
         "time": time.time(),
         "uptime": time.time() - agent.start_time,

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import logging
 import os
 import subprocess
 import sys
@@ -12,6 +13,8 @@ from pathlib import Path
 
 from corral.agent import launcher_protocol as p
 from corral.agent.launcher import PID_NAME, SOCKET_NAME
+
+log = logging.getLogger("corral.agent")
 
 
 class LauncherClient:
@@ -23,6 +26,7 @@ class LauncherClient:
         self._proc: subprocess.Popen[bytes] | None = None
         self._buf: list[bytes] = []
         self._listing: asyncio.Future[p.Listing] | None = None
+        self._closing = False
         self._flush_scheduled = False
 
     @property
@@ -75,12 +79,34 @@ class LauncherClient:
             line = await reader.readline()
             if not line:
                 break
-            reply = p.reply_decoder.decode(line)
-            if isinstance(reply, p.Listing) and self._listing is not None:
-                if not self._listing.done():
-                    self._listing.set_result(reply)
-                continue
-            self.on_reply(reply)
+            try:
+                self._dispatch(p.reply_decoder.decode(line))
+            except Exception:
+                log.exception("handling a launcher event failed: %r", line[:200])
+        if not self._closing:
+            # The launcher went away (killed?): start or reach it again, then resync.
+            log.error("lost the launcher; reconnecting")
+            self.writer = None
+            asyncio.get_running_loop().create_task(self._reconnect())
+
+    async def _reconnect(self) -> None:
+        delay = 0.1
+        while not self._closing:
+            try:
+                await self.connect()
+                self.send(p.ListRequest())
+                return
+            except (OSError, RuntimeError) as exc:
+                log.error("cannot reach the launcher: %s", exc)
+                await asyncio.sleep(delay)
+                delay = min(delay * 2, 5.0)
+
+    def _dispatch(self, reply: p.Reply) -> None:
+        if isinstance(reply, p.Listing) and self._listing is not None:
+            if not self._listing.done():
+                self._listing.set_result(reply)
+            return
+        self.on_reply(reply)
 
     async def list(self, timeout: float = 10.0) -> p.Listing:
         """The launcher's containers: running (id -> pid) and exited (id -> wait status)."""
@@ -105,6 +131,7 @@ class LauncherClient:
         self._buf.clear()
 
     async def close(self) -> None:
+        self._closing = True
         if self._reader_task:
             self._reader_task.cancel()
             with contextlib.suppress(asyncio.CancelledError):

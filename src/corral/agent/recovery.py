@@ -55,8 +55,6 @@ async def recover(agent: Agent) -> None:
         fw = agent._framework(t.framework)
         tid = t.task.task_id.value
         state = latest.get((fw.framework_id, tid), "TASK_STAGING")
-        if is_terminal(state):
-            continue
         task = TaskEntry(
             framework_id=fw.framework_id,
             info=t.task,
@@ -65,6 +63,14 @@ async def recover(agent: Agent) -> None:
             executor_id=t.executor_id,
             container_id=t.container_id,
         )
+        if is_terminal(state):
+            # Ended; its terminal update may still wait for acknowledgement: report it as
+            # ended (not missing) when re-registering.
+            if agent.updates.has_pending(fw.framework_id, tid):
+                fw.completed.append(task)
+            else:
+                agent.checkpoint.forget_task(fw.framework_id, tid)
+            continue
         fw.tasks[tid] = task
         if t.executor_id and t.executor_id in fw.executors:
             fw.executors[t.executor_id].tasks.add(tid)

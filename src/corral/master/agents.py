@@ -138,10 +138,14 @@ def _reconcile_agent_tasks(
         self.metrics["master/tasks_launched"] -= 1
         rec.state = at.state
     for key, task in list(agent.tasks.items()):
-        if key not in reported and task.state != "TASK_STAGING":
+        if key not in reported:
+            # Re-registration comes on a new link: a launch sent on the old one that the
+            # agent does not report never reached it, and never will.
+            fw = self.frameworks.get(task.framework_id)
+            dropped = fw is not None and fw.partition_aware and task.state == "TASK_STAGING"
             self._finish_task(
                 task,
-                "TASK_LOST",
+                "TASK_DROPPED" if dropped else "TASK_LOST",
                 reason="REASON_AGENT_REREGISTERED",
                 message="Task was not reported by the re-registering agent",
             )

@@ -119,10 +119,13 @@ class SchedulerAPI:
         if fw is not None:
             assert fw.stream_id is not None
             resp.headers["Mesos-Stream-Id"] = fw.stream_id
-        await resp.prepare(request)
         try:
+            await resp.prepare(request)
             await stream.run()
+        except (ConnectionError, asyncio.CancelledError):
+            pass  # the client went away before or while streaming
         finally:
+            stream.close()
             if fw is not None:
                 master.disconnected(fw, stream)
         return resp

@@ -155,6 +155,11 @@ class Master:
             )
 
     def _reregister_timeout(self) -> None:
+        if self.paused:
+            self._timers.append(
+                asyncio.get_running_loop().call_later(1.0, self._reregister_timeout)
+            )
+            return
         now = self._now()
         for aid in list(self.recovered_agents):
             log.warning("agent %s did not re-register in time; marking it unreachable", aid)
@@ -305,6 +310,9 @@ class Master:
         )
 
     def _failover_expired(self, fid: str) -> None:
+        if self.paused:  # not acting as leader now: decide when we know we still lead
+            asyncio.get_running_loop().call_later(1.0, self._failover_expired, fid)
+            return
         fw = self.frameworks.get(fid)
         if fw is not None and not fw.connected:
             log.info("framework %s failover timeout expired; removing it", fid)
@@ -582,12 +590,10 @@ class Master:
     def acknowledge(self, fw: FrameworkRecord, ack: s.Acknowledge) -> None:
         if len(ack.uuid) != 16:
             raise CallError(400, "'acknowledge.uuid' must be 16 bytes (base64 of a UUID)")
+        fw.remember_ack(ack.task_id.value, ack.uuid)
         agent = self.agents.get(ack.agent_id.value)
         if agent is None:
-            raise CallError(
-                400, f"'acknowledge.agent_id': agent {ack.agent_id.value} is not registered"
-            )
-        fw.remember_ack(ack.task_id.value, ack.uuid)
+            return  # the agent is gone (as Mesos: accepted and dropped); it resends if it returns
         if agent.send is not None:
             agent.send(
                 amsg.AcknowledgeUpdate(framework_id=ID(fw.id), task_id=ack.task_id, uuid=ack.uuid)

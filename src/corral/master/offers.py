@@ -42,6 +42,10 @@ def _take_offers(
                 400, f"'{field_name}[{i}]': offer {oid.value} belongs to another framework"
             )
         offers.append(offer)
+    if len({o.role for o in offers}) > 1:
+        raise CallError(
+            400, f"'{field_name}': aggregated offers must be allocated to the same role"
+        )
     if len({o.agent_id for o in offers}) > 1:
         raise CallError(400, f"'{field_name}': all offers must be on the same agent")
     return offers
@@ -62,6 +66,12 @@ def _consume_offer(self: Master, offer: OfferRecord) -> None:
 
 
 def rescind_offer(self: Master, offer_id: str, notify: bool = True) -> None:
+    if self.paused and offer_id in self.offers:
+        # Offer timeouts wait while this master is not acting as leader.
+        self.offers[offer_id].expiry = asyncio.get_running_loop().call_later(
+            1.0, self.rescind_offer, offer_id, notify
+        )
+        return
     offer = self.offers.get(offer_id)
     if offer is None:
         return

@@ -115,7 +115,10 @@ class MasterProcess:
             try:
                 await self._apply(leading, leader)
             except Exception:
-                log.exception("applying a leadership change failed")
+                log.exception("applying a leadership change failed; trying again in 1 s")
+                await asyncio.sleep(1.0)
+                if self._changes.empty():
+                    self._changes.put_nowait((leading, leader))
 
     async def _apply(self, leading: bool, leader: str | None) -> None:
         self.leader_address = leader

@@ -258,8 +258,9 @@ class SchedulerDriver:
         elif ev.type == "FAILURE" and ev.failure:
             await self._dispatch(sched.failure(self, ev.failure))
         elif ev.type == "ERROR" and ev.error:
-            if "removed" in ev.error.message:
-                self._removed = True
+            # As Mesos advises: an ERROR ends this scheduler (removed, or failed over to
+            # another instance, which re-subscribing would kick out in turn).
+            self._removed = True
             await self._dispatch(sched.error(self, ev.error.message))
 
     def spawn(self, coro: Awaitable[Any]) -> None:
