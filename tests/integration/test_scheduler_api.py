@@ -327,6 +327,13 @@ async def test_updates_are_resent_until_acknowledged(cluster: LocalCluster) -> N
         await rec.wait_for(lambda: len(rec.states("acky")) >= 2, 10, "a resend")
         assert rec.states("acky")[:2] == ["TASK_STARTING", "TASK_STARTING"]
         assert {u.uuid for u in rec.updates if u.task_id.value == "acky"} == {first.uuid}
+        # The task has ended on the agent: the master frees its resources already, though
+        # the framework has not acknowledged the updates in front of the terminal one.
+        wait_until(
+            lambda: cluster.state()["slaves"][0]["used_resources"]["cpus"] == 0,
+            10,
+            what="resources freed by latest_state",
+        )
         await driver.acknowledge(first)
         running = await rec.wait_state("acky", "TASK_RUNNING")
         await driver.acknowledge(running)

@@ -92,6 +92,7 @@ class Agent:
         self.launcher = LauncherClient(config.work_dir / "launcher", self._on_launcher)
         self.checkpoint = Checkpoint(config.work_dir / "meta")
         self.linux = False  # the linux containerizer (cgroups + namespaces) is in use
+        self._latest_state: dict[tuple[str, str], str] = {}  # newest state of each task
         self._out: list[msg.AgentToMaster] = []
         self._out_wake = asyncio.Event()
         self._ws: aiohttp.ClientWebSocketResponse | None = None
@@ -316,6 +317,8 @@ class Agent:
                 await self._ws.close()
 
     def _forward_update(self, update: msg.StatusUpdate) -> None:
+        latest = self._latest_state.get((update.framework_id.value, update.status.task_id.value))
+        update.latest_state = latest if latest and latest != update.status.state else None
         self._send(update)
 
     # ================================================================== master messages
@@ -385,6 +388,7 @@ class Agent:
         if task.executor_id:
             status.executor_id = ID(task.executor_id)
         task.state = status.state
+        self._latest_state[(task.framework_id, task.task_id)] = status.state
         if task.container_id:
             status.container_status = status.container_status or None
         self.updates.push(
@@ -414,6 +418,7 @@ class Agent:
             m.framework_id, m.task_id, m.uuid, asyncio.get_running_loop().time()
         )
         if acked is not None and is_terminal(acked.status.state):
+            self._latest_state.pop((m.framework_id.value, m.task_id.value), None)
             self.checkpoint.forget_task(m.framework_id.value, m.task_id.value)
             self._maybe_forget_framework(m.framework_id.value)
 

@@ -38,6 +38,7 @@ async def cleanup(agent: Agent) -> None:
 async def recover(agent: Agent) -> None:
     recovered = agent.checkpoint.recover()
     latest = agent.updates.recover()
+    agent._latest_state.update(latest)
     agent.agent_id = recovered.agent_id
     for e in recovered.executors:
         fw = agent._framework(e.framework)

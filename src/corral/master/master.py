@@ -16,6 +16,8 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from typing import Any
 
+import msgspec
+
 from corral import MESOS_COMPAT_VERSION
 from corral.coordination.interfaces import Registry
 from corral.master import agents as agent_ops
@@ -578,6 +580,16 @@ class Master:
             return
         self.metrics["master/valid_status_updates"] += 1
         task = fw.tasks.get(status.task_id.value)
+        latest = update.latest_state
+        if task is not None and latest and is_terminal(latest) and not is_terminal(status.state):
+            # The task has already ended on the agent; its older updates are still being
+            # delivered one by one. Free its resources now, as Mesos does with latest_state.
+            task.status_update_state = status.state
+            task.status_update_uuid = status.uuid
+            self._finish_task(
+                task, latest, status=msgspec.structs.replace(status, state=latest), notify=False
+            )
+            task = None
         if task is not None:
             task.status_update_state = status.state
             task.status_update_uuid = status.uuid

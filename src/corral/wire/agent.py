@@ -41,6 +41,10 @@ class RegisterAgent(Tagged, tag="REGISTER", kw_only=True):
 class StatusUpdate(Tagged, tag="STATUS_UPDATE", kw_only=True):
     framework_id: ID
     status: TaskStatus
+    # The task's newest state when it is newer than ``status`` (updates go one at a time,
+    # in order): lets the master free a finished task's resources before the framework has
+    # acknowledged the older updates in front of it (Mesos's ``latest_state``).
+    latest_state: str | None = None
 
 
 class ExecutorToFramework(Tagged, tag="EXECUTOR_MESSAGE", kw_only=True):
