@@ -203,6 +203,11 @@ class Agent:
             version=__version__,
             frameworks=[fw.info for fw in self.frameworks.values()],
             tasks=tasks,
+            executors=[
+                msg.AgentExecutor(framework_id=ID(fw.framework_id), executor=ex.info)
+                for fw in self.frameworks.values()
+                for ex in fw.executors.values()
+            ],
         )
 
     def on_leader(self, address: str | None) -> None:

@@ -6,7 +6,7 @@ import logging
 from collections.abc import Callable
 from typing import TYPE_CHECKING
 
-from corral.master.state import AgentRecord, FrameworkRecord, TaskRecord
+from corral.master.state import AgentRecord, ExecutorRecord, FrameworkRecord, TaskRecord
 from corral.resources import ResourceError, Resources, from_wire
 from corral.wire import agent as amsg
 from corral.wire import scheduler as s
@@ -137,6 +137,20 @@ def _reconcile_agent_tasks(
         )
         self.metrics["master/tasks_launched"] -= 1
         rec.state = at.state
+    # Executors: count the ones the agent runs; forget the ones it no longer does.
+    running = {(e.framework_id.value, e.executor.executor_id.value): e for e in reg.executors}
+    for key, ex in list(agent.executors.items()):
+        if key not in running:
+            self._remove_executor(ex)
+    for (fid, eid), e in running.items():
+        fw = self.frameworks.get(fid)
+        if fw is None or (agent.id, eid) in fw.executors:
+            continue
+        try:
+            res = from_wire(e.executor.resources)
+        except ResourceError:
+            res = Resources()
+        self._add_executor(ExecutorRecord(fid, agent.id, e.executor, (fw.roles or ("*",))[0], res))
     for key, task in list(agent.tasks.items()):
         if key not in reported:
             # Re-registration comes on a new link: a launch sent on the old one that the

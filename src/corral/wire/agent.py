@@ -26,6 +26,13 @@ class AgentTask(Message, kw_only=True):
     executor_id: ID | None = None
 
 
+class AgentExecutor(Message, kw_only=True):
+    """An executor the agent runs (custom or task group), reported on (re-)registration."""
+
+    framework_id: ID
+    executor: ExecutorInfo
+
+
 # ------------------------------------------------------------------ agent -> master
 
 
@@ -36,6 +43,7 @@ class RegisterAgent(Tagged, tag="REGISTER", kw_only=True):
     version: str
     frameworks: list[FrameworkInfo] = []
     tasks: list[AgentTask] = []
+    executors: list[AgentExecutor] = []
 
 
 class StatusUpdate(Tagged, tag="STATUS_UPDATE", kw_only=True):
