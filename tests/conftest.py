@@ -8,7 +8,7 @@ from collections.abc import Iterator
 import psutil
 import pytest
 
-from corral.testing import LocalCluster
+from corral.testing import LocalCluster, pid_alive, wait_until
 from corral.testing.zookeeper import ZkEnsemble, zookeeper_available
 
 
@@ -32,11 +32,30 @@ def _descendants() -> set[int]:
         return set()
 
 
+def _launchers() -> set[int]:
+    """corral launchers anywhere (they outlive their agents by design, so are not children)."""
+    out = set()
+    for p in psutil.process_iter(["cmdline"]):
+        cmd = p.info.get("cmdline") or []
+        if "corral.agent.launcher" in cmd:
+            out.add(p.pid)
+    return out
+
+
 @pytest.fixture(autouse=True)
 def no_leaked_processes() -> Iterator[None]:
-    """Fail a test that leaves a child process of the test run alive."""
+    """Fail a test that leaves a child process of the test run, or a launcher, alive."""
     before = _descendants()
+    launchers_before = _launchers()
     yield
+    try:
+        wait_until(
+            lambda: not {pid for pid in _launchers() - launchers_before if pid_alive(pid)}, 5
+        )
+    except TimeoutError:
+        pass
+    left = {pid for pid in _launchers() - launchers_before if pid_alive(pid)}
+    assert not left, f"test left corral launchers running: {sorted(left)}"
     leaked = []
     for pid in _descendants() - before:
         try:

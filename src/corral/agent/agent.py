@@ -140,6 +140,7 @@ class Agent:
 
     async def stop(self, kill_tasks: bool = False) -> None:
         self._stopping = True
+        self.launcher.closing()
         if kill_tasks:
             self.launcher.send(lp.ShutdownRequest(grace=1.0))
         for t in self._tasks:

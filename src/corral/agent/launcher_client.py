@@ -130,6 +130,10 @@ class LauncherClient:
         self.writer.write(b"".join(self._buf))
         self._buf.clear()
 
+    def closing(self) -> None:
+        """The agent is stopping: a launcher that goes away now is not to be restarted."""
+        self._closing = True
+
     async def close(self) -> None:
         self._closing = True
         if self._reader_task:
