@@ -21,10 +21,11 @@ from pathlib import Path
 import aiohttp
 
 from corral import __version__
+from corral.agent import containers as container_ops
+from corral.agent import executors as executor_ops
 from corral.agent import launcher_protocol as lp
 from corral.agent.cgroups import unavailable as cgroups_unavailable
 from corral.agent.checkpoint import Checkpoint
-from corral.agent.checkpoint import ExecutorRecord as CheckpointedExecutor
 from corral.agent.checkpoint import TaskRecord as CheckpointedTask
 from corral.agent.environment import command_argv, environment, kill_grace
 from corral.agent.launcher_client import LauncherClient
@@ -41,7 +42,6 @@ from corral.wire.common import AgentInfo, Attribute, FrameworkInfo, MasterInfo, 
 from corral.wire.executor import (
     ExecutorEvent,
     ExecutorKill,
-    ExecutorLaunch,
     ExecutorMessageEvent,
 )
 from corral.wire.tasks import ExecutorInfo, TaskInfo, TaskStatus, is_terminal
@@ -551,147 +551,34 @@ class Agent:
             return executor.shutdown_grace_period.nanoseconds / 1e9
         return self.config.executor_shutdown_grace_period
 
-    # ------------------------------------------------------------------ custom executors
+    # ---------------------------------------------- executors and task groups (executors.py)
     def _run_executor_task(self, fw: FrameworkEntry, einfo: ExecutorInfo, info: TaskInfo) -> None:
-        eid = einfo.executor_id.value
-        ex = fw.executors.get(eid)
-        if ex is None:
-            ex = self._start_executor(fw, einfo, kind="custom")
-        task = TaskEntry(
-            framework_id=fw.framework_id, info=info, sandbox=ex.sandbox, executor_id=eid
-        )
-        fw.tasks[info.task_id.value] = task
-        ex.tasks.add(info.task_id.value)
-        self.checkpoint.task(
-            CheckpointedTask(framework=fw.info, task=info, sandbox=str(ex.sandbox), executor_id=eid)
-        )
-        self._to_executor(ex, ExecutorEvent(type="LAUNCH", launch=ExecutorLaunch(task=info)))
+        executor_ops._run_executor_task(self, fw, einfo, info)
 
     def _start_executor(self, fw: FrameworkEntry, einfo: ExecutorInfo, kind: str) -> ExecutorEntry:
-        eid = einfo.executor_id.value
-        cid = str(uuid.uuid4())
-        sandbox = sandbox_dir(self.config.work_dir, cid)
-        ex = ExecutorEntry(
-            framework_id=fw.framework_id, info=einfo, sandbox=sandbox, container_id=cid, kind=kind
-        )
-        fw.executors[eid] = ex
-        self.checkpoint.executor(
-            CheckpointedExecutor(
-                framework=fw.info, executor=einfo, sandbox=str(sandbox), container_id=cid, kind=kind
-            )
-        )
-        if kind == "custom":
-            self.containers[cid] = ex
-            asyncio.get_running_loop().create_task(self._launch_executor(fw, ex))
-        else:
-            make_sandbox(sandbox)
-        return ex
+        return executor_ops._start_executor(self, fw, einfo, kind)
 
     async def _launch_executor(self, fw: FrameworkEntry, ex: ExecutorEntry) -> None:
-        cmd = ex.info.command
-        try:
-            make_sandbox(ex.sandbox)
-            if cmd is None or not (cmd.value or cmd.arguments):
-                raise FetchError("ExecutorInfo.command has no value to run")
-            if cmd.uris:
-                await fetch_uris(cmd.uris, ex.sandbox, self._session, ex.sandbox / "stderr")
-        except (FetchError, OSError) as exc:
-            self._executor_failed(fw, ex, str(exc), "REASON_CONTAINER_LAUNCH_FAILED")
-            return
-        path, argv = command_argv(cmd.value or "", cmd.shell, cmd.arguments)
-        env = self._environment(fw, None, ex.sandbox, ex.executor_id, executor=ex.info)
-        self.launcher.send(
-            lp.LaunchRequest(
-                id=ex.container_id,
-                argv=argv,
-                path=path,
-                env=env,
-                cwd=str(ex.sandbox),
-                stdout=str(ex.sandbox / "stdout"),
-                stderr=str(ex.sandbox / "stderr"),
-            )
-        )
-        asyncio.get_running_loop().call_later(
-            self.config.executor_registration_timeout, self._registration_timeout, ex
-        )
+        await executor_ops._launch_executor(self, fw, ex)
 
     def _registration_timeout(self, ex: ExecutorEntry) -> None:
-        if ex.subscribed or (ex.pid is None and ex.container_id not in self.containers):
-            return
-        fw = self.frameworks.get(ex.framework_id)
-        if fw is None or fw.executors.get(ex.executor_id) is not ex:
-            return
-        self._executor_failed(
-            fw, ex, "Executor did not register in time", "REASON_EXECUTOR_REGISTRATION_TIMEOUT"
-        )
-        self.launcher.send(lp.KillRequest(id=ex.container_id, grace=0))
+        executor_ops._registration_timeout(self, ex)
 
     def _executor_failed(
         self, fw: FrameworkEntry, ex: ExecutorEntry, message: str, reason: str
     ) -> None:
-        for tid in list(ex.tasks):
-            task = fw.tasks.get(tid)
-            if task is not None:
-                self.status_update(
-                    task, "TASK_FAILED", message=message, reason=reason, source="SOURCE_AGENT"
-                )
+        executor_ops._executor_failed(self, fw, ex, message, reason)
 
     def _to_executor(self, ex: ExecutorEntry, event: ExecutorEvent) -> None:
-        data = encode(event)
-        if ex.stream is not None and not ex.stream.closed:
-            ex.stream.send(data)
-        else:
-            ex.queued.append(data)
+        executor_ops._to_executor(self, ex, event)
 
-    # ------------------------------------------------------------------ task groups
     def run_task_group(
         self, framework_info: FrameworkInfo, einfo: ExecutorInfo, tasks: list[TaskInfo]
     ) -> None:
-        """LAUNCH_GROUP: the agent plays Mesos's default executor; each task is its own process."""
-        fw = self._framework(framework_info)
-        eid = einfo.executor_id.value
-        ex = fw.executors.get(eid) or self._start_executor(fw, einfo, kind="group")
-        for info in tasks:
-            tid = info.task_id.value
-            if tid in fw.tasks:
-                continue
-            cid = str(uuid.uuid4())
-            sandbox = ex.sandbox / "tasks" / tid
-            task = TaskEntry(
-                framework_id=fw.framework_id,
-                info=info,
-                sandbox=sandbox,
-                executor_id=eid,
-                container_id=cid,
-            )
-            fw.tasks[tid] = task
-            ex.tasks.add(tid)
-            self.containers[cid] = task
-            self.checkpoint.task(
-                CheckpointedTask(
-                    framework=fw.info,
-                    task=info,
-                    sandbox=str(sandbox),
-                    container_id=cid,
-                    executor_id=eid,
-                )
-            )
-            asyncio.get_running_loop().create_task(self._launch_command(fw, task, sandbox))
+        executor_ops.run_task_group(self, framework_info, einfo, tasks)
 
     def _group_task_ended(self, fw: FrameworkEntry, ex: ExecutorEntry, task: TaskEntry) -> None:
-        if task.state != "TASK_FINISHED":
-            for tid in list(ex.tasks):
-                other = fw.tasks.get(tid)
-                if other is not None:
-                    self.kill_task(fw.framework_id, tid, kill_grace(other.info.kill_policy))
-        if not ex.tasks:
-            fw.executors.pop(ex.executor_id, None)
-            self.checkpoint.forget_executor(fw.framework_id, ex.executor_id)
-            self._send(
-                msg.ExecutorExited(
-                    framework_id=ID(fw.framework_id), executor_id=ex.info.executor_id, status=0
-                )
-            )
+        executor_ops._group_task_ended(self, fw, ex, task)
 
     # ================================================================== killing
     def kill_task(self, fid: str, tid: str, grace: float | None) -> None:
@@ -752,109 +639,15 @@ class Agent:
             if task.container_id is not None:
                 self.kill_task(fid, tid, None)
 
-    # ================================================================== launcher events
+    # ====================================================== launcher events (containers.py)
     def _on_launcher(self, reply: lp.Reply) -> None:
-        if isinstance(reply, lp.Listing):
-            # After reconnecting to the launcher: catch up on exits we missed meanwhile.
-            for cid, status in reply.exited.items():
-                if cid in self.containers:
-                    self._on_launcher(lp.Exited(id=cid, status=status))
-            leftovers = [cid for cid in reply.running if cid not in self.containers]
-            for cid in leftovers:
-                self.launcher.send(lp.KillRequest(id=cid, grace=0))
-            stale = [cid for cid in reply.exited if cid not in self.containers]
-            if stale:
-                self.launcher.send(lp.ForgetRequest(ids=stale))
-            return
-        owner = self.containers.get(reply.id)
-        if owner is None:
-            if isinstance(reply, lp.Exited):
-                self.launcher.send(lp.ForgetRequest(ids=[reply.id]))
-            return
-        if isinstance(owner, TaskEntry):
-            self._task_container_event(owner, reply)
-        else:
-            self._executor_container_event(owner, reply)
+        container_ops._on_launcher(self, reply)
 
     def _task_container_event(self, task: TaskEntry, reply: lp.Reply) -> None:
-        if isinstance(reply, lp.Started):
-            task.pid = reply.pid
-            if task.kill_requested:
-                task.kill_requested = False
-                self.kill_task(task.framework_id, task.task_id, None)
-            else:
-                self.status_update(task, "TASK_RUNNING")
-        elif isinstance(reply, lp.Failed):
-            self.containers.pop(reply.id, None)
-            self.status_update(
-                task,
-                "TASK_FAILED",
-                message=reply.error,
-                reason="REASON_CONTAINER_LAUNCH_FAILED",
-                source="SOURCE_AGENT",
-            )
-        elif isinstance(reply, lp.Exited):
-            self.containers.pop(reply.id, None)
-            self.launcher.send(lp.ForgetRequest(ids=[reply.id]))
-            ok, text = lp.describe_status(reply.status)
-            if reply.limitation == "memory":
-                mem = from_wire(task.info.resources).scalar("mem")
-                self.status_update(
-                    task,
-                    "TASK_FAILED",
-                    source="SOURCE_AGENT",
-                    reason="REASON_CONTAINER_LIMITATION_MEMORY",
-                    message=f"Memory limit exceeded: the container was OOM-killed at its "
-                    f"limit of {mem:g} MB ({text})",
-                )
-            elif task.kill_requested:
-                self.status_update(task, "TASK_KILLED", message=text)
-            elif ok:
-                self.status_update(task, "TASK_FINISHED", message=text)
-            else:
-                self.status_update(task, "TASK_FAILED", message=text)
+        container_ops._task_container_event(self, task, reply)
 
     def _executor_container_event(self, ex: ExecutorEntry, reply: lp.Reply) -> None:
-        fw = self.frameworks.get(ex.framework_id)
-        if isinstance(reply, lp.Started):
-            ex.pid = reply.pid
-            return
-        assert not isinstance(reply, lp.Listing)
-        self.containers.pop(reply.id, None)
-        if fw is None:
-            return
-        if isinstance(reply, lp.Failed):
-            self._executor_failed(fw, ex, reply.error, "REASON_CONTAINER_LAUNCH_FAILED")
-            status = 1
-        else:
-            assert isinstance(reply, lp.Exited)
-            self.launcher.send(lp.ForgetRequest(ids=[reply.id]))
-            status = reply.status
-            for tid in list(ex.tasks):
-                task = fw.tasks.get(tid)
-                if task is None:
-                    continue
-                if ex.shutting_down:
-                    self.status_update(
-                        task, "TASK_KILLED", message="Executor was shut down", source="SOURCE_AGENT"
-                    )
-                else:
-                    self.status_update(
-                        task,
-                        "TASK_FAILED",
-                        message="Executor terminated",
-                        reason="REASON_EXECUTOR_TERMINATED",
-                        source="SOURCE_AGENT",
-                    )
-        if ex.stream is not None:
-            ex.stream.close()
-        fw.executors.pop(ex.executor_id, None)
-        self.checkpoint.forget_executor(fw.framework_id, ex.executor_id)
-        self._send(
-            msg.ExecutorExited(
-                framework_id=ID(fw.framework_id), executor_id=ex.info.executor_id, status=status
-            )
-        )
+        container_ops._executor_container_event(self, ex, reply)
 
     # ================================================================== views
     def sandbox_of(self, framework_id: str, executor_id: str) -> Path | None:
