@@ -481,7 +481,8 @@ class Agent:
             if info.command.uris:
                 self.status_update(task, "TASK_STARTING")
                 await fetch_uris(info.command.uris, sandbox, self._session, sandbox / "stderr")
-        except (FetchError, OSError) as exc:
+        except (FetchError, OSError, ValueError) as exc:
+            self.containers.pop(task.container_id, None)
             self.status_update(
                 task,
                 "TASK_FAILED",
@@ -491,6 +492,7 @@ class Agent:
             )
             return
         if task.kill_requested:
+            self.containers.pop(task.container_id, None)
             self.status_update(task, "TASK_KILLED", reason="REASON_TASK_KILLED_DURING_LAUNCH")
             return
         if task.state == "TASK_STAGING":
