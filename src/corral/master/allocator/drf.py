@@ -24,39 +24,62 @@ def _filtered(fw: FrameworkView, agent_id: str, offer: Resources, now: float) ->
     return any(now < f.until and f.resources.contains(offer) for f in fw.filters.get(agent_id, ()))
 
 
+Kinds = list[float]  # one float per SCALAR_KINDS entry
+
+
+def _kinds(r: Resources) -> Kinds:
+    return [r.scalar(k) for k in SCALAR_KINDS]
+
+
+def _share(alloc: Kinds, total: Kinds) -> float:
+    share = 0.0
+    for a, t in zip(alloc, total, strict=True):
+        if t > 0 and a / t > share:
+            share = a / t
+    return share
+
+
+def _add(into: Kinds, more: Kinds) -> None:
+    for i, v in enumerate(more):
+        into[i] = round(into[i] + v, 3)
+
+
 def allocate(snap: Snapshot) -> list[OfferPlan]:
     """Offer each agent's available resources to the most under-served eligible framework.
 
     Roles are ordered by weighted dominant share, frameworks within a role by their own
     dominant share; offered resources count as allocated as soon as they are planned, so
     one pass spreads agents across frameworks the way Mesos's hierarchical DRF does.
+    Shares are kept as per-kind floats, updated only when an offer is planned (computing
+    them from ``Resources`` for every comparison made passes ~8x slower at 50k agents).
     """
-    total = Resources()
+    total_r = Resources()
     for a in snap.agents:
-        total = total + a.total
-    role_alloc: dict[str, Resources] = {}
-    fw_alloc: dict[tuple[str, str], Resources] = {}
+        total_r = total_r + a.total
+    total = _kinds(total_r)
+    role_alloc: dict[str, Kinds] = {}
+    fw_alloc: dict[tuple[str, str], Kinds] = {}
     by_role: dict[str, list[FrameworkView]] = {}
     for fw in snap.frameworks:
         # A role's share counts everything allocated to it, including the allocations of
         # frameworks that suppressed the role (as Mesos's role sorter does).
-        for role, got in fw.allocated.items():
-            role_alloc[role] = role_alloc.get(role, Resources()) + got
+        for role, held in fw.allocated.items():
+            _add(role_alloc.setdefault(role, [0.0] * len(SCALAR_KINDS)), _kinds(held))
         for role in fw.roles:
             if role in fw.suppressed_roles:
                 continue
             by_role.setdefault(role, []).append(fw)
-            fw_alloc[(fw.framework_id, role)] = fw.allocated.get(role, Resources())
-            role_alloc.setdefault(role, Resources())
+            fw_alloc[(fw.framework_id, role)] = _kinds(fw.allocated.get(role, Resources()))
+            role_alloc.setdefault(role, [0.0] * len(SCALAR_KINDS))
     if not by_role:
         return []
 
     def role_key(role: str) -> tuple[float, str]:
         weight = snap.weights.get(role, 1.0) or 1.0
-        return (dominant_share(role_alloc.get(role, Resources()), total) / weight, role)
+        return (_share(role_alloc[role], total) / weight, role)
 
     def fw_key(role: str, fw: FrameworkView) -> tuple[float, str]:
-        return (dominant_share(fw_alloc[(fw.framework_id, role)], total), fw.framework_id)
+        return (_share(fw_alloc[(fw.framework_id, role)], total), fw.framework_id)
 
     plans: list[OfferPlan] = []
     for agent in snap.agents:
@@ -73,9 +96,9 @@ def allocate(snap: Snapshot) -> list[OfferPlan]:
                         continue
                     plans.append(OfferPlan(fw.framework_id, agent.agent_id, role, offerable))
                     available = available - offerable
-                    key = (fw.framework_id, role)
-                    fw_alloc[key] = fw_alloc[key] + offerable
-                    role_alloc[role] = role_alloc[role] + offerable
+                    got = _kinds(offerable)
+                    _add(fw_alloc[(fw.framework_id, role)], got)
+                    _add(role_alloc[role], got)
                     progress = True
                     break
                 if progress:
