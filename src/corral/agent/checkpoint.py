@@ -12,10 +12,10 @@ import json
 import os
 from dataclasses import dataclass
 from pathlib import Path
-from typing import IO
 
 import msgspec
 
+from corral.agent.journal import Journal
 from corral.wire.common import FrameworkInfo
 from corral.wire.tasks import ExecutorInfo, TaskInfo
 
@@ -47,8 +47,6 @@ class ForgetExecutor(msgspec.Struct, tag="forget_executor", tag_field="k"):
 
 
 Record = TaskRecord | ExecutorRecord | ForgetTask | ForgetExecutor
-_decoder = msgspec.json.Decoder(Record)
-_encoder = msgspec.json.Encoder()
 
 
 @dataclass
@@ -67,7 +65,7 @@ class Checkpoint:
         self.dir = meta_dir
         self.dir.mkdir(parents=True, exist_ok=True)
         self.journal_path = meta_dir / "containers.log"
-        self._journal: IO[bytes] | None = None
+        self._journal: Journal[Record] = Journal(self.journal_path, Record)
 
     # ------------------------------------------------------------------ agent id
     def agent_id(self) -> str | None:
@@ -88,9 +86,7 @@ class Checkpoint:
 
     # ------------------------------------------------------------------ journal
     def _write(self, rec: Record) -> None:
-        if self._journal is None:
-            self._journal = open(self.journal_path, "ab", buffering=1 << 16)  # noqa: SIM115
-        self._journal.write(_encoder.encode(rec) + b"\n")
+        self._journal.append(rec)
 
     def task(self, rec: TaskRecord) -> None:
         self._write(rec)
@@ -105,42 +101,26 @@ class Checkpoint:
         self._write(ForgetExecutor(framework_id=framework_id, executor_id=executor_id))
 
     def flush(self) -> None:
-        if self._journal is not None:
-            self._journal.flush()
+        self._journal.flush()
 
     def close(self) -> None:
-        if self._journal is not None:
-            with contextlib.suppress(OSError):
-                self._journal.close()
-            self._journal = None
+        self._journal.close()
 
     def recover(self) -> Recovered:
         """Read the journal: what was running when the last agent process stopped."""
         tasks: dict[tuple[str, str], TaskRecord] = {}
         executors: dict[tuple[str, str], ExecutorRecord] = {}
-        if self.journal_path.exists():
-            with open(self.journal_path, "rb") as f:
-                for line in f:
-                    try:
-                        rec = _decoder.decode(line)
-                    except msgspec.DecodeError:
-                        break  # a torn last line from a crash
-                    if isinstance(rec, TaskRecord):
-                        tasks[(_fid(rec.framework), rec.task.task_id.value)] = rec
-                    elif isinstance(rec, ExecutorRecord):
-                        executors[(_fid(rec.framework), rec.executor.executor_id.value)] = rec
-                    elif isinstance(rec, ForgetTask):
-                        tasks.pop((rec.framework_id, rec.task_id), None)
-                    else:
-                        executors.pop((rec.framework_id, rec.executor_id), None)
-        # Compact: rewrite the journal with only what is still live.
-        tmp = self.journal_path.with_suffix(".tmp")
-        with open(tmp, "wb") as f:
-            for e in executors.values():
-                f.write(_encoder.encode(e) + b"\n")
-            for t in tasks.values():
-                f.write(_encoder.encode(t) + b"\n")
-        os.replace(tmp, self.journal_path)
+        for rec in self._journal.read():
+            if isinstance(rec, TaskRecord):
+                tasks[(_fid(rec.framework), rec.task.task_id.value)] = rec
+            elif isinstance(rec, ExecutorRecord):
+                executors[(_fid(rec.framework), rec.executor.executor_id.value)] = rec
+            elif isinstance(rec, ForgetTask):
+                tasks.pop((rec.framework_id, rec.task_id), None)
+            else:
+                executors.pop((rec.framework_id, rec.executor_id), None)
+        # Compact: keep only what is still live.
+        self._journal.rewrite([*executors.values(), *tasks.values()])
         return Recovered(self.agent_id(), list(tasks.values()), list(executors.values()))
 
     def wipe(self) -> None:

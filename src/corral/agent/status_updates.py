@@ -3,16 +3,14 @@ and resent with backoff until the framework acknowledges them (through the maste
 
 from __future__ import annotations
 
-import contextlib
-import os
 from collections import deque
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import IO
 
 import msgspec
 
+from corral.agent.journal import Journal
 from corral.wire.agent import StatusUpdate
 from corral.wire.base import ID
 
@@ -28,10 +26,6 @@ class _Ack(msgspec.Struct, tag="ack", tag_field="k"):
 
 class _Upd(msgspec.Struct, tag="upd", tag_field="k"):
     update: StatusUpdate
-
-
-_journal_encoder = msgspec.json.Encoder()
-_journal_decoder = msgspec.json.Decoder(_Ack | _Upd)
 
 
 @dataclass
@@ -53,11 +47,9 @@ class StatusUpdateManager:
         self.streams: dict[tuple[str, str], _Stream] = {}
         self._send = send
         self._retry_min = retry_min
-        self._journal: IO[bytes] | None = None
-        self._journal_path = journal
-        if journal is not None:
-            journal.parent.mkdir(parents=True, exist_ok=True)
-            self._journal = open(journal, "ab", buffering=1 << 16)  # noqa: SIM115
+        self._journal: Journal[_Ack | _Upd] | None = (
+            Journal(journal, _Ack | _Upd) if journal is not None else None
+        )
         self.connected = False
 
     def recover(self) -> dict[tuple[str, str], str]:
@@ -65,32 +57,20 @@ class StatusUpdateManager:
 
         Returns the latest state recorded for every task in the journal.
         """
-        if self._journal_path is None or not self._journal_path.exists():
+        if self._journal is None:
             return {}
-        self.close()
         pending: dict[tuple[str, str], list[StatusUpdate]] = {}
         latest: dict[tuple[str, str], str] = {}
-        with open(self._journal_path, "rb") as f:
-            for line in f:
-                try:
-                    rec = _journal_decoder.decode(line)
-                except msgspec.DecodeError:
-                    break  # a torn last line
-                if isinstance(rec, _Upd):
-                    key = (rec.update.framework_id.value, rec.update.status.task_id.value)
-                    pending.setdefault(key, []).append(rec.update)
-                    latest[key] = rec.update.status.state
-                else:
-                    q = pending.get((rec.framework_id, rec.task_id))
-                    if q and q[0].status.uuid == rec.uuid:
-                        q.pop(0)
-        tmp = self._journal_path.with_suffix(".tmp")
-        with open(tmp, "wb") as out:
-            for q in pending.values():
-                for u in q:
-                    out.write(_journal_encoder.encode(_Upd(update=u)) + b"\n")
-        os.replace(tmp, self._journal_path)
-        self._journal = open(self._journal_path, "ab", buffering=1 << 16)  # noqa: SIM115
+        for rec in self._journal.read():
+            if isinstance(rec, _Upd):
+                key = (rec.update.framework_id.value, rec.update.status.task_id.value)
+                pending.setdefault(key, []).append(rec.update)
+                latest[key] = rec.update.status.state
+            else:
+                q = pending.get((rec.framework_id, rec.task_id))
+                if q and q[0].status.uuid == rec.uuid:
+                    q.pop(0)
+        self._journal.rewrite(_Upd(update=u) for q in pending.values() for u in q)
         for key, q in pending.items():
             if q:
                 self.streams[key] = _Stream(pending=deque(q), interval=self._retry_min)
@@ -99,13 +79,12 @@ class StatusUpdateManager:
     def reset(self) -> None:
         """Forget every update and truncate the journal (``--recover cleanup``)."""
         self.streams.clear()
-        if self._journal_path is not None:
-            self.close()
-            self._journal = open(self._journal_path, "wb", buffering=1 << 16)  # noqa: SIM115
+        if self._journal is not None:
+            self._journal.rewrite([])
 
     def _write(self, rec: _Ack | _Upd) -> None:
         if self._journal is not None:
-            self._journal.write(_journal_encoder.encode(rec) + b"\n")
+            self._journal.append(rec)
 
     def flush(self) -> None:
         if self._journal is not None:
@@ -113,9 +92,7 @@ class StatusUpdateManager:
 
     def close(self) -> None:
         if self._journal is not None:
-            with contextlib.suppress(OSError):
-                self._journal.close()
-            self._journal = None
+            self._journal.close()
 
     def push(self, update: StatusUpdate, now: float) -> None:
         key = (update.framework_id.value, update.status.task_id.value)
