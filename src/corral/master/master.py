@@ -16,13 +16,12 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from typing import Any
 
-import msgspec
-
 from corral import MESOS_COMPAT_VERSION
 from corral.coordination.interfaces import Registry
 from corral.master import agents as agent_ops
 from corral.master import launches as launch_ops
 from corral.master import offers as offer_ops
+from corral.master import tasks as task_ops
 from corral.master.allocator import Snapshot
 from corral.master.errors import CallError
 from corral.master.state import (
@@ -40,7 +39,7 @@ from corral.wire import scheduler as s
 from corral.wire.base import ID
 from corral.wire.codec import encode
 from corral.wire.common import Address, MasterInfo
-from corral.wire.tasks import TaskInfo, TaskStatus, is_terminal
+from corral.wire.tasks import TaskInfo, TaskStatus
 
 log = logging.getLogger("corral.master")
 
@@ -461,7 +460,7 @@ class Master:
                     400, f"'{field_name}' names role '{role}' the framework is not subscribed to"
                 )
 
-    # ------------------------------------------------------------------ accept
+    # ================================================================== tasks (tasks.py)
     def _add_task(
         self,
         fw: FrameworkRecord,
@@ -472,44 +471,23 @@ class Master:
         executor_id: str | None = None,
         state: str = "TASK_STAGING",
     ) -> TaskRecord:
-        rec = TaskRecord(
-            framework_id=fw.id,
-            agent_id=agent.id,
-            info=task,
+        return task_ops._add_task(
+            self,
+            fw=fw,
+            agent=agent,
+            task=task,
             role=role,
-            resources=res,
-            executor_id=executor_id or (task.executor.executor_id.value if task.executor else None),
+            res=res,
+            executor_id=executor_id,
             state=state,
         )
-        fw.tasks[rec.task_id] = rec
-        fw.add_used(role, res)
-        agent.tasks[(fw.id, rec.task_id)] = rec
-        agent.used = agent.used + res
-        self.metrics["master/tasks_launched"] += 1
-        return rec
 
     def _add_executor(self, ex: ExecutorRecord) -> None:
-        fw = self.frameworks[ex.framework_id]
-        agent = self.agents[ex.agent_id]
-        fw.executors[(ex.agent_id, ex.info.executor_id.value)] = ex
-        agent.executors[(ex.framework_id, ex.info.executor_id.value)] = ex
-        fw.add_used(ex.role, ex.resources)
-        agent.used = agent.used + ex.resources
+        task_ops._add_executor(self, ex=ex)
 
     def _remove_executor(self, ex: ExecutorRecord) -> None:
-        fw = self.frameworks.get(ex.framework_id)
-        agent = self.agents.get(ex.agent_id)
-        key = (ex.agent_id, ex.info.executor_id.value)
-        if fw is not None and fw.executors.pop(key, None) is not None:
-            fw.sub_used(ex.role, ex.resources)
-        if (
-            agent is not None
-            and agent.executors.pop((ex.framework_id, ex.info.executor_id.value), None) is not None
-        ):
-            agent.used = agent.used - ex.resources
-        self.schedule_allocation()
+        task_ops._remove_executor(self, ex=ex)
 
-    # ------------------------------------------------------------------ task state
     def _finish_task(
         self,
         task: TaskRecord,
@@ -520,153 +498,27 @@ class Master:
         notify: bool = True,
         status: TaskStatus | None = None,
     ) -> None:
-        """Move a task to a terminal state and free its resources."""
-        fw = self.frameworks.get(task.framework_id)
-        if status is None:
-            status = TaskStatus(
-                task_id=task.info.task_id,
-                state=state,
-                reason=reason,
-                message=message,
-                source="SOURCE_MASTER",
-                agent_id=ID(task.agent_id),
-                timestamp=self._now(),
-                executor_id=ID(task.executor_id) if task.executor_id else None,
-            )
-        task.record(status)
-        agent = self.agents.get(task.agent_id)
-        if (
-            agent is not None
-            and agent.tasks.pop((task.framework_id, task.task_id), None) is not None
-        ):
-            agent.used = agent.used - task.resources
-        if fw is not None:
-            if fw.tasks.pop(task.task_id, None) is not None:
-                fw.sub_used(task.role, task.resources)
-            fw.unreachable_tasks.pop(task.task_id, None)
-            fw.completed_tasks.append(task)
-            if notify:
-                self.send_event(fw, s.Event(type="UPDATE", update=s.Update(status=status)))
-        self.terminal_counts[state] = self.terminal_counts.get(state, 0) + 1
-        self.schedule_allocation()
-
-    def status_update(self, agent: AgentRecord, update: amsg.StatusUpdate) -> None:
-        """A reliable update from an agent: apply it, forward it; the framework acknowledges."""
-        status = update.status
-        fid = update.framework_id.value
-        fw = self.frameworks.get(fid)
-        status.agent_id = ID(agent.id)
-        if fw is None:
-            # Framework removed: nobody will acknowledge; do it for them so the agent stops.
-            self.metrics["master/invalid_status_updates"] += 1
-            if status.uuid is not None and agent.send is not None:
-                agent.send(
-                    amsg.AcknowledgeUpdate(
-                        framework_id=update.framework_id, task_id=status.task_id, uuid=status.uuid
-                    )
-                )
-            if not is_terminal(status.state) and agent.send is not None:
-                agent.send(amsg.KillTask(framework_id=update.framework_id, task_id=status.task_id))
-            return
-        if status.uuid is not None and fw.acknowledged.get(status.task_id.value) == status.uuid:
-            # A resend of an update the framework already acknowledged (its ack crossed the
-            # resend): acknowledge again for it, and do not deliver it twice.
-            if agent.send is not None:
-                agent.send(
-                    amsg.AcknowledgeUpdate(
-                        framework_id=update.framework_id, task_id=status.task_id, uuid=status.uuid
-                    )
-                )
-            return
-        self.metrics["master/valid_status_updates"] += 1
-        task = fw.tasks.get(status.task_id.value)
-        latest = update.latest_state
-        if task is not None and latest and is_terminal(latest) and not is_terminal(status.state):
-            # The task has already ended on the agent; its older updates are still being
-            # delivered one by one. Free its resources now, as Mesos does with latest_state.
-            task.status_update_state = status.state
-            task.status_update_uuid = status.uuid
-            self._finish_task(
-                task, latest, status=msgspec.structs.replace(status, state=latest), notify=False
-            )
-            task = None
-        if task is not None:
-            task.status_update_state = status.state
-            task.status_update_uuid = status.uuid
-            if is_terminal(status.state):
-                self._finish_task(task, status.state, status=status, notify=False)
-            else:
-                task.record(status)
-        self.send_event(fw, s.Event(type="UPDATE", update=s.Update(status=status)))
-
-    def acknowledge(self, fw: FrameworkRecord, ack: s.Acknowledge) -> None:
-        if len(ack.uuid) != 16:
-            raise CallError(400, "'acknowledge.uuid' must be 16 bytes (base64 of a UUID)")
-        fw.remember_ack(ack.task_id.value, ack.uuid)
-        agent = self.agents.get(ack.agent_id.value)
-        if agent is None:
-            return  # the agent is gone (as Mesos: accepted and dropped); it resends if it returns
-        if agent.send is not None:
-            agent.send(
-                amsg.AcknowledgeUpdate(framework_id=ID(fw.id), task_id=ack.task_id, uuid=ack.uuid)
-            )
-
-    def kill(self, fw: FrameworkRecord, kill: s.Kill) -> None:
-        task = fw.tasks.get(kill.task_id.value)
-        if task is None:
-            self.reconcile(fw, [s.ReconcileTask(task_id=kill.task_id, agent_id=kill.agent_id)])
-            return
-        agent = self.agents.get(task.agent_id)
-        if agent is None or agent.send is None:
-            return
-        agent.send(
-            amsg.KillTask(
-                framework_id=ID(fw.id), task_id=kill.task_id, kill_policy=kill.kill_policy
-            )
+        task_ops._finish_task(
+            self,
+            task=task,
+            state=state,
+            reason=reason,
+            message=message,
+            notify=notify,
+            status=status,
         )
 
-    def reconcile(self, fw: FrameworkRecord, tasks: list[s.ReconcileTask]) -> None:
-        def reply(task_id: ID, state: str, agent_id: ID | None, src: TaskRecord | None) -> None:
-            status = TaskStatus(
-                task_id=task_id,
-                state=state,
-                source="SOURCE_MASTER",
-                reason="REASON_RECONCILIATION",
-                message="Reconciliation: Latest task state",
-                agent_id=agent_id,
-                timestamp=self._now(),
-            )
-            if src is not None and src.executor_id:
-                status.executor_id = ID(src.executor_id)
-            if src is not None and src.latest is not None:
-                status.healthy = src.latest.healthy
-            self.send_event(fw, s.Event(type="UPDATE", update=s.Update(status=status)))
+    def status_update(self, agent: AgentRecord, update: amsg.StatusUpdate) -> None:
+        task_ops.status_update(self, agent=agent, update=update)
 
-        if not tasks:
-            for known in [*fw.tasks.values(), *fw.unreachable_tasks.values()]:
-                reply(known.info.task_id, known.state, ID(known.agent_id), known)
-            return
-        for rt in tasks:
-            t: TaskRecord | None = fw.tasks.get(rt.task_id.value) or fw.unreachable_tasks.get(
-                rt.task_id.value
-            )
-            if t is None:
-                t = next((c for c in fw.completed_tasks if c.task_id == rt.task_id.value), None)
-            if t is not None:
-                reply(t.info.task_id, t.state, ID(t.agent_id), t)
-                continue
-            aid = rt.agent_id.value if rt.agent_id else None
-            if aid in self.recovered_agents or (aid is None and self.recovered_agents):
-                continue  # its agent may still re-register with it: no answer yet (as Mesos)
-            if aid is not None and aid in self.agents:
-                state = "TASK_GONE"
-            elif aid is not None and aid in self.unreachable_agents:
-                state = "TASK_UNREACHABLE"
-            else:
-                state = "TASK_UNKNOWN"
-            if not fw.partition_aware:
-                state = "TASK_LOST"
-            reply(rt.task_id, state, rt.agent_id, None)
+    def acknowledge(self, fw: FrameworkRecord, ack: s.Acknowledge) -> None:
+        task_ops.acknowledge(self, fw=fw, ack=ack)
+
+    def kill(self, fw: FrameworkRecord, kill: s.Kill) -> None:
+        task_ops.kill(self, fw=fw, kill=kill)
+
+    def reconcile(self, fw: FrameworkRecord, tasks: list[s.ReconcileTask]) -> None:
+        task_ops.reconcile(self, fw=fw, tasks=tasks)
 
     # ================================================================== offers (offers.py)
     def _take_offers(
