@@ -1,0 +1,117 @@
+"""The simulated agents against a real master: they follow the agent protocol, and the tasks
+they pretend to run reach the right states, as seen by a framework on the public SDK."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import AsyncIterator
+
+import pytest
+from recorder import connected, task
+
+from corral.resources import scalars
+from corral.testing import LocalCluster, http_json
+from corral.testing.simagents import SimAgentPool, SimConfig
+
+pytestmark = pytest.mark.integration
+
+
+@pytest.fixture
+def master() -> LocalCluster:
+    with LocalCluster(
+        0, master_flags=["--agent-ping-timeout", "0.5", "--max-agent-ping-timeouts", "3"]
+    ) as c:
+        yield c  # type: ignore[misc]
+
+
+@pytest.fixture
+async def pool(master: LocalCluster) -> AsyncIterator[SimAgentPool]:
+    p = SimAgentPool(
+        SimConfig(
+            master=master.master,
+            agents=40,
+            resources="cpus:4;mem:8192;disk:1000;ports:[31000-31009]",
+            attributes={"zone": "a"},
+            racks=4,
+            task_duration=0.3,
+            report_starting=True,
+            update_retry=0.5,
+        )
+    )
+    await p.start()
+    try:
+        yield p
+    finally:
+        await p.stop()
+
+
+async def wait(predicate: object, timeout: float = 15.0, what: str = "condition") -> None:
+    loop = asyncio.get_running_loop()
+    deadline = loop.time() + timeout
+    while not predicate():  # type: ignore[operator]
+        if loop.time() > deadline:
+            raise AssertionError(f"timed out waiting for {what}")
+        await asyncio.sleep(0.02)
+
+
+async def test_agents_register_like_real_ones(master: LocalCluster, pool: SimAgentPool) -> None:
+    await wait(pool.all_registered, what="40 simulated agents registered")
+    state = await asyncio.to_thread(http_json, f"{master.url}/master/state")
+    agents = state["slaves"]
+    assert len(agents) == 40
+    assert len({a["id"] for a in agents}) == 40
+    assert len({a["hostname"] for a in agents}) == 40
+    one = agents[0]
+    assert one["resources"]["cpus"] == 4 and one["resources"]["mem"] == 8192
+    assert one["attributes"]["zone"] == "a" and one["attributes"]["rack"].startswith("r")
+    # They answer the master's pings: after several ping periods all are still there.
+    await wait(lambda: pool.counters.pings >= 80, what="pings answered")
+    state = await asyncio.to_thread(http_json, f"{master.url}/master/state")
+    assert len(state["slaves"]) == 40 and pool.counters.disconnects == 0
+
+
+async def test_tasks_reach_the_right_states(master: LocalCluster, pool: SimAgentPool) -> None:
+    await wait(pool.all_registered, what="simulated agents registered")
+    async with connected(master.master) as (driver, rec):
+        launched: list[str] = []
+        while len(launched) < 60:
+            offer = await rec.next_offer()
+            batch = [
+                task(f"t{len(launched) + i}", offer, "true", scalars(cpus=0.5, mem=64))
+                for i in range(3)
+            ]
+            launched += [t.task_id.value for t in batch]
+            await driver.launch([offer.id.value], batch)
+        for tid in launched:
+            await rec.wait_state(tid, "TASK_FINISHED")
+        for tid in launched:
+            assert rec.states(tid) == ["TASK_STARTING", "TASK_RUNNING", "TASK_FINISHED"]
+        for u in rec.updates:
+            assert u.uuid is not None and u.agent_id is not None and u.timestamp is not None
+        # Every update was acknowledged through the master: nothing is left pending.
+        await wait(lambda: pool.counters.acks == 3 * len(launched), what="all acks")
+        assert sum(len(a.tasks) for a in pool.agents) == 0
+        state = await asyncio.to_thread(http_json, f"{master.url}/master/state")
+        fw = state["frameworks"][0]
+        assert len(fw["completed_tasks"]) == len(launched) and not fw["tasks"]
+        for a in state["slaves"]:
+            assert a["used_resources"]["cpus"] == 0
+
+
+async def test_kill_and_unacknowledged_updates_are_resent(
+    master: LocalCluster, pool: SimAgentPool
+) -> None:
+    await wait(pool.all_registered, what="simulated agents registered")
+    pool.config.task_duration = 0  # run until killed
+    async with connected(master.master, implicit_acknowledgements=False) as (driver, rec):
+        offer = await rec.next_offer()
+        await driver.launch([offer.id.value], [task("long", offer, "sleep 1000")])
+        await rec.wait_state("long", "TASK_STARTING")
+        # Not acknowledged: the agent resends STARTING (one update in flight per task).
+        await wait(lambda: len(rec.states("long")) >= 2, what="a resent update")
+        assert set(rec.states("long")) == {"TASK_STARTING"}
+        await driver.acknowledge(rec.updates[0])
+        await driver.acknowledge(await rec.wait_state("long", "TASK_RUNNING"))
+        await driver.kill("long")
+        await driver.acknowledge(await rec.wait_state("long", "TASK_KILLED"))
+        await wait(lambda: sum(len(a.tasks) for a in pool.agents) == 0, what="task forgotten")
