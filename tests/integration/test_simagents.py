@@ -115,3 +115,16 @@ async def test_kill_and_unacknowledged_updates_are_resent(
         await driver.kill("long")
         await driver.acknowledge(await rec.wait_state("long", "TASK_KILLED"))
         await wait(lambda: sum(len(a.tasks) for a in pool.agents) == 0, what="task forgotten")
+
+
+async def test_one_decline_may_name_offers_on_many_agents(
+    master: LocalCluster, pool: SimAgentPool
+) -> None:
+    await wait(pool.all_registered, what="simulated agents registered")
+    async with connected(master.master) as (driver, rec):
+        offers = [await rec.next_offer() for _ in range(2)]
+        assert offers[0].agent_id != offers[1].agent_id
+        await driver.decline([o.id.value for o in offers], refuse_seconds=30)
+        state = await asyncio.to_thread(http_json, f"{master.url}/master/state")
+        outstanding = {o["id"] for f in state["frameworks"] for o in f["offers"]}
+        assert not outstanding & {o.id.value for o in offers}

@@ -3,6 +3,7 @@ task or task group that is valid and fits, answering the rest with TASK_ERROR.""
 
 from __future__ import annotations
 
+import time
 from typing import TYPE_CHECKING, Any
 
 from corral.master.errors import CallError
@@ -57,9 +58,11 @@ def accept(self: Master, fw: FrameworkRecord, accept: s.Accept) -> None:
     agent = self.agents[offers[0].agent_id]
     role = offers[0].role
     remaining = Resources()
+    now = time.perf_counter()
     for offer in offers:
         remaining = remaining + offer.resources
         self._consume_offer(offer)
+        self.offer_accept_ms.add((now - offer.created) * 1e3)
     for op in accept.operations:
         if op.type == "LAUNCH":
             assert op.launch is not None

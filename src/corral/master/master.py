@@ -32,6 +32,7 @@ from corral.master.state import (
     OfferRecord,
     TaskRecord,
 )
+from corral.master.timings import TimerWindow
 from corral.resources import Resources
 from corral.transport.streaming import EventStream
 from corral.wire import agent as amsg
@@ -118,6 +119,9 @@ class Master:
             "master/tasks_launched": 0,
         }
         self.terminal_counts: dict[str, int] = {}
+        # One allocation pass (snapshot, allocator, offers sent), and offer -> ACCEPT.
+        self.allocation_run_ms = TimerWindow()
+        self.offer_accept_ms = TimerWindow()
 
     # ================================================================== registry
     def persist(self, fn: Callable[..., None], *args: Any) -> None:
@@ -522,9 +526,9 @@ class Master:
 
     # ================================================================== offers (offers.py)
     def _take_offers(
-        self, fw: FrameworkRecord, offer_ids: list[ID], field_name: str
+        self, fw: FrameworkRecord, offer_ids: list[ID], field_name: str, together: bool = True
     ) -> list[OfferRecord]:
-        return offer_ops._take_offers(self, fw, offer_ids, field_name)
+        return offer_ops._take_offers(self, fw, offer_ids, field_name, together)
 
     def _consume_offer(self, offer: OfferRecord) -> None:
         offer_ops._consume_offer(self, offer)

@@ -4,9 +4,17 @@ that turns the allocator's plans into OFFERS events."""
 from __future__ import annotations
 
 import asyncio
+import time
 from typing import TYPE_CHECKING, Any
 
-from corral.master.allocator import AgentView, Filter, FrameworkView, Snapshot, allocate
+from corral.master.allocator import (
+    AgentView,
+    Filter,
+    FrameworkView,
+    OfferPlan,
+    Snapshot,
+    allocate,
+)
 from corral.master.errors import CallError
 from corral.master.state import FrameworkRecord, OfferRecord
 from corral.resources import Resources
@@ -21,9 +29,10 @@ MAX_REFUSE_SECONDS = 31536000.0
 
 
 def _take_offers(
-    self: Master, fw: FrameworkRecord, offer_ids: list[ID], field_name: str
+    self: Master, fw: FrameworkRecord, offer_ids: list[ID], field_name: str, together: bool = True
 ) -> list[OfferRecord]:
-    """Check every offer id before touching anything (400 names the bad one)."""
+    """Check every offer id before touching anything (400 names the bad one). Offers used
+    ``together`` (ACCEPT) must share one agent and role; DECLINE may name any offers."""
     seen: set[str] = set()
     offers: list[OfferRecord] = []
     for i, oid in enumerate(offer_ids):
@@ -42,6 +51,8 @@ def _take_offers(
                 400, f"'{field_name}[{i}]': offer {oid.value} belongs to another framework"
             )
         offers.append(offer)
+    if not together:
+        return offers
     if len({o.role for o in offers}) > 1:
         raise CallError(
             400, f"'{field_name}': aggregated offers must be allocated to the same role"
@@ -98,7 +109,7 @@ def _add_filter(
 
 
 def decline(self: Master, fw: FrameworkRecord, offer_ids: list[ID], filters: Any) -> None:
-    offers = self._take_offers(fw, offer_ids, "decline.offer_ids")
+    offers = self._take_offers(fw, offer_ids, "decline.offer_ids", together=False)
     for offer in offers:
         self._consume_offer(offer)
         self._add_filter(fw, offer.agent_id, offer.resources, filters)
@@ -142,14 +153,19 @@ def _allocate(self: Master) -> None:
     self._allocation_handle = None
     if self.paused or self.closed:
         return
-    plans = allocate(self.snapshot())
+    started = time.perf_counter()
+    _offer_plans(self, allocate(self.snapshot()), started)
+    self.allocation_run_ms.add((time.perf_counter() - started) * 1e3)
+
+
+def _offer_plans(self: Master, plans: list[OfferPlan], now: float) -> None:
     by_fw: dict[str, list[s.Offer]] = {}
     for plan in plans:
         fw = self.frameworks[plan.framework_id]
         agent = self.agents[plan.agent_id]
         oid = f"{self.id}-O{self._next_offer}"
         self._next_offer += 1
-        rec = OfferRecord(oid, fw.id, agent.id, plan.role, plan.resources)
+        rec = OfferRecord(oid, fw.id, agent.id, plan.role, plan.resources, created=now)
         if self.config.offer_timeout:
             rec.expiry = asyncio.get_running_loop().call_later(
                 self.config.offer_timeout, self.rescind_offer, oid

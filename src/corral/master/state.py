@@ -54,6 +54,7 @@ class OfferRecord:
     role: str
     resources: Resources
     expiry: asyncio.TimerHandle | None = None
+    created: float = 0.0  # time.perf_counter() when offered, for the offer->accept timer
 
 
 @dataclass

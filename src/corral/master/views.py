@@ -235,6 +235,8 @@ def metrics_snapshot(master: Master) -> dict[str, float]:
         out[f"master/{kind}_used"] = use
         out[f"master/{kind}_percent"] = use / tot if tot else 0.0
     out.update({k: float(v) for k, v in master.metrics.items()})
+    out.update(master.allocation_run_ms.summary("allocator/allocation_run_ms"))
+    out.update(master.offer_accept_ms.summary("master/offer_accept_ms"))
     return out
 
 
