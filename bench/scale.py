@@ -243,6 +243,13 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
         cluster.start()
         master_pid = cluster.master_proc.pid if cluster.master_proc else 0
         mproc = psutil.Process(master_pid)
+        spy = None
+        if args.profile:
+            spy = subprocess.Popen(
+                ["py-spy", "record", "-p", str(master_pid), "-r", "200", "--format", "raw",
+                 "-o", args.profile, "--nonblocking"],
+                stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+            )  # fmt: skip
         logs = cluster.work_dir / "bench"
         logs.mkdir(parents=True, exist_ok=True)
 
@@ -316,6 +323,9 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
         out["get_tasks_s"] = sorted(t for t, _ in gt)[1]
         out["get_tasks_mb"] = gt[0][1] / 2**20
         out["master_rss_final_mb"] = mproc.memory_info().rss / 2**20
+        if spy is not None:
+            spy.send_signal(signal.SIGINT)
+            spy.wait(30)
         return out
     finally:
         for c in reversed(children):
@@ -362,6 +372,7 @@ def main() -> None:
     p.add_argument("--master-flag", action="append", help="extra flag for the master")
     p.add_argument("--json", action="store_true")
     p.add_argument("--work-dir", help="keep the master's and children's logs here")
+    p.add_argument("--profile", help="py-spy the master into this file (collapsed stacks)")
     # worker mode (one framework process)
     p.add_argument("--worker", action="store_true", help=argparse.SUPPRESS)
     p.add_argument("--master", help=argparse.SUPPRESS)

@@ -66,6 +66,7 @@ def agent_registered(
         _reconcile_agent_tasks(self, agent, reg, returning=was_unreachable)
         log.info("agent %s registered from %s with %s", aid, reg.address, total)
     agent.info.id = ID(agent.id)
+    self.agents_version += 1
     self.recovered_agents.pop(agent.id, None)
     if self.registry is not None:
         self.persist(
@@ -207,6 +208,7 @@ def agent_disconnected(self: Master, agent: AgentRecord, send: object) -> None:
         return  # an older connection of a re-registered agent
     agent.send = None
     agent.connected = False
+    self.agents_version += 1
     log.warning(
         "agent %s disconnected; removed if it does not return within %.0fs",
         agent.id,
@@ -231,6 +233,7 @@ def ping_agents(self: Master) -> None:
 
 def remove_agent(self: Master, agent: AgentRecord, why: str) -> None:
     log.warning("removing agent %s: %s", agent.id, why)
+    self.agents_version += 1
     self.metrics["master/slave_removals"] += 1
     for oid in list(agent.offers):
         self.rescind_offer(oid)

@@ -120,6 +120,8 @@ class Master:
         }
         self.terminal_counts: dict[str, int] = {}
         # One allocation pass (snapshot, allocator, offers sent), and offer -> ACCEPT.
+        self.agents_version = 0  # bumped when agents join, leave, connect or disconnect
+        self._cluster_total: tuple[int, Resources] = (-1, Resources())
         self.allocation_run_ms = TimerWindow()
         self.offer_accept_ms = TimerWindow()
 

@@ -15,6 +15,7 @@ from corral.master.allocator import (
     Snapshot,
     allocate,
 )
+from corral.master.allocator.snapshot import MIN_ALLOCATABLE_CPUS, MIN_ALLOCATABLE_MEM
 from corral.master.errors import CallError
 from corral.master.state import FrameworkRecord, OfferRecord
 from corral.resources import Resources
@@ -25,6 +26,7 @@ if TYPE_CHECKING:
     from corral.master.master import Master
 
 DEFAULT_REFUSE_SECONDS = 5.0
+FILTER_PRUNE_INTERVAL = 1.0  # seconds between dropping expired refuse filters
 MAX_REFUSE_SECONDS = 31536000.0
 
 
@@ -124,29 +126,58 @@ def schedule_allocation(self: Master) -> None:
 
 def snapshot(self: Master) -> Snapshot:
     now = self._now()
-    agents = tuple(
-        AgentView(a.id, a.total, a.available)
-        for a in self.agents.values()
-        if a.active and a.connected
-    )
     frameworks = []
     for fw in self.frameworks.values():
         if not fw.active:
             continue
-        filters = {aid: tuple(f for f in fs if f.until > now) for aid, fs in fw.filters.items()}
-        fw.filters = {aid: list(fs) for aid, fs in filters.items() if fs}
+        if fw.filters and now - fw.filters_pruned >= FILTER_PRUNE_INTERVAL:
+            fw.filters_pruned = now
+            for aid, fs in list(fw.filters.items()):
+                live = [f for f in fs if f.until > now]
+                if live:
+                    fw.filters[aid] = live
+                else:
+                    del fw.filters[aid]
         frameworks.append(
             FrameworkView(
                 framework_id=fw.id,
                 roles=fw.roles,
                 allocated=fw.allocated(),
                 suppressed_roles=frozenset(fw.suppressed_roles),
-                filters=filters,
+                filters=fw.filters,  # read-only to the allocator, which runs to completion now
             )
         )
+    wanted = any(set(f.roles) - f.suppressed_roles for f in frameworks)
+    agents: list[AgentView] = []
+    if wanted:
+        for a in self.agents.values():
+            if a.active and a.connected:
+                available = a.available
+                if _allocatable(available):
+                    agents.append(AgentView(a.id, a.total, available))
     return Snapshot(
-        agents=agents, frameworks=tuple(frameworks), now=now, weights=self.config.weights
+        agents=tuple(agents),
+        frameworks=tuple(frameworks),
+        now=now,
+        weights=self.config.weights,
+        total=cluster_total(self) if agents else None,
     )
+
+
+def _allocatable(r: Resources) -> bool:
+    return r.scalar("cpus") >= MIN_ALLOCATABLE_CPUS or r.scalar("mem") >= MIN_ALLOCATABLE_MEM
+
+
+def cluster_total(self: Master) -> Resources:
+    """The resources of all active, connected agents; recomputed only when that set changes."""
+    version, total = self._cluster_total
+    if version != self.agents_version:
+        total = Resources()
+        for a in self.agents.values():
+            if a.active and a.connected:
+                total = total + a.total
+        self._cluster_total = (self.agents_version, total)
+    return total
 
 
 def _allocate(self: Master) -> None:

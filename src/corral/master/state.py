@@ -85,10 +85,20 @@ class AgentRecord:
     tasks: dict[tuple[str, str], TaskRecord] = field(default_factory=dict)
     executors: dict[tuple[str, str], ExecutorRecord] = field(default_factory=dict)
     offers: set[str] = field(default_factory=set)
+    # total - used - offered, and the three objects it was computed from (Resources are
+    # immutable and replaced on every change, so identity says whether it is still right).
+    _available: tuple[Resources, Resources, Resources, Resources] | None = field(
+        default=None, repr=False, compare=False
+    )
 
     @property
     def available(self) -> Resources:
-        return self.total - self.used - self.offered
+        c = self._available
+        if c is not None and c[0] is self.total and c[1] is self.used and c[2] is self.offered:
+            return c[3]
+        value = self.total - self.used - self.offered
+        self._available = (self.total, self.used, self.offered, value)
+        return value
 
     @property
     def hostname(self) -> str:
@@ -117,6 +127,7 @@ class FrameworkRecord:
     failover_timer: asyncio.TimerHandle | None = None
     suppressed_roles: set[str] = field(default_factory=set)
     filters: dict[str, list[Filter]] = field(default_factory=dict)  # agent id -> filters
+    filters_pruned: float = 0.0  # when expired filters were last dropped
     offers: dict[str, OfferRecord] = field(default_factory=dict)
     tasks: dict[str, TaskRecord] = field(default_factory=dict)
     unreachable_tasks: dict[str, TaskRecord] = field(default_factory=dict)

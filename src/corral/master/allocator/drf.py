@@ -53,9 +53,13 @@ def allocate(snap: Snapshot) -> list[OfferPlan]:
     Shares are kept as per-kind floats, updated only when an offer is planned (computing
     them from ``Resources`` for every comparison made passes ~8x slower at 50k agents).
     """
-    total_r = Resources()
-    for a in snap.agents:
-        total_r = total_r + a.total
+    if not snap.agents:
+        return []
+    total_r = snap.total
+    if total_r is None:
+        total_r = Resources()
+        for a in snap.agents:
+            total_r = total_r + a.total
     total = _kinds(total_r)
     role_alloc: dict[str, Kinds] = {}
     fw_alloc: dict[tuple[str, str], Kinds] = {}

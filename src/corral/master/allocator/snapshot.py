@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 
 from corral.resources import Resources
+
+MIN_ALLOCATABLE_CPUS = 0.01
+MIN_ALLOCATABLE_MEM = 32.0
 
 
 @dataclass(frozen=True)
@@ -29,18 +32,22 @@ class FrameworkView:
     roles: tuple[str, ...]
     allocated: Mapping[str, Resources]  # role -> used + offered, for DRF
     suppressed_roles: frozenset[str] = frozenset()
-    filters: Mapping[str, tuple[Filter, ...]] = field(default_factory=dict)  # agent id -> filters
+    # agent id -> filters (expired ones may still be listed: compare ``until`` with ``now``)
+    filters: Mapping[str, Sequence[Filter]] = field(default_factory=dict)
 
 
 @dataclass(frozen=True)
 class Snapshot:
+    # The agents that may get offers; the master leaves out those with nothing to offer.
     agents: tuple[AgentView, ...]
     frameworks: tuple[FrameworkView, ...]
     now: float
     weights: Mapping[str, float] = field(default_factory=dict)
+    # The whole cluster's resources, for shares; None: the sum of ``agents``' totals.
+    total: Resources | None = None
     # Mesos's minimum allocatable resources: an offer must carry at least one of these.
-    min_cpus: float = 0.01
-    min_mem: float = 32.0
+    min_cpus: float = MIN_ALLOCATABLE_CPUS
+    min_mem: float = MIN_ALLOCATABLE_MEM
 
 
 @dataclass(frozen=True)
