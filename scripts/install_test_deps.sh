@@ -16,5 +16,23 @@ if [ ! -f /usr/share/java/zookeeper.jar ] || ! command -v java >/dev/null; then
         echo "install_test_deps: not root or no apt-get: skipping ZooKeeper (HA tests will skip)" >&2
     fi
 fi
+# Docker tests: Debian's dockerd (the tests start a private one of their own, with no bridge
+# and no firewall rules) and a static busybox to build a tiny image from. The package's own
+# daemon is not started: a temporary policy-rc.d forbids starting services during the install.
+if ! command -v dockerd >/dev/null || ! dpkg -s busybox-static >/dev/null 2>&1; then
+    if [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null; then
+        export DEBIAN_FRONTEND=noninteractive
+        policy=""
+        if [ ! -e /usr/sbin/policy-rc.d ]; then
+            policy=/usr/sbin/policy-rc.d
+            printf '#!/bin/sh\nexit 101\n' > "$policy" && chmod +x "$policy"
+        fi
+        apt-get update -qq
+        apt-get install -y -qq docker.io busybox-static >/dev/null
+        if [ -n "$policy" ]; then rm -f "$policy"; fi
+    else
+        echo "install_test_deps: not root or no apt-get: skipping docker (docker tests will skip)" >&2
+    fi
+fi
 PIP_DISABLE_PIP_VERSION_CHECK=1 PIP_ROOT_USER_ACTION=ignore "$PY" -m pip install -q -e '.[test]'
 PYTHON="$PY" bash scripts/install_pymesos.sh

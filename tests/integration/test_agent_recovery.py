@@ -9,6 +9,7 @@ import pytest
 from recorder import connected, task
 
 from corral.testing import LocalCluster, http_json, pid_alive, wait_until
+from corral.testing.cluster import host_pid
 
 pytestmark = pytest.mark.integration
 
@@ -38,7 +39,9 @@ async def test_agent_restart_keeps_tasks_and_reports_exits(cluster: LocalCluster
         await rec.wait_state("long", "TASK_RUNNING")
         await rec.wait_state("ends-while-down", "TASK_RUNNING")
         dirs = agent_task_dirs(cluster)
-        pid = wait_until(lambda: int(Path(dirs["long"], "pid").read_text()), 10, what="pid file")
+        ns_pid = wait_until(lambda: int(Path(dirs["long"], "pid").read_text()), 10, what="pid file")
+        # $$ is a namespace pid under the linux containerizer: find the task on the host.
+        pid = wait_until(lambda: host_pid(ns_pid, dirs["long"]), 10, what="the task's host pid")
         agent_id = cluster.state()["slaves"][0]["id"]
 
         agent = cluster.agents[0]
@@ -68,7 +71,8 @@ async def test_recover_cleanup_kills_what_was_left(cluster: LocalCluster) -> Non
         await driver.launch([offer.id.value], [task("orphan", offer, "echo $$ > pid; sleep 300")])
         await rec.wait_state("orphan", "TASK_RUNNING")
         directory = agent_task_dirs(cluster)["orphan"]
-        pid = wait_until(lambda: int(Path(directory, "pid").read_text()), 10, what="pid file")
+        ns_pid = wait_until(lambda: int(Path(directory, "pid").read_text()), 10, what="pid file")
+        pid = wait_until(lambda: host_pid(ns_pid, directory), 10, what="the task's host pid")
         agent = cluster.agents[0]
         cluster.kill_agent(agent)
         cluster.restart_agent(agent, ["--recover", "cleanup"])

@@ -2,6 +2,10 @@
 
 from __future__ import annotations
 
+import os
+import signal
+import subprocess
+import sys
 import urllib.parse
 from collections.abc import Iterator
 from pathlib import Path
@@ -11,7 +15,7 @@ from recorder import connected, task
 
 from corral.agent.cgroups import CONTROLLERS, ROOT, own_cgroups, unavailable
 from corral.resources import scalars
-from corral.testing import LocalCluster, http_json, wait_until
+from corral.testing import LocalCluster, free_port, http_json, wait_until
 
 pytestmark = pytest.mark.integration
 
@@ -122,3 +126,196 @@ async def test_cpu_quota_throttles_and_pids_limit_stops_a_fork_bomb(linux: Local
         wait_until(throttled, 15, what="the CFS quota to throttle the spinning task")
         await driver.kill("spin")
         await rec.wait_state("spin", "TASK_KILLED")
+
+
+async def test_kill_reaches_a_task_that_is_pid_1_of_its_namespace(linux: LocalCluster) -> None:
+    """The kernel drops a SIGTERM that a namespace's pid 1 does not handle; the launcher ends
+    such a task at once (as SIGTERM would elsewhere) instead of waiting out the grace period,
+    and a task that handles SIGTERM gets it and its grace period."""
+    from corral.wire.common import DurationInfo
+    from corral.wire.tasks import KillPolicy
+
+    long_grace = KillPolicy(grace_period=DurationInfo(nanoseconds=600 * 10**9))
+    async with connected(linux.master) as (driver, rec):
+        offer = await rec.next_offer()
+        plain = task("plain", offer, "exec sleep 300")
+        handler = "trap 'echo got TERM; exit 0' TERM; echo ready; while :; do sleep 0.05; done"
+        graceful = task("graceful", offer, handler)
+        plain.kill_policy = graceful.kill_policy = long_grace
+        await driver.launch([offer.id.value], [plain, graceful])
+        await rec.wait_state("plain", "TASK_RUNNING")
+        await rec.wait_state("graceful", "TASK_RUNNING")
+        wait_until(lambda: "ready" in stdout_of(linux, "graceful"), 10, what="the trap")
+        await driver.kill("plain")
+        killed = await rec.wait_state("plain", "TASK_KILLED", timeout=30)
+        assert "signal SIGKILL" in (killed.message or "")
+        await driver.kill("graceful")
+        await rec.wait_state("graceful", "TASK_KILLED", timeout=30)
+        assert "got TERM" in stdout_of(linux, "graceful")
+
+
+async def test_namespaces_are_the_tasks_own(linux: LocalCluster) -> None:
+    script = (
+        "hostname inside; hostname; readlink /proc/self/ns/ipc; readlink /proc/self/ns/mnt; "
+        "ls /proc | grep -c '^[0-9]*$'"
+    )
+    async with connected(linux.master) as (driver, rec):
+        offer = await rec.next_offer()
+        await driver.launch([offer.id.value], [task("ns", offer, script)])
+        await rec.wait_state("ns", "TASK_FINISHED")
+        name, ipc, mnt, procs = stdout_of(linux, "ns").split()
+    assert name == "inside"  # its own uts namespace: the host's name is untouched
+    assert Path("/proc/self/ns/ipc").readlink().name != ipc
+    assert Path("/proc/self/ns/mnt").readlink().name != mnt
+    assert int(procs) <= 3  # its own /proc shows only its own processes: sh, ls and grep
+    # That /proc was mounted in the task's namespace only.
+    assert Path("/proc/self/mountinfo").read_text().count(" /proc ") == 1
+
+
+# The task checks its own CFS quota (0.5 cpu: 50 ms per 100 ms) and spins until the kernel
+# has throttled it; exit 0 means both held.
+CPU_CHECK = """
+import re
+cg = re.search(r"^\\d+:cpu:(.*)$", open("/proc/self/cgroup").read(), re.M).group(1)
+d = "/sys/fs/cgroup/cpu" + cg
+if open(d + "/cpu.cfs_quota_us").read().strip() != "50000":
+    raise SystemExit(3)
+while True:
+    for _ in range(100000):
+        pass
+    stat = dict(line.split() for line in open(d + "/cpu.stat"))
+    if int(stat["nr_throttled"]) > 0:
+        raise SystemExit(0)
+"""
+
+
+def test_corral_up_and_run_enforce_memory_and_cpu(tmp_path: Path) -> None:
+    """The done-means line: `corral run --mem 64` of a 200 MB hog against `corral up` fails
+    with the memory reason; `--cpus 0.5` with `corral up --cgroups-enable-cfs` is throttled."""
+    before = set(container_dirs())
+    port = free_port()
+    env = {**os.environ, "HOME": str(tmp_path)}  # corral up records itself under ~/.corral
+    env.pop("CORRAL_MASTER", None)
+    out = tmp_path / "up.out"
+    corral = [sys.executable, "-m", "corral"]
+    with open(out, "wb") as f:
+        up = subprocess.Popen(
+            [*corral, "up", "--agents", "1", "--port", str(port), "--cgroups-enable-cfs",
+             "--work-dir", str(tmp_path / "cluster"), "--resources", "cpus:2;mem:1024;disk:1000"],
+            stdout=f, stderr=subprocess.STDOUT, env=env, start_new_session=True,
+        )  # fmt: skip
+    try:
+        wait_until(lambda: b"cluster up" in out.read_bytes(), 30, what=f"corral up ({out})")
+
+        def run(*args: str) -> subprocess.CompletedProcess[str]:
+            return subprocess.run(
+                [*corral, "run", "--timeout", "60", *args],
+                capture_output=True, text=True, timeout=90, env=env,
+            )  # fmt: skip
+
+        hog = run("--mem", "64", "--", "python3", "-c", "x=bytearray(200<<20)")
+        assert hog.returncode == 1, hog.stdout + hog.stderr
+        assert "TASK_FAILED (REASON_CONTAINER_LIMITATION_MEMORY)" in hog.stdout, hog.stdout
+        assert "Memory limit exceeded" in hog.stdout
+        spin = run("--cpus", "0.5", "--mem", "64", "--", "python3", "-c", CPU_CHECK)
+        assert spin.returncode == 0, spin.stdout + spin.stderr
+        assert "TASK_FINISHED" in spin.stdout and "exit code 0" in spin.stdout
+    finally:
+        up.send_signal(signal.SIGINT)  # corral up stops its cluster, tasks included
+        try:
+            up.wait(30)
+        except subprocess.TimeoutExpired:
+            up.kill()
+            up.wait(5)
+    assert up.returncode == 0, out.read_text()
+    assert set(container_dirs()) - before == set()
+
+
+async def test_disk_quota_kills_a_container_that_outgrows_its_disk(tmp_path: Path) -> None:
+    flags = ["--enforce-container-disk-quota", "--disk-watch-interval", "0.2"]
+    with LocalCluster(1, agent_flags=flags) as c:
+        async with connected(c.master) as (driver, rec):
+            offer = await rec.next_offer()
+            # 5 MB written into a 2 MB sandbox; the other stays under its quota.
+            hog = task(
+                "hog",
+                offer,
+                "head -c 5000000 /dev/urandom > blob; sleep 300",
+                scalars(cpus=0.1, mem=32, disk=2),
+            )
+            small = task(
+                "small",
+                offer,
+                "head -c 100000 /dev/urandom > blob; while [ ! -f go ]; do sleep 0.05; done",
+                scalars(cpus=0.1, mem=32, disk=2),
+            )
+            await driver.launch([offer.id.value], [hog, small])
+            failed = await rec.wait_state("hog", "TASK_FAILED", timeout=30)
+            assert failed.reason == "REASON_CONTAINER_LIMITATION_DISK"
+            assert failed.source == "SOURCE_AGENT"
+            assert "exceeds quota (2 MB)" in (failed.message or ""), failed.message
+            await rec.wait_state("small", "TASK_RUNNING")
+            state = http_json(f"http://127.0.0.1:{c.agents[0].port}/state")
+            sandbox = next(
+                ex["directory"]
+                for f in state["frameworks"]
+                for ex in f["executors"]
+                if ex["id"] == "small"
+            )
+            # It has been measured (and left alone) after the hog was killed.
+            Path(sandbox, "go").touch()
+            await rec.wait_state("small", "TASK_FINISHED")
+
+
+REACH = """
+import socket, sys
+try:
+    socket.create_connection(("127.0.0.1", int(sys.argv[1])), timeout=5).close()
+except OSError as exc:
+    print("unreachable:", exc)
+    raise SystemExit(3)
+print("reached")
+"""
+
+OWN_LOOPBACK = """
+import socket
+srv = socket.socket()
+srv.bind(("127.0.0.1", 0))
+srv.listen()
+socket.create_connection(srv.getsockname(), timeout=5).close()
+print("loopback up")
+"""
+
+
+async def test_private_network_cannot_reach_the_hosts_loopback() -> None:
+    import socket
+
+    listener = socket.socket()
+    listener.bind(("127.0.0.1", 0))
+    listener.listen(16)
+    port = listener.getsockname()[1]
+    reach = ["python3", "-c", REACH, str(port)]
+    try:
+        private = ["--containerizers", "linux", "--isolation", "network/private"]
+        for flags, expected in ((private, "TASK_FAILED"), (["--containerizers", "process"], None)):
+            with LocalCluster(1, agent_flags=flags) as c:
+                async with connected(c.master) as (driver, rec):
+                    offer = await rec.next_offer()
+                    probe = task("probe", offer, "")
+                    assert probe.command is not None
+                    probe.command.shell, probe.command.value = False, "python3"
+                    probe.command.arguments = reach
+                    lo = task("lo", offer, f"python3 -c '{OWN_LOOPBACK}'")
+                    await driver.launch([offer.id.value], [probe, lo])
+                    await rec.wait_state("lo", "TASK_FINISHED")
+                    if expected == "TASK_FAILED":
+                        # Its own network namespace: the host's 127.0.0.1 is another network.
+                        failed = await rec.wait_state("probe", "TASK_FAILED")
+                        assert failed.message == "Command exited with status 3"
+                        assert "unreachable" in stdout_of(c, "probe")
+                    else:
+                        await rec.wait_state("probe", "TASK_FINISHED")
+                        assert "reached" in stdout_of(c, "probe")
+                    assert "loopback up" in stdout_of(c, "lo")
+    finally:
+        listener.close()

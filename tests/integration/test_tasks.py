@@ -148,8 +148,11 @@ async def test_kill_policy_kills_the_whole_process_group(cluster: LocalCluster) 
             return int(Path(sandbox, "child.pid").read_text())
 
         from corral.testing import wait_until
+        from corral.testing.cluster import host_pid
 
-        pid = wait_until(child_pid, 10, what="child pid file")
+        ns_pid = wait_until(child_pid, 10, what="child pid file")
+        # $! is a namespace pid under the linux containerizer: find the child on the host.
+        pid = wait_until(lambda: host_pid(ns_pid, sandbox), 10, what="the child's host pid")
         assert pid_alive(pid)
         await driver.kill("stubborn")
         killed = await rec.wait_state("stubborn", "TASK_KILLED")

@@ -20,12 +20,14 @@ from pathlib import Path
 import aiohttp
 
 from corral.agent import containers as container_ops
+from corral.agent import docker_containerizer as docker_ops
 from corral.agent import executors as executor_ops
 from corral.agent import launcher_protocol as lp
 from corral.agent import master_link as link_ops
 from corral.agent.cgroups import unavailable as cgroups_unavailable
 from corral.agent.checkpoint import Checkpoint
 from corral.agent.checkpoint import TaskRecord as CheckpointedTask
+from corral.agent.disk import DiskWatcher
 from corral.agent.environment import command_argv, environment, kill_grace
 from corral.agent.launcher_client import LauncherClient
 from corral.agent.model import ExecutorEntry, FrameworkEntry, TaskEntry
@@ -66,9 +68,13 @@ class AgentConfig:
     master_timeout: float = 75.0  # no word from the master for this long: reconnect
     recover: str = "reconnect"  # or "cleanup": kill what an earlier run left, start afresh
     zk_session_timeout: float = 10.0
-    containerizers: tuple[str, ...] = ("process",)
+    containerizers: tuple[str, ...] = ("linux", "process")
     cgroups_enable_cfs: bool = False
     cgroups_pids_max: int = 4096
+    enforce_container_disk_quota: bool = False  # kill containers whose sandbox outgrows 'disk'
+    disk_watch_interval: float = 15.0  # seconds between sandbox disk usage checks
+    isolation: tuple[str, ...] = ()  # extra isolators: "network/private"
+    docker_endpoint: str = ""  # dockerd: unix://PATH or tcp://HOST:PORT ("": $DOCKER_HOST)
 
 
 class Agent:
@@ -89,6 +95,11 @@ class Agent:
         self.launcher = LauncherClient(config.work_dir / "launcher", self._on_launcher)
         self.checkpoint = Checkpoint(config.work_dir / "meta")
         self.linux = False  # the linux containerizer (cgroups + namespaces) is in use
+        self.disk = DiskWatcher(
+            self, config.disk_watch_interval, config.enforce_container_disk_quota
+        )
+        self.docker: docker_ops.DockerContainerizer | None = None  # when dockerd answered
+        self.docker_why: str | None = None  # why there is no docker containerizer
         self._latest_state: dict[tuple[str, str], str] = {}  # newest state of each task
         self._out: list[msg.AgentToMaster] = []
         self._out_wake = asyncio.Event()
@@ -118,10 +129,14 @@ class Agent:
                 log.warning("linux containerizer unavailable (%s); using process", why)
             else:
                 raise RuntimeError(f"--containerizers linux: {why}")
+        if self.config.isolation and not self.linux:
+            isolators = ",".join(self.config.isolation)
+            raise RuntimeError(f"--isolation {isolators} needs the linux containerizer")
         log.info("containerizer: %s", "linux (cgroups v1, namespaces)" if self.linux else "process")
         await self.launcher.connect()
         from corral.agent.recovery import cleanup, recover
 
+        await docker_ops.start(self)
         if self.config.recover == "cleanup":
             await cleanup(self)
         else:
@@ -134,12 +149,16 @@ class Agent:
             await self._detector.start()
         self._tasks.append(loop.create_task(self._master_loop()))
         self._tasks.append(loop.create_task(self._timers()))
+        if self.config.enforce_container_disk_quota:
+            self._tasks.append(loop.create_task(self.disk.run()))
 
     async def stop(self, kill_tasks: bool = False) -> None:
         self._stopping = True
         self.launcher.closing()
         if kill_tasks:
             self.launcher.send(lp.ShutdownRequest(grace=1.0))
+        if self.docker is not None:
+            await self.docker.close(kill=kill_tasks)
         for t in self._tasks:
             t.cancel()
         for t in self._tasks:
@@ -323,6 +342,9 @@ class Agent:
             return
         if task.state == "TASK_STAGING":
             self.status_update(task, "TASK_STARTING")
+        if docker_ops.is_docker(info):
+            await docker_ops.launch(self, fw, task, sandbox)
+            return
         path, argv = command_argv(
             info.command.value or "", info.command.shell, info.command.arguments
         )
@@ -338,6 +360,7 @@ class Agent:
                 stderr=str(sandbox / "stderr"),
                 cgroups=self._limits(from_wire(info.resources)) if self.linux else None,
                 namespaces=self.linux,
+                private_network=self.linux and "network/private" in self.config.isolation,
             )
         )
 
@@ -430,6 +453,9 @@ class Agent:
         if grace is None:
             grace = kill_grace(task.info.kill_policy)
         assert task.container_id is not None
+        if self.docker is not None and self.docker.owns(task.container_id):
+            self.docker.kill(task, DEFAULT_KILL_GRACE if grace is None else grace)
+            return
         self.launcher.send(
             lp.KillRequest(
                 id=task.container_id, grace=DEFAULT_KILL_GRACE if grace is None else grace

@@ -12,6 +12,7 @@ from typing import Any
 from aiohttp import web
 
 from corral import MESOS_COMPAT_VERSION, __version__
+from corral.agent import docker_containerizer as docker_ops
 from corral.agent.agent import Agent
 from corral.agent.cgroups import Cgroups
 from corral.agent.model import ExecutorEntry, FrameworkEntry, TaskEntry
@@ -332,7 +333,9 @@ def containers_json(agent: Agent) -> list[dict[str, Any]]:
             "executor_id": {"value": executor_id},
             "containerizer": "linux" if agent.linux else "process",
         }
-        if agent.linux:
+        if agent.docker is not None and agent.docker.owns(cid):
+            entry["containerizer"] = "docker"
+        elif agent.linux:
             entry["statistics"] = Cgroups(cid).stats()
         out.append(entry)
     return out
@@ -412,7 +415,9 @@ def agent_state(agent: Agent) -> dict[str, Any]:
             "master": agent.config.master,
             "work_dir": str(agent.config.work_dir),
             "port": str(agent.config.port),
+            "containerizers": ",".join(docker_ops.active(agent)),
         },
+        "containerizers": docker_ops.active(agent),
         "frameworks": frameworks,
         "completed_frameworks": completed,
         "launcher_pid": agent.launcher.pid,

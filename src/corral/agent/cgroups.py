@@ -10,6 +10,8 @@ cgroup (daemons and grandchildren included) and removes the directories.
 from __future__ import annotations
 
 import contextlib
+import errno
+import functools
 import os
 import signal
 import time
@@ -59,63 +61,76 @@ def unavailable(root: Path = ROOT) -> str | None:
     return None
 
 
+@functools.lru_cache(maxsize=8)
+def _own_cached(proc_cgroup: str = "/proc/self/cgroup") -> tuple[tuple[str, str], ...]:
+    # The launcher's own cgroups do not change while it runs; reading them costs per launch.
+    return tuple(own_cgroups(proc_cgroup).items())
+
+
 class Cgroups:
-    """The cgroups of one container, one directory per controller."""
+    """The cgroups of one container, one directory per controller.
+
+    File names are joined as strings, not ``Path`` objects: the launcher does this a dozen
+    times per task, and pathlib cost more than the system calls.
+    """
 
     def __init__(self, container_id: str, root: Path = ROOT, own: dict[str, str] | None = None):
-        own = own or own_cgroups()
+        own = own or dict(_own_cached())
         self.own = {c: root / c / own[c].lstrip("/") for c in CONTROLLERS if c in own}
         self.paths = {c: base / PARENT / container_id for c, base in self.own.items()}
+        self._dirs = {c: str(p) for c, p in self.paths.items()}
 
     def create(self, limits: Limits) -> None:
-        for path in self.paths.values():
-            path.mkdir(parents=True, exist_ok=True)
-        mem = self.paths.get("memory")
+        for c, path in self._dirs.items():
+            try:
+                os.mkdir(path)
+            except FileNotFoundError:  # the first container: make the shared parent
+                self.paths[c].mkdir(parents=True, exist_ok=True)
+            except FileExistsError:
+                pass
+        mem = self._dirs.get("memory")
         if mem is not None and limits.mem_bytes:
-            _write(mem / "memory.limit_in_bytes", limits.mem_bytes)
+            _write(mem + "/memory.limit_in_bytes", limits.mem_bytes)
             with contextlib.suppress(OSError):  # no swap accounting on some kernels
-                _write(mem / "memory.memsw.limit_in_bytes", limits.mem_bytes)
-        cpu = self.paths.get("cpu")
+                _write(mem + "/memory.memsw.limit_in_bytes", limits.mem_bytes)
+        cpu = self._dirs.get("cpu")
         if cpu is not None:
             if limits.cpu_shares:
-                _write(cpu / "cpu.shares", max(2, limits.cpu_shares))
+                _write(cpu + "/cpu.shares", max(2, limits.cpu_shares))
             if limits.cfs_quota_us:
-                _write(cpu / "cpu.cfs_period_us", CFS_PERIOD_US)
-                _write(cpu / "cpu.cfs_quota_us", max(1000, limits.cfs_quota_us))
-        pids = self.paths.get("pids")
+                _write(cpu + "/cpu.cfs_period_us", CFS_PERIOD_US)
+                _write(cpu + "/cpu.cfs_quota_us", max(1000, limits.cfs_quota_us))
+        pids = self._dirs.get("pids")
         if pids is not None and limits.pids_max:
-            _write(pids / "pids.max", limits.pids_max)
+            _write(pids + "/pids.max", limits.pids_max)
 
     def enter(self, tid: int) -> None:
         """Move one thread (the launcher's) into the container's cgroups."""
-        for path in self.paths.values():
-            _write(path / "tasks", tid)
+        for path in self._dirs.values():
+            _write(path + "/tasks", tid)
 
     def leave(self, tid: int) -> None:
-        for base in self.own.values():
+        for c in self._dirs:
             with contextlib.suppress(OSError):
-                _write(base / "tasks", tid)
+                _write(_own_tasks(str(self.own[c])), tid)
 
     def procs(self) -> set[int]:
         out: set[int] = set()
-        for path in self.paths.values():
+        for path in self._dirs.values():
             try:
-                out.update(int(x) for x in (path / "cgroup.procs").read_text().split())
-            except (OSError, ValueError):
+                out.update(int(x) for x in _read(path + "/cgroup.procs").split())
+            except ValueError:
                 pass
         return out
 
     def oom_killed(self) -> bool:
-        mem = self.paths.get("memory")
+        mem = self._dirs.get("memory")
         if mem is None:
             return False
-        try:
-            for line in (mem / "memory.oom_control").read_text().splitlines():
-                key, _, value = line.partition(" ")
-                if key == "oom_kill":
-                    return int(value) > 0
-        except (OSError, ValueError):
-            pass
+        for line in _read(mem + "/memory.oom_control").splitlines():
+            key, _, value = line.partition(" ")
+            if key == "oom_kill":
+                return value.strip().isdigit() and int(value) > 0
         return False
 
     def kill_all(self, sig: int = signal.SIGKILL) -> None:
@@ -125,13 +140,25 @@ class Cgroups:
 
     def destroy(self, timeout: float = 5.0) -> None:
         """Kill everything in the container and remove its cgroups."""
+        if not self._rmdir_all():
+            return  # the common case: the task and all its processes are gone already
         deadline = time.monotonic() + timeout
         while self.procs() and time.monotonic() < deadline:
             self.kill_all()
             time.sleep(0.001)
-        for path in self.paths.values():
-            with contextlib.suppress(OSError):
-                path.rmdir()
+        self._rmdir_all()
+
+    def _rmdir_all(self) -> bool:
+        """Remove the directories; True when some still have processes in them."""
+        busy = False
+        for path in self._dirs.values():
+            try:
+                os.rmdir(path)
+            except FileNotFoundError:
+                pass
+            except OSError as exc:
+                busy = busy or exc.errno == errno.EBUSY
+        return busy
 
     def stats(self) -> dict[str, int]:
         """Resource usage, in the units of Mesos's ResourceStatistics."""
@@ -160,16 +187,33 @@ class Cgroups:
         return out
 
 
-def _write(path: Path, value: int | str) -> None:
-    with open(path, "w") as f:
-        f.write(str(value))
+@functools.lru_cache(maxsize=16)
+def _own_tasks(base: str) -> str:
+    return base + "/tasks"
 
 
-def _read(path: Path) -> str:
+def _write(path: str | Path, value: int | str) -> None:
+    fd = os.open(path, os.O_WRONLY)
     try:
-        return path.read_text()
+        os.write(fd, str(value).encode())
+    finally:
+        os.close(fd)
+
+
+def _read(path: str | Path) -> str:
+    try:
+        fd = os.open(path, os.O_RDONLY)
     except OSError:
         return ""
+    chunks: list[bytes] = []
+    try:
+        while chunk := os.read(fd, 65536):
+            chunks.append(chunk)
+    except OSError:
+        pass
+    finally:
+        os.close(fd)
+    return b"".join(chunks).decode(errors="replace")
 
 
 def _read_int(path: Path) -> int:

@@ -59,7 +59,16 @@ def _task_container_event(self: Agent, task: TaskEntry, reply: lp.Reply) -> None
         self.containers.pop(reply.id, None)
         self.launcher.send(lp.ForgetRequest(ids=[reply.id]))
         ok, text = lp.describe_status(reply.status)
-        if reply.limitation == "memory":
+        disk = self.disk.forget(reply.id)
+        if disk is not None:
+            self.status_update(
+                task,
+                "TASK_FAILED",
+                source="SOURCE_AGENT",
+                reason="REASON_CONTAINER_LIMITATION_DISK",
+                message=disk,
+            )
+        elif reply.limitation == "memory":
             mem = from_wire(task.info.resources).scalar("mem")
             self.status_update(
                 task,
@@ -93,11 +102,22 @@ def _executor_container_event(self: Agent, ex: ExecutorEntry, reply: lp.Reply) -
         assert isinstance(reply, lp.Exited)
         self.launcher.send(lp.ForgetRequest(ids=[reply.id]))
         status = reply.status
+        disk = self.disk.forget(reply.id)
         for tid in list(ex.tasks):
             task = fw.tasks.get(tid)
             if task is None:
                 continue
-            if ex.shutting_down:
+            if disk is not None or reply.limitation == "memory":
+                self.status_update(
+                    task,
+                    "TASK_FAILED",
+                    message=disk or "Memory limit exceeded: the executor was OOM-killed",
+                    reason="REASON_CONTAINER_LIMITATION_DISK"
+                    if disk is not None
+                    else "REASON_CONTAINER_LIMITATION_MEMORY",
+                    source="SOURCE_AGENT",
+                )
+            elif ex.shutting_down:
                 self.status_update(
                     task, "TASK_KILLED", message="Executor was shut down", source="SOURCE_AGENT"
                 )

@@ -21,17 +21,7 @@ from pathlib import Path
 
 from corral.agent import launcher_protocol as p
 from corral.agent.cgroups import Cgroups, Limits
-
-UNSHARE_ARGV = [
-    shutil.which("unshare") or "/usr/bin/unshare",
-    "--pid",
-    "--fork",
-    "--kill-child",
-    "--mount-proc",
-    "--ipc",
-    "--uts",
-    "--",
-]
+from corral.agent.namespaces import SANDBOX, Namespaces
 
 SOCKET_NAME = "launcher.sock"
 PID_NAME = "launcher.pid"
@@ -44,6 +34,9 @@ class Launcher:
         self.by_pid: dict[int, str] = {}
         self.exited: dict[str, int] = {}
         self.cgroups: dict[str, Cgroups] = {}
+        self.namespaced: set[str] = set()  # containers whose task is pid 1 of its namespace
+        self.scratch: dict[str, Path] = {}  # container id -> its image's writable layer
+        self._namespaces: Namespaces | None = None
         self.kill_timers: dict[str, asyncio.TimerHandle] = {}
         self.writer: asyncio.StreamWriter | None = None
         self.stopping = asyncio.Event()
@@ -57,10 +50,15 @@ class Launcher:
             self.emit(p.Failed(id=req.id, error=f"container {req.id} already exists"))
             return
         argv, path = req.argv, req.path or req.argv[0]
-        if req.namespaces:
-            # Own pid (the task is pid 1 of it), mount (a private /proc), ipc and uts namespaces.
-            argv = [*UNSHARE_ARGV, path, *argv[1:]]
-            path = UNSHARE_ARGV[0]
+        env, stdout, stderr, scratch = req.env, req.stdout, req.stderr, None
+        if req.rootfs:
+            if not req.namespaces or Path(stdout).parent != Path(req.cwd):
+                self.emit(p.Failed(id=req.id, error="an image needs namespaces and its sandbox"))
+                return
+            # Inside the image the sandbox is /mnt/mesos/sandbox, as in Mesos.
+            env = {**env, "MESOS_SANDBOX": SANDBOX}
+            stdout, stderr = f"{SANDBOX}/{Path(stdout).name}", f"{SANDBOX}/{Path(stderr).name}"
+            scratch = self.work_dir / "rootfs" / req.id
         cg = None
         if req.cgroups is not None:
             try:
@@ -75,8 +73,8 @@ class Launcher:
         flags = os.O_WRONLY | os.O_CREAT | os.O_APPEND
         actions = [
             (os.POSIX_SPAWN_OPEN, 0, "/dev/null", os.O_RDONLY, 0),
-            (os.POSIX_SPAWN_OPEN, 1, req.stdout, flags, 0o644),
-            (os.POSIX_SPAWN_OPEN, 2, req.stderr, flags, 0o644),
+            (os.POSIX_SPAWN_OPEN, 1, stdout, flags, 0o644),
+            (os.POSIX_SPAWN_OPEN, 2, stderr, flags, 0o644),
         ]
         tid = threading.get_native_id()
         try:
@@ -84,7 +82,21 @@ class Launcher:
             if cg is not None:
                 cg.enter(tid)  # the child inherits the cgroups of the thread that spawns it
             try:
-                pid = os.posix_spawnp(path, argv, req.env, file_actions=actions, setsid=True)
+                if req.namespaces:
+                    # Own pid (the task is pid 1 of it), mount (a private /proc), ipc and uts
+                    # namespaces.
+                    pid = self.namespaces().spawn(
+                        path,
+                        argv,
+                        env,
+                        actions,
+                        net=req.private_network,
+                        rootfs=req.rootfs,
+                        sandbox=req.cwd,
+                        scratch=scratch,
+                    )
+                else:
+                    pid = os.posix_spawnp(path, argv, req.env, file_actions=actions, setsid=True)
             finally:
                 if cg is not None:
                     cg.leave(tid)
@@ -92,13 +104,24 @@ class Launcher:
         except OSError as exc:
             if cg is not None:
                 cg.destroy()
+            if scratch is not None:
+                shutil.rmtree(scratch, ignore_errors=True)
             self.emit(p.Failed(id=req.id, error=f"Failed to launch {req.argv[0]!r}: {exc}"))
             return
         if cg is not None:
             self.cgroups[req.id] = cg
+        if req.namespaces:
+            self.namespaced.add(req.id)
+        if scratch is not None:
+            self.scratch[req.id] = scratch
         self.running[req.id] = pid
         self.by_pid[pid] = req.id
         self.emit(p.Started(id=req.id, pid=pid))
+
+    def namespaces(self) -> Namespaces:
+        if self._namespaces is None:
+            self._namespaces = Namespaces(self.work_dir)
+        return self._namespaces
 
     def reap(self) -> None:
         while True:
@@ -112,6 +135,7 @@ class Launcher:
             if cid is None:
                 continue
             self.running.pop(cid, None)
+            self.namespaced.discard(cid)
             timer = self.kill_timers.pop(cid, None)
             if timer:
                 timer.cancel()
@@ -124,6 +148,10 @@ class Launcher:
                 if cg.oom_killed():
                     limitation = "memory"
                 cg.destroy()  # and everything else in its cgroup, wherever it went
+            scratch = self.scratch.pop(cid, None)
+            if scratch is not None:
+                # The image's mounts went with the task's mount namespace; its writes go now.
+                shutil.rmtree(scratch, ignore_errors=True)
             self.exited[cid] = status
             self.emit(p.Exited(id=cid, status=status, limitation=limitation))
 
@@ -133,6 +161,10 @@ class Launcher:
             return
         with contextlib.suppress(ProcessLookupError, PermissionError):
             os.killpg(pid, signal.SIGTERM if grace > 0 else signal.SIGKILL)
+            if grace > 0 and cid in self.namespaced and not _handles_sigterm(pid):
+                # The kernel drops a SIGTERM that pid 1 of a namespace has no handler for;
+                # anywhere else its default action ends the process, so carry that out.
+                os.kill(pid, signal.SIGKILL)
         loop = asyncio.get_running_loop()
         self.kill_timers[cid] = loop.call_later(max(grace, 0.0), self._force_kill, cid)
 
@@ -210,6 +242,19 @@ class Launcher:
                 self.exited.pop(cid, None)
         elif isinstance(req, p.ShutdownRequest):
             asyncio.get_running_loop().create_task(self.shutdown(req.grace))
+
+
+def _handles_sigterm(pid: int) -> bool:
+    """Whether a process catches or ignores SIGTERM (from /proc/PID/status)."""
+    bit = 1 << (signal.SIGTERM - 1)
+    try:
+        with open(f"/proc/{pid}/status") as f:
+            for line in f:
+                if line.startswith(("SigCgt:", "SigIgn:")) and int(line.split()[1], 16) & bit:
+                    return True
+    except (OSError, ValueError, IndexError):
+        pass
+    return False
 
 
 async def amain(work_dir: Path) -> None:

@@ -24,6 +24,8 @@ class LaunchRequest(msgspec.Struct, tag="launch", tag_field="op", omit_defaults=
     path: str = ""  # executable to run; argv[0] when empty
     cgroups: CgroupLimits | None = None  # run in cgroups of its own with these limits
     namespaces: bool = False  # own pid, mount (private /proc), ipc and uts namespaces
+    private_network: bool = False  # with namespaces: its own network namespace (loopback only)
+    rootfs: str = ""  # with namespaces: the image's root filesystem (the sandbox is mounted in it)
 
 
 class KillRequest(msgspec.Struct, tag="kill", tag_field="op", omit_defaults=True):

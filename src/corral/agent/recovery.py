@@ -24,6 +24,8 @@ log = logging.getLogger("corral.agent")
 
 
 async def cleanup(agent: Agent) -> None:
+    if agent.docker is not None:
+        await agent.docker.cleanup()
     listing = await agent.launcher.list()
     for cid in listing.running:
         agent.launcher.send(lp.KillRequest(id=cid, grace=0))
@@ -78,9 +80,13 @@ async def recover(agent: Agent) -> None:
         if t.container_id:
             agent.containers[t.container_id] = task
 
+    # Docker tasks are dockerd's containers, not the launcher's children.
+    in_docker = await agent.docker.recover() if agent.docker is not None else set()
     listing = await agent.launcher.list()
     adopted = ended = gone = 0
     for cid, owner in list(agent.containers.items()):
+        if cid in in_docker:
+            continue
         if cid in listing.running:
             owner.pid = listing.running[cid]
             adopted += 1

@@ -59,6 +59,15 @@ def run(
         0.0, "--timeout", help="Give up after this many seconds (0: wait forever)."
     ),
     as_json: bool = typer.Option(False, "--json", help="Print results as JSON."),
+    docker_image: str = typer.Option(
+        "", "--docker-image", help="Run the command in this docker image (agents with docker)."
+    ),
+    docker_network: str = typer.Option(
+        "host", "--docker-network", help="With --docker-image: host, bridge or none."
+    ),
+    force_pull: bool = typer.Option(
+        False, "--force-pull", help="With --docker-image: pull the image even if it is local."
+    ),
 ) -> None:
     """Run a command (or --count copies) on the cluster; wait; report exit codes."""
     from corral.frameworks.run import RunSpec
@@ -76,6 +85,12 @@ def run(
         if not sep or not key:
             fail(f"--env: expected KEY=VALUE, got {item!r}")
         environment[key] = value
+    if docker_network.lower() not in ("host", "bridge", "none"):
+        fail(f"--docker-network: expected host, bridge or none, got {docker_network!r}")
+    if not docker_image and (force_pull or docker_network.lower() != "host"):
+        fail("--force-pull and --docker-network need --docker-image")
+    if docker_image and (docker_image != docker_image.strip() or not docker_image.strip()):
+        fail(f"--docker-image: not an image name: {docker_image!r}")
     address = resolve_master(master, keep_zk=True)  # the driver follows failovers itself
     shell_cmd = command[0] if len(command) == 1 else " ".join(_quote(c) for c in command)
     spec = RunSpec(
@@ -88,6 +103,9 @@ def run(
         env=environment,
         uris=list(uri),
         role=role,
+        docker_image=docker_image or None,
+        docker_network=docker_network.upper(),
+        force_pull=force_pull,
     )
     start = time.monotonic()
     verbose = count == 1 and not as_json
@@ -95,6 +113,8 @@ def run(
     def on_update(result: Any, status: Any) -> None:
         if verbose:
             line = f"{result.task_id} {status.state}"
+            if status.reason and status.state != "TASK_RUNNING":
+                line += f" ({status.reason})"
             if status.message and status.state != "TASK_RUNNING":
                 line += f": {status.message}"
             console.print(line, highlight=False)

@@ -16,6 +16,9 @@ import typer
 
 from corral.cli.common import CLUSTER_FILE, fail, setup_logging
 
+CONTAINERIZERS = ("linux", "docker", "process")  # what --containerizers accepts
+ISOLATORS = ("network/private",)  # what --isolation accepts
+
 
 def _run(coro: object) -> None:
     try:
@@ -121,7 +124,9 @@ def agent(
     ),
     attributes: str = typer.Option("", "--attributes", help="e.g. 'rack:a;zone:eu'."),
     executor_registration_timeout: float = typer.Option(
-        60.0, "--executor-registration-timeout", help="Seconds an executor has to subscribe."
+        60.0,
+        "--executor-registration-timeout",
+        help="Seconds an executor has to subscribe (and a docker image has to be pulled).",
     ),
     executor_shutdown_grace_period: float = typer.Option(
         5.0, "--executor-shutdown-grace-period", help="Seconds between SHUTDOWN and kill."
@@ -133,15 +138,36 @@ def agent(
     ),
     zk_session_timeout: float = typer.Option(10.0, "--zk-session-timeout", help="Seconds."),
     containerizers: str = typer.Option(
-        "process",
+        "linux,process",
         "--containerizers",
-        help="Comma list, in order of preference: 'linux' (cgroups v1 + namespaces), 'process'.",
+        help="Comma list, in order of preference: 'linux' (cgroups v1 + namespaces), 'process'; "
+        "add 'docker' to run DOCKER containers through dockerd.",
+    ),
+    docker_socket: str = typer.Option(
+        "",
+        "--docker-socket",
+        "--docker",
+        help="The dockerd endpoint: a socket path, unix://PATH or tcp://HOST:PORT "
+        "(default: $DOCKER_HOST, else unix:///var/run/docker.sock).",
     ),
     cgroups_enable_cfs: bool = typer.Option(
         False, "--cgroups-enable-cfs", help="Linux containerizer: hard CPU quota at 'cpus'."
     ),
     cgroups_pids_max: int = typer.Option(
         4096, "--cgroups-pids-max", help="Linux containerizer: most processes per container."
+    ),
+    enforce_container_disk_quota: bool = typer.Option(
+        False,
+        "--enforce-container-disk-quota",
+        help="Kill a container whose sandbox outgrows its 'disk' resource.",
+    ),
+    disk_watch_interval: float = typer.Option(
+        15.0, "--disk-watch-interval", help="Seconds between sandbox disk usage checks."
+    ),
+    isolation: str = typer.Option(
+        "",
+        "--isolation",
+        help="Linux containerizer, comma list: 'network/private' (a network namespace per task).",
     ),
     recover: str = typer.Option(
         "reconnect",
@@ -178,11 +204,12 @@ def agent(
         fail("--master must be HOST:PORT or a zk:// URL")
     names = tuple(c.strip() for c in containerizers.split(",") if c.strip())
     for name in names:
-        if name not in ("linux", "process"):
-            fail(f"--containerizers: unknown containerizer {name!r} (known: linux, process)")
+        if name not in CONTAINERIZERS:
+            known = ", ".join(CONTAINERIZERS)
+            fail(f"--containerizers: unknown containerizer {name!r} (known: {known})")
     if not names:
         fail("--containerizers: name at least one containerizer")
-    if names == ("linux",):
+    if "linux" in names and "process" not in names:
         from corral.agent.cgroups import unavailable
 
         why = unavailable()
@@ -190,8 +217,22 @@ def agent(
             fail(f"--containerizers linux: {why}")
     if cgroups_pids_max < 0:
         fail("--cgroups-pids-max must not be negative")
+    if not disk_watch_interval > 0:
+        fail("--disk-watch-interval must be a positive number of seconds")
+    isolators = tuple(i.strip() for i in isolation.split(",") if i.strip())
+    for name in isolators:
+        if name not in ISOLATORS:
+            fail(f"--isolation: unknown isolator {name!r} (known: {', '.join(ISOLATORS)})")
+    if isolators and "linux" not in names:
+        fail("--isolation needs the linux containerizer (--containerizers linux)")
     if recover not in ("reconnect", "cleanup"):
         fail("--recover must be 'reconnect' or 'cleanup'")
+    from corral.agent.docker_containerizer import normalize_endpoint
+
+    try:
+        docker_endpoint = normalize_endpoint(docker_socket)
+    except ValueError as exc:
+        fail(f"--docker-socket: {exc}")
     config = AgentConfig(
         master=master_addr,
         work_dir=work_dir,
@@ -208,6 +249,10 @@ def agent(
         containerizers=names,
         cgroups_enable_cfs=cgroups_enable_cfs,
         cgroups_pids_max=cgroups_pids_max,
+        docker_endpoint=docker_endpoint,
+        enforce_container_disk_quota=enforce_container_disk_quota,
+        disk_watch_interval=disk_watch_interval,
+        isolation=isolators,
     )
     _run(run_agent(config))
 
@@ -228,6 +273,18 @@ def up(
         "--resources",
         help="Resources of each agent (default: this host's, split between agents).",
     ),
+    containerizers: str = typer.Option(
+        "", "--containerizers", help="Passed to every agent (default: the agent's, linux,process)."
+    ),
+    cgroups_enable_cfs: bool = typer.Option(
+        False, "--cgroups-enable-cfs", help="Agents: hard CPU quota at each task's 'cpus'."
+    ),
+    isolation: str = typer.Option(
+        "", "--isolation", help="Passed to every agent: 'network/private'."
+    ),
+    enforce_container_disk_quota: bool = typer.Option(
+        False, "--enforce-container-disk-quota", help="Agents: kill containers over their disk."
+    ),
 ) -> None:
     """Start a whole cluster on this machine (master + agents); Ctrl-C stops it all."""
     from corral.agent.host import detect
@@ -237,6 +294,23 @@ def up(
         fail("--agents must be at least 1")
     if masters < 1:
         fail("--masters must be at least 1")
+    up_agent_flags: list[str] = []
+    if containerizers:
+        names = [c.strip() for c in containerizers.split(",") if c.strip()]
+        unknown = [n for n in names if n not in CONTAINERIZERS]
+        if unknown or not names:
+            known = ", ".join(CONTAINERIZERS)
+            fail(f"--containerizers: expected a comma list of {known}; got {containerizers!r}")
+        up_agent_flags += ["--containerizers", ",".join(names)]
+    if cgroups_enable_cfs:
+        up_agent_flags.append("--cgroups-enable-cfs")
+    if isolation:
+        bad = [i for i in isolation.split(",") if i.strip() not in ISOLATORS]
+        if bad:
+            fail(f"--isolation: unknown isolator {bad[0]!r} (known: {', '.join(ISOLATORS)})")
+        up_agent_flags += ["--isolation", isolation]
+    if enforce_container_disk_quota:
+        up_agent_flags.append("--enforce-container-disk-quota")
     work_dir.mkdir(parents=True, exist_ok=True)
     if not resources:
         host = detect(str(work_dir))
@@ -278,6 +352,7 @@ def up(
         masters=masters,
         zk=zk_url,
         zk_session_timeout=4.0,
+        agent_flags=up_agent_flags,
     )
     stop = False
 

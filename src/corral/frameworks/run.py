@@ -39,6 +39,18 @@ class RunSpec:
     env: dict[str, str] = field(default_factory=dict)
     uris: list[str] = field(default_factory=list)
     role: str = "*"
+    docker_image: str | None = None  # run the command in this docker image (DOCKER container)
+    docker_network: str = "HOST"
+    force_pull: bool = False
+
+    def container(self) -> dict[str, object] | None:
+        """The task's ContainerInfo (as JSON) when it runs in a docker image."""
+        if not self.docker_image:
+            return None
+        docker: dict[str, object] = {"image": self.docker_image, "network": self.docker_network}
+        if self.force_pull:
+            docker["force_pull_image"] = True
+        return {"type": "DOCKER", "docker": docker}
 
     def resources(self) -> Resources:
         return scalars(cpus=self.cpus, mem=self.mem, disk=self.disk)
@@ -86,6 +98,7 @@ class RunFramework(Scheduler):
         if self.done.is_set():
             return  # tearing down: the master reclaims these offers
         calls = []
+        container = self.spec.container()
         for offer in offers:
             available = from_wire(offer.resources)
             tasks = []
@@ -105,6 +118,7 @@ class RunFramework(Scheduler):
                         uris=self.spec.uris,
                     )
                 )
+                tasks[-1].container = container
                 available = available - self.need
             if tasks:
                 calls.append(driver.launch([offer.id.value], tasks, refuse_seconds=0.0))

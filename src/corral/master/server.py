@@ -243,7 +243,8 @@ async def run_master(config: MasterConfig) -> None:
     proc = MasterProcess(config)
     runner = web.AppRunner(build_app(proc), handler_cancellation=True, access_log=None)
     await runner.setup()
-    site = web.TCPSite(runner, config.ip, config.port, reuse_address=True)
+    # A deep accept queue: thousands of agents (re)connect at once after a failover.
+    site = web.TCPSite(runner, config.ip, config.port, reuse_address=True, backlog=4096)
     await site.start()
     log.info("master listening on http://%s:%d", config.ip, config.port)
     print(f"corral master listening on http://{config.ip}:{config.port}", flush=True)

@@ -33,6 +33,10 @@ class TaskRecord:
     latest: TaskStatus | None = None
     status_update_state: str | None = None
     status_update_uuid: bytes | None = None
+    # The task's JSON in the master's read views, kept until the task changes (views.py).
+    rendered: dict[str, tuple[tuple[object, ...], bytes]] = field(
+        default_factory=dict, repr=False, compare=False
+    )
 
     @property
     def task_id(self) -> str:

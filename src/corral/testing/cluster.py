@@ -70,6 +70,25 @@ def pid_alive(pid: int) -> bool:
         return False
 
 
+def host_pid(pid: int, cwd: str | Path) -> int | None:
+    """The host pid of the process that calls itself ``pid`` (e.g. a task's ``$$``, which
+    is a namespace pid under the linux containerizer) and runs in directory ``cwd``."""
+    want = os.path.realpath(cwd)
+    for entry in os.listdir("/proc"):
+        if not entry.isdigit():
+            continue
+        try:
+            if os.readlink(f"/proc/{entry}/cwd") != want:
+                continue
+            with open(f"/proc/{entry}/status") as f:
+                for line in f:
+                    if line.startswith("NSpid:") and int(line.split()[-1]) == pid:
+                        return int(entry)
+        except (OSError, ValueError):
+            continue
+    return None
+
+
 @dataclass
 class Proc:
     name: str
@@ -393,4 +412,12 @@ class LocalCluster:
         self.stop()
 
 
-__all__ = ["AgentProc", "LocalCluster", "free_port", "http_json", "pid_alive", "wait_until"]
+__all__ = [
+    "AgentProc",
+    "LocalCluster",
+    "free_port",
+    "host_pid",
+    "http_json",
+    "pid_alive",
+    "wait_until",
+]

@@ -88,6 +88,53 @@ class ExecutorInfo(Message, kw_only=True):
     labels: Labels | None = None
 
 
+class Volume(Message, kw_only=True):
+    """ContainerInfo.volumes[]: a host path (relative: inside the sandbox) mounted in the
+    container (relative container paths are under the sandbox mount)."""
+
+    container_path: str
+    host_path: str | None = None
+    mode: str | None = None  # RW (default) | RO
+    image: dict[str, Any] | None = None
+    source: dict[str, Any] | None = None
+
+
+class PortMapping(Message, kw_only=True):
+    host_port: int
+    container_port: int
+    protocol: str | None = None  # tcp (default) | udp
+
+
+class Parameter(Message, kw_only=True):
+    key: str
+    value: str
+
+
+class DockerInfo(Message, kw_only=True):
+    image: str
+    network: str = "HOST"  # HOST | BRIDGE | NONE | USER
+    port_mappings: list[PortMapping] = []
+    privileged: bool = False
+    parameters: list[Parameter] = []
+    force_pull_image: bool = False
+    volume_driver: str | None = None
+
+
+class ContainerInfo(Message, kw_only=True):
+    """mesos.proto ContainerInfo. ``TaskInfo.container`` stays a plain dict on the wire (so no
+    field a containerizer does not know is lost); containerizers convert it to this type."""
+
+    type: str  # MESOS | DOCKER
+    volumes: list[Volume] = []
+    hostname: str | None = None
+    docker: DockerInfo | None = None
+    mesos: dict[str, Any] | None = None
+    network_infos: list[dict[str, Any]] = []
+    linux_info: dict[str, Any] | None = None
+    rlimit_info: dict[str, Any] | None = None
+    tty_info: dict[str, Any] | None = None
+
+
 class TaskInfo(Message, kw_only=True):
     name: str
     task_id: ID

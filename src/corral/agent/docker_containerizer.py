@@ -1,0 +1,701 @@
+"""The docker containerizer: tasks whose ``ContainerInfo.type`` is DOCKER run through dockerd.
+
+The agent talks to the Docker Engine API with the docker SDK. Short calls (ping, inspect,
+pull, create, start, kill, remove) run in the default thread pool through
+``asyncio.to_thread``; each running container also has one watcher thread (a daemon thread,
+so an agent that stops leaves its containers running, as it leaves its launcher's tasks) that
+copies the container's stdout and stderr into the sandbox files, waits for the exit, reads
+the exit code and ``State.OOMKilled``, removes the container and hands the result to the event
+loop.
+
+Containers are named ``corral-<container id>`` and labelled with the agent's work dir, its id,
+the container, framework and task ids, and how long the sandbox's stdout/stderr files were
+when the container was created. A restarted agent finds its containers by the work-dir label:
+it re-adopts the running ones (log copying resumes where the files end, since dockerd keeps
+the whole log), reports the ones that exited meanwhile, and removes the ones it does not know.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import os
+import threading
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from corral.agent.environment import environment
+from corral.agent.model import FrameworkEntry, TaskEntry
+from corral.resources import Resources, from_wire
+from corral.wire.codec import WireError, convert
+from corral.wire.tasks import ContainerInfo, DockerInfo, TaskInfo
+
+if TYPE_CHECKING:
+    from corral.agent.agent import Agent
+
+log = logging.getLogger("corral.agent.docker")
+
+SANDBOX = "/mnt/mesos/sandbox"  # where a docker task sees its sandbox, as in Mesos
+LABEL_WORK_DIR = "corral.work_dir"
+LABEL_AGENT_ID = "corral.agent_id"
+LABEL_CONTAINER_ID = "corral.container_id"
+LABEL_FRAMEWORK_ID = "corral.framework_id"
+LABEL_TASK_ID = "corral.task_id"
+LABEL_STDOUT_BASE = "corral.stdout_base"
+LABEL_STDERR_BASE = "corral.stderr_base"
+NETWORKS = {"HOST": "host", "BRIDGE": "bridge", "NONE": "none"}
+PING_TIMEOUT = 5.0
+API_TIMEOUT = 60.0
+
+
+class LaunchError(Exception):
+    """A docker task cannot be launched; ``str()`` is the message for its TASK_FAILED."""
+
+
+def default_endpoint() -> str:
+    return os.environ.get("DOCKER_HOST") or "unix:///var/run/docker.sock"
+
+
+def normalize_endpoint(value: str) -> str:
+    """``--docker-socket``: a unix socket path, ``unix://PATH`` or ``tcp://HOST:PORT``;
+    empty means ``$DOCKER_HOST`` or ``unix:///var/run/docker.sock``."""
+    value = value.strip() or default_endpoint()
+    if value.startswith("/"):
+        return "unix://" + value
+    if value.startswith("unix://") and len(value) > len("unix://"):
+        return value
+    if value.startswith("tcp://") and ":" in value[len("tcp://") :]:
+        return value
+    raise ValueError(f"expected a socket path, unix://PATH or tcp://HOST:PORT, got {value!r}")
+
+
+def is_docker(info: TaskInfo) -> bool:
+    c = info.container
+    return isinstance(c, dict) and c.get("type") == "DOCKER"
+
+
+def container_info(info: TaskInfo) -> tuple[ContainerInfo, DockerInfo]:
+    try:
+        ci = convert(info.container, ContainerInfo)
+    except WireError as exc:
+        raise LaunchError(f"TaskInfo.container: {exc}") from None
+    if ci.docker is None:
+        raise LaunchError("TaskInfo.container.docker is required when container.type is DOCKER")
+    if not ci.docker.image.strip():
+        raise LaunchError("TaskInfo.container.docker.image must not be empty")
+    return ci, ci.docker
+
+
+def command_of(info: TaskInfo) -> tuple[list[str] | None, list[str] | None]:
+    """(entrypoint, command) as Mesos runs a CommandInfo in docker: ``shell`` overrides the
+    entrypoint with ``/bin/sh -c value``; otherwise the image's entrypoint is kept and
+    ``value`` (when set) then ``arguments`` are its arguments. No command: the image's own."""
+    cmd = info.command
+    if cmd is None:
+        return None, None
+    if cmd.shell:
+        if not cmd.value:
+            return None, None
+        return ["/bin/sh"], ["-c", cmd.value]
+    args = ([cmd.value] if cmd.value else []) + list(cmd.arguments)
+    return None, args or None
+
+
+def create_kwargs(
+    *,
+    info: TaskInfo,
+    ci: ContainerInfo,
+    docker: DockerInfo,
+    env: dict[str, str],
+    sandbox: Path,
+    name: str,
+    labels: dict[str, str],
+) -> dict[str, Any]:
+    """The arguments of ``containers.create`` for a task (pure; raises LaunchError)."""
+    res: Resources = from_wire(info.resources)
+    network = NETWORKS.get((docker.network or "HOST").upper())
+    if network is None:
+        raise LaunchError(
+            f"TaskInfo.container.docker.network: {docker.network!r} is not supported "
+            "(HOST, BRIDGE or NONE)"
+        )
+    if docker.parameters:
+        names = ", ".join(p.key for p in docker.parameters)
+        raise LaunchError(
+            f"TaskInfo.container.docker.parameters: arbitrary docker parameters are not "
+            f"supported (got {names})"
+        )
+    ports: dict[str, int] = {}
+    if docker.port_mappings:
+        if network != "bridge":
+            raise LaunchError(
+                "TaskInfo.container.docker.port_mappings: only BRIDGE networking maps ports "
+                f"(network is {docker.network})"
+            )
+        ranges = res.port_ranges()
+        for i, pm in enumerate(docker.port_mappings):
+            proto = (pm.protocol or "tcp").lower()
+            if proto not in ("tcp", "udp"):
+                raise LaunchError(
+                    f"TaskInfo.container.docker.port_mappings[{i}].protocol: {pm.protocol!r} "
+                    "is not tcp or udp"
+                )
+            if not any(b <= pm.host_port <= e for b, e in ranges):
+                raise LaunchError(
+                    f"TaskInfo.container.docker.port_mappings[{i}].host_port: {pm.host_port} "
+                    "is not among the task's ports resources"
+                )
+            ports[f"{pm.container_port}/{proto}"] = pm.host_port
+    volumes: dict[str, dict[str, str]] = {str(sandbox): {"bind": SANDBOX, "mode": "rw"}}
+    for i, v in enumerate(ci.volumes):
+        where = f"TaskInfo.container.volumes[{i}]"
+        if not v.host_path:
+            raise LaunchError(f"{where}.host_path: only host path volumes are supported")
+        mode = (v.mode or "RW").upper()
+        if mode not in ("RW", "RO"):
+            raise LaunchError(f"{where}.mode: {v.mode!r} is not RW or RO")
+        host = v.host_path if v.host_path.startswith("/") else str(sandbox / v.host_path)
+        target = v.container_path
+        if not target:
+            raise LaunchError(f"{where}.container_path must not be empty")
+        if not target.startswith("/"):
+            target = f"{SANDBOX}/{target}"
+        volumes[host] = {"bind": target, "mode": mode.lower()}
+    entrypoint, command = command_of(info)
+    kwargs: dict[str, Any] = {
+        "image": docker.image,
+        "name": name,
+        "labels": labels,
+        "environment": env,
+        "network_mode": network,
+        "volumes": volumes,
+        "working_dir": SANDBOX,
+        "detach": True,
+    }
+    if entrypoint is not None:
+        kwargs["entrypoint"] = entrypoint
+    if command is not None:
+        kwargs["command"] = command
+    if ports:
+        kwargs["ports"] = ports
+    if docker.privileged:
+        kwargs["privileged"] = True
+    if ci.hostname:
+        kwargs["hostname"] = ci.hostname
+    cpus, mem = res.scalar("cpus"), res.scalar("mem")
+    if cpus > 0:
+        kwargs["nano_cpus"] = int(cpus * 1e9)
+    if mem > 0:
+        kwargs["mem_limit"] = int(mem * (1 << 20))
+        kwargs["memswap_limit"] = kwargs["mem_limit"]  # no swap beyond the limit
+    return kwargs
+
+
+async def _in_daemon_thread(fn: Callable[..., Any], *args: Any) -> Any:
+    """Run a call that may block for long (an image pull) in a daemon thread of its own: unlike
+    the default executor's threads, it does not hold up the agent's exit."""
+    loop = asyncio.get_running_loop()
+    future: asyncio.Future[Any] = loop.create_future()
+
+    def settle(result: Any, exc: BaseException | None) -> None:
+        if future.done():
+            return
+        if exc is not None:
+            future.set_exception(exc)
+        else:
+            future.set_result(result)
+
+    def run() -> None:
+        try:
+            result, exc = fn(*args), None
+        except BaseException as e:
+            result, exc = None, e
+        with contextlib.suppress(RuntimeError):  # the loop closed: the agent stopped
+            loop.call_soon_threadsafe(settle, result, exc)
+
+    threading.Thread(target=run, name="docker-pull", daemon=True).start()
+    return await future
+
+
+def _kill_requested(task: TaskEntry) -> bool:
+    return task.kill_requested
+
+
+def _explain(exc: BaseException) -> str:
+    explanation = getattr(exc, "explanation", None)
+    return str(explanation or exc).strip()
+
+
+@dataclass
+class Watch:
+    """One container this agent runs."""
+
+    container_id: str
+    docker_id: str
+    task: TaskEntry
+    exited: asyncio.Event = field(default_factory=asyncio.Event)
+    stopping: bool = False
+
+
+class DockerContainerizer:
+    def __init__(self, agent: Agent, endpoint: str) -> None:
+        self.agent = agent
+        self.endpoint = endpoint
+        self.client: Any = None
+        self.watches: dict[str, Watch] = {}
+        self._loop: asyncio.AbstractEventLoop | None = None
+        self._background: set[asyncio.Task[None]] = set()
+        self._closed = False  # the agent is stopping: exits are for the next agent to report
+
+    # ------------------------------------------------------------------ lifecycle
+    async def connect(self) -> str | None:
+        """Ping dockerd; None when it answers, else why it cannot be used."""
+        self._loop = asyncio.get_running_loop()
+        try:
+            import docker
+        except ImportError:
+            return "the docker SDK (PyPI 'docker') is not installed"
+
+        def ping() -> Any:
+            client = docker.DockerClient(base_url=self.endpoint, timeout=PING_TIMEOUT)
+            try:
+                client.ping()
+                version = client.version().get("Version", "?")
+            except Exception:
+                client.close()
+                raise
+            client.api.timeout = API_TIMEOUT
+            return client, version
+
+        try:
+            self.client, version = await asyncio.to_thread(ping)
+        except Exception as exc:
+            return f"cannot reach dockerd at {self.endpoint}: {_explain(exc)}"
+        log.info("docker containerizer: dockerd %s at %s", version, self.endpoint)
+        return None
+
+    async def close(self, kill: bool) -> None:
+        """Agent stop: with ``kill``, stop and remove every container (grace 1 s) and report
+        them; without, leave them running for the next agent to re-adopt."""
+        if not kill:
+            self._closed = True  # watcher threads die with the process; nothing is reported
+            return
+        if self.watches:
+            await asyncio.gather(
+                *(self._stop(w, 1.0) for w in list(self.watches.values())),
+                return_exceptions=True,
+            )
+            waits = [w.exited.wait() for w in self.watches.values()]
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(asyncio.gather(*waits), 10)
+        for t in list(self._background):
+            with contextlib.suppress(Exception, asyncio.CancelledError):
+                await asyncio.wait_for(t, 5)
+        self._closed = True
+        if self.client is not None:
+            with contextlib.suppress(Exception):
+                self.client.close()
+
+    def owns(self, container_id: str | None) -> bool:
+        return container_id is not None and container_id in self.watches
+
+    # ------------------------------------------------------------------ launch
+    async def launch(self, fw: FrameworkEntry, task: TaskEntry, sandbox: Path) -> None:
+        agent = self.agent
+        cid = task.container_id
+        assert cid is not None
+        try:
+            ci, dinfo = container_info(task.info)
+            labels = {
+                LABEL_WORK_DIR: str(agent.config.work_dir),
+                LABEL_AGENT_ID: agent.agent_id or "",
+                LABEL_CONTAINER_ID: cid,
+                LABEL_FRAMEWORK_ID: fw.framework_id,
+                LABEL_TASK_ID: task.task_id,
+            }
+            env = environment(
+                base={},
+                framework=fw.info,
+                task=task.info,
+                executor=None,
+                sandbox=Path(SANDBOX),
+                executor_id=task.task_id,
+                agent_id=agent.agent_id or "",
+                agent_address=agent.address,
+                hostname=agent.hostname,
+                ip=agent.config.ip,
+                shutdown_grace=agent.config.executor_shutdown_grace_period,
+            )
+            kwargs = create_kwargs(
+                info=task.info,
+                ci=ci,
+                docker=dinfo,
+                env=env,
+                sandbox=sandbox,
+                name=f"corral-{cid}",
+                labels=labels,
+            )
+            timeout = agent.config.executor_registration_timeout
+            try:
+                await asyncio.wait_for(self._ensure_image(dinfo, sandbox), timeout)
+            except TimeoutError:
+                raise LaunchError(
+                    f"Pulling image {dinfo.image!r} took longer than "
+                    f"--executor-registration-timeout ({timeout:g}s)"
+                ) from None
+            if task.kill_requested:
+                agent.containers.pop(cid, None)
+                agent.status_update(task, "TASK_KILLED", reason="REASON_TASK_KILLED_DURING_LAUNCH")
+                return
+            for name in ("stdout", "stderr"):
+                (sandbox / name).touch()
+            labels[LABEL_STDOUT_BASE] = str((sandbox / "stdout").stat().st_size)
+            labels[LABEL_STDERR_BASE] = str((sandbox / "stderr").stat().st_size)
+            docker_id, pid = await asyncio.to_thread(self._create_and_start, kwargs)
+        except Exception as exc:  # LaunchError, OSError, or dockerd gone mid-launch
+            agent.containers.pop(cid, None)
+            message = str(exc) if isinstance(exc, LaunchError) else f"docker: {_explain(exc)}"
+            agent.status_update(
+                task,
+                "TASK_FAILED",
+                message=message,
+                reason="REASON_CONTAINER_LAUNCH_FAILED",
+                source="SOURCE_AGENT",
+            )
+            return
+        watch = Watch(container_id=cid, docker_id=docker_id, task=task)
+        self.watches[cid] = watch
+        task.pid = pid
+        if _kill_requested(task):  # while creating: kill it now that it runs
+            task.kill_requested = False
+            agent.kill_task(task.framework_id, task.task_id, None)
+        else:
+            agent.status_update(task, "TASK_RUNNING")
+        self._start_watcher(watch, sandbox, 0, 0)
+
+    async def _ensure_image(self, dinfo: DockerInfo, sandbox: Path) -> None:
+        image = dinfo.image
+        local = await asyncio.to_thread(self._has_image, image)
+        if local and not dinfo.force_pull_image:
+            return
+        try:
+            await _in_daemon_thread(self._pull, image)
+        except LaunchError as exc:
+            if not local:
+                raise
+            note = f"corral: force_pull_image: {exc}; using the local image {image!r}\n"
+            log.warning("%s", note.strip())
+            with open(sandbox / "stderr", "a") as f:
+                f.write(note)
+
+    def _has_image(self, image: str) -> bool:
+        import docker.errors
+
+        try:
+            self.client.images.get(image)
+            return True
+        except docker.errors.ImageNotFound:
+            return False
+        except docker.errors.APIError as exc:
+            raise LaunchError(f"Invalid image {image!r}: {_explain(exc)}") from None
+
+    def _pull(self, image: str) -> None:
+        import docker.errors
+        from docker.utils import parse_repository_tag
+
+        repo, tag = parse_repository_tag(image)
+        try:
+            self.client.images.pull(repo, tag=tag or "latest")
+        except docker.errors.APIError as exc:
+            raise LaunchError(f"Failed to pull image {image!r}: {_explain(exc)}") from None
+
+    def _create_and_start(self, kwargs: dict[str, Any]) -> tuple[str, int]:
+        import docker.errors
+
+        image = kwargs.pop("image")
+        try:
+            container = self.client.containers.create(image, **kwargs)
+        except docker.errors.APIError as exc:
+            raise LaunchError(f"Failed to create container: {_explain(exc)}") from None
+        try:
+            container.start()
+            container.reload()
+        except docker.errors.APIError as exc:
+            with contextlib.suppress(docker.errors.APIError):
+                container.remove(force=True)
+            raise LaunchError(f"Failed to start container: {_explain(exc)}") from None
+        return str(container.id), int(container.attrs["State"].get("Pid") or 0)
+
+    # ------------------------------------------------------------------ watching
+    def _start_watcher(self, watch: Watch, sandbox: Path, skip_out: int, skip_err: int) -> None:
+        loop = asyncio.get_running_loop()
+
+        def deliver(fn: Callable[..., None], *args: Any) -> None:
+            with contextlib.suppress(RuntimeError):  # the loop closed: the agent stopped
+                loop.call_soon_threadsafe(fn, *args)
+
+        thread = threading.Thread(
+            target=self._watch,
+            args=(watch, sandbox, skip_out, skip_err, deliver),
+            name=f"docker-{watch.container_id[:8]}",
+            daemon=True,
+        )
+        thread.start()
+
+    def _copy(self, docker_id: str, stream: str, path: Path, skip: int) -> None:
+        """Copy one of the container's output streams (from the start of its log, skipping
+        what an earlier agent already copied) into a sandbox file, until the container ends."""
+        api = self.client.api
+        out = stream == "stdout"
+        try:
+            chunks: Iterable[bytes] = api.logs(
+                docker_id, stdout=out, stderr=not out, stream=True, follow=True
+            )
+            with open(path, "ab") as f:
+                for chunk in chunks:
+                    if skip:
+                        drop = min(skip, len(chunk))
+                        chunk, skip = chunk[drop:], skip - drop
+                    if chunk:
+                        f.write(chunk)
+                        f.flush()
+        except Exception as exc:
+            log.warning("copying %s of container %s: %s", stream, docker_id[:12], exc)
+
+    def _watch(
+        self,
+        watch: Watch,
+        sandbox: Path,
+        skip_out: int,
+        skip_err: int,
+        deliver: Callable[..., None],
+    ) -> None:
+        api = self.client.api
+        copiers = [
+            threading.Thread(
+                target=self._copy, args=(watch.docker_id, name, sandbox / name, skip), daemon=True
+            )
+            for name, skip in (("stdout", skip_out), ("stderr", skip_err))
+        ]
+        for c in copiers:
+            c.start()
+        try:
+            api.wait(watch.docker_id, timeout=None)
+            for c in copiers:
+                c.join(10)
+            state = api.inspect_container(watch.docker_id)["State"]
+        except Exception as exc:
+            deliver(self._lost, watch, _explain(exc))
+            return
+        if self._closed:
+            return  # the agent is stopping: the next one reports this exit (and removes it)
+        with contextlib.suppress(Exception):
+            api.remove_container(watch.docker_id, v=True, force=True)
+        deliver(
+            self._exited,
+            watch,
+            int(state.get("ExitCode") or 0),
+            bool(state.get("OOMKilled")),
+            str(state.get("Error") or ""),
+        )
+
+    def _exited(self, watch: Watch, code: int, oom: bool, error: str) -> None:
+        if self._closed:
+            return
+        self.watches.pop(watch.container_id, None)
+        watch.exited.set()
+        agent, task = self.agent, watch.task
+        agent.containers.pop(watch.container_id, None)
+        text = f"Container exited with status {code}"
+        if error:
+            text += f": {error}"
+        if oom:
+            mem = from_wire(task.info.resources).scalar("mem")
+            agent.status_update(
+                task,
+                "TASK_FAILED",
+                source="SOURCE_AGENT",
+                reason="REASON_CONTAINER_LIMITATION_MEMORY",
+                message=f"Memory limit exceeded: the container was OOM-killed at its "
+                f"limit of {mem:g} MB ({text})",
+            )
+        elif task.kill_requested:
+            agent.status_update(task, "TASK_KILLED", message=text)
+        elif code == 0:
+            agent.status_update(task, "TASK_FINISHED", message=text)
+        else:
+            agent.status_update(task, "TASK_FAILED", message=text)
+
+    def _lost(self, watch: Watch, why: str) -> None:
+        if self._closed:
+            return
+        self.watches.pop(watch.container_id, None)
+        watch.exited.set()
+        self.agent.containers.pop(watch.container_id, None)
+        self.agent.status_update(
+            watch.task,
+            "TASK_FAILED" if not watch.task.kill_requested else "TASK_KILLED",
+            source="SOURCE_AGENT",
+            reason="REASON_EXECUTOR_TERMINATED",
+            message=f"Lost track of the docker container: {why}",
+        )
+
+    # ------------------------------------------------------------------ killing
+    def kill(self, task: TaskEntry, grace: float) -> None:
+        watch = self.watches.get(task.container_id or "")
+        if watch is None:
+            return
+        self._spawn(self._stop(watch, grace))
+
+    def _spawn(self, coro: Any) -> None:
+        t: asyncio.Task[None] = asyncio.get_running_loop().create_task(coro)
+        self._background.add(t)
+        t.add_done_callback(self._background.discard)
+
+    async def _stop(self, watch: Watch, grace: float) -> None:
+        """SIGTERM, then SIGKILL once the grace period passes (``docker stop``, with
+        sub-second grace periods); the watcher reports the exit and removes the container."""
+        if watch.stopping:
+            return
+        watch.stopping = True
+        await self._signal(watch, "SIGTERM")
+        try:
+            await asyncio.wait_for(watch.exited.wait(), max(grace, 0.0))
+        except TimeoutError:
+            await self._signal(watch, "SIGKILL")
+
+    async def _signal(self, watch: Watch, sig: str) -> None:
+        try:
+            await asyncio.to_thread(self.client.api.kill, watch.docker_id, sig)
+        except Exception as exc:  # already exited: the watcher reports it
+            log.debug("kill %s %s: %s", watch.docker_id[:12], sig, _explain(exc))
+
+    # ------------------------------------------------------------------ recovery
+    def _ours(self) -> list[dict[str, Any]]:
+        work_dir = str(self.agent.config.work_dir)
+        found: list[dict[str, Any]] = self.client.api.containers(
+            all=True, filters={"label": f"{LABEL_WORK_DIR}={work_dir}"}
+        )
+        return found
+
+    async def cleanup(self) -> int:
+        """``--recover cleanup``: remove every container an earlier run of this agent left."""
+        leftovers = await asyncio.to_thread(self._ours)
+        for c in leftovers:
+            await asyncio.to_thread(self._remove, c["Id"])
+        if leftovers:
+            log.info("--recover cleanup: removed %d leftover docker containers", len(leftovers))
+        return len(leftovers)
+
+    def _remove(self, docker_id: str) -> None:
+        with contextlib.suppress(Exception):
+            self.client.api.remove_container(docker_id, v=True, force=True)
+
+    async def recover(self) -> set[str]:
+        """Re-adopt this agent's checkpointed docker tasks; returns their container ids (the
+        launcher knows nothing of them). Containers nobody owns any more are removed."""
+        agent = self.agent
+        mine = {
+            cid: owner
+            for cid, owner in agent.containers.items()
+            if isinstance(owner, TaskEntry) and is_docker(owner.info)
+        }
+        found = await asyncio.to_thread(self._ours)
+        by_cid = {c.get("Labels", {}).get(LABEL_CONTAINER_ID, ""): c for c in found}
+        adopted = ended = gone = 0
+        for cid, task in mine.items():
+            c = by_cid.pop(cid, None)
+            if c is None or c.get("State") == "created":
+                gone += 1
+                if c is not None:
+                    await asyncio.to_thread(self._remove, c["Id"])
+                agent.containers.pop(cid, None)
+                agent.status_update(
+                    task,
+                    "TASK_FAILED",
+                    reason="REASON_EXECUTOR_TERMINATED",
+                    message="The task's docker container was gone when the agent restarted",
+                    source="SOURCE_AGENT",
+                )
+                continue
+            labels = c.get("Labels", {})
+            skips = []
+            for name, label in (("stdout", LABEL_STDOUT_BASE), ("stderr", LABEL_STDERR_BASE)):
+                try:
+                    size = (task.sandbox / name).stat().st_size
+                except OSError:
+                    size = 0
+                skips.append(max(0, size - int(labels.get(label, "0") or 0)))
+            watch = Watch(container_id=cid, docker_id=c["Id"], task=task)
+            self.watches[cid] = watch
+            if c.get("State") == "running":
+                adopted += 1
+                task.pid = 0
+                with contextlib.suppress(Exception):
+                    attrs = await asyncio.to_thread(self.client.api.inspect_container, c["Id"])
+                    task.pid = int(attrs["State"].get("Pid") or 0)
+                if task.state in ("TASK_STAGING", "TASK_STARTING"):
+                    agent.status_update(task, "TASK_RUNNING")
+            else:
+                ended += 1
+            self._start_watcher(watch, task.sandbox, skips[0], skips[1])
+        for c in by_cid.values():
+            await asyncio.to_thread(self._remove, c["Id"])
+        if mine or by_cid:
+            log.info(
+                "recovered docker containers: %d running adopted, %d ended while down, "
+                "%d gone, %d unknown removed",
+                adopted,
+                ended,
+                gone,
+                len(by_cid),
+            )
+        return set(mine)
+
+
+# ---------------------------------------------------------------- the agent's side
+async def start(agent: Agent) -> None:
+    """At agent start: use docker when ``--containerizers`` names it and dockerd answers."""
+    if "docker" not in agent.config.containerizers:
+        agent.docker_why = "docker is not among this agent's --containerizers"
+        return
+    d = DockerContainerizer(agent, agent.config.docker_endpoint or default_endpoint())
+    why = await d.connect()
+    if why is None:
+        agent.docker = d
+        agent.docker_why = None
+    else:
+        agent.docker_why = why
+        log.warning("docker containerizer unavailable (%s); docker tasks will fail", why)
+
+
+async def launch(agent: Agent, fw: FrameworkEntry, task: TaskEntry, sandbox: Path) -> None:
+    if agent.docker is None:
+        agent.containers.pop(task.container_id or "", None)
+        agent.status_update(
+            task,
+            "TASK_FAILED",
+            message=f"This agent cannot run DOCKER containers: {agent.docker_why}",
+            reason="REASON_CONTAINER_LAUNCH_FAILED",
+            source="SOURCE_AGENT",
+        )
+        return
+    await agent.docker.launch(fw, task, sandbox)
+
+
+def active(agent: Agent) -> list[str]:
+    """The containerizers this agent really uses, in order of preference."""
+    names = []
+    for name in agent.config.containerizers:
+        if name == "linux" and agent.linux:
+            names.append("linux")
+        elif name == "process" and not agent.linux:
+            names.append("process")
+        elif name == "docker" and agent.docker is not None:
+            names.append("docker")
+    if "linux" not in names and "process" not in names:
+        names.append("linux" if agent.linux else "process")  # commands always run somewhere
+    return names

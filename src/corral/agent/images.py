@@ -1,0 +1,112 @@
+"""Container images for MESOS containers: root filesystems from the agent's ``--images-dir``.
+
+A task asks for an image the way Mesos's unified containerizer is asked::
+
+    "container": {"type": "MESOS",
+                  "mesos": {"image": {"type": "DOCKER", "docker": {"name": "busybox"}}}}
+
+(``"type": "APPC", "appc": {"name": ...}`` works the same). corral has no registry client: the
+name is looked up in the agent's ``--images-dir`` as a root filesystem, either a directory
+``DIR/<name>/`` or a tarball of one, ``DIR/<name>.tar`` (``.tar.gz``, ``.tgz``); a ``:latest``
+tag may be left off the file name. A tarball is unpacked once into ``<work_dir>/images/``
+(again when the file changes). The launcher then runs the task with that tree as its root
+(see ``namespaces.enter_rootfs``).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import shutil
+import tarfile
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from corral.agent.agent import Agent
+    from corral.wire.tasks import TaskInfo
+
+SUFFIXES = ("", ".tar", ".tar.gz", ".tgz")
+
+
+class ImageError(Exception):
+    """The task's image cannot be used; the message says why (naming the field or flag)."""
+
+
+def image_name(container: dict[str, Any] | None) -> str | None:
+    """The image a MESOS ContainerInfo asks for; None when it runs on the host's filesystem."""
+    if not container or container.get("type", "MESOS") != "MESOS":
+        return None
+    mesos = container.get("mesos")
+    if not isinstance(mesos, dict) or not mesos.get("image"):
+        return None
+    image = mesos["image"]
+    if not isinstance(image, dict):
+        raise ImageError("container.mesos.image must be an object")
+    kind = image.get("type", "DOCKER")
+    if kind not in ("DOCKER", "APPC"):
+        raise ImageError(f"container.mesos.image.type: {kind!r} is not DOCKER or APPC")
+    spec = image.get(kind.lower())
+    name = spec.get("name") if isinstance(spec, dict) else None
+    if not isinstance(name, str) or not name:
+        raise ImageError(f"container.mesos.image.{kind.lower()}.name is required")
+    parts = name.split("/")
+    if name.startswith("/") or any(p in ("", ".", "..") for p in parts):
+        field = f"container.mesos.image.{kind.lower()}.name"
+        raise ImageError(f"{field}: {name!r} is not an image name")
+    return name
+
+
+def find_image(images_dir: Path, name: str) -> Path:
+    names = [name]
+    if name.endswith(":latest"):
+        names.append(name.removesuffix(":latest"))
+    tried = []
+    for n in names:
+        for suffix in SUFFIXES:
+            path = images_dir / f"{n}{suffix}"
+            tried.append(path.name)
+            if path.is_dir() if not suffix else path.is_file():
+                return path
+    raise ImageError(
+        f"image {name!r} not found in --images-dir {images_dir} (looked for {', '.join(tried)})"
+    )
+
+
+def provision(images_dir: Path, cache_dir: Path, name: str) -> Path:
+    """The root filesystem directory of image ``name`` (unpacked into ``cache_dir`` if needed)."""
+    source = find_image(images_dir, name)
+    if source.is_dir():
+        return source
+    st = source.stat()
+    target = cache_dir / f"{name.replace('/', '_')}-{st.st_size}-{st.st_mtime_ns}"
+    if target.is_dir():
+        return target
+    cache_dir.mkdir(parents=True, exist_ok=True)
+    tmp = cache_dir / f".{target.name}.{os.getpid()}"
+    shutil.rmtree(tmp, ignore_errors=True)
+    tmp.mkdir()
+    try:
+        with tarfile.open(source) as tar:
+            tar.extractall(tmp, filter="tar")  # no absolute paths or '..' out of the tree
+        tmp.replace(target)
+    except (OSError, tarfile.TarError) as exc:
+        shutil.rmtree(tmp, ignore_errors=True)
+        if target.is_dir():  # another launch unpacked it meanwhile
+            return target
+        raise ImageError(f"cannot unpack image {name!r} from {source}: {exc}") from exc
+    return target
+
+
+async def image_rootfs(agent: Agent, info: TaskInfo) -> str | None:
+    """The root filesystem a task asked for, ready to use; None for the host's."""
+    name = image_name(info.container)
+    if name is None:
+        return None
+    if not agent.linux:
+        raise ImageError("container.mesos.image needs the linux containerizer on this agent")
+    images_dir = agent.config.images_dir
+    if images_dir is None:
+        raise ImageError("container.mesos.image needs the agent's --images-dir")
+    cache = agent.config.work_dir / "images"
+    return str(await asyncio.to_thread(provision, images_dir, cache, name))
