@@ -157,9 +157,13 @@ async def worker_main(args: argparse.Namespace) -> None:
         report()
     report(final=True)
     await stop.wait()  # keep the tasks running until the driver process is told to go
-    await driver.stop(failover=False)
     with contextlib.suppress(Exception):
-        await asyncio.wait_for(runner, 30)
+        await asyncio.wait_for(driver.stop(failover=False), 5)  # TEARDOWN
+    runner.cancel()
+    with contextlib.suppress(BaseException):
+        await runner
+    rss = psutil.Process().memory_info().rss / 2**20
+    print(json.dumps({"name": args.name, "rss_mb": rss}), flush=True)
 
 
 # ====================================================================== orchestration

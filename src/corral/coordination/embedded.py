@@ -20,6 +20,9 @@ class SqliteKeyValueStore:
         self._db = sqlite3.connect(str(path), check_same_thread=False, isolation_level=None)
         self._lock = threading.Lock()
         self._db.execute("PRAGMA journal_mode=WAL")
+        # WAL + NORMAL: a commit survives the process crashing (not a power cut) without an
+        # fsync per write; 10,000 agents registering at once would otherwise wait on the disk.
+        self._db.execute("PRAGMA synchronous=NORMAL")
         self._db.execute(f"CREATE TABLE IF NOT EXISTS {table} (k TEXT PRIMARY KEY, v BLOB)")
 
     def get(self, key: str) -> bytes | None:
@@ -38,6 +41,22 @@ class SqliteKeyValueStore:
     def delete(self, key: str) -> None:
         with self._lock:
             self._db.execute(f"DELETE FROM {self._table} WHERE k = ?", (key,))
+
+    def replace(self, delete: str, key: str, value: bytes) -> None:
+        """Delete one key and put another, in one transaction."""
+        with self._lock:
+            self._db.execute("BEGIN")
+            try:
+                self._db.execute(f"DELETE FROM {self._table} WHERE k = ?", (delete,))
+                self._db.execute(
+                    f"INSERT INTO {self._table} (k, v) VALUES (?, ?) "
+                    "ON CONFLICT(k) DO UPDATE SET v = excluded.v",
+                    (key, value),
+                )
+            except BaseException:
+                self._db.execute("ROLLBACK")
+                raise
+            self._db.execute("COMMIT")
 
     def keys(self, prefix: str = "") -> list[str]:
         with self._lock:
@@ -71,12 +90,10 @@ class SqliteRegistry:
         return snap
 
     def admit_agent(self, agent_id: str, info: dict[str, Any]) -> None:
-        self._kv.delete(f"unreachable/{agent_id}")
-        self._kv.put(f"agent/{agent_id}", json.dumps(info).encode())
+        self._kv.replace(f"unreachable/{agent_id}", f"agent/{agent_id}", json.dumps(info).encode())
 
     def mark_unreachable(self, agent_id: str, when: float) -> None:
-        self._kv.delete(f"agent/{agent_id}")
-        self._kv.put(f"unreachable/{agent_id}", str(when).encode())
+        self._kv.replace(f"agent/{agent_id}", f"unreachable/{agent_id}", str(when).encode())
 
     def remove_agent(self, agent_id: str) -> None:
         self._kv.delete(f"agent/{agent_id}")
