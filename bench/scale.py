@@ -47,7 +47,7 @@ from corral.resources import scalars
 from corral.scheduler_client import Scheduler, SchedulerDriver, command_task
 from corral.testing.cluster import LocalCluster, wait_until
 from corral.wire.common import FrameworkInfo
-from corral.wire.scheduler import Offer
+from corral.wire.scheduler import Call, Offer
 from corral.wire.tasks import TaskStatus
 
 HERE = Path(__file__).resolve()
@@ -157,13 +157,11 @@ async def worker_main(args: argparse.Namespace) -> None:
         report()
     report(final=True)
     await stop.wait()  # keep the tasks running until the driver process is told to go
-    with contextlib.suppress(Exception):
-        await asyncio.wait_for(driver.stop(failover=False), 5)  # TEARDOWN
-    runner.cancel()
-    with contextlib.suppress(BaseException):
-        await runner
     rss = psutil.Process().memory_info().rss / 2**20
     print(json.dumps({"name": args.name, "rss_mb": rss}), flush=True)
+    with contextlib.suppress(Exception):
+        await asyncio.wait_for(driver.call(Call(type="TEARDOWN")), 5)
+    os._exit(0)  # the master removes the framework and kills its tasks; nothing else to wait for
 
 
 # ====================================================================== orchestration
@@ -195,9 +193,13 @@ class Child:
             if doc.get("final"):
                 self.final = doc
 
-    def stop(self, timeout: float = 30.0) -> None:
+    def terminate(self) -> None:
         if self.popen.poll() is None:
             self.popen.send_signal(signal.SIGTERM)
+
+    def stop(self, timeout: float = 30.0) -> None:
+        if self.popen.poll() is None:
+            self.terminate()
             try:
                 self.popen.wait(timeout)
             except subprocess.TimeoutExpired:
@@ -218,6 +220,19 @@ def timed_get(url: str, body: bytes | None = None) -> tuple[float, int]:
     with urllib.request.urlopen(req, timeout=120) as resp:
         n = len(resp.read())
     return time.perf_counter() - t0, n
+
+
+def wait_quiet(proc: psutil.Process, timeout: float, busy: float = 0.15) -> float:
+    """Wait until ``proc`` uses under ``busy`` of a core over one second; how long it took."""
+    t0 = time.time()
+    last = cpu_seconds(proc)
+    while time.time() - t0 < timeout:
+        time.sleep(1.0)
+        now = cpu_seconds(proc)
+        if now - last < busy:
+            break
+        last = now
+    return time.time() - t0
 
 
 def metrics(url: str) -> dict[str, float]:
@@ -318,7 +333,10 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
             out[f"offer_accept_ms_{k}"] = m.get(f"master/offer_accept_ms/{k}")
         out["tasks_running_master"] = m.get("master/tasks_running")
 
-        # ---- read APIs at this size
+        # ---- read APIs at this size: once while acknowledgements still stream in, then
+        # after the master has gone quiet (the frameworks' ACKNOWLEDGE calls trail RUNNING).
+        out["state_busy_s"] = timed_get(f"{cluster.url}/master/state")[0]
+        out["quiet_after_s"] = wait_quiet(mproc, args.timeout)
         state = [timed_get(f"{cluster.url}/master/state") for _ in range(3)]
         out["state_s"] = sorted(t for t, _ in state)[1]
         out["state_mb"] = state[0][1] / 2**20
@@ -332,6 +350,8 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
             spy.wait(30)
         return out
     finally:
+        for c in children:
+            c.terminate()
         for c in reversed(children):
             c.stop()
         cluster.stop()
@@ -356,6 +376,8 @@ def show(r: dict[str, Any]) -> None:
          f"{f('master_cpu_place_s')} s"),
         ("master RSS: agents / tasks / end", f"{f('master_rss_agents_mb', '{:.0f}')} / "
          f"{f('master_rss_mb', '{:.0f}')} / {f('master_rss_final_mb', '{:.0f}')} MB"),
+        ("/master/state while busy", f"{f('state_busy_s', '{:.3f}')} s"),
+        ("master quiet after", f"{f('quiet_after_s')} s"),
         ("/master/state", f"{f('state_s', '{:.3f}')} s ({f('state_mb')} MB)"),
         ("GET_TASKS", f"{f('get_tasks_s', '{:.3f}')} s ({f('get_tasks_mb')} MB)"),
     ]  # fmt: skip
