@@ -89,6 +89,10 @@ class AgentRecord:
     tasks: dict[tuple[str, str], TaskRecord] = field(default_factory=dict)
     executors: dict[tuple[str, str], ExecutorRecord] = field(default_factory=dict)
     offers: set[str] = field(default_factory=set)
+    # The agent's JSON in the master's read views, kept until it changes (views.py).
+    rendered: dict[str, tuple[tuple[object, ...], bytes]] = field(
+        default_factory=dict, repr=False, compare=False
+    )
     # total - used - offered, and the three objects it was computed from (Resources are
     # immutable and replaced on every change, so identity says whether it is still right).
     _available: tuple[Resources, Resources, Resources, Resources] | None = field(
