@@ -420,6 +420,8 @@ def main() -> None:
     for flag in ("agents", "frameworks", "tasks"):
         if getattr(args, flag) < 1:
             p.error(f"--{flag}: must be at least 1")
+    # `timeout` and CI send SIGTERM: unwind through the finally blocks that stop what we started.
+    signal.signal(signal.SIGTERM, lambda *_: sys.exit(143))
     if args.sim_procs <= 0:
         args.sim_procs = max(1, (args.agents + 2499) // 2500)
     result = run(args)
