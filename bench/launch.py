@@ -36,6 +36,7 @@ import math
 import os
 import platform
 import resource
+import signal
 import socket
 import sys
 import tempfile
@@ -836,6 +837,8 @@ def main(argv: list[str] | None = None) -> int:
     )
     ap.add_argument("--json", action="store_true", help="print one JSON object instead")
     args = ap.parse_args(argv)
+    # `timeout` and CI send SIGTERM: unwind through the finally blocks that stop the cluster.
+    signal.signal(signal.SIGTERM, lambda *_: sys.exit(143))
 
     if args.concurrency > 0:
         per_agent = math.ceil(args.concurrency / args.agents)
