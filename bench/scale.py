@@ -69,7 +69,6 @@ class Placer(Scheduler):
         self.done = asyncio.Event()
 
     def offers(self, driver: SchedulerDriver, offers: list[Offer]) -> None:
-        loop = asyncio.get_running_loop()
         self.offers_seen += len(offers)
         unused: list[str] = []
         for offer in offers:
@@ -128,7 +127,7 @@ async def worker_main(args: argparse.Namespace) -> None:
     placer = Placer(args.worker_tasks, args.task_cpus, args.task_mem, args.name)
     info = FrameworkInfo(user=getpass.getuser(), name=args.name, failover_timeout=0.0)
     driver = SchedulerDriver(args.master, info, placer)
-    runner = asyncio.get_running_loop().create_task(driver.run())
+    runner = asyncio.get_running_loop().create_task(driver.run())  # ends with the process
     started = time.time()
     stop = asyncio.Event()
     asyncio.get_running_loop().add_signal_handler(signal.SIGTERM, stop.set)
@@ -161,6 +160,7 @@ async def worker_main(args: argparse.Namespace) -> None:
     print(json.dumps({"name": args.name, "rss_mb": rss}), flush=True)
     with contextlib.suppress(Exception):
         await asyncio.wait_for(driver.call(Call(type="TEARDOWN")), 5)
+    runner.cancel()
     os._exit(0)  # the master removes the framework and kills its tasks; nothing else to wait for
 
 
@@ -247,7 +247,7 @@ def cpu_seconds(p: psutil.Process) -> float:
 
 
 def run(args: argparse.Namespace) -> dict[str, Any]:
-    soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+    _, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
     resource.setrlimit(resource.RLIMIT_NOFILE, (hard, hard))
     out: dict[str, Any] = {
         "agents": args.agents,
