@@ -145,6 +145,7 @@ async def worker_main(args: argparse.Namespace) -> None:
                     "first_launch": placer.first_launch,
                     "last_launch": placer.last_launch,
                     "all_running": placer.all_running,
+                    "rss_mb": psutil.Process().memory_info().rss / 2**20,
                 }
             ),
             flush=True,
@@ -326,6 +327,7 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
         out["placement_rate"] = args.tasks / max(last - first, 1e-9)
         out["all_running_s"] = max(f["all_running"] for f in finals) - t1
         out["master_cpu_place_s"] = cpu_seconds(mproc) - cpu1
+        out["framework_rss_mb"] = max(f["rss_mb"] for f in finals)
         out["master_rss_mb"] = mproc.memory_info().rss / 2**20
         m = metrics(cluster.url)
         for k in ("p50", "p99", "max", "count"):
@@ -378,6 +380,7 @@ def show(r: dict[str, Any]) -> None:
          f"{f('master_cpu_place_s')} s"),
         ("master RSS: agents / tasks / end", f"{f('master_rss_agents_mb', '{:.0f}')} / "
          f"{f('master_rss_mb', '{:.0f}')} / {f('master_rss_final_mb', '{:.0f}')} MB"),
+        ("largest framework process RSS", f("framework_rss_mb", "{:.0f}") + " MB"),
         ("/master/state while busy", f"{f('state_busy_s', '{:.3f}')} s"),
         ("master quiet after", f"{f('quiet_after_s')} s"),
         ("/master/state (median)", f"{f('state_s', '{:.3f}')} s ({f('state_mb')} MB) "
