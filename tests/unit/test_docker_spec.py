@@ -7,7 +7,7 @@ from typing import Any
 
 import pytest
 
-from corral.agent.docker_containerizer import (
+from corral.agent.docker_spec import (
     LaunchError,
     command_of,
     container_info,

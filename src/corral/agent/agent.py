@@ -24,11 +24,14 @@ from corral.agent import docker_containerizer as docker_ops
 from corral.agent import executors as executor_ops
 from corral.agent import launcher_protocol as lp
 from corral.agent import master_link as link_ops
+from corral.agent.cgroups import prepare as prepare_cgroups
 from corral.agent.cgroups import unavailable as cgroups_unavailable
 from corral.agent.checkpoint import Checkpoint
 from corral.agent.checkpoint import TaskRecord as CheckpointedTask
 from corral.agent.disk import DiskWatcher
+from corral.agent.docker_spec import is_docker
 from corral.agent.environment import command_argv, environment, kill_grace
+from corral.agent.images import ImageError, image_rootfs
 from corral.agent.launcher_client import LauncherClient
 from corral.agent.model import ExecutorEntry, FrameworkEntry, TaskEntry
 from corral.agent.sandbox import FetchError, fetch_uris, make_sandbox, sandbox_dir
@@ -74,6 +77,7 @@ class AgentConfig:
     enforce_container_disk_quota: bool = False  # kill containers whose sandbox outgrows 'disk'
     disk_watch_interval: float = 15.0  # seconds between sandbox disk usage checks
     isolation: tuple[str, ...] = ()  # extra isolators: "network/private"
+    images_dir: Path | None = None  # root filesystems for MESOS containers with an image
     docker_endpoint: str = ""  # dockerd: unix://PATH or tcp://HOST:PORT ("": $DOCKER_HOST)
 
 
@@ -129,6 +133,8 @@ class Agent:
                 log.warning("linux containerizer unavailable (%s); using process", why)
             else:
                 raise RuntimeError(f"--containerizers linux: {why}")
+        if self.linux:
+            prepare_cgroups()  # cgroup v2: delegate <own>/corral before the launcher starts
         if self.config.isolation and not self.linux:
             isolators = ",".join(self.config.isolation)
             raise RuntimeError(f"--isolation {isolators} needs the linux containerizer")
@@ -342,8 +348,20 @@ class Agent:
             return
         if task.state == "TASK_STAGING":
             self.status_update(task, "TASK_STARTING")
-        if docker_ops.is_docker(info):
+        if is_docker(info):
             await docker_ops.launch(self, fw, task, sandbox)
+            return
+        try:
+            rootfs = await image_rootfs(self, info)  # None: the host's filesystem
+        except ImageError as exc:
+            self.containers.pop(task.container_id, None)
+            self.status_update(
+                task,
+                "TASK_FAILED",
+                message=str(exc),
+                reason="REASON_CONTAINER_LAUNCH_FAILED",
+                source="SOURCE_AGENT",
+            )
             return
         path, argv = command_argv(
             info.command.value or "", info.command.shell, info.command.arguments
@@ -361,6 +379,7 @@ class Agent:
                 cgroups=self._limits(from_wire(info.resources)) if self.linux else None,
                 namespaces=self.linux,
                 private_network=self.linux and "network/private" in self.config.isolation,
+                rootfs=rootfs or "",
             )
         )
 

@@ -20,25 +20,30 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-import os
 import threading
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from corral.agent.docker_spec import (
+    SANDBOX,
+    LaunchError,
+    container_info,
+    create_kwargs,
+    default_endpoint,
+    is_docker,
+)
 from corral.agent.environment import environment
 from corral.agent.model import FrameworkEntry, TaskEntry
-from corral.resources import Resources, from_wire
-from corral.wire.codec import WireError, convert
-from corral.wire.tasks import ContainerInfo, DockerInfo, TaskInfo
+from corral.resources import from_wire
+from corral.wire.tasks import DockerInfo
 
 if TYPE_CHECKING:
     from corral.agent.agent import Agent
 
 log = logging.getLogger("corral.agent.docker")
 
-SANDBOX = "/mnt/mesos/sandbox"  # where a docker task sees its sandbox, as in Mesos
 LABEL_WORK_DIR = "corral.work_dir"
 LABEL_AGENT_ID = "corral.agent_id"
 LABEL_CONTAINER_ID = "corral.container_id"
@@ -46,152 +51,8 @@ LABEL_FRAMEWORK_ID = "corral.framework_id"
 LABEL_TASK_ID = "corral.task_id"
 LABEL_STDOUT_BASE = "corral.stdout_base"
 LABEL_STDERR_BASE = "corral.stderr_base"
-NETWORKS = {"HOST": "host", "BRIDGE": "bridge", "NONE": "none"}
 PING_TIMEOUT = 5.0
 API_TIMEOUT = 60.0
-
-
-class LaunchError(Exception):
-    """A docker task cannot be launched; ``str()`` is the message for its TASK_FAILED."""
-
-
-def default_endpoint() -> str:
-    return os.environ.get("DOCKER_HOST") or "unix:///var/run/docker.sock"
-
-
-def normalize_endpoint(value: str) -> str:
-    """``--docker-socket``: a unix socket path, ``unix://PATH`` or ``tcp://HOST:PORT``;
-    empty means ``$DOCKER_HOST`` or ``unix:///var/run/docker.sock``."""
-    value = value.strip() or default_endpoint()
-    if value.startswith("/"):
-        return "unix://" + value
-    if value.startswith("unix://") and len(value) > len("unix://"):
-        return value
-    if value.startswith("tcp://") and ":" in value[len("tcp://") :]:
-        return value
-    raise ValueError(f"expected a socket path, unix://PATH or tcp://HOST:PORT, got {value!r}")
-
-
-def is_docker(info: TaskInfo) -> bool:
-    c = info.container
-    return isinstance(c, dict) and c.get("type") == "DOCKER"
-
-
-def container_info(info: TaskInfo) -> tuple[ContainerInfo, DockerInfo]:
-    try:
-        ci = convert(info.container, ContainerInfo)
-    except WireError as exc:
-        raise LaunchError(f"TaskInfo.container: {exc}") from None
-    if ci.docker is None:
-        raise LaunchError("TaskInfo.container.docker is required when container.type is DOCKER")
-    if not ci.docker.image.strip():
-        raise LaunchError("TaskInfo.container.docker.image must not be empty")
-    return ci, ci.docker
-
-
-def command_of(info: TaskInfo) -> tuple[list[str] | None, list[str] | None]:
-    """(entrypoint, command) as Mesos runs a CommandInfo in docker: ``shell`` overrides the
-    entrypoint with ``/bin/sh -c value``; otherwise the image's entrypoint is kept and
-    ``value`` (when set) then ``arguments`` are its arguments. No command: the image's own."""
-    cmd = info.command
-    if cmd is None:
-        return None, None
-    if cmd.shell:
-        if not cmd.value:
-            return None, None
-        return ["/bin/sh"], ["-c", cmd.value]
-    args = ([cmd.value] if cmd.value else []) + list(cmd.arguments)
-    return None, args or None
-
-
-def create_kwargs(
-    *,
-    info: TaskInfo,
-    ci: ContainerInfo,
-    docker: DockerInfo,
-    env: dict[str, str],
-    sandbox: Path,
-    name: str,
-    labels: dict[str, str],
-) -> dict[str, Any]:
-    """The arguments of ``containers.create`` for a task (pure; raises LaunchError)."""
-    res: Resources = from_wire(info.resources)
-    network = NETWORKS.get((docker.network or "HOST").upper())
-    if network is None:
-        raise LaunchError(
-            f"TaskInfo.container.docker.network: {docker.network!r} is not supported "
-            "(HOST, BRIDGE or NONE)"
-        )
-    if docker.parameters:
-        names = ", ".join(p.key for p in docker.parameters)
-        raise LaunchError(
-            f"TaskInfo.container.docker.parameters: arbitrary docker parameters are not "
-            f"supported (got {names})"
-        )
-    ports: dict[str, int] = {}
-    if docker.port_mappings:
-        if network != "bridge":
-            raise LaunchError(
-                "TaskInfo.container.docker.port_mappings: only BRIDGE networking maps ports "
-                f"(network is {docker.network})"
-            )
-        ranges = res.port_ranges()
-        for i, pm in enumerate(docker.port_mappings):
-            proto = (pm.protocol or "tcp").lower()
-            if proto not in ("tcp", "udp"):
-                raise LaunchError(
-                    f"TaskInfo.container.docker.port_mappings[{i}].protocol: {pm.protocol!r} "
-                    "is not tcp or udp"
-                )
-            if not any(b <= pm.host_port <= e for b, e in ranges):
-                raise LaunchError(
-                    f"TaskInfo.container.docker.port_mappings[{i}].host_port: {pm.host_port} "
-                    "is not among the task's ports resources"
-                )
-            ports[f"{pm.container_port}/{proto}"] = pm.host_port
-    volumes: dict[str, dict[str, str]] = {str(sandbox): {"bind": SANDBOX, "mode": "rw"}}
-    for i, v in enumerate(ci.volumes):
-        where = f"TaskInfo.container.volumes[{i}]"
-        if not v.host_path:
-            raise LaunchError(f"{where}.host_path: only host path volumes are supported")
-        mode = (v.mode or "RW").upper()
-        if mode not in ("RW", "RO"):
-            raise LaunchError(f"{where}.mode: {v.mode!r} is not RW or RO")
-        host = v.host_path if v.host_path.startswith("/") else str(sandbox / v.host_path)
-        target = v.container_path
-        if not target:
-            raise LaunchError(f"{where}.container_path must not be empty")
-        if not target.startswith("/"):
-            target = f"{SANDBOX}/{target}"
-        volumes[host] = {"bind": target, "mode": mode.lower()}
-    entrypoint, command = command_of(info)
-    kwargs: dict[str, Any] = {
-        "image": docker.image,
-        "name": name,
-        "labels": labels,
-        "environment": env,
-        "network_mode": network,
-        "volumes": volumes,
-        "working_dir": SANDBOX,
-        "detach": True,
-    }
-    if entrypoint is not None:
-        kwargs["entrypoint"] = entrypoint
-    if command is not None:
-        kwargs["command"] = command
-    if ports:
-        kwargs["ports"] = ports
-    if docker.privileged:
-        kwargs["privileged"] = True
-    if ci.hostname:
-        kwargs["hostname"] = ci.hostname
-    cpus, mem = res.scalar("cpus"), res.scalar("mem")
-    if cpus > 0:
-        kwargs["nano_cpus"] = int(cpus * 1e9)
-    if mem > 0:
-        kwargs["mem_limit"] = int(mem * (1 << 20))
-        kwargs["memswap_limit"] = kwargs["mem_limit"]  # no swap beyond the limit
-    return kwargs
 
 
 async def _in_daemon_thread(fn: Callable[..., Any], *args: Any) -> Any:

@@ -169,6 +169,11 @@ def agent(
         "--isolation",
         help="Linux containerizer, comma list: 'network/private' (a network namespace per task).",
     ),
+    images_dir: Path | None = typer.Option(
+        None,
+        "--images-dir",
+        help="Root filesystems (DIR/NAME/ or DIR/NAME.tar[.gz]) for MESOS containers' images.",
+    ),
     recover: str = typer.Option(
         "reconnect",
         "--recover",
@@ -225,9 +230,11 @@ def agent(
             fail(f"--isolation: unknown isolator {name!r} (known: {', '.join(ISOLATORS)})")
     if isolators and "linux" not in names:
         fail("--isolation needs the linux containerizer (--containerizers linux)")
+    if images_dir is not None and not images_dir.is_dir():
+        fail(f"--images-dir: {images_dir} is not a directory")
     if recover not in ("reconnect", "cleanup"):
         fail("--recover must be 'reconnect' or 'cleanup'")
-    from corral.agent.docker_containerizer import normalize_endpoint
+    from corral.agent.docker_spec import normalize_endpoint
 
     try:
         docker_endpoint = normalize_endpoint(docker_socket)
@@ -253,6 +260,7 @@ def agent(
         enforce_container_disk_quota=enforce_container_disk_quota,
         disk_watch_interval=disk_watch_interval,
         isolation=isolators,
+        images_dir=images_dir.absolute() if images_dir else None,
     )
     _run(run_agent(config))
 
