@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import shutil
 import signal
 import subprocess
 import sys
@@ -14,7 +15,7 @@ import pytest
 from recorder import connected, task
 
 from corral.agent.cgroups import CONTROLLERS, ROOT, own_cgroups, unavailable
-from corral.resources import scalars
+from corral.resources import from_wire, scalars
 from corral.testing import LocalCluster, free_port, http_json, wait_until
 
 pytestmark = pytest.mark.integration
@@ -319,3 +320,153 @@ async def test_private_network_cannot_reach_the_hosts_loopback() -> None:
                     assert "loopback up" in stdout_of(c, "lo")
     finally:
         listener.close()
+
+
+def busybox_rootfs(root: Path) -> Path:
+    """A tiny root filesystem: a static busybox and its applets as symlinks."""
+    busybox = shutil.which("busybox")
+    if (
+        busybox is None
+        or "statically linked"
+        not in subprocess.run(["file", "-L", busybox], capture_output=True, text=True).stdout
+    ):
+        pytest.skip("needs busybox-static (apt-get install busybox-static)")
+    (root / "bin").mkdir(parents=True)
+    shutil.copy2(busybox, root / "bin" / "busybox")
+    bb = str(root / "bin" / "busybox")
+    subprocess.run([bb, "--install", "-s", str(root / "bin")], check=True)
+    for link in (root / "bin").iterdir():  # the applets point at the image's own busybox
+        if link.is_symlink():
+            link.unlink()
+            link.symlink_to("busybox")
+    (root / "etc").mkdir()
+    (root / "etc" / "image-name").write_text("busybox test image\n")
+    return root
+
+
+IMAGE_SCRIPT = (
+    "echo pid=$$; cat /etc/image-name; echo sandbox=$MESOS_SANDBOX; pwd; "
+    "test -e /usr/bin/python3 && echo host-python || echo no-host-python; "
+    "echo hello > $MESOS_SANDBOX/made-inside; echo scratch > /tmp/scratch; "
+    "ls /proc | grep -c '^[0-9]'"
+)
+
+
+async def test_a_task_runs_in_its_image_root_filesystem(tmp_path: Path) -> None:
+    import tarfile
+
+    images = tmp_path / "images"
+    images.mkdir()
+    busybox_rootfs(images / "busybox-dir")
+    with tarfile.open(images / "busybox.tar", "w") as tar:  # the same tree as a tarball
+        tar.add(images / "busybox-dir", arcname=".")
+    mounts_before = Path("/proc/self/mounts").read_text()
+    flags = ["--containerizers", "linux", "--images-dir", str(images)]
+    with LocalCluster(1, agent_flags=flags) as c:
+        async with connected(c.master) as (driver, rec):
+            offer = await rec.next_offer()
+            tasks = []
+            for tid, image in (
+                ("from-tar", {"type": "DOCKER", "docker": {"name": "busybox:latest"}}),
+                ("from-dir", {"type": "APPC", "appc": {"name": "busybox-dir"}}),
+                ("missing", {"type": "DOCKER", "docker": {"name": "nope"}}),
+            ):
+                t = task(tid, offer, IMAGE_SCRIPT)
+                t.container = {"type": "MESOS", "mesos": {"image": image}}
+                tasks.append(t)
+            await driver.launch([offer.id.value], tasks)
+            for tid in ("from-tar", "from-dir"):
+                await rec.wait_state(tid, "TASK_FINISHED", timeout=30)
+                out = stdout_of(c, tid).split("\n")
+                assert out[:6] == [
+                    "pid=1",
+                    "busybox test image",
+                    "sandbox=/mnt/mesos/sandbox",
+                    "/mnt/mesos/sandbox",
+                    "no-host-python",
+                    out[5],
+                ]
+                assert int(out[5]) <= 3  # its own /proc: sh, ls and grep
+            failed = await rec.wait_state("missing", "TASK_FAILED")
+            assert failed.reason == "REASON_CONTAINER_LAUNCH_FAILED"
+            assert "image 'nope' not found in --images-dir" in (failed.message or "")
+            state = http_json(f"http://127.0.0.1:{c.agents[0].port}/state")
+            dirs = [ex["directory"] for f in state["frameworks"] for ex in f["executors"]]
+            dirs += [
+                ex["directory"] for f in state["completed_frameworks"] for ex in f["executors"]
+            ]
+            made = [Path(d, "made-inside") for d in dirs if Path(d, "made-inside").exists()]
+            assert len(made) == 2 and all(m.read_text() == "hello\n" for m in made)
+            # The image is untouched, and nothing of the containers is left mounted or on disk.
+            assert not (images / "busybox-dir" / "tmp" / "scratch").exists()
+            launcher_dir = c.agents[0].work_dir / "launcher"
+            assert not list((launcher_dir / "rootfs").iterdir())
+    assert Path("/proc/self/mounts").read_text() == mounts_before
+
+
+async def test_a_custom_executor_gets_cgroups_sized_by_it_and_its_tasks(
+    linux: LocalCluster,
+) -> None:
+    from corral.wire.base import ID
+    from corral.wire.tasks import CommandInfo, ExecutorInfo, TaskInfo
+
+    port = linux.agents[0].port
+    executor = ExecutorInfo(
+        executor_id=ID("holder"),
+        command=CommandInfo(value="sleep 300"),  # never subscribes; holds its container
+        resources=scalars(cpus=0.1, mem=32).to_wire(),
+    )
+
+    def exec_task(tid: str, agent_id: ID, mem: float) -> TaskInfo:
+        res = scalars(cpus=0.2, mem=mem).to_wire()
+        return TaskInfo(
+            name=tid, task_id=ID(tid), agent_id=agent_id, resources=res, executor=executor
+        )
+
+    def limit() -> int:
+        for ctr in http_json(f"http://127.0.0.1:{port}/containers"):
+            if ctr["executor_id"]["value"] == "holder" and ctr["statistics"].get("processes"):
+                return int(ctr["statistics"]["mem_limit_bytes"])
+        return 0
+
+    async with connected(linux.master) as (driver, rec):
+        offer = await rec.next_offer()
+        await driver.launch([offer.id.value], [exec_task("e1", offer.agent_id, 64)], 0)
+        wait_until(lambda: limit() == (32 + 64) << 20, 15, what="the executor's cgroup")
+        offer = await rec.next_offer()
+        await driver.launch([offer.id.value], [exec_task("e2", offer.agent_id, 100)])
+        wait_until(lambda: limit() == (32 + 64 + 100) << 20, 15, what="the cgroup to grow")
+    # The framework's teardown shut the executor down; the fixture checks its cgroups are gone.
+
+
+OWN_LIMITS = (
+    "for c in memory cpu pids; do "
+    'd=/sys/fs/cgroup/$c$(sed -n "s/^[0-9]*:$c:\\(.*\\)/\\1/p" /proc/self/cgroup); '
+    "case $c in memory) cat $d/memory.limit_in_bytes $d/memory.memsw.limit_in_bytes;; "
+    "cpu) cat $d/cpu.shares;; pids) cat $d/pids.max;; esac; done"
+)
+
+
+async def test_reused_cgroups_get_each_tasks_own_limits() -> None:
+    """The launcher reuses the cgroups of ended containers (not with a CFS quota, whose
+    counters cannot be reset): one after another, tasks with larger and smaller limits each find
+    their own (memsw follows the memory limit both ways)."""
+    flags = ["--containerizers", "linux", "--cgroups-pids-max", "64"]
+    with LocalCluster(1, agent_flags=flags) as c:
+        async with connected(c.master) as (driver, rec):
+            names = set()
+            for i, (cpus, mem) in enumerate(((0.1, 32), (1.0, 96), (0.5, 48), (0.25, 32))):
+                offer = await rec.next_offer()
+                while from_wire(offer.resources).scalar("cpus") < cpus:  # a remainder: next
+                    offer = await rec.next_offer()
+                tid = f"limits-{i}"
+                script = OWN_LIMITS + "; grep :memory: /proc/self/cgroup"
+                t = task(tid, offer, script, scalars(cpus=cpus, mem=mem))
+                await driver.launch([offer.id.value], [t], refuse_seconds=0)
+                await rec.wait_state(tid, "TASK_FINISHED")
+                limit, memsw, shares, pids, cgroup = stdout_of(c, tid).split()
+                assert int(limit) == int(memsw) == mem << 20
+                assert int(shares) == int(cpus * 1024)
+                assert pids == "64"
+                names.add(cgroup.rsplit("/", 1)[1])
+            assert len(names) == 4  # each ran under its own container id

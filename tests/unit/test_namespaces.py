@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import platform
 import shutil
 import subprocess
@@ -46,3 +47,35 @@ def test_resolve_program_searches_path_like_posix_spawnp(tmp_path: Path) -> None
         ns.resolve_program(str(tmp_path / "missing"))
     with pytest.raises(PermissionError):
         ns.resolve_program(str(tmp_path))  # a directory is not a program
+
+
+@pytest.mark.skipif(os.geteuid() != 0, reason="making namespaces needs root")
+@pytest.mark.parametrize("helper", ["nsinit", "unshare"])
+def test_spawned_task_is_pid_1_with_its_own_proc(tmp_path: Path, helper: str) -> None:
+    spawner = ns.Namespaces(tmp_path)
+    if helper == "unshare":  # what machines other than x86-64 use
+        spawner.helper = None
+        spawner.wrapper = [shutil.which("unshare") or "/usr/bin/unshare", "--mount-proc", "--"]
+        spawner.flags = ns.CLONE_NEWPID | ns.CLONE_NEWIPC | ns.CLONE_NEWUTS
+    elif spawner.helper is None:
+        pytest.skip("corral-nsinit is x86-64 code")
+    out = tmp_path / "out"
+    mounts = Path("/proc/self/mounts").read_text()
+    cwd = os.getcwd()
+    try:
+        pid = spawner.spawn(
+            "sh",
+            ["sh", "-c", "echo $$; ls /proc | grep -c '^[0-9]'; hostname x"],
+            {"PATH": "/usr/bin:/bin"},
+            [(os.POSIX_SPAWN_OPEN, 1, str(out), os.O_WRONLY | os.O_CREAT, 0o644)],
+        )
+        _, status = os.waitpid(pid, 0)
+    finally:
+        spawner.close()
+    assert os.WIFEXITED(status) and os.WEXITSTATUS(status) == 0
+    first, count = out.read_text().split()
+    assert first == "1" and int(count) <= 3
+    # The launcher (this process) is back in its own namespaces, its mounts untouched.
+    assert Path("/proc/self/mounts").read_text() == mounts
+    assert os.getcwd() == cwd
+    assert os.uname().nodename != "x"

@@ -1,5 +1,8 @@
 """cgroup v1 for task containers: memory, cpu, cpuacct and pids, under the process's own cgroups.
 
+(Hosts whose /sys/fs/cgroup is the v2 unified hierarchy use ``cgroups2.py``; ``Cgroups()``
+and ``unavailable()`` pick the right one.)
+
 Each container gets ``<own cgroup>/corral/<container id>`` in every controller. The launcher
 creates it, writes the limits, moves its own (only) thread in, ``posix_spawn``s the task
 (which inherits the cgroups) and moves back: cheaper than placing the child from
@@ -17,6 +20,10 @@ import signal
 import time
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from corral.agent.cgroups2 import CgroupsV2
 
 ROOT = Path("/sys/fs/cgroup")
 CONTROLLERS = ("memory", "cpu", "cpuacct", "pids")
@@ -44,8 +51,39 @@ def own_cgroups(proc_cgroup: str = "/proc/self/cgroup") -> dict[str, str]:
     return out
 
 
+@functools.lru_cache(maxsize=4)
+def unified(root: Path = ROOT) -> bool:
+    """Whether this host's cgroups are v2 only (checked once)."""
+    from corral.agent.cgroups2 import is_unified
+
+    return is_unified(root)
+
+
+def prepare(root: Path = ROOT) -> None:
+    """Before the launcher starts: on v2, delegate ``<own>/corral`` (see cgroups2.py)."""
+    if unified(root):
+        from corral.agent.cgroups2 import delegate
+
+        delegate(root)
+
+
+def Cgroups(  # named as the class it was: callers construct it
+    container_id: str, root: Path = ROOT, own: dict[str, str] | None = None
+) -> CgroupsV1 | CgroupsV2:
+    """The cgroups of one container, v1 or v2 as this host has them."""
+    if own is None and unified(root):
+        from corral.agent.cgroups2 import CgroupsV2
+
+        return CgroupsV2(container_id, root)
+    return CgroupsV1(container_id, root, own)
+
+
 def unavailable(root: Path = ROOT) -> str | None:
-    """None when cgroup v1 memory, cpu and pids can be used here, else why not."""
+    """None when cgroup v1 (or v2) memory, cpu and pids can be used here, else why not."""
+    if unified(root):
+        from corral.agent.cgroups2 import unavailable as unavailable_v2
+
+        return unavailable_v2(root)
     try:
         own = own_cgroups()
     except OSError as exc:
@@ -67,7 +105,7 @@ def _own_cached(proc_cgroup: str = "/proc/self/cgroup") -> tuple[tuple[str, str]
     return tuple(own_cgroups(proc_cgroup).items())
 
 
-class Cgroups:
+class CgroupsV1:
     """The cgroups of one container, one directory per controller.
 
     File names are joined as strings, not ``Path`` objects: the launcher does this a dozen
@@ -80,6 +118,8 @@ class Cgroups:
         self.paths = {c: base / PARENT / container_id for c, base in self.own.items()}
         self._dirs = {c: str(p) for c, p in self.paths.items()}
 
+    limits: Limits | None = None  # what apply() last wrote
+
     def create(self, limits: Limits) -> None:
         for c, path in self._dirs.items():
             try:
@@ -88,21 +128,74 @@ class Cgroups:
                 self.paths[c].mkdir(parents=True, exist_ok=True)
             except FileExistsError:
                 pass
+        self.apply(limits, fresh=True)
+
+    def apply(self, limits: Limits, fresh: bool = False) -> None:
+        """Write the limits: all that are set on a fresh cgroup (it starts unlimited), else
+        those that changed since the last apply (a reused cgroup, a growing executor)."""
+        old = None if fresh else self.limits
+        self.limits = None  # unknown until every write below went through
+
+        def changed(new: int | None, before: int | None) -> bool:
+            return bool(new) if fresh else old is None or new != before
+
         mem = self._dirs.get("memory")
-        if mem is not None and limits.mem_bytes:
-            _write(mem + "/memory.limit_in_bytes", limits.mem_bytes)
-            with contextlib.suppress(OSError):  # no swap accounting on some kernels
-                _write(mem + "/memory.memsw.limit_in_bytes", limits.mem_bytes)
+        if mem is not None and changed(limits.mem_bytes, old.mem_bytes if old else None):
+            value = limits.mem_bytes or -1  # -1: no limit
+            # memsw must stay >= the memory limit, so write them in the order that keeps it.
+            files = ["memory.limit_in_bytes", "memory.memsw.limit_in_bytes"]
+            if not fresh:
+                before = old.mem_bytes if old else _read_int(mem + "/memory.limit_in_bytes")
+                if value == -1 or (before and value > before):
+                    files.reverse()
+            for name in files:
+                try:
+                    _write(f"{mem}/{name}", value)
+                except OSError:
+                    if name == "memory.limit_in_bytes":
+                        raise  # (no swap accounting on some kernels: memsw may be missing)
         cpu = self._dirs.get("cpu")
         if cpu is not None:
-            if limits.cpu_shares:
-                _write(cpu + "/cpu.shares", max(2, limits.cpu_shares))
-            if limits.cfs_quota_us:
-                _write(cpu + "/cpu.cfs_period_us", CFS_PERIOD_US)
-                _write(cpu + "/cpu.cfs_quota_us", max(1000, limits.cfs_quota_us))
+            if changed(limits.cpu_shares, old.cpu_shares if old else None):
+                _write(cpu + "/cpu.shares", max(2, limits.cpu_shares or 1024))
+            if changed(limits.cfs_quota_us, old.cfs_quota_us if old else None):
+                if limits.cfs_quota_us:
+                    _write(cpu + "/cpu.cfs_period_us", CFS_PERIOD_US)
+                    _write(cpu + "/cpu.cfs_quota_us", max(1000, limits.cfs_quota_us))
+                else:
+                    _write(cpu + "/cpu.cfs_quota_us", -1)
         pids = self._dirs.get("pids")
-        if pids is not None and limits.pids_max:
-            _write(pids + "/pids.max", limits.pids_max)
+        if pids is not None and changed(limits.pids_max, old.pids_max if old else None):
+            _write(pids + "/pids.max", limits.pids_max or "max")
+        self.limits = limits
+
+    def rename(self, container_id: str) -> None:
+        """Give the cgroups another container's name (reuse from the launcher's pool)."""
+        for c, path in list(self._dirs.items()):
+            new = self.paths[c].with_name(container_id)
+            os.rename(path, new)
+            self.paths[c] = new
+            self._dirs[c] = str(new)
+
+    def reuse(self, container_id: str, limits: Limits) -> None:
+        """Take an idle, empty cgroup for a new container: rename, reset usage, set limits."""
+        self.rename(container_id)
+        if "memory" in self._dirs:
+            _write(self._dirs["memory"] + "/memory.max_usage_in_bytes", 0)
+        if "cpuacct" in self._dirs:
+            _write(self._dirs["cpuacct"] + "/cpuacct.usage", 0)
+        self.apply(limits)
+
+    def reusable(self) -> bool:
+        """Empty and never CFS-limited (cpu.stat cannot be reset; the caller checks that it
+        was not OOM-killed either, as oom_control's count cannot be reset)."""
+        lim = self.limits
+        if lim is None or lim.cfs_quota_us:
+            return False
+        pids, mem = self._dirs.get("pids"), self._dirs.get("memory")
+        if pids is None or mem is None or _read(pids + "/pids.current").strip() != "0":
+            return False
+        return not _read(mem + "/cgroup.procs").strip()
 
     def enter(self, tid: int) -> None:
         """Move one thread (the launcher's) into the container's cgroups."""
@@ -216,8 +309,8 @@ def _read(path: str | Path) -> str:
     return b"".join(chunks).decode(errors="replace")
 
 
-def _read_int(path: Path) -> int:
+def _read_int(path: str | Path) -> int:
     try:
-        return int(path.read_text().split()[0])
-    except (OSError, ValueError, IndexError):
+        return int(_read(path).split()[0])
+    except (ValueError, IndexError):
         return 0

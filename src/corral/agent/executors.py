@@ -13,6 +13,7 @@ from corral.agent.checkpoint import TaskRecord as CheckpointedTask
 from corral.agent.environment import command_argv, kill_grace
 from corral.agent.model import ExecutorEntry, FrameworkEntry, TaskEntry
 from corral.agent.sandbox import FetchError, fetch_uris, make_sandbox, sandbox_dir
+from corral.resources import from_wire
 from corral.wire import agent as msg
 from corral.wire.base import ID
 from corral.wire.codec import encode
@@ -37,6 +38,8 @@ def _run_executor_task(
     self.checkpoint.task(
         CheckpointedTask(framework=fw.info, task=info, sandbox=str(ex.sandbox), executor_id=eid)
     )
+    if self.linux and ex.pid is not None:  # a running executor's container grows with it
+        self.launcher.send(lp.UpdateRequest(id=ex.container_id, cgroups=executor_limits(self, ex)))
     self._to_executor(ex, ExecutorEvent(type="LAUNCH", launch=ExecutorLaunch(task=info)))
 
 
@@ -85,11 +88,25 @@ async def _launch_executor(self: Agent, fw: FrameworkEntry, ex: ExecutorEntry) -
             cwd=str(ex.sandbox),
             stdout=str(ex.sandbox / "stdout"),
             stderr=str(ex.sandbox / "stderr"),
+            # cgroups, but the host's pid namespace: an executor speaks for its tasks by pid, as
+            # under Mesos without the namespaces/pid isolator.
+            cgroups=executor_limits(self, ex) if self.linux else None,
         )
     )
     asyncio.get_running_loop().call_later(
         self.config.executor_registration_timeout, self._registration_timeout, ex
     )
+
+
+def executor_limits(self: Agent, ex: ExecutorEntry) -> lp.CgroupLimits:
+    """A custom executor's container holds the executor's resources plus its tasks'."""
+    res = from_wire(ex.info.resources)
+    fw = self.frameworks.get(ex.framework_id)
+    for tid in ex.tasks:
+        task = fw.tasks.get(tid) if fw else None
+        if task is not None:
+            res = res + from_wire(task.info.resources)
+    return self._limits(res)
 
 
 def _registration_timeout(self: Agent, ex: ExecutorEntry) -> None:

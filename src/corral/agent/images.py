@@ -79,7 +79,8 @@ def provision(images_dir: Path, cache_dir: Path, name: str) -> Path:
     if source.is_dir():
         return source
     st = source.stat()
-    target = cache_dir / f"{name.replace('/', '_')}-{st.st_size}-{st.st_mtime_ns}"
+    safe = "".join(ch if ch.isalnum() or ch in "._-" else "_" for ch in name)  # overlay-safe
+    target = cache_dir / f"{safe}-{st.st_size}-{st.st_mtime_ns}"
     if target.is_dir():
         return target
     cache_dir.mkdir(parents=True, exist_ok=True)

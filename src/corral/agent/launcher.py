@@ -20,10 +20,12 @@ import threading
 from pathlib import Path
 
 from corral.agent import launcher_protocol as p
-from corral.agent.cgroups import Cgroups, Limits
+from corral.agent.cgroups import Cgroups, CgroupsV1, Limits
+from corral.agent.cgroups2 import CgroupsV2
 from corral.agent.namespaces import SANDBOX, Namespaces
 
 SOCKET_NAME = "launcher.sock"
+POOL_MAX = 64  # idle cgroups kept for reuse
 PID_NAME = "launcher.pid"
 
 
@@ -33,9 +35,11 @@ class Launcher:
         self.running: dict[str, int] = {}  # container id -> pid
         self.by_pid: dict[int, str] = {}
         self.exited: dict[str, int] = {}
-        self.cgroups: dict[str, Cgroups] = {}
+        self.cgroups: dict[str, CgroupsV1 | CgroupsV2] = {}
         self.namespaced: set[str] = set()  # containers whose task is pid 1 of its namespace
         self.scratch: dict[str, Path] = {}  # container id -> its image's writable layer
+        self.pool: list[CgroupsV1] = []  # empty cgroups of ended containers, for reuse
+        self._idle_seq = 0
         self._namespaces: Namespaces | None = None
         self.kill_timers: dict[str, asyncio.TimerHandle] = {}
         self.writer: asyncio.StreamWriter | None = None
@@ -59,12 +63,22 @@ class Launcher:
             env = {**env, "MESOS_SANDBOX": SANDBOX}
             stdout, stderr = f"{SANDBOX}/{Path(stdout).name}", f"{SANDBOX}/{Path(stderr).name}"
             scratch = self.work_dir / "rootfs" / req.id
-        cg = None
+        cg: CgroupsV1 | CgroupsV2 | None = None
         if req.cgroups is not None:
+            lim = req.cgroups
+            limits = Limits(lim.mem_bytes, lim.cpu_shares, lim.cfs_quota_us, lim.pids_max)
+            if self.pool:
+                cg = self.pool.pop()
+                try:
+                    cg.reuse(req.id, limits)
+                except OSError:
+                    cg.destroy()
+                    cg = None
             try:
-                cg = Cgroups(req.id)
-                lim = req.cgroups
-                cg.create(Limits(lim.mem_bytes, lim.cpu_shares, lim.cfs_quota_us, lim.pids_max))
+                if cg is None:
+                    fresh = Cgroups(req.id)
+                    cg = fresh
+                    fresh.create(limits)
             except OSError as exc:
                 if cg is not None:
                     cg.destroy()
@@ -118,6 +132,19 @@ class Launcher:
         self.by_pid[pid] = req.id
         self.emit(p.Started(id=req.id, pid=pid))
 
+    def _release(self, cg: CgroupsV1 | CgroupsV2, reusable: bool) -> None:
+        """A container ended: keep its cgroups for the next one if they are clean (renaming
+        costs less than removing and creating four cgroups), else remove them."""
+        if reusable and len(self.pool) < POOL_MAX and isinstance(cg, CgroupsV1) and cg.reusable():
+            self._idle_seq += 1
+            try:
+                cg.rename(f"idle-{self._idle_seq}")
+                self.pool.append(cg)
+                return
+            except OSError:
+                pass
+        cg.destroy()  # and everything else in its cgroups, wherever it went
+
     def namespaces(self) -> Namespaces:
         if self._namespaces is None:
             self._namespaces = Namespaces(self.work_dir)
@@ -147,7 +174,7 @@ class Launcher:
             if cg is not None:
                 if cg.oom_killed():
                     limitation = "memory"
-                cg.destroy()  # and everything else in its cgroup, wherever it went
+                self._release(cg, reusable=not limitation)
             scratch = self.scratch.pop(cid, None)
             if scratch is not None:
                 # The image's mounts went with the task's mount namespace; its writes go now.
@@ -185,8 +212,9 @@ class Launcher:
         while self.running and asyncio.get_running_loop().time() < deadline:
             await asyncio.sleep(0.02)
             self.reap()
-        for cg in self.cgroups.values():
+        for cg in [*self.cgroups.values(), *self.pool]:
             cg.destroy()
+        self.pool.clear()
         for base in Cgroups("-").own.values():  # the shared parent, if nothing else uses it
             with contextlib.suppress(OSError):
                 (base / "corral").rmdir()
@@ -235,6 +263,14 @@ class Launcher:
             self.launch(req)
         elif isinstance(req, p.KillRequest):
             self.kill(req.id, req.grace)
+        elif isinstance(req, p.UpdateRequest):
+            cg = self.cgroups.get(req.id)
+            if cg is not None:
+                lim = req.cgroups
+                try:
+                    cg.apply(Limits(lim.mem_bytes, lim.cpu_shares, lim.cfs_quota_us, lim.pids_max))
+                except OSError as exc:
+                    print(f"launcher: cannot update {req.id}'s cgroups: {exc}", file=sys.stderr)
         elif isinstance(req, p.ListRequest):
             self.emit(p.Listing(running=dict(self.running), exited=dict(self.exited)))
         elif isinstance(req, p.ForgetRequest):

@@ -33,6 +33,13 @@ class KillRequest(msgspec.Struct, tag="kill", tag_field="op", omit_defaults=True
     grace: float = 3.0
 
 
+class UpdateRequest(msgspec.Struct, tag="update", tag_field="op"):
+    """New cgroup limits for a running container (a custom executor that got a task)."""
+
+    id: str
+    cgroups: CgroupLimits
+
+
 class ListRequest(msgspec.Struct, tag="list", tag_field="op"):
     pass
 
@@ -45,7 +52,9 @@ class ShutdownRequest(msgspec.Struct, tag="shutdown", tag_field="op", omit_defau
     grace: float = 3.0
 
 
-Request = LaunchRequest | KillRequest | ListRequest | ForgetRequest | ShutdownRequest
+Request = (
+    LaunchRequest | KillRequest | UpdateRequest | ListRequest | ForgetRequest | ShutdownRequest
+)
 
 
 class Started(msgspec.Struct, tag="started", tag_field="op"):

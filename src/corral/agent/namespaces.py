@@ -124,6 +124,22 @@ def install_nsinit(directory: Path) -> Path | None:
     return path
 
 
+def runs(helper: Path) -> bool:
+    """Whether corral-nsinit executes here: without arguments it only prints its usage and
+    exits 127 (it mounts nothing)."""
+    try:
+        pid = os.posix_spawn(
+            str(helper),
+            [str(helper)],
+            {},
+            file_actions=[(os.POSIX_SPAWN_OPEN, 2, os.devnull, os.O_WRONLY, 0)],
+        )
+        _, status = os.waitpid(pid, 0)
+    except OSError:
+        return False
+    return os.WIFEXITED(status) and os.WEXITSTATUS(status) == 127
+
+
 class Namespaces:
     """Spawns processes as pid 1 of new pid, mount, ipc, uts (and optionally net) namespaces."""
 
@@ -134,6 +150,14 @@ class Namespaces:
             for flag, name in NS_FILES.items()
         }
         self.helper = install_nsinit(work_dir)
+        if self.helper is not None and not runs(self.helper):
+            print(
+                f"launcher: {self.helper} does not run here (a noexec mount?); "
+                "using unshare --mount-proc instead",
+                file=sys.stderr,
+                flush=True,
+            )
+            self.helper = None
         if self.helper is not None:
             # The launcher makes the mount namespace; nsinit mounts /proc in it.
             self.wrapper = [str(self.helper)]
@@ -231,6 +255,7 @@ class Namespaces:
 
     @contextlib.contextmanager
     def _entered(self, flags: int) -> Iterator[None]:
+        cwd = os.getcwd()  # returning to the own mount namespace moves the caller to its root
         if self._libc.unshare(flags) != 0:
             err = ctypes.get_errno()
             raise OSError(err, f"cannot create namespaces (unshare): {os.strerror(err)}")
@@ -245,6 +270,8 @@ class Namespaces:
             yield
         finally:
             self._leave(flags)
+            with contextlib.suppress(OSError):  # (a spawned task must not be lost over it)
+                os.chdir(cwd)
 
     def _leave(self, flags: int) -> None:
         for flag, fd in self._own.items():
