@@ -110,6 +110,10 @@ async def test_kill_and_unacknowledged_updates_are_resent(
         # Not acknowledged: the agent resends STARTING (one update in flight per task).
         await wait(lambda: len(rec.states("long")) >= 2, what="a resent update")
         assert set(rec.states("long")) == {"TASK_STARTING"}
+        # The master forwards the resend but records the task's STARTING once.
+        state = await asyncio.to_thread(http_json, f"{master.url}/master/state")
+        (t,) = state["frameworks"][0]["tasks"]
+        assert [s["state"] for s in t["statuses"]] == ["TASK_STARTING"]
         await driver.acknowledge(rec.updates[0])
         await driver.acknowledge(await rec.wait_state("long", "TASK_RUNNING"))
         await driver.kill("long")

@@ -148,7 +148,9 @@ def status_update(self: Master, agent: AgentRecord, update: amsg.StatusUpdate) -
             task, latest, status=msgspec.structs.replace(status, state=latest), notify=False
         )
         task = None
-    if task is not None:
+    if task is not None and status.uuid is not None and status.uuid == task.status_update_uuid:
+        pass  # the agent resent the update in flight: forward it again, record nothing new
+    elif task is not None:
         task.status_update_state = status.state
         task.status_update_uuid = status.uuid
         if is_terminal(status.state):
