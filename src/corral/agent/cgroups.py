@@ -181,6 +181,10 @@ class CgroupsV1:
         """Take an idle, empty cgroup for a new container: rename, reset usage, set limits."""
         self.rename(container_id)
         if "memory" in self._dirs:
+            # The last task's page cache stays charged to an empty cgroup: reclaim it, so the
+            # new task gets its whole limit and its own usage figures.
+            with contextlib.suppress(OSError):
+                _write(self._dirs["memory"] + "/memory.force_empty", 0)
             _write(self._dirs["memory"] + "/memory.max_usage_in_bytes", 0)
         if "cpuacct" in self._dirs:
             _write(self._dirs["cpuacct"] + "/cpuacct.usage", 0)
