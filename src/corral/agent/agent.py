@@ -269,6 +269,10 @@ class Agent:
                 ex.tasks.discard(task.task_id)
                 if ex.kind == "group":
                     self._group_task_ended(fw, ex, task)
+                elif self.linux and ex.pid is not None:
+                    # The executor's container shrinks back as its tasks end (as in Mesos).
+                    limits = executor_ops.executor_limits(self, ex)
+                    self.launcher.send(lp.UpdateRequest(id=ex.container_id, cgroups=limits))
 
     def _acknowledge(self, m: msg.AcknowledgeUpdate) -> None:
         acked = self.updates.acknowledge(
