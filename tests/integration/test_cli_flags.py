@@ -20,6 +20,7 @@ CASES = [
     (["agent", "--containerizers", "lxc"], "--containerizers"),
     (["agent", "--isolation", "network/public"], "--isolation"),
     (["agent", "--disk-watch-interval", "0"], "--disk-watch-interval"),
+    (["agent", "--usage-report-interval", "-1"], "--usage-report-interval"),
     (["agent", "--images-dir", "/nonexistent/images"], "--images-dir"),
     (["agent", "--docker-socket", "ftp://x"], "--docker-socket"),
     (

@@ -47,6 +47,8 @@ def linux() -> Iterator[LocalCluster]:
             "--cgroups-enable-cfs",
             "--cgroups-pids-max",
             "64",
+            "--usage-report-interval",
+            "1",
         ],
     ) as c:
         yield c
@@ -470,6 +472,29 @@ async def test_a_custom_executors_cgroup_shrinks_as_its_tasks_end(
         await driver.launch([offer.id.value], [t])
         await rec.wait_state("t", "TASK_FINISHED", timeout=30)
         wait_until(lambda: limit() == 48 << 20, 15, what="the executor's cgroup to shrink")
+
+
+async def test_usage_is_reported_to_the_master(linux: LocalCluster) -> None:
+    """The agent reports each container's cgroup usage; the master shows it per task and
+    totals it per agent in /master/state."""
+    async with connected(linux.master) as (driver, rec):
+        offer = await rec.next_offer()
+        hog = "head -c 20000000 /dev/zero | tail -c 1 >/dev/null; sleep 300"
+        await driver.launch([offer.id.value], [task("busy", offer, hog, scalars(cpus=0.5, mem=96))])
+        await rec.wait_state("busy", "TASK_RUNNING")
+
+        def reported() -> tuple[dict[str, int], dict[str, float]] | None:
+            state = http_json(f"{linux.url}/master/state")
+            (t,) = state["frameworks"][0]["tasks"]
+            usage = state["slaves"][0].get("usage")
+            if "statistics" not in t or not usage:
+                return None
+            return t["statistics"], usage
+
+        stats, usage = wait_until(reported, 20, what="usage in /master/state")
+        assert stats["mem_limit_bytes"] == 96 << 20
+        assert stats["processes"] >= 1 and stats["cpus_time_ns"] > 0
+        assert usage["containers"] == 1 and usage["processes"] >= 1
 
 
 OWN_LIMITS = (

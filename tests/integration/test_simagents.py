@@ -132,3 +132,44 @@ async def test_one_decline_may_name_offers_on_many_agents(
         state = await asyncio.to_thread(http_json, f"{master.url}/master/state")
         outstanding = {o["id"] for f in state["frameworks"] for o in f["offers"]}
         assert not outstanding & {o.id.value for o in offers}
+
+
+async def test_a_message_the_master_does_not_know_costs_only_itself(master: LocalCluster) -> None:
+    """A newer agent may send a message type this master lacks: the rest of its frame (here a
+    status update, which the master acknowledges for a framework it does not know) still counts."""
+    import uuid
+
+    import aiohttp
+
+    from corral.resources import parse
+    from corral.wire import agent as msg
+    from corral.wire.base import ID
+    from corral.wire.codec import encode
+    from corral.wire.common import AgentInfo
+    from corral.wire.tasks import TaskStatus
+
+    res = parse("cpus:1;mem:1024").to_wire()
+    register = msg.RegisterAgent(
+        agent_info=AgentInfo(hostname="future", port=5051, resources=res),
+        address="127.0.0.1:5051",
+        version="99.0",
+    )
+    u = uuid.uuid4().bytes
+    update = msg.StatusUpdate(
+        framework_id=ID("no-such-framework"),
+        status=TaskStatus(task_id=ID("t"), state="TASK_RUNNING", uuid=u),
+    )
+    url = f"http://{master.master}/master/agent"
+    async with aiohttp.ClientSession() as session, session.ws_connect(url) as ws:
+        await ws.send_bytes(encode([register]))
+        first = msg.master_to_agent_decoder.decode((await ws.receive(timeout=10)).data)
+        assert isinstance(first[0], msg.Registered)
+        frame = b'[{"type":"FROM_THE_FUTURE","x":1},' + encode(update) + b"]"
+        await ws.send_bytes(frame)
+        async with asyncio.timeout(10):  # pings keep coming; the acknowledgement must too
+            while True:
+                got = msg.master_to_agent_decoder.decode((await ws.receive()).data)
+                acks = [m for m in got if isinstance(m, msg.AcknowledgeUpdate)]
+                if acks:
+                    assert acks[0].uuid == u
+                    break

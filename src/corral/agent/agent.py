@@ -76,6 +76,7 @@ class AgentConfig:
     cgroups_pids_max: int = 4096
     enforce_container_disk_quota: bool = False  # kill containers whose sandbox outgrows 'disk'
     disk_watch_interval: float = 15.0  # seconds between sandbox disk usage checks
+    usage_report_interval: float = 15.0  # seconds between usage reports to the master; 0: none
     isolation: tuple[str, ...] = ()  # extra isolators: "network/private"
     images_dir: Path | None = None  # root filesystems for MESOS containers with an image
     docker_endpoint: str = ""  # dockerd: unix://PATH or tcp://HOST:PORT ("": $DOCKER_HOST)

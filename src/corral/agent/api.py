@@ -14,8 +14,8 @@ from aiohttp import web
 from corral import MESOS_COMPAT_VERSION, __version__
 from corral.agent import docker_containerizer as docker_ops
 from corral.agent.agent import Agent
-from corral.agent.cgroups import Cgroups
 from corral.agent.model import ExecutorEntry, FrameworkEntry, TaskEntry
+from corral.agent.usage import container_usage
 from corral.transport.http import (
     accepts_json,
     error,
@@ -324,6 +324,7 @@ def version_info() -> dict[str, Any]:
 
 def containers_json(agent: Agent) -> list[dict[str, Any]]:
     """Running containers with their resource usage (from their cgroups when isolated)."""
+    usage = {u.container_id: u.statistics for u in container_usage(agent)}
     out = []
     for cid, owner in agent.containers.items():
         executor_id = owner.executor_id or getattr(owner, "task_id", "")
@@ -335,8 +336,8 @@ def containers_json(agent: Agent) -> list[dict[str, Any]]:
         }
         if agent.docker is not None and agent.docker.owns(cid):
             entry["containerizer"] = "docker"
-        elif agent.linux:
-            entry["statistics"] = Cgroups(cid).stats()
+        elif cid in usage:
+            entry["statistics"] = usage[cid]
         out.append(entry)
     return out
 

@@ -13,6 +13,7 @@ import aiohttp
 
 from corral import __version__
 from corral.agent.environment import kill_grace
+from corral.agent.usage import container_usage
 from corral.wire import agent as msg
 from corral.wire.base import ID
 from corral.wire.codec import encode
@@ -178,9 +179,17 @@ def _send(self: Agent, m: msg.AgentToMaster) -> None:
 
 async def _timers(self: Agent) -> None:
     loop = asyncio.get_running_loop()
+    next_usage = loop.time() + self.config.usage_report_interval
     while True:
         await asyncio.sleep(1.0)
         self.updates.retry(loop.time())
+        interval = self.config.usage_report_interval
+        if interval > 0 and loop.time() >= next_usage:
+            next_usage = loop.time() + interval
+            if self.registered.is_set():
+                usage = container_usage(self)
+                if usage:
+                    self._send(msg.UsageReport(containers=usage))
         if self._ws is not None and loop.time() - self._last_heard > self.config.master_timeout:
             log.warning(
                 "no word from the master for %.0fs; reconnecting", self.config.master_timeout

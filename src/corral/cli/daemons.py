@@ -164,6 +164,11 @@ def agent(
     disk_watch_interval: float = typer.Option(
         15.0, "--disk-watch-interval", help="Seconds between sandbox disk usage checks."
     ),
+    usage_report_interval: float = typer.Option(
+        15.0,
+        "--usage-report-interval",
+        help="Seconds between reports of containers' resource usage to the master; 0: never.",
+    ),
     isolation: str = typer.Option(
         "",
         "--isolation",
@@ -224,6 +229,8 @@ def agent(
         fail("--cgroups-pids-max must not be negative")
     if not disk_watch_interval > 0:
         fail("--disk-watch-interval must be a positive number of seconds")
+    if not usage_report_interval >= 0:
+        fail("--usage-report-interval must be a number of seconds, 0 or more")
     isolators = tuple(i.strip() for i in isolation.split(",") if i.strip())
     for name in isolators:
         if name not in ISOLATORS:
@@ -259,6 +266,7 @@ def agent(
         docker_endpoint=docker_endpoint,
         enforce_container_disk_quota=enforce_container_disk_quota,
         disk_watch_interval=disk_watch_interval,
+        usage_report_interval=usage_report_interval,
         isolation=isolators,
         images_dir=images_dir.absolute() if images_dir else None,
     )

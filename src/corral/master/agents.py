@@ -172,6 +172,8 @@ def agent_message(self: Master, agent: AgentRecord, m: amsg.AgentToMaster) -> No
         agent.missed_pings = 0
     elif isinstance(m, amsg.StatusUpdate):
         self.status_update(agent, m)
+    elif isinstance(m, amsg.UsageReport):
+        _record_usage(self, agent, m)
     elif isinstance(m, amsg.ExecutorToFramework):
         fw = self.frameworks.get(m.framework_id.value)
         if fw is not None:
@@ -201,6 +203,29 @@ def agent_message(self: Master, agent: AgentRecord, m: amsg.AgentToMaster) -> No
                         ),
                     ),
                 )
+
+
+def _record_usage(self: Master, agent: AgentRecord, report: amsg.UsageReport) -> None:
+    """Keep each task's latest container usage, and the agent's totals, for the read views."""
+    totals: dict[str, float] = {}
+    for c in report.containers:
+        for key, value in c.statistics.items():
+            if key in USAGE_TOTALS:
+                totals[key] = totals.get(key, 0) + value
+        if c.task_id is not None:
+            task = agent.tasks.get((c.framework_id.value, c.task_id.value))
+            if task is not None:
+                task.statistics = c.statistics
+        else:  # a custom executor's container: its tasks share it
+            for t in agent.tasks.values():
+                if t.framework_id == c.framework_id.value and t.executor_id == c.executor_id.value:
+                    t.statistics = c.statistics
+    totals["containers"] = len(report.containers)
+    agent.usage = totals
+
+
+# Statistics that add up across an agent's containers.
+USAGE_TOTALS = ("mem_rss_bytes", "cpus_time_ns", "cpus_nr_throttled", "processes")
 
 
 def agent_disconnected(self: Master, agent: AgentRecord, send: object) -> None:

@@ -7,6 +7,7 @@ import contextlib
 import logging
 
 import aiohttp
+import msgspec
 from aiohttp import web
 
 from corral.master.errors import CallError
@@ -160,9 +161,10 @@ class SchedulerAPI:
                     break
                 try:
                     messages = amsg.agent_to_master_decoder.decode(frame.data)
-                except Exception as exc:
-                    log.warning("bad message from agent at %s: %s", request.remote, exc)
-                    continue
+                except Exception:
+                    # One message this master does not know (a newer agent's) must not cost
+                    # the others in the frame (an update, a pong): decode them one by one.
+                    messages = _decode_each(frame.data, request.remote)
                 if master.paused or master.closed:
                     continue  # not acting as leader: the agent resends what matters
                 for m in messages:
@@ -180,3 +182,22 @@ class SchedulerAPI:
                 master.agent_disconnected(agent, send)
             writer_task.cancel()
         return ws
+
+
+_raw_list = msgspec.json.Decoder(list[msgspec.Raw])
+_one_message = msgspec.json.Decoder(amsg.AgentToMaster)
+
+
+def _decode_each(data: bytes | str, remote: str | None) -> list[amsg.AgentToMaster]:
+    out: list[amsg.AgentToMaster] = []
+    try:
+        raws = _raw_list.decode(data)
+    except msgspec.DecodeError as exc:
+        log.warning("bad frame from agent at %s: %s", remote, exc)
+        return out
+    for raw in raws:
+        try:
+            out.append(_one_message.decode(raw))
+        except msgspec.DecodeError as exc:
+            log.warning("ignoring a message from agent at %s: %s", remote, exc)
+    return out

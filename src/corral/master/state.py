@@ -33,6 +33,7 @@ class TaskRecord:
     latest: TaskStatus | None = None
     status_update_state: str | None = None
     status_update_uuid: bytes | None = None
+    statistics: dict[str, int] | None = None  # its container's usage, from the agent's report
     # The task's JSON in the master's read views, kept until the task changes (views.py).
     rendered: dict[str, tuple[tuple[object, ...], bytes]] = field(
         default_factory=dict, repr=False, compare=False
@@ -89,6 +90,7 @@ class AgentRecord:
     tasks: dict[tuple[str, str], TaskRecord] = field(default_factory=dict)
     executors: dict[tuple[str, str], ExecutorRecord] = field(default_factory=dict)
     offers: set[str] = field(default_factory=set)
+    usage: dict[str, float] | None = None  # totals over its containers, from its last report
     # The agent's JSON in the master's read views, kept until it changes (views.py).
     rendered: dict[str, tuple[tuple[object, ...], bytes]] = field(
         default_factory=dict, repr=False, compare=False

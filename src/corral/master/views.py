@@ -65,13 +65,13 @@ def _cached(obj: R, view: str, key: tuple[object, ...], render: Callable[[R], An
 
 
 def rendered(t: TaskRecord, view: str, render: Callable[[TaskRecord], Any]) -> msgspec.Raw:
-    key = (t.state, t.statuses[-1] if t.statuses else None, t.status_update_state)
+    key = (t.state, t.statuses[-1] if t.statuses else None, t.status_update_state, t.statistics)
     return _cached(t, view, key, render)
 
 
 def agent_rendered(a: AgentRecord, view: str, render: Callable[[AgentRecord], Any]) -> msgspec.Raw:
     # Resources and AgentInfo are replaced, never changed in place; the flags are interned.
-    key = (a.total, a.used, a.offered, a.info, a.active, a.connected, a.reregistered_time)
+    key = (a.total, a.used, a.offered, a.info, a.active, a.connected, a.reregistered_time, a.usage)
     return _cached(a, view, key, render)
 
 
@@ -99,6 +99,7 @@ def task_json(t: TaskRecord) -> dict[str, Any]:
         ],
         **({"labels": to_builtins(t.info.labels)["labels"]} if t.info.labels else {}),
         **({"container": t.info.container} if t.info.container else {}),
+        **({"statistics": t.statistics} if t.statistics is not None else {}),
     }
 
 
@@ -121,6 +122,7 @@ def agent_json(a: AgentRecord) -> dict[str, Any]:
         "active": a.active and a.connected,
         "deactivated": not a.active,
         "capabilities": ["MULTI_ROLE", "TASK_KILLING_STATE"],
+        **({"usage": a.usage} if a.usage is not None else {}),
     }
 
 

@@ -71,7 +71,25 @@ class Pong(Tagged, tag="PONG", kw_only=True):
     pass
 
 
-AgentToMaster = RegisterAgent | StatusUpdate | ExecutorToFramework | ExecutorExited | Pong
+class ContainerUsage(Message, kw_only=True):
+    """One isolated container's resource usage, in Mesos's ResourceStatistics field names."""
+
+    container_id: str
+    framework_id: ID
+    executor_id: ID  # a command task's executor id is its task id, as in Mesos
+    statistics: dict[str, int]
+    task_id: ID | None = None  # the task in the container; None: a custom executor's
+
+
+class UsageReport(Tagged, tag="USAGE", kw_only=True):
+    """Every ``--usage-report-interval``: the usage of the agent's isolated containers."""
+
+    containers: list[ContainerUsage]
+
+
+AgentToMaster = (
+    RegisterAgent | StatusUpdate | ExecutorToFramework | ExecutorExited | Pong | UsageReport
+)
 
 
 # ------------------------------------------------------------------ master -> agent
