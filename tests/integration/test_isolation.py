@@ -441,39 +441,6 @@ async def test_a_custom_executor_gets_cgroups_sized_by_it_and_its_tasks(
     # The framework's teardown shut the executor down; the fixture checks its cgroups are gone.
 
 
-async def test_a_custom_executors_cgroup_shrinks_as_its_tasks_end(
-    linux: LocalCluster, tmp_path: Path
-) -> None:
-    """An unmodified pymesos executor (tests/compat) runs each task to TASK_FINISHED at once:
-    its container grows by the task's memory while it runs, and shrinks back after."""
-    pytest.importorskip("pymesos")
-    from corral.wire.base import ID
-    from corral.wire.tasks import CommandInfo, ExecutorInfo, TaskInfo
-
-    script = Path(__file__).parents[1] / "compat" / "pymesos_executor.py"
-    port = linux.agents[0].port
-    executor = ExecutorInfo(
-        executor_id=ID("echo"),
-        command=CommandInfo(value=f"{sys.executable} {script} {tmp_path}"),
-        resources=scalars(cpus=0.1, mem=48).to_wire(),
-    )
-
-    def limit() -> int:
-        for ctr in http_json(f"http://127.0.0.1:{port}/containers"):
-            if ctr["executor_id"]["value"] == "echo" and ctr["statistics"].get("processes"):
-                return int(ctr["statistics"]["mem_limit_bytes"])
-        return 0
-
-    async with connected(linux.master) as (driver, rec):
-        offer = await rec.next_offer()
-        res = scalars(cpus=0.2, mem=80).to_wire()
-        t = TaskInfo(name="t", task_id=ID("t"), agent_id=offer.agent_id, resources=res,
-                     executor=executor)  # fmt: skip
-        await driver.launch([offer.id.value], [t])
-        await rec.wait_state("t", "TASK_FINISHED", timeout=30)
-        wait_until(lambda: limit() == 48 << 20, 15, what="the executor's cgroup to shrink")
-
-
 async def test_usage_is_reported_to_the_master(linux: LocalCluster) -> None:
     """The agent reports each container's cgroup usage; the master shows it per task and
     totals it per agent in /master/state."""

@@ -129,17 +129,19 @@ class Agent:
         if "linux" in self.config.containerizers:
             why = cgroups_unavailable()
             if why is None:
-                self.linux = True
-            elif "process" in self.config.containerizers:
+                try:
+                    prepare_cgroups()  # cgroup v2: delegate <own>/corral before the launcher
+                    self.linux = True
+                except OSError as exc:  # e.g. v2 processes that are not ours in our cgroup
+                    why = f"cannot prepare cgroups: {exc}"
+            if why is not None and "process" in self.config.containerizers:
                 log.warning("linux containerizer unavailable (%s); using process", why)
-            else:
+            elif why is not None:
                 raise RuntimeError(f"--containerizers linux: {why}")
-        if self.linux:
-            prepare_cgroups()  # cgroup v2: delegate <own>/corral before the launcher starts
         if self.config.isolation and not self.linux:
             isolators = ",".join(self.config.isolation)
             raise RuntimeError(f"--isolation {isolators} needs the linux containerizer")
-        log.info("containerizer: %s", "linux (cgroups v1, namespaces)" if self.linux else "process")
+        log.info("containerizer: %s", "linux (cgroups, namespaces)" if self.linux else "process")
         await self.launcher.connect()
         from corral.agent.recovery import cleanup, recover
 
@@ -270,10 +272,9 @@ class Agent:
                 ex.tasks.discard(task.task_id)
                 if ex.kind == "group":
                     self._group_task_ended(fw, ex, task)
-                elif self.linux and ex.pid is not None:
-                    # The executor's container shrinks back as its tasks end (as in Mesos).
-                    limits = executor_ops.executor_limits(self, ex)
-                    self.launcher.send(lp.UpdateRequest(id=ex.container_id, cgroups=limits))
+                # A custom executor's cgroups are not shrunk as its tasks end: lowering a
+                # memory limit below what the executor still holds would OOM-kill it (Mesos
+                # too only ever raises the hard limit).
 
     def _acknowledge(self, m: msg.AcknowledgeUpdate) -> None:
         acked = self.updates.acknowledge(

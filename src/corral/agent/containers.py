@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import TYPE_CHECKING
 
 from corral.agent import launcher_protocol as lp
+from corral.agent.executors import executor_limits
 from corral.agent.model import ExecutorEntry, TaskEntry
 from corral.resources import from_wire
 from corral.wire import agent as msg
@@ -90,6 +91,10 @@ def _executor_container_event(self: Agent, ex: ExecutorEntry, reply: lp.Reply) -
     fw = self.frameworks.get(ex.framework_id)
     if isinstance(reply, lp.Started):
         ex.pid = reply.pid
+        if self.linux and ex.kind != "group":
+            # Tasks that joined while it was being spawned: its cgroups hold them too.
+            limits = executor_limits(self, ex)
+            self.launcher.send(lp.UpdateRequest(id=ex.container_id, cgroups=limits))
         return
     assert not isinstance(reply, lp.Listing)
     self.containers.pop(reply.id, None)

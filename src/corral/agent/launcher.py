@@ -267,8 +267,12 @@ class Launcher:
             cg = self.cgroups.get(req.id)
             if cg is not None:
                 lim = req.cgroups
+                mem = lim.mem_bytes
+                held = getattr(cg, "limits", None)
+                if mem and held is not None and held.mem_bytes and mem < held.mem_bytes:
+                    mem = held.mem_bytes  # never lower a running container's memory limit
                 try:
-                    cg.apply(Limits(lim.mem_bytes, lim.cpu_shares, lim.cfs_quota_us, lim.pids_max))
+                    cg.apply(Limits(mem, lim.cpu_shares, lim.cfs_quota_us, lim.pids_max))
                 except OSError as exc:
                     print(f"launcher: cannot update {req.id}'s cgroups: {exc}", file=sys.stderr)
         elif isinstance(req, p.ListRequest):
