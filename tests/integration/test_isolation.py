@@ -406,6 +406,40 @@ async def test_a_task_runs_in_its_image_root_filesystem(tmp_path: Path) -> None:
     assert Path("/proc/self/mounts").read_text() == mounts_before
 
 
+async def test_an_image_cannot_aim_the_launcher_at_host_paths(tmp_path: Path) -> None:
+    """The launcher mounts and copies at /mnt/mesos/... inside the image; an image whose /mnt
+    is a symbolic link to a host directory is refused, and the host directory is untouched."""
+    images, host_dir = tmp_path / "images", tmp_path / "host-dir"
+    host_dir.mkdir()
+    for name, link, target in (
+        ("evil-mnt", "mnt", host_dir),
+        ("evil-nsinit", "mnt/mesos/nsinit", host_dir / "victim"),
+    ):
+        root = busybox_rootfs(images / name)
+        (root / link).parent.mkdir(parents=True, exist_ok=True)
+        (root / link).symlink_to(target)
+    (host_dir / "victim").write_text("host file\n")
+    flags = ["--containerizers", "linux", "--images-dir", str(images)]
+    with LocalCluster(1, agent_flags=flags) as c:
+        async with connected(c.master) as (driver, rec):
+            offer = await rec.next_offer()
+            tasks = []
+            for name in ("evil-mnt", "evil-nsinit"):
+                t = task(name, offer, "echo ran", scalars(cpus=0.1, mem=32))
+                t.container = {
+                    "type": "MESOS",
+                    "mesos": {"image": {"type": "APPC", "appc": {"name": name}}},
+                }
+                tasks.append(t)
+            await driver.launch([offer.id.value], tasks)
+            for name, where in (("evil-mnt", "/mnt"), ("evil-nsinit", "/mnt/mesos/nsinit")):
+                failed = await rec.wait_state(name, "TASK_FAILED", timeout=30)
+                assert failed.reason == "REASON_CONTAINER_LAUNCH_FAILED"
+                assert f"symbolic link at {where}" in (failed.message or "")
+    assert sorted(p.name for p in host_dir.iterdir()) == ["victim"]
+    assert (host_dir / "victim").read_text() == "host file\n"
+
+
 async def test_a_custom_executor_gets_cgroups_sized_by_it_and_its_tasks(
     linux: LocalCluster,
 ) -> None:

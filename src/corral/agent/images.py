@@ -16,9 +16,12 @@ tag may be left off the file name. A tarball is unpacked once into ``<work_dir>/
 from __future__ import annotations
 
 import asyncio
-import os
+import contextlib
 import shutil
 import tarfile
+import tempfile
+import threading
+from collections.abc import Iterator
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -81,22 +84,33 @@ def provision(images_dir: Path, cache_dir: Path, name: str) -> Path:
     st = source.stat()
     safe = "".join(ch if ch.isalnum() or ch in "._-" else "_" for ch in name)  # overlay-safe
     target = cache_dir / f"{safe}-{st.st_size}-{st.st_mtime_ns}"
-    if target.is_dir():
-        return target
-    cache_dir.mkdir(parents=True, exist_ok=True)
-    tmp = cache_dir / f".{target.name}.{os.getpid()}"
-    shutil.rmtree(tmp, ignore_errors=True)
-    tmp.mkdir()
-    try:
-        with tarfile.open(source) as tar:
-            tar.extractall(tmp, filter="tar")  # no absolute paths or '..' out of the tree
-        tmp.replace(target)
-    except (OSError, tarfile.TarError) as exc:
-        shutil.rmtree(tmp, ignore_errors=True)
-        if target.is_dir():  # another launch unpacked it meanwhile
+    with _unpacking(target):  # one unpack per image at a time; the others wait and reuse it
+        if target.is_dir():
             return target
-        raise ImageError(f"cannot unpack image {name!r} from {source}: {exc}") from exc
+        tmp: Path | None = None
+        try:
+            cache_dir.mkdir(parents=True, exist_ok=True)
+            tmp = Path(tempfile.mkdtemp(prefix=f".{target.name}.", dir=cache_dir))
+            with tarfile.open(source) as tar:
+                tar.extractall(tmp, filter="tar")  # no absolute paths or '..' out of the tree
+            tmp.replace(target)
+        except (OSError, tarfile.TarError) as exc:
+            if tmp is not None:
+                shutil.rmtree(tmp, ignore_errors=True)
+            raise ImageError(f"cannot unpack image {name!r} from {source}: {exc}") from exc
     return target
+
+
+_locks: dict[Path, threading.Lock] = {}
+_locks_guard = threading.Lock()
+
+
+@contextlib.contextmanager
+def _unpacking(target: Path) -> Iterator[None]:
+    with _locks_guard:
+        lock = _locks.setdefault(target, threading.Lock())
+    with lock:
+        yield
 
 
 async def image_rootfs(agent: Agent, info: TaskInfo) -> str | None:

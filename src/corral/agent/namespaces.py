@@ -20,11 +20,13 @@ from __future__ import annotations
 
 import contextlib
 import ctypes
+import errno
 import fcntl
 import os
 import platform
 import shutil
 import socket
+import stat
 import struct
 import sys
 from collections.abc import Iterator, Sequence
@@ -220,6 +222,11 @@ class Namespaces:
         self._mount(
             "overlay", str(root), "overlay", 0, f"lowerdir={rootfs},upperdir={upper},workdir={work}"
         )
+        # The launcher itself creates, mounts and copies at these paths, resolving them in the
+        # host's root: a symlink the image put there (mnt -> /, mnt/mesos/nsinit -> /usr/sbin/x)
+        # would aim those writes at the host. Inside the task, the image's links are harmless.
+        for sub in ("proc", "dev", "tmp", SANDBOX.lstrip("/"), NSINIT_IN_ROOT.lstrip("/")):
+            _refuse_symlinks(root, sub)
         for sub in ("proc", "dev", "tmp", SANDBOX.lstrip("/")):
             (root / sub).mkdir(parents=True, exist_ok=True)
         self._mount(sandbox, str(root / SANDBOX.lstrip("/")), None, MS_BIND | MS_REC)
@@ -290,6 +297,22 @@ class Namespaces:
 SIOCGIFFLAGS = 0x8913
 SIOCSIFFLAGS = 0x8914
 IFF_UP = 0x1
+
+
+def _refuse_symlinks(root: Path, relative: str) -> None:
+    """Raise unless every existing component of ``root/relative`` is a plain file or
+    directory (not a symbolic link)."""
+    path = root
+    for part in relative.split("/"):
+        path = path / part
+        try:
+            st = os.lstat(path)
+        except FileNotFoundError:
+            return  # created below as a real directory
+        if stat.S_ISLNK(st.st_mode):
+            raise OSError(
+                errno.EPERM, f"the image has a symbolic link at /{relative}; refusing to use it"
+            )
 
 
 def loopback_up() -> None:
