@@ -157,6 +157,27 @@ async def test_kill_reaches_a_task_that_is_pid_1_of_its_namespace(linux: LocalCl
         assert "got TERM" in stdout_of(linux, "graceful")
 
 
+async def test_children_of_a_pid_1_shell_get_their_grace_period(linux: LocalCluster) -> None:
+    """`sh -c server`: the shell is pid 1 without a TERM handler, the server its child. The
+    server gets SIGTERM and time to act on it; the shell is not SIGKILLed under it."""
+    from corral.wire.common import DurationInfo
+    from corral.wire.tasks import KillPolicy
+
+    child = "trap 'echo child got TERM; exit 0' TERM; echo ready; while :; do sleep 0.05; done"
+    script = f'sh -c "{child}"; echo shell done'
+    async with connected(linux.master) as (driver, rec):
+        offer = await rec.next_offer()
+        t = task("wrapped", offer, script)
+        t.kill_policy = KillPolicy(grace_period=DurationInfo(nanoseconds=600 * 10**9))
+        await driver.launch([offer.id.value], [t])
+        await rec.wait_state("wrapped", "TASK_RUNNING")
+        wait_until(lambda: "ready" in stdout_of(linux, "wrapped"), 10, what="the child's trap")
+        await driver.kill("wrapped")
+        await rec.wait_state("wrapped", "TASK_KILLED", timeout=30)
+        out = stdout_of(linux, "wrapped")
+        assert "child got TERM" in out and "shell done" in out
+
+
 async def test_namespaces_are_the_tasks_own(linux: LocalCluster) -> None:
     script = (
         "hostname inside; hostname; readlink /proc/self/ns/ipc; readlink /proc/self/ns/mnt; "

@@ -188,9 +188,16 @@ class Launcher:
             return
         with contextlib.suppress(ProcessLookupError, PermissionError):
             os.killpg(pid, signal.SIGTERM if grace > 0 else signal.SIGKILL)
-            if grace > 0 and cid in self.namespaced and not _handles_sigterm(pid):
+            if (
+                grace > 0
+                and cid in self.namespaced
+                and not _handles_sigterm(pid)
+                and not _has_children(pid)
+            ):
                 # The kernel drops a SIGTERM that pid 1 of a namespace has no handler for;
-                # anywhere else its default action ends the process, so carry that out.
+                # anywhere else its default action ends the process, so carry that out. Not
+                # while it has children: killing pid 1 kills them at once, and they are owed
+                # their grace period (`sh -c server` ends when the server, TERMed, does).
                 os.kill(pid, signal.SIGKILL)
         loop = asyncio.get_running_loop()
         self.kill_timers[cid] = loop.call_later(max(grace, 0.0), self._force_kill, cid)
@@ -294,6 +301,18 @@ def _handles_sigterm(pid: int) -> bool:
                     return True
     except (OSError, ValueError, IndexError):
         pass
+    return False
+
+
+def _has_children(pid: int) -> bool:
+    """Whether a process has children (/proc/PID/task/*/children); True when unknown."""
+    try:
+        for tid in os.listdir(f"/proc/{pid}/task"):
+            with open(f"/proc/{pid}/task/{tid}/children") as f:
+                if f.read().strip():
+                    return True
+    except OSError:
+        return True
     return False
 
 
