@@ -173,7 +173,8 @@ async def test_kill_stops_the_container_and_removes_it(
         assert [c["containerizer"] for c in listed] == ["docker"]
         # The limits reached dockerd.
         host = dockerd.client().api.inspect_container(ctr["Id"])["HostConfig"]
-        assert host["Memory"] == 32 << 20 and host["NanoCpus"] == 100_000_000
+        assert host["Memory"] == 32 << 20 and host["CpuShares"] == 102  # 0.1 cpus
+        assert not host["NanoCpus"]  # a hard quota only with --cgroups-enable-cfs
         assert host["NetworkMode"] == "host"
         await driver.kill("sleeper")
         killed = await rec.wait_state("sleeper", "TASK_KILLED", timeout=30)

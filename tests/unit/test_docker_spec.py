@@ -41,6 +41,15 @@ def kwargs_for(container: dict[str, Any], **kw: Any) -> dict[str, Any]:
     )
 
 
+def test_a_hard_cpu_quota_with_cgroups_enable_cfs() -> None:
+    t = info(docker())
+    ci, d = container_info(t)
+    kw = create_kwargs(
+        info=t, ci=ci, docker=d, env={}, sandbox=SANDBOX, name="c", labels={}, hard_cpu_limit=True
+    )
+    assert kw["nano_cpus"] == 500_000_000 and kw["cpu_shares"] == 512
+
+
 def docker(**fields: Any) -> dict[str, Any]:
     extra = fields.pop("container", {})
     return {"type": "DOCKER", "docker": {"image": "busybox", **fields}, **extra}
@@ -49,7 +58,7 @@ def docker(**fields: Any) -> dict[str, Any]:
 def test_limits_sandbox_and_host_network_by_default() -> None:
     kw = kwargs_for(docker())
     assert kw["image"] == "busybox" and kw["name"] == "corral-c1"
-    assert kw["nano_cpus"] == 500_000_000
+    assert kw["cpu_shares"] == 512 and "nano_cpus" not in kw  # a quota only with CFS on
     assert kw["mem_limit"] == kw["memswap_limit"] == 64 << 20
     assert kw["network_mode"] == "host"
     assert kw["volumes"] == {str(SANDBOX): {"bind": "/mnt/mesos/sandbox", "mode": "rw"}}

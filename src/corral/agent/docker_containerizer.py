@@ -198,6 +198,7 @@ class DockerContainerizer:
                 sandbox=sandbox,
                 name=f"corral-{cid}",
                 labels=labels,
+                hard_cpu_limit=agent.config.cgroups_enable_cfs,
             )
             timeout = agent.config.executor_registration_timeout
             try:

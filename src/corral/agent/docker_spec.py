@@ -81,6 +81,7 @@ def create_kwargs(
     sandbox: Path,
     name: str,
     labels: dict[str, str],
+    hard_cpu_limit: bool = False,
 ) -> dict[str, Any]:
     """The arguments of ``containers.create`` for a task (pure; raises LaunchError)."""
     res: Resources = from_wire(info.resources)
@@ -155,7 +156,11 @@ def create_kwargs(
         kwargs["hostname"] = ci.hostname
     cpus, mem = res.scalar("cpus"), res.scalar("mem")
     if cpus > 0:
-        kwargs["nano_cpus"] = int(cpus * 1e9)
+        # Shares proportional to cpus, as the linux containerizer; a hard quota only with
+        # --cgroups-enable-cfs (Mesos's docker containerizer does the same).
+        kwargs["cpu_shares"] = max(2, int(cpus * 1024))
+        if hard_cpu_limit:
+            kwargs["nano_cpus"] = int(cpus * 1e9)
     if mem > 0:
         kwargs["mem_limit"] = int(mem * (1 << 20))
         kwargs["memswap_limit"] = kwargs["mem_limit"]  # no swap beyond the limit
