@@ -434,3 +434,18 @@ def test_bad_docker_flags_are_named(argv: list[str], message: str, tmp_path: Pat
     assert proc.returncode == 2
     assert message in proc.stderr
     assert "Traceback" not in proc.stderr
+
+
+async def test_disk_quota_kills_a_docker_container_too(dockerd: Dockerd) -> None:
+    flags = ["--containerizers", "docker,process", "--docker-socket", dockerd.url]
+    flags += ["--enforce-container-disk-quota", "--disk-watch-interval", "0.2"]
+    with LocalCluster(1, agent_flags=flags) as c:
+        async with connected(c.master) as (driver, rec):
+            offer = await rec.next_offer()
+            fill = "head -c 5000000 /dev/zero > /mnt/mesos/sandbox/big; sleep 300"
+            t = docker_task("filler", offer, fill, scalars(cpus=0.1, mem=32, disk=2))
+            await driver.launch([offer.id.value], [t])
+            failed = await rec.wait_state("filler", "TASK_FAILED", timeout=30)
+            assert failed.reason == "REASON_CONTAINER_LIMITATION_DISK"
+            assert "exceeds quota (2 MB)" in (failed.message or "")
+            wait_until(lambda: not containers_of(dockerd, "filler"), 10, what="container gone")

@@ -107,7 +107,12 @@ class DiskWatcher:
                     "the container was killed"
                 )
                 log.info("container %s: %s", cid, self.exceeded[cid])
-                agent.launcher.send(lp.KillRequest(id=cid, grace=0))
+                owner = agent.containers[cid]
+                if agent.docker is not None and agent.docker.owns(cid):
+                    if isinstance(owner, TaskEntry):
+                        agent.docker.kill(owner, 0)
+                else:
+                    agent.launcher.send(lp.KillRequest(id=cid, grace=0))
 
     def forget(self, cid: str) -> str | None:
         """The container ended: why it was killed for its disk use, if it was."""

@@ -285,8 +285,8 @@ class DockerContainerizer:
         try:
             container.start()
             container.reload()
-        except docker.errors.APIError as exc:
-            with contextlib.suppress(docker.errors.APIError):
+        except Exception as exc:  # APIError, or the transport (a timeout, dockerd gone)
+            with contextlib.suppress(Exception):
                 container.remove(force=True)
             raise LaunchError(f"Failed to start container: {_explain(exc)}") from None
         return str(container.id), int(container.attrs["State"].get("Pid") or 0)
@@ -374,7 +374,16 @@ class DockerContainerizer:
         text = f"Container exited with status {code}"
         if error:
             text += f": {error}"
-        if oom:
+        disk = agent.disk.forget(watch.container_id)
+        if disk is not None:
+            agent.status_update(
+                task,
+                "TASK_FAILED",
+                source="SOURCE_AGENT",
+                reason="REASON_CONTAINER_LIMITATION_DISK",
+                message=disk,
+            )
+        elif oom:
             mem = from_wire(task.info.resources).scalar("mem")
             agent.status_update(
                 task,
@@ -394,6 +403,8 @@ class DockerContainerizer:
     def _lost(self, watch: Watch, why: str) -> None:
         if self._closed:
             return
+        # Reported as ended: it must not go on running unaccounted for.
+        self._spawn(asyncio.to_thread(self._remove, watch.docker_id))
         self.watches.pop(watch.container_id, None)
         watch.exited.set()
         self.agent.containers.pop(watch.container_id, None)
