@@ -67,6 +67,36 @@ def prepare(root: Path = ROOT) -> None:
         delegate(root)
 
 
+def remove_idle_pool(root: Path = ROOT) -> None:
+    """At launcher start: remove the empty pooled cgroups (``corral/idle-<pid>-<n>``) that
+    launchers no longer running left behind (one that crashed, say)."""
+    if unified(root):
+        return
+    try:
+        own = own_cgroups()
+    except OSError:
+        return
+    for c in CONTROLLERS:
+        if c not in own:
+            continue
+        parent = root / c / own[c].lstrip("/") / PARENT
+        with contextlib.suppress(OSError):
+            for entry in os.scandir(parent):
+                if entry.name.startswith("idle-") and not _owner_alive(entry.name):
+                    with contextlib.suppress(OSError):
+                        os.rmdir(entry.path)
+
+
+def _owner_alive(idle_name: str) -> bool:
+    try:
+        os.kill(int(idle_name.split("-")[1]), 0)
+    except (IndexError, ValueError, ProcessLookupError):
+        return False
+    except PermissionError:
+        pass
+    return True
+
+
 def Cgroups(  # named as the class it was: callers construct it
     container_id: str, root: Path = ROOT, own: dict[str, str] | None = None
 ) -> CgroupsV1 | CgroupsV2:
@@ -171,9 +201,14 @@ class CgroupsV1:
 
     def rename(self, container_id: str) -> None:
         """Give the cgroups another container's name (reuse from the launcher's pool)."""
+        renamed: set[str] = set()
         for c, path in list(self._dirs.items()):
             new = self.paths[c].with_name(container_id)
-            os.rename(path, new)
+            # Co-mounted controllers (cpu,cpuacct) reach one directory by two paths.
+            real = os.path.realpath(os.path.dirname(path))
+            if real not in renamed:
+                os.rename(path, new)
+                renamed.add(real)
             self.paths[c] = new
             self._dirs[c] = str(new)
 

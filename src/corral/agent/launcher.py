@@ -20,7 +20,7 @@ import threading
 from pathlib import Path
 
 from corral.agent import launcher_protocol as p
-from corral.agent.cgroups import Cgroups, CgroupsV1, Limits
+from corral.agent.cgroups import Cgroups, CgroupsV1, Limits, remove_idle_pool
 from corral.agent.cgroups2 import CgroupsV2
 from corral.agent.namespaces import SANDBOX, Namespaces
 
@@ -138,7 +138,7 @@ class Launcher:
         if reusable and len(self.pool) < POOL_MAX and isinstance(cg, CgroupsV1) and cg.reusable():
             self._idle_seq += 1
             try:
-                cg.rename(f"idle-{self._idle_seq}")
+                cg.rename(f"idle-{os.getpid()}-{self._idle_seq}")  # unique per launcher
                 self.pool.append(cg)
                 return
             except OSError:
@@ -319,6 +319,7 @@ def _has_children(pid: int) -> bool:
 async def amain(work_dir: Path) -> None:
     work_dir.mkdir(parents=True, exist_ok=True)
     launcher = Launcher(work_dir)
+    remove_idle_pool()
     loop = asyncio.get_running_loop()
     loop.add_signal_handler(signal.SIGCHLD, launcher.reap)
     loop.add_signal_handler(signal.SIGTERM, lambda: loop.create_task(launcher.shutdown(3.0)))
