@@ -14,6 +14,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from corral.agent import launcher_protocol as lp
+from corral.agent.docker_spec import is_docker
 from corral.agent.model import ExecutorEntry, TaskEntry
 from corral.wire.tasks import is_terminal
 
@@ -81,6 +82,17 @@ async def recover(agent: Agent) -> None:
             agent.containers[t.container_id] = task
 
     # Docker tasks are dockerd's containers, not the launcher's children.
+    if agent.docker is None:
+        docker_tasks = [
+            o for o in agent.containers.values() if isinstance(o, TaskEntry) and is_docker(o.info)
+        ]
+        if docker_tasks:
+            # Reporting them as gone would free resources their containers still use.
+            raise RuntimeError(
+                f"{len(docker_tasks)} docker task(s) were running under this agent, but docker "
+                "is not available now (see above); start dockerd and restart the agent, or "
+                "restart it with --recover cleanup"
+            )
     in_docker = await agent.docker.recover() if agent.docker is not None else set()
     listing = await agent.launcher.list()
     adopted = ended = gone = 0
