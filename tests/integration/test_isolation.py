@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import os
 import shutil
 import signal
@@ -15,7 +16,7 @@ import pytest
 from recorder import connected, task
 
 from corral.agent.cgroups import CONTROLLERS, ROOT, own_cgroups, unavailable
-from corral.resources import from_wire, scalars
+from corral.resources import from_wire, parse, scalars
 from corral.testing import LocalCluster, free_port, http_json, wait_until
 
 pytestmark = pytest.mark.integration
@@ -343,6 +344,57 @@ async def test_private_network_cannot_reach_the_hosts_loopback() -> None:
                     assert "loopback up" in stdout_of(c, "lo")
     finally:
         listener.close()
+
+
+SERVE_ONCE = (
+    "import socket, sys; s = socket.socket(); "
+    "s.bind(('127.0.0.1', int(sys.argv[1]))); s.listen(); print('listening', flush=True); "
+    "c, _ = s.accept(); c.sendall(b'hello from inside ' + c.recv(100)); c.close()"
+)
+
+
+async def test_a_private_network_task_gets_its_ports_mapped() -> None:
+    """With network/private, the task's ports are reachable on the agent's address: the
+    launcher forwards host port P to port P on the task's own loopback."""
+    import socket
+
+    port = free_port()
+    flags = ["--containerizers", "linux", "--isolation", "network/private"]
+    res = f"cpus:2;mem:1024;disk:1000;ports:[{port}-{port}]"
+    with LocalCluster(1, agent_flags=flags, agent_resources=res) as c:
+        async with connected(c.master) as (driver, rec):
+            offer = await rec.next_offer()
+            server = task("server", offer, "", parse(f"cpus:0.1;mem:32;ports:[{port}-{port}]"))
+            assert server.command is not None
+            server.command.shell, server.command.value = False, "python3"
+            server.command.arguments = ["python3", "-c", SERVE_ONCE, str(port)]
+            await driver.launch([offer.id.value], [server])
+            await rec.wait_state("server", "TASK_RUNNING")
+            wait_until(lambda: "listening" in stdout_of(c, "server"), 15, what="the server")
+
+            def ask() -> bytes:
+                with socket.create_connection(("127.0.0.1", port), timeout=10) as conn:
+                    conn.sendall(b"via the host")
+                    conn.shutdown(socket.SHUT_WR)
+                    return conn.recv(100)
+
+            assert await asyncio.to_thread(ask) == b"hello from inside via the host"
+            await rec.wait_state("server", "TASK_FINISHED")
+        # The task ended: its port is no longer held on the host.
+        with socket.socket() as probe:
+            probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+            wait_until(lambda: _binds(probe, port), 10, what="the host port released")
+
+
+def _binds(sock: object, port: int) -> bool:
+    import socket
+
+    assert isinstance(sock, socket.socket)
+    try:
+        sock.bind(("127.0.0.1", port))
+    except OSError:
+        return False
+    return True
 
 
 def busybox_rootfs(root: Path) -> Path:

@@ -63,7 +63,7 @@ def test_spawned_task_is_pid_1_with_its_own_proc(tmp_path: Path, helper: str) ->
     mounts = Path("/proc/self/mounts").read_text()
     cwd = os.getcwd()
     try:
-        pid = spawner.spawn(
+        pid, _ = spawner.spawn(
             "sh",
             ["sh", "-c", "echo $$; ls /proc | grep -c '^[0-9]'; hostname x"],
             {"PATH": "/usr/bin:/bin"},

@@ -372,6 +372,12 @@ class Agent:
         path, argv = command_argv(
             info.command.value or "", info.command.shell, info.command.arguments
         )
+        private_network = self.linux and "network/private" in self.config.isolation
+        map_ports = (
+            [p for b, e in from_wire(info.resources).port_ranges() for p in range(b, e + 1)]
+            if private_network
+            else []
+        )
         env = self._environment(fw, info, sandbox, executor_id=info.task_id.value)
         self.launcher.send(
             lp.LaunchRequest(
@@ -384,7 +390,9 @@ class Agent:
                 stderr=str(sandbox / "stderr"),
                 cgroups=self._limits(from_wire(info.resources)) if self.linux else None,
                 namespaces=self.linux,
-                private_network=self.linux and "network/private" in self.config.isolation,
+                private_network=private_network,
+                map_ports=map_ports,
+                map_ip=self.config.ip,
                 rootfs=rootfs or "",
             )
         )

@@ -15,6 +15,7 @@ import contextlib
 import os
 import shutil
 import signal
+import socket
 import sys
 import threading
 from pathlib import Path
@@ -23,6 +24,7 @@ from corral.agent import launcher_protocol as p
 from corral.agent.cgroups import Cgroups, CgroupsV1, Limits, remove_idle_pool
 from corral.agent.cgroups2 import CgroupsV2
 from corral.agent.namespaces import SANDBOX, Namespaces
+from corral.agent.portmap import PortMap, bind_ports
 
 SOCKET_NAME = "launcher.sock"
 POOL_MAX = 64  # idle cgroups kept for reuse
@@ -39,6 +41,8 @@ class Launcher:
         self.namespaced: set[str] = set()  # containers whose task is pid 1 of its namespace
         self.scratch: dict[str, Path] = {}  # container id -> its image's writable layer
         self.pool: list[CgroupsV1] = []  # empty cgroups of ended containers, for reuse
+        # container id -> the forwarding of its ports, and its network namespace
+        self.port_maps: dict[str, tuple[PortMap, int]] = {}
         self._idle_seq = 0
         self._namespaces: Namespaces | None = None
         self.kill_timers: dict[str, asyncio.TimerHandle] = {}
@@ -84,6 +88,16 @@ class Launcher:
                     cg.destroy()
                 self.emit(p.Failed(id=req.id, error=f"Failed to create cgroups: {exc}"))
                 return
+        listeners: list[socket.socket] = []
+        if req.private_network and req.map_ports:
+            try:
+                listeners = bind_ports(req.map_ip or "0.0.0.0", req.map_ports)
+            except OSError as exc:
+                if cg is not None:
+                    cg.destroy()
+                self.emit(p.Failed(id=req.id, error=f"Failed to map the task's ports: {exc}"))
+                return
+        net_fd: int | None = None
         flags = os.O_WRONLY | os.O_CREAT | os.O_APPEND
         actions = [
             (os.POSIX_SPAWN_OPEN, 0, "/dev/null", os.O_RDONLY, 0),
@@ -99,7 +113,7 @@ class Launcher:
                 if req.namespaces:
                     # Own pid (the task is pid 1 of it), mount (a private /proc), ipc and uts
                     # namespaces.
-                    pid = self.namespaces().spawn(
+                    pid, net_fd = self.namespaces().spawn(
                         path,
                         argv,
                         env,
@@ -120,8 +134,12 @@ class Launcher:
                 cg.destroy()
             if scratch is not None:
                 shutil.rmtree(scratch, ignore_errors=True)
+            for sock in listeners:
+                sock.close()
             self.emit(p.Failed(id=req.id, error=f"Failed to launch {req.argv[0]!r}: {exc}"))
             return
+        if net_fd is not None:
+            self._map_ports(req.id, net_fd, listeners)
         if cg is not None:
             self.cgroups[req.id] = cg
         if req.namespaces:
@@ -131,6 +149,23 @@ class Launcher:
         self.running[req.id] = pid
         self.by_pid[pid] = req.id
         self.emit(p.Started(id=req.id, pid=pid))
+
+    def _map_ports(self, cid: str, net_fd: int, listeners: list[socket.socket]) -> None:
+        """Forward the bound host ports into the task's network namespace until it ends."""
+        if not listeners:
+            os.close(net_fd)
+            return
+        spawner = self.namespaces()
+        pm = PortMap(listeners, lambda: spawner.socket_in(net_fd))
+        self.port_maps[cid] = (pm, net_fd)
+        asyncio.get_running_loop().create_task(pm.start())
+
+    def _unmap_ports(self, cid: str) -> None:
+        mapped = self.port_maps.pop(cid, None)
+        if mapped is not None:
+            mapped[0].close()
+            with contextlib.suppress(OSError):
+                os.close(mapped[1])
 
     def _release(self, cg: CgroupsV1 | CgroupsV2, reusable: bool) -> None:
         """A container ended: keep its cgroups for the next one if they are clean (renaming
@@ -163,6 +198,7 @@ class Launcher:
                 continue
             self.running.pop(cid, None)
             self.namespaced.discard(cid)
+            self._unmap_ports(cid)
             timer = self.kill_timers.pop(cid, None)
             if timer:
                 timer.cancel()

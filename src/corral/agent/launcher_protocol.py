@@ -25,6 +25,9 @@ class LaunchRequest(msgspec.Struct, tag="launch", tag_field="op", omit_defaults=
     cgroups: CgroupLimits | None = None  # run in cgroups of its own with these limits
     namespaces: bool = False  # own pid, mount (private /proc), ipc and uts namespaces
     private_network: bool = False  # with namespaces: its own network namespace (loopback only)
+    # With private_network: host ports forwarded to the same ports on the task's loopback.
+    map_ports: list[int] = []
+    map_ip: str = ""  # the host address they are listened on (the agent's --ip)
     rootfs: str = ""  # with namespaces: the image's root filesystem (the sandbox is mounted in it)
 
 

@@ -186,14 +186,18 @@ class Namespaces:
         rootfs: str = "",
         sandbox: str = "",
         scratch: Path | None = None,
-    ) -> int:
-        """posix_spawn ``path`` in new namespaces; its host pid. With ``rootfs``, the task's
+    ) -> tuple[int, int | None]:
+        """posix_spawn ``path`` in new namespaces: its host pid, and with ``net`` a descriptor
+        of its network namespace (the caller closes it). With ``rootfs``, the task's
         root is an overlay of that tree (writes go to ``scratch``) with ``sandbox`` mounted at
         /mnt/mesos/sandbox, its working directory (file actions name paths inside it).
 
         Raises OSError (naming the step) when a namespace cannot be made or the spawn fails.
         """
         with self._entered(self.flags | (CLONE_NEWNET if net else 0)):
+            net_fd = None
+            if net:  # the launcher's thread is in the task's new network namespace now
+                net_fd = os.open("/proc/thread-self/ns/net", os.O_RDONLY | os.O_CLOEXEC)
             wrapper = self.wrapper
             if rootfs:
                 if self.helper is None or scratch is None:
@@ -207,7 +211,23 @@ class Namespaces:
                 args = [*wrapper, path, *argv]  # nsinit PROGRAM ARGV0 ARG...
             else:
                 args = [*wrapper, path, *argv[1:]]  # unshare cannot set argv[0]
-            return os.posix_spawn(args[0], args, env, file_actions=file_actions, setsid=True)
+            try:
+                pid = os.posix_spawn(args[0], args, env, file_actions=file_actions, setsid=True)
+            except BaseException:
+                if net_fd is not None:
+                    os.close(net_fd)
+                raise
+            return pid, net_fd
+
+    def socket_in(self, net_fd: int) -> socket.socket:
+        """A new TCP socket in the network namespace ``net_fd`` (it stays there)."""
+        if self._libc.setns(net_fd, CLONE_NEWNET) != 0:
+            err = ctypes.get_errno()
+            raise OSError(err, f"cannot enter the task's network namespace: {os.strerror(err)}")
+        try:
+            return socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+        finally:
+            self._leave(CLONE_NEWNET)
 
     def _enter_rootfs(self, rootfs: str, sandbox: str, scratch: Path) -> str:
         """In the task's new mount namespace (the launcher is in it): make the root and move
