@@ -171,6 +171,8 @@ async def test_kill_stops_the_container_and_removes_it(
         assert ctr["Names"] == [f"/corral-{ctr['Labels']['corral.container_id']}"]
         listed = http_json(f"http://127.0.0.1:{port}/containers")
         assert [c["containerizer"] for c in listed] == ["docker"]
+        stats = listed[0]["statistics"]  # dockerd's one-shot stats, in Mesos's names
+        assert stats["mem_limit_bytes"] == 32 << 20 and stats["processes"] >= 1
         # The limits reached dockerd.
         host = dockerd.client().api.inspect_container(ctr["Id"])["HostConfig"]
         assert host["Memory"] == 32 << 20 and host["CpuShares"] == 102  # 0.1 cpus

@@ -12,6 +12,7 @@ from corral.agent.docker_spec import (
     command_of,
     container_info,
     create_kwargs,
+    docker_statistics,
     is_docker,
     normalize_endpoint,
 )
@@ -144,3 +145,25 @@ def test_which_tasks_are_docker_and_endpoints() -> None:
     assert normalize_endpoint("tcp://10.0.0.1:2375") == "tcp://10.0.0.1:2375"
     with pytest.raises(ValueError, match="expected a socket path"):
         normalize_endpoint("docker.example:2375")
+
+
+def test_docker_stats_in_mesos_field_names() -> None:
+    raw = {
+        "memory_stats": {"usage": 5 << 20, "max_usage": 6 << 20, "limit": 32 << 20},
+        "cpu_stats": {
+            "cpu_usage": {"total_usage": 123456},
+            "throttling_data": {"periods": 10, "throttled_periods": 3, "throttled_time": 999},
+        },
+        "pids_stats": {"current": 2},
+    }
+    assert docker_statistics(raw) == {
+        "mem_rss_bytes": 5 << 20,
+        "mem_max_bytes": 6 << 20,
+        "mem_limit_bytes": 32 << 20,
+        "cpus_time_ns": 123456,
+        "cpus_nr_periods": 10,
+        "cpus_nr_throttled": 3,
+        "cpus_throttled_time_ns": 999,
+        "processes": 2,
+    }
+    assert docker_statistics({}) == {}

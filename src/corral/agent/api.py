@@ -206,7 +206,7 @@ class AgentAPI:
                     "get_agent": {"agent_info": to_builtins(agent.agent_info())},
                 }
         elif call.type == "GET_CONTAINERS":
-            body = {"containers": containers_json(agent)}
+            body = {"containers": await containers_json(agent)}
         else:
             return error(
                 400, f"Failed to validate agent::Call: unsupported call type '{call.type}'"
@@ -214,7 +214,7 @@ class AgentAPI:
         return json_response({"type": call.type, call.type.lower(): body})
 
     async def containers(self, request: web.Request) -> web.Response:
-        return json_response(containers_json(self.agent))
+        return json_response(await containers_json(self.agent))
 
     # ------------------------------------------------------------------ state
     async def health(self, request: web.Request) -> web.Response:
@@ -322,9 +322,9 @@ def version_info() -> dict[str, Any]:
     }
 
 
-def containers_json(agent: Agent) -> list[dict[str, Any]]:
-    """Running containers with their resource usage (from their cgroups when isolated)."""
-    usage = {u.container_id: u.statistics for u in container_usage(agent)}
+async def containers_json(agent: Agent) -> list[dict[str, Any]]:
+    """Running containers with their resource usage (cgroups, or dockerd's stats)."""
+    usage = {u.container_id: u.statistics for u in await container_usage(agent)}
     out = []
     for cid, owner in agent.containers.items():
         executor_id = owner.executor_id or getattr(owner, "task_id", "")
@@ -336,7 +336,7 @@ def containers_json(agent: Agent) -> list[dict[str, Any]]:
         }
         if agent.docker is not None and agent.docker.owns(cid):
             entry["containerizer"] = "docker"
-        elif cid in usage:
+        if cid in usage:
             entry["statistics"] = usage[cid]
         out.append(entry)
     return out

@@ -32,6 +32,7 @@ from corral.agent.docker_spec import (
     container_info,
     create_kwargs,
     default_endpoint,
+    docker_statistics,
     is_docker,
 )
 from corral.agent.environment import environment
@@ -462,6 +463,26 @@ class DockerContainerizer:
         if leftovers:
             log.info("--recover cleanup: removed %d leftover docker containers", len(leftovers))
         return len(leftovers)
+
+    async def statistics(self) -> dict[str, dict[str, int]]:
+        """Usage of every running docker container (container id -> ResourceStatistics
+        fields), from dockerd's one-shot stats; a container whose stats fail is left out."""
+        watches = list(self.watches.values())
+
+        async def one(w: Watch) -> dict[str, int] | None:
+            try:
+                return await asyncio.wait_for(
+                    asyncio.to_thread(self._statistics, w.docker_id), PING_TIMEOUT
+                )
+            except Exception:
+                return None
+
+        stats = await asyncio.gather(*(one(w) for w in watches))
+        return {w.container_id: st for w, st in zip(watches, stats, strict=True) if st}
+
+    def _statistics(self, docker_id: str) -> dict[str, int]:
+        raw = self.client.api.stats(docker_id, stream=False, one_shot=True)
+        return docker_statistics(raw)
 
     def _remove(self, docker_id: str) -> None:
         with contextlib.suppress(Exception):

@@ -165,3 +165,30 @@ def create_kwargs(
         kwargs["mem_limit"] = int(mem * (1 << 20))
         kwargs["memswap_limit"] = kwargs["mem_limit"]  # no swap beyond the limit
     return kwargs
+
+
+def docker_statistics(raw: dict[str, Any]) -> dict[str, int]:
+    """dockerd's container stats, in the field names of Mesos's ResourceStatistics."""
+    out: dict[str, int] = {}
+    mem = raw.get("memory_stats") or {}
+    for src, dst in (("usage", "mem_rss_bytes"), ("max_usage", "mem_max_bytes")):
+        if src in mem:
+            out[dst] = int(mem[src])
+    if "limit" in mem:
+        out["mem_limit_bytes"] = int(mem["limit"])
+    cpu = raw.get("cpu_stats") or {}
+    usage = cpu.get("cpu_usage") or {}
+    if "total_usage" in usage:
+        out["cpus_time_ns"] = int(usage["total_usage"])
+    throttling = cpu.get("throttling_data") or {}
+    for src, dst in (
+        ("periods", "cpus_nr_periods"),
+        ("throttled_periods", "cpus_nr_throttled"),
+        ("throttled_time", "cpus_throttled_time_ns"),
+    ):
+        if src in throttling:
+            out[dst] = int(throttling[src])
+    pids = raw.get("pids_stats") or {}
+    if "current" in pids:
+        out["processes"] = int(pids["current"])
+    return out

@@ -187,7 +187,7 @@ async def _timers(self: Agent) -> None:
         if interval > 0 and loop.time() >= next_usage:
             next_usage = loop.time() + interval
             if self.registered.is_set():
-                usage = container_usage(self)
+                usage = await container_usage(self)
                 if usage:
                     self._send(msg.UsageReport(containers=usage))
         if self._ws is not None and loop.time() - self._last_heard > self.config.master_timeout:

@@ -14,14 +14,17 @@ if TYPE_CHECKING:
     from corral.agent.agent import Agent
 
 
-def container_usage(agent: Agent) -> list[ContainerUsage]:
-    """Usage of every running container in the linux containerizer (docker and process
-    containers have no cgroups of the agent's to read)."""
-    if not agent.linux:
-        return []
+async def container_usage(agent: Agent) -> list[ContainerUsage]:
+    """Usage of every running container: linux containers from their cgroups, docker ones from
+    dockerd (process containers have nothing to read)."""
+    docker = await agent.docker.statistics() if agent.docker is not None else {}
     out = []
-    for cid, owner in agent.containers.items():
-        if agent.docker is not None and agent.docker.owns(cid):
+    for cid, owner in list(agent.containers.items()):
+        if cid in docker:
+            stats = docker[cid]
+        elif agent.linux and not (agent.docker is not None and agent.docker.owns(cid)):
+            stats = Cgroups(cid).stats()
+        else:
             continue
         executor_id = str(owner.executor_id or getattr(owner, "task_id", ""))
         out.append(
@@ -29,7 +32,7 @@ def container_usage(agent: Agent) -> list[ContainerUsage]:
                 container_id=cid,
                 framework_id=ID(owner.framework_id),
                 executor_id=ID(executor_id),
-                statistics=Cgroups(cid).stats(),
+                statistics=stats,
                 task_id=ID(owner.task_id) if isinstance(owner, TaskEntry) else None,
             )
         )
