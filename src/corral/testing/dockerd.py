@@ -18,6 +18,7 @@ import contextlib
 import ctypes
 import json
 import os
+import re
 import shutil
 import signal
 import struct
@@ -94,6 +95,9 @@ def _unmount_under(root: Path) -> None:
 class Dockerd:
     def __init__(self, base: str | Path | None = None) -> None:
         self.dir = Path(tempfile.mkdtemp(prefix="corral-dockerd-", dir=base))
+        # containerd namespaces are alphanumeric words joined by single '.', '_' or '-': the
+        # temp dir's random suffix may end in '_' (it did, in one CI run in ~30).
+        self.namespace = "corral-" + re.sub(r"[^A-Za-z0-9]+", "-", self.dir.name).strip("-")
         self.socket = self.dir / "docker.sock"
         self.log = self.dir / "dockerd.log"
         self.popen: subprocess.Popen[bytes] | None = None
@@ -133,8 +137,8 @@ class Dockerd:
             "--log-level=warn",
             # Where a system containerd runs, dockerd uses it instead of starting its own:
             # namespaces of its own keep its containers apart from anybody else's.
-            f"--containerd-namespace=corral-{self.dir.name}",
-            f"--containerd-plugins-namespace=corral-{self.dir.name}-plugins",
+            f"--containerd-namespace={self.namespace}",
+            f"--containerd-plugins-namespace={self.namespace}-plugins",
         ]
         with open(self.log, "ab") as log:
             self.popen = subprocess.Popen(
