@@ -7,8 +7,9 @@ this builds synthetic cluster state in memory -- no processes, no I/O -- and for
 agents x frameworks pair and every variant prints:
 
 * **offers**: the OfferPlans one pass produces;
-* **snapshot ms**: assembling the ``Snapshot`` from the (synthetic) master state the way
-  ``Master.snapshot()`` does (views, live filters only, allocations), median of ``--repeat``;
+* **snapshot ms**: assembling the ``Snapshot`` from the (synthetic) master state: every agent,
+  live filters copied (the master's own snapshot now does less: see ``snapshot`` below),
+  median of ``--repeat``;
 * **allocate ms**: one ``allocate(snapshot)`` pass, median (and min) of ``--repeat``;
 * **us/agent**: allocate time per agent in the snapshot;
 * **gen s**: generating the synthetic state itself (once; not part of any figure above).
@@ -206,7 +207,10 @@ def apply_variant(c: Cluster, variant: str, seed: int) -> None:
 
 
 def snapshot(c: Cluster) -> Snapshot:
-    """What ``Master.snapshot()`` does (src/corral/master/offers.py), minus its pruning write."""
+    """A snapshot of every agent, with live filters copied: what ``Master.snapshot()`` did when
+    the figures in RESULTS.md were taken. The master now leaves out agents with nothing to
+    offer, passes the cluster total and does not copy filters (src/corral/master/offers.py);
+    this keeps the allocator's worst case, and the runs comparable."""
     now = c.now
     agents = tuple(AgentView(a.agent_id, a.total, a.available) for a in c.agents)
     frameworks = []

@@ -1,15 +1,18 @@
-"""A test framework on the public SDK that records everything it receives."""
+"""A test framework on the public SDK that records everything it receives, and helpers to
+read a task's sandbox through the agent's HTTP API."""
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
 import getpass
+import urllib.parse
 from collections.abc import AsyncIterator
 from typing import Any
 
 from corral.resources import Resources, scalars
 from corral.scheduler_client import Scheduler, SchedulerDriver, command_task
+from corral.testing import LocalCluster, http_json
 from corral.wire.common import Capability, FrameworkInfo
 from corral.wire.scheduler import Failure, Offer
 from corral.wire.tasks import TaskInfo, TaskStatus
@@ -139,3 +142,19 @@ def task(
     return command_task(
         task_id, task_id, offer.agent_id.value, command, res or scalars(cpus=0.1, mem=32), **kw
     )
+
+
+def sandbox_of(cluster: LocalCluster, task_id: str, agent: int = 0) -> str:
+    """The sandbox directory of a task, from the agent's /state."""
+    state = http_json(f"http://127.0.0.1:{cluster.agents[agent].port}/state")
+    for fw in state["frameworks"] + state["completed_frameworks"]:
+        for ex in fw["executors"]:
+            if any(t["id"] == task_id for t in ex["tasks"] + ex["completed_tasks"]):
+                return str(ex["directory"])
+    raise AssertionError(f"no sandbox for {task_id}")
+
+
+def sandbox_file(cluster: LocalCluster, task_id: str, name: str = "stdout") -> str:
+    """A file of a task's sandbox, read through the agent's /files API."""
+    q = urllib.parse.urlencode({"path": f"{sandbox_of(cluster, task_id)}/{name}", "offset": 0})
+    return str(http_json(f"http://127.0.0.1:{cluster.agents[0].port}/files/read?{q}")["data"])

@@ -6,13 +6,12 @@ import asyncio
 import signal
 import subprocess
 import sys
-import urllib.parse
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 import pytest
-from recorder import connected, task
+from recorder import connected, sandbox_file, sandbox_of, task
 
 from corral.resources import scalars
 from corral.testing import LocalCluster, http_json, wait_until
@@ -73,26 +72,8 @@ def docker_task(
     return t
 
 
-def sandbox_file(c: LocalCluster, task_id: str, name: str = "stdout") -> str:
-    """A file of a task's sandbox, read through the agent's /files API."""
-    port = c.agents[0].port
-    state = http_json(f"http://127.0.0.1:{port}/state")
-    for f in state["frameworks"] + state["completed_frameworks"]:
-        for ex in f["executors"]:
-            for t in ex["tasks"] + ex["completed_tasks"]:
-                if t["id"] == task_id:
-                    q = urllib.parse.urlencode({"path": ex["directory"] + "/" + name, "offset": 0})
-                    return str(http_json(f"http://127.0.0.1:{port}/files/read?{q}")["data"])
-    raise AssertionError(f"no task {task_id} on the agent")
-
-
 def sandbox_dir(c: LocalCluster, task_id: str) -> Path:
-    state = http_json(f"http://127.0.0.1:{c.agents[0].port}/state")
-    for f in state["frameworks"] + state["completed_frameworks"]:
-        for ex in f["executors"]:
-            if any(t["id"] == task_id for t in ex["tasks"] + ex["completed_tasks"]):
-                return Path(ex["directory"])
-    raise AssertionError(f"no task {task_id} on the agent")
+    return Path(sandbox_of(c, task_id))
 
 
 def containers_of(d: Dockerd, task_id: str) -> list[dict[str, Any]]:

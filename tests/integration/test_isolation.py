@@ -8,12 +8,11 @@ import shutil
 import signal
 import subprocess
 import sys
-import urllib.parse
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from recorder import connected, task
+from recorder import connected, sandbox_file, task
 
 from corral.agent.cgroups import CONTROLLERS, ROOT, own_cgroups, unavailable
 from corral.resources import from_wire, parse, scalars
@@ -57,19 +56,6 @@ def linux() -> Iterator[LocalCluster]:
     assert set(container_dirs()) - before == set()
 
 
-def stdout_of(c: LocalCluster, task_id: str, name: str = "stdout") -> str:
-    state = http_json(f"http://127.0.0.1:{c.agents[0].port}/state")
-    for f in state["frameworks"] + state["completed_frameworks"]:
-        for ex in f["executors"]:
-            for t in ex["tasks"] + ex["completed_tasks"]:
-                if t["id"] == task_id:
-                    q = urllib.parse.urlencode({"path": ex["directory"] + "/" + name, "offset": 0})
-                    return str(
-                        http_json(f"http://127.0.0.1:{c.agents[0].port}/files/read?{q}")["data"]
-                    )
-    raise AssertionError(task_id)
-
-
 async def test_memory_limit_ends_the_task_with_the_memory_reason(linux: LocalCluster) -> None:
     async with connected(linux.master) as (driver, rec):
         offer = await rec.next_offer()
@@ -91,7 +77,7 @@ async def test_tasks_see_only_their_own_processes(linux: LocalCluster) -> None:
         looker = task("looker", offer, "echo $$; ps -eo comm | grep -c sleep || true")
         await driver.launch([offer.id.value], [looker])
         await rec.wait_state("looker", "TASK_FINISHED")
-        pid, sleeps = stdout_of(linux, "looker").split()
+        pid, sleeps = sandbox_file(linux, "looker").split()
         assert pid == "1"  # the task is pid 1 of its own namespace
         assert sleeps == "0"  # and cannot see the neighbour's sleep
         containers = http_json(f"http://127.0.0.1:{linux.agents[0].port}/containers")
@@ -119,7 +105,7 @@ async def test_cpu_quota_throttles_and_pids_limit_stops_a_fork_bomb(linux: Local
             "the fork bomb to be stopped",
         )
         assert ended[-1].message == "Command exited with status 2"
-        assert "fork" in stdout_of(linux, "bomb", "stderr").lower()
+        assert "fork" in sandbox_file(linux, "bomb", "stderr").lower()
 
         def throttled() -> bool:
             for ctr in http_json(f"http://127.0.0.1:{linux.agents[0].port}/containers"):
@@ -149,13 +135,13 @@ async def test_kill_reaches_a_task_that_is_pid_1_of_its_namespace(linux: LocalCl
         await driver.launch([offer.id.value], [plain, graceful])
         await rec.wait_state("plain", "TASK_RUNNING")
         await rec.wait_state("graceful", "TASK_RUNNING")
-        wait_until(lambda: "ready" in stdout_of(linux, "graceful"), 10, what="the trap")
+        wait_until(lambda: "ready" in sandbox_file(linux, "graceful"), 10, what="the trap")
         await driver.kill("plain")
         killed = await rec.wait_state("plain", "TASK_KILLED", timeout=30)
         assert "signal SIGKILL" in (killed.message or "")
         await driver.kill("graceful")
         await rec.wait_state("graceful", "TASK_KILLED", timeout=30)
-        assert "got TERM" in stdout_of(linux, "graceful")
+        assert "got TERM" in sandbox_file(linux, "graceful")
 
 
 async def test_children_of_a_pid_1_shell_get_their_grace_period(linux: LocalCluster) -> None:
@@ -172,10 +158,10 @@ async def test_children_of_a_pid_1_shell_get_their_grace_period(linux: LocalClus
         t.kill_policy = KillPolicy(grace_period=DurationInfo(nanoseconds=600 * 10**9))
         await driver.launch([offer.id.value], [t])
         await rec.wait_state("wrapped", "TASK_RUNNING")
-        wait_until(lambda: "ready" in stdout_of(linux, "wrapped"), 10, what="the child's trap")
+        wait_until(lambda: "ready" in sandbox_file(linux, "wrapped"), 10, what="the child's trap")
         await driver.kill("wrapped")
         await rec.wait_state("wrapped", "TASK_KILLED", timeout=30)
-        out = stdout_of(linux, "wrapped")
+        out = sandbox_file(linux, "wrapped")
         assert "child got TERM" in out and "shell done" in out
 
 
@@ -188,7 +174,7 @@ async def test_namespaces_are_the_tasks_own(linux: LocalCluster) -> None:
         offer = await rec.next_offer()
         await driver.launch([offer.id.value], [task("ns", offer, script)])
         await rec.wait_state("ns", "TASK_FINISHED")
-        name, ipc, mnt, procs = stdout_of(linux, "ns").split()
+        name, ipc, mnt, procs = sandbox_file(linux, "ns").split()
     assert name == "inside"  # its own uts namespace: the host's name is untouched
     assert Path("/proc/self/ns/ipc").readlink().name != ipc
     assert Path("/proc/self/ns/mnt").readlink().name != mnt
@@ -337,11 +323,11 @@ async def test_private_network_cannot_reach_the_hosts_loopback() -> None:
                         # Its own network namespace: the host's 127.0.0.1 is another network.
                         failed = await rec.wait_state("probe", "TASK_FAILED")
                         assert failed.message == "Command exited with status 3"
-                        assert "unreachable" in stdout_of(c, "probe")
+                        assert "unreachable" in sandbox_file(c, "probe")
                     else:
                         await rec.wait_state("probe", "TASK_FINISHED")
-                        assert "reached" in stdout_of(c, "probe")
-                    assert "loopback up" in stdout_of(c, "lo")
+                        assert "reached" in sandbox_file(c, "probe")
+                    assert "loopback up" in sandbox_file(c, "lo")
     finally:
         listener.close()
 
@@ -370,7 +356,7 @@ async def test_a_private_network_task_gets_its_ports_mapped() -> None:
             server.command.arguments = ["python3", "-c", SERVE_ONCE, str(port)]
             await driver.launch([offer.id.value], [server])
             await rec.wait_state("server", "TASK_RUNNING")
-            wait_until(lambda: "listening" in stdout_of(c, "server"), 15, what="the server")
+            wait_until(lambda: "listening" in sandbox_file(c, "server"), 15, what="the server")
 
             def ask() -> bytes:
                 with socket.create_connection(("127.0.0.1", port), timeout=10) as conn:
@@ -452,7 +438,7 @@ async def test_a_task_runs_in_its_image_root_filesystem(tmp_path: Path) -> None:
             await driver.launch([offer.id.value], tasks)
             for tid in ("from-tar", "from-dir"):
                 await rec.wait_state(tid, "TASK_FINISHED", timeout=30)
-                out = stdout_of(c, tid).split("\n")
+                out = sandbox_file(c, tid).split("\n")
                 assert out[:6] == [
                     "pid=1",
                     "busybox test image",
@@ -596,7 +582,7 @@ async def test_reused_cgroups_get_each_tasks_own_limits() -> None:
                 t = task(tid, offer, script, scalars(cpus=cpus, mem=mem))
                 await driver.launch([offer.id.value], [t], refuse_seconds=0)
                 await rec.wait_state(tid, "TASK_FINISHED")
-                limit, memsw, shares, pids, cgroup = stdout_of(c, tid).split()
+                limit, memsw, shares, pids, cgroup = sandbox_file(c, tid).split()
                 assert int(limit) == int(memsw) == mem << 20
                 assert int(shares) == int(cpus * 1024)
                 assert pids == "64"

@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 from aiohttp import web
-from recorder import connected, task
+from recorder import connected, sandbox_of, task
 
 from corral.resources import parse, scalars
 from corral.testing import LocalCluster, http_json, pid_alive
@@ -23,16 +23,6 @@ pytestmark = pytest.mark.integration
 
 def agent_url(cluster: LocalCluster, i: int = 0) -> str:
     return f"http://127.0.0.1:{cluster.agents[i].port}"
-
-
-def sandbox_of(cluster: LocalCluster, task_id: str) -> str:
-    state = http_json(f"{agent_url(cluster)}/state")
-    for fw in state["frameworks"] + state["completed_frameworks"]:
-        for ex in fw["executors"]:
-            for t in ex["tasks"] + ex["completed_tasks"]:
-                if t["id"] == task_id:
-                    return str(ex["directory"])
-    raise AssertionError(f"no sandbox for {task_id}")
 
 
 def read_file(cluster: LocalCluster, path: str) -> str:

@@ -339,14 +339,7 @@ class Agent:
                 self.status_update(task, "TASK_STARTING")
                 await fetch_uris(info.command.uris, sandbox, self._session, sandbox / "stderr")
         except (FetchError, OSError, ValueError) as exc:
-            self.containers.pop(task.container_id, None)
-            self.status_update(
-                task,
-                "TASK_FAILED",
-                message=str(exc),
-                reason="REASON_CONTAINER_LAUNCH_FAILED",
-                source="SOURCE_AGENT",
-            )
+            container_ops.task_launch_failed(self, task, str(exc))
             return
         if task.kill_requested:
             self.containers.pop(task.container_id, None)
@@ -360,14 +353,7 @@ class Agent:
         try:
             rootfs = await image_rootfs(self, info)  # None: the host's filesystem
         except ImageError as exc:
-            self.containers.pop(task.container_id, None)
-            self.status_update(
-                task,
-                "TASK_FAILED",
-                message=str(exc),
-                reason="REASON_CONTAINER_LAUNCH_FAILED",
-                source="SOURCE_AGENT",
-            )
+            container_ops.task_launch_failed(self, task, str(exc))
             return
         path, argv = command_argv(
             info.command.value or "", info.command.shell, info.command.arguments

@@ -21,12 +21,7 @@ def _on_launcher(self: Agent, reply: lp.Reply) -> None:
         for cid, status in reply.exited.items():
             if cid in self.containers:
                 self._on_launcher(lp.Exited(id=cid, status=status))
-        leftovers = [cid for cid in reply.running if cid not in self.containers]
-        for cid in leftovers:
-            self.launcher.send(lp.KillRequest(id=cid, grace=0))
-        stale = [cid for cid in reply.exited if cid not in self.containers]
-        if stale:
-            self.launcher.send(lp.ForgetRequest(ids=stale))
+        drop_unowned(self, reply)
         return
     owner = self.containers.get(reply.id)
     if owner is None:
@@ -48,43 +43,68 @@ def _task_container_event(self: Agent, task: TaskEntry, reply: lp.Reply) -> None
         else:
             self.status_update(task, "TASK_RUNNING")
     elif isinstance(reply, lp.Failed):
-        self.containers.pop(reply.id, None)
-        self.status_update(
-            task,
-            "TASK_FAILED",
-            message=reply.error,
-            reason="REASON_CONTAINER_LAUNCH_FAILED",
-            source="SOURCE_AGENT",
-        )
+        task_launch_failed(self, task, reply.error)
     elif isinstance(reply, lp.Exited):
         self.containers.pop(reply.id, None)
         self.launcher.send(lp.ForgetRequest(ids=[reply.id]))
         ok, text = lp.describe_status(reply.status)
-        disk = self.disk.forget(reply.id)
-        if disk is not None:
-            self.status_update(
-                task,
-                "TASK_FAILED",
-                source="SOURCE_AGENT",
-                reason="REASON_CONTAINER_LIMITATION_DISK",
-                message=disk,
-            )
-        elif reply.limitation == "memory":
-            mem = from_wire(task.info.resources).scalar("mem")
-            self.status_update(
-                task,
-                "TASK_FAILED",
-                source="SOURCE_AGENT",
-                reason="REASON_CONTAINER_LIMITATION_MEMORY",
-                message=f"Memory limit exceeded: the container was OOM-killed at its "
-                f"limit of {mem:g} MB ({text})",
-            )
-        elif task.kill_requested:
-            self.status_update(task, "TASK_KILLED", message=text)
-        elif ok:
-            self.status_update(task, "TASK_FINISHED", message=text)
-        else:
-            self.status_update(task, "TASK_FAILED", message=text)
+        task_container_ended(self, task, reply.id, ok, text, reply.limitation == "memory")
+
+
+def drop_unowned(self: Agent, listing: lp.Listing) -> int:
+    """Kill the launcher's containers that no task or executor of this agent owns (how many),
+    and let it forget the exit statuses nobody will collect."""
+    leftovers = [cid for cid in listing.running if cid not in self.containers]
+    for cid in leftovers:
+        self.launcher.send(lp.KillRequest(id=cid, grace=0))
+    stale = [cid for cid in listing.exited if cid not in self.containers]
+    if stale:
+        self.launcher.send(lp.ForgetRequest(ids=stale))
+    return len(leftovers)
+
+
+def task_launch_failed(self: Agent, task: TaskEntry, message: str) -> None:
+    """A task's container could not be made (fetch, image, cgroups, spawn, docker)."""
+    self.containers.pop(task.container_id or "", None)
+    self.status_update(
+        task,
+        "TASK_FAILED",
+        message=message,
+        reason="REASON_CONTAINER_LAUNCH_FAILED",
+        source="SOURCE_AGENT",
+    )
+
+
+def task_container_ended(
+    self: Agent, task: TaskEntry, cid: str, ok: bool, text: str, oom_killed: bool
+) -> None:
+    """A task's container ended (launcher or docker): its terminal update, with the reason
+    when a disk quota or the memory limit ended it."""
+    disk = self.disk.forget(cid)
+    if disk is not None:
+        self.status_update(
+            task,
+            "TASK_FAILED",
+            source="SOURCE_AGENT",
+            reason="REASON_CONTAINER_LIMITATION_DISK",
+            message=disk,
+        )
+    elif oom_killed:
+        mem = from_wire(task.info.resources).scalar("mem")
+        self.status_update(
+            task,
+            "TASK_FAILED",
+            source="SOURCE_AGENT",
+            reason="REASON_CONTAINER_LIMITATION_MEMORY",
+            message=f"Memory limit exceeded: the container was OOM-killed at its "
+            f"limit of {mem:g} MB ({text})",
+        )
+    elif task.kill_requested:
+        self.status_update(task, "TASK_KILLED", message=text)
+    elif ok:
+        self.status_update(task, "TASK_FINISHED", message=text)
+    else:
+        self.status_update(task, "TASK_FAILED", message=text)
 
 
 def _executor_container_event(self: Agent, ex: ExecutorEntry, reply: lp.Reply) -> None:

@@ -26,6 +26,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from corral.agent.containers import task_container_ended, task_launch_failed
 from corral.agent.docker_spec import (
     SANDBOX,
     LaunchError,
@@ -37,7 +38,6 @@ from corral.agent.docker_spec import (
 )
 from corral.agent.environment import environment
 from corral.agent.model import FrameworkEntry, TaskEntry
-from corral.resources import from_wire
 from corral.wire.tasks import DockerInfo
 
 if TYPE_CHECKING:
@@ -219,15 +219,8 @@ class DockerContainerizer:
             labels[LABEL_STDERR_BASE] = str((sandbox / "stderr").stat().st_size)
             docker_id, pid = await asyncio.to_thread(self._create_and_start, kwargs)
         except Exception as exc:  # LaunchError, OSError, or dockerd gone mid-launch
-            agent.containers.pop(cid, None)
             message = str(exc) if isinstance(exc, LaunchError) else f"docker: {_explain(exc)}"
-            agent.status_update(
-                task,
-                "TASK_FAILED",
-                message=message,
-                reason="REASON_CONTAINER_LAUNCH_FAILED",
-                source="SOURCE_AGENT",
-            )
+            task_launch_failed(agent, task, message)
             return
         watch = Watch(container_id=cid, docker_id=docker_id, task=task)
         self.watches[cid] = watch
@@ -375,31 +368,7 @@ class DockerContainerizer:
         text = f"Container exited with status {code}"
         if error:
             text += f": {error}"
-        disk = agent.disk.forget(watch.container_id)
-        if disk is not None:
-            agent.status_update(
-                task,
-                "TASK_FAILED",
-                source="SOURCE_AGENT",
-                reason="REASON_CONTAINER_LIMITATION_DISK",
-                message=disk,
-            )
-        elif oom:
-            mem = from_wire(task.info.resources).scalar("mem")
-            agent.status_update(
-                task,
-                "TASK_FAILED",
-                source="SOURCE_AGENT",
-                reason="REASON_CONTAINER_LIMITATION_MEMORY",
-                message=f"Memory limit exceeded: the container was OOM-killed at its "
-                f"limit of {mem:g} MB ({text})",
-            )
-        elif task.kill_requested:
-            agent.status_update(task, "TASK_KILLED", message=text)
-        elif code == 0:
-            agent.status_update(task, "TASK_FINISHED", message=text)
-        else:
-            agent.status_update(task, "TASK_FAILED", message=text)
+        task_container_ended(agent, task, watch.container_id, code == 0, text, oom)
 
     def _lost(self, watch: Watch, why: str) -> None:
         if self._closed:
@@ -568,13 +537,8 @@ async def start(agent: Agent) -> None:
 
 async def launch(agent: Agent, fw: FrameworkEntry, task: TaskEntry, sandbox: Path) -> None:
     if agent.docker is None:
-        agent.containers.pop(task.container_id or "", None)
-        agent.status_update(
-            task,
-            "TASK_FAILED",
-            message=f"This agent cannot run DOCKER containers: {agent.docker_why}",
-            reason="REASON_CONTAINER_LAUNCH_FAILED",
-            source="SOURCE_AGENT",
+        task_launch_failed(
+            agent, task, f"This agent cannot run DOCKER containers: {agent.docker_why}"
         )
         return
     await agent.docker.launch(fw, task, sandbox)

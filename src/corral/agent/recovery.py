@@ -14,6 +14,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from corral.agent import launcher_protocol as lp
+from corral.agent.containers import drop_unowned
 from corral.agent.docker_spec import is_docker
 from corral.agent.model import ExecutorEntry, TaskEntry
 from corral.wire.tasks import is_terminal
@@ -120,12 +121,7 @@ async def recover(agent: Agent) -> None:
                 )
             else:
                 agent._on_launcher(lp.Failed(id=cid, error="executor gone after agent restart"))
-    leftovers = [cid for cid in listing.running if cid not in agent.containers]
-    for cid in leftovers:
-        agent.launcher.send(lp.KillRequest(id=cid, grace=0))
-    stale = [cid for cid in listing.exited if cid not in agent.containers]
-    if stale:
-        agent.launcher.send(lp.ForgetRequest(ids=stale))
+    leftovers = drop_unowned(agent, listing)
     # Executors whose tasks all ended and which have no process of their own (task groups).
     for fw in agent.frameworks.values():
         for eid, ex in list(fw.executors.items()):
@@ -140,7 +136,7 @@ async def recover(agent: Agent) -> None:
             adopted,
             ended,
             gone,
-            len(leftovers),
+            leftovers,
         )
 
 
