@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import uuid
 from collections.abc import Iterator
 
 import psutil
@@ -32,13 +33,26 @@ def _descendants() -> set[int]:
         return set()
 
 
+# Every process this test run starts inherits this mark, launchers included: they outlive
+# their agents by design (so are not our children), and a user's own `corral up` or another
+# test run on the same machine must not fail our leak check.
+_RUN_MARK = "CORRAL_TEST_RUN"
+os.environ[_RUN_MARK] = f"{os.getpid()}-{uuid.uuid4().hex}"
+
+
 def _launchers() -> set[int]:
-    """corral launchers anywhere (they outlive their agents by design, so are not children)."""
+    """corral launchers that this test run started, wherever they are in the process tree."""
+    mark = os.environ[_RUN_MARK]
     out = set()
     for p in psutil.process_iter(["cmdline"]):
         cmd = p.info.get("cmdline") or []
-        if "corral.agent.launcher" in cmd:
-            out.add(p.pid)
+        if "corral.agent.launcher" not in cmd:
+            continue
+        try:
+            if p.environ().get(_RUN_MARK) == mark:
+                out.add(p.pid)
+        except psutil.Error:
+            pass
     return out
 
 
