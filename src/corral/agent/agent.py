@@ -31,6 +31,7 @@ from corral.agent.checkpoint import TaskRecord as CheckpointedTask
 from corral.agent.disk import DiskWatcher
 from corral.agent.docker_spec import is_docker
 from corral.agent.environment import command_argv, environment, kill_grace
+from corral.agent.health_checks import HealthChecks
 from corral.agent.images import ImageError, image_rootfs
 from corral.agent.launcher_client import LauncherClient
 from corral.agent.model import ExecutorEntry, FrameworkEntry, TaskEntry
@@ -105,6 +106,7 @@ class Agent:
         )
         self.docker: docker_ops.DockerContainerizer | None = None  # when dockerd answered
         self.docker_why: str | None = None  # why there is no docker containerizer
+        self.health = HealthChecks(self)  # health checks and checks of the tasks it runs
         self._latest_state: dict[tuple[str, str], str] = {}  # newest state of each task
         self._out: list[msg.AgentToMaster] = []
         self._out_wake = asyncio.Event()
@@ -168,6 +170,7 @@ class Agent:
             self.launcher.send(lp.ShutdownRequest(grace=1.0))
         if self.docker is not None:
             await self.docker.close(kill=kill_tasks)
+        await self.health.close()
         for t in self._tasks:
             t.cancel()
         for t in self._tasks:
@@ -251,6 +254,7 @@ class Agent:
         self._latest_state[(task.framework_id, task.task_id)] = status.state
         if task.container_id:
             status.container_status = status.container_status or None
+        self.health.on_status(task, status)  # starts/stops probes; adds healthy, check_status
         self.updates.push(
             msg.StatusUpdate(framework_id=ID(task.framework_id), status=status),
             asyncio.get_running_loop().time(),

@@ -6,6 +6,7 @@ from __future__ import annotations
 import time
 from typing import TYPE_CHECKING, Any
 
+from corral.health.policy import validate as validate_checks
 from corral.master.errors import CallError
 from corral.master.state import AgentRecord, ExecutorRecord, FrameworkRecord
 from corral.resources import ResourceError, Resources, from_wire
@@ -117,7 +118,7 @@ def _validate_task(
         return "Task's 'command.value' is empty"
     if res.is_empty():
         return "Task uses no resources"
-    return None
+    return validate_checks(task)
 
 
 def _launch_one(
