@@ -10,7 +10,7 @@ import pytest
 from recorder import Recorder, connected, sandbox_of, task
 
 from corral.resources import parse
-from corral.testing import LocalCluster
+from corral.testing import LocalCluster, http_json
 from corral.wire.tasks import CheckInfo, HealthCheck, TaskStatus
 
 pytestmark = pytest.mark.integration
@@ -100,11 +100,16 @@ async def test_tcp_health_check(cluster: LocalCluster) -> None:
 
 
 async def test_command_health_check_runs_in_the_task_sandbox(cluster: LocalCluster) -> None:
-    # The command sees the task's environment and working directory.
-    probe = 'test "$MESOS_TASK_ID" = cmd && test ! -e sick'
+    # The command sees the task's environment and working directory; under the linux
+    # containerizer it runs in the task's pid namespace, where the task is pid 1.
+    probe = 'tr "\\0" " " </proc/1/cmdline >saw; test "$MESOS_TASK_ID" = cmd && test ! -e sick'
     hc = {"type": "COMMAND", "command": {"value": probe}, "consecutive_failures": 1, **FAST}
     updates = await run_until_killed(cluster, "cmd", "sleep 600", hc)
     assert_turned_unhealthy(updates, 1)
+    state = http_json(f"http://127.0.0.1:{cluster.agents[0].port}/state")
+    if state["flags"]["containerizers"].startswith("linux"):
+        saw = Path(sandbox_of(cluster, "cmd"), "saw").read_text()
+        assert "sleep 600" in saw, saw  # not the host's pid 1
 
 
 async def test_failures_in_the_grace_period_are_not_counted(cluster: LocalCluster) -> None:
