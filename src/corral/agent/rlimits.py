@@ -4,8 +4,10 @@
 process containerizer's defaults.) The launcher sets them around ``posix_spawn``
 (which cannot run code in the child): it sets its own limits for the microseconds of the
 spawn, so the child inherits them, then restores its own. A hard limit the launcher may not
-lower and raise again (it is not root), and ``NPROC`` (whose check would apply to the spawn
-itself), are set on the child with ``prlimit(2)`` right after the spawn instead.
+lower and raise again (it is not root) is set on the child with ``prlimit(2)`` right after the
+spawn instead (its soft limit is inherited, so only the ceiling comes a moment late). The
+kernel checks ``NPROC`` at the spawn itself too: for an unprivileged launcher whose user already
+has that many processes the launch fails, as the task's first fork would.
 """
 
 from __future__ import annotations
@@ -65,9 +67,6 @@ def spawning_with(limits: list[RLimit]) -> Iterator[list[tuple[int, tuple[int, i
                     f"RLIMIT_{lim.name}: hard limit {lim.hard} is above the launcher's "
                     f"({cur_hard})"
                 )
-            if lim.name == "NPROC":
-                later.append((res, (soft, hard)))
-                continue
             try:
                 resource.setrlimit(res, (soft, hard) if privileged else (soft, cur_hard))
             except ValueError as exc:
