@@ -119,7 +119,7 @@ class Agent:
         self.disk = DiskWatcher(
             self, config.disk_watch_interval, config.enforce_container_disk_quota
         )
-        self._latest_state: dict[tuple[str, str], str] = {}  # newest state of each task
+        self.latest_state: dict[tuple[str, str], str] = {}  # newest state of each task
         self._out: list[msg.AgentToMaster] = []
         self._out_wake = asyncio.Event()
         self._ws: aiohttp.ClientWebSocketResponse | None = None
@@ -241,7 +241,7 @@ class Agent:
         if task.executor_id:
             status.executor_id = ID(task.executor_id)
         task.state = status.state
-        self._latest_state[(task.framework_id, task.task_id)] = status.state
+        self.latest_state[(task.framework_id, task.task_id)] = status.state
         if task.container_id:
             status.container_status = status.container_status or None
         self.updates.push(
@@ -274,7 +274,7 @@ class Agent:
             m.framework_id, m.task_id, m.uuid, asyncio.get_running_loop().time()
         )
         if acked is not None and is_terminal(acked.status.state):
-            self._latest_state.pop((m.framework_id.value, m.task_id.value), None)
+            self.latest_state.pop((m.framework_id.value, m.task_id.value), None)
             self.checkpoint.forget_task(m.framework_id.value, m.task_id.value)
             self._maybe_forget_framework(m.framework_id.value)
 
@@ -291,7 +291,7 @@ class Agent:
             del self.completed_frameworks[0]
 
     # ================================================================== launching
-    def _framework(self, info: FrameworkInfo) -> FrameworkEntry:
+    def framework_entry(self, info: FrameworkInfo) -> FrameworkEntry:
         assert info.id is not None
         fid = info.id.value
         fw = self.frameworks.get(fid)
@@ -306,7 +306,7 @@ class Agent:
         return fw.executors.get(eid) if fw else None
 
     def run_task(self, framework_info: FrameworkInfo, info: TaskInfo) -> None:
-        fw = self._framework(framework_info)
+        fw = self.framework_entry(framework_info)
         tid = info.task_id.value
         if tid in fw.tasks:
             return  # a duplicate delivery

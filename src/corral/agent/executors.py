@@ -142,7 +142,7 @@ def run_task_group(
     self: Agent, framework_info: FrameworkInfo, einfo: ExecutorInfo, tasks: list[TaskInfo]
 ) -> None:
     """LAUNCH_GROUP: the agent plays Mesos's default executor; each task is its own process."""
-    fw = self._framework(framework_info)
+    fw = self.framework_entry(framework_info)
     eid = einfo.executor_id.value
     ex = fw.executors.get(eid) or self._start_executor(fw, einfo, kind="group")
     for info in tasks:

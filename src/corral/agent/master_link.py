@@ -198,7 +198,7 @@ async def _timers(self: Agent) -> None:
 
 
 def _forward_update(self: Agent, update: msg.StatusUpdate) -> None:
-    latest = self._latest_state.get((update.framework_id.value, update.status.task_id.value))
+    latest = self.latest_state.get((update.framework_id.value, update.status.task_id.value))
     update.latest_state = latest if latest and latest != update.status.state else None
     self.send(update)
 

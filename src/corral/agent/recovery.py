@@ -32,10 +32,10 @@ async def cleanup(agent: Agent) -> None:
 async def recover(agent: Agent) -> None:
     recovered = agent.checkpoint.recover()
     latest = agent.updates.recover()
-    agent._latest_state.update(latest)
+    agent.latest_state.update(latest)
     agent.agent_id = recovered.agent_id
     for e in recovered.executors:
-        fw = agent._framework(e.framework)
+        fw = agent.framework_entry(e.framework)
         ex = ExecutorEntry(
             framework_id=fw.framework_id,
             info=e.executor,
@@ -47,7 +47,7 @@ async def recover(agent: Agent) -> None:
         if e.kind == "custom":
             agent.containers[e.container_id] = ex
     for t in recovered.tasks:
-        fw = agent._framework(t.framework)
+        fw = agent.framework_entry(t.framework)
         tid = t.task.task_id.value
         state = latest.get((fw.framework_id, tid), "TASK_STAGING")
         task = TaskEntry(
