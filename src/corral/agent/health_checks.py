@@ -31,12 +31,11 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
 import aiohttp
-import msgspec
 
 from corral.agent.environment import command_argv, environment
 from corral.agent.namespaces import SANDBOX
 from corral.health import policy as hp
-from corral.wire.tasks import CheckStatusInfo, ContainerInfo, TaskStatus, is_terminal
+from corral.wire.tasks import CheckStatusInfo, TaskStatus, is_terminal
 
 if TYPE_CHECKING:
     from corral.agent.agent import Agent
@@ -183,13 +182,15 @@ class HealthChecks:
     def _address(self, task: TaskEntry, port: int) -> tuple[str, int]:
         mappings: dict[int, int] = {}
         container = task.info.container
-        if container and container.get("type") == "DOCKER":
-            info = msgspec.convert(container, ContainerInfo)
-            if info.docker is not None and info.docker.network == "BRIDGE":
-                mappings = {m.container_port: m.host_port for m in info.docker.port_mappings}
+        docker = container.docker if container is not None else None
+        if docker is not None and docker.network == "BRIDGE":
+            mappings = {m.container_port: m.host_port for m in docker.port_mappings}
         config = self.agent.config
-        private = self.agent.linux and "network/private" in config.isolation
+        private = self._containerizer(task) == "linux" and "network/private" in config.isolation
         return hp.probe_address(port, config.ip, private, mappings)
+
+    def _containerizer(self, task: TaskEntry) -> str:
+        return self.agent.containerizers.name_of(task.container_id or "")
 
     async def _http(self, host: str, port: int, probe: hp.Probe) -> hp.ProbeResult:
         url = f"{probe.scheme}://{host}:{port}{probe.path}"
@@ -249,10 +250,10 @@ class HealthChecks:
                 env[var.name] = var.value
         cwd = str(task.sandbox)
         args = [path, *argv[1:]]
-        docker = self.agent.docker is not None and self.agent.docker.owns(task.container_id)
-        inside = self.agent.linux and task.pid is not None and self._nsenter is not None
-        if inside and not docker:
-            if task.info.container and (task.info.container.get("mesos") or {}).get("image"):
+        inside = self._containerizer(task) == "linux" and task.pid is not None
+        if inside and self._nsenter is not None:
+            container = task.info.container
+            if container is not None and container.mesos is not None and container.mesos.image:
                 env["MESOS_SANDBOX"] = SANDBOX
             # --root/--wd without a value: the task's own root and working directory.
             assert self._nsenter is not None
