@@ -55,6 +55,7 @@ async def test_a_standbys_address_is_followed_to_the_leader(ha: LocalCluster) ->
     await pool.start()
     try:
         await wait(pool.all_registered, what="agents registered through a standby")
+        # the link followed the 307 itself (aiohttp would have, leaving the standby's address)
         assert {a.link.address for a in pool.agents} == {leader}
         assert await agent_count(leader) == 5
         async with connected(standby) as (driver, _):
@@ -70,6 +71,7 @@ async def test_zookeeper_followers_move_to_the_new_leader(ha: LocalCluster) -> N
     await pool.start()
     try:
         await wait(pool.all_registered, what="agents registered through ZooKeeper")
+        assert all(a.link.source is pool.leader for a in pool.agents)  # one ZooKeeper session
         async with connected(ha.zk, failover_timeout=60) as (driver, rec):
             assert driver.master == old
             li = ha.leader_index()
