@@ -65,7 +65,7 @@ class CallFailed(Refused):
 
 
 def link_policy(max_backoff: float) -> LinkPolicy:
-    """How a framework re-subscribes: backoff from 0.2 s doubling to ``max_backoff``, with
+    """How a framework re-subscribes: backoff from 0.1-0.2 s doubling to ``max_backoff``, with
     jitter; quickly while an election is under way (503, and the first 20 tries after
     ZooKeeper names a leader or a subscription ends); a 4xx ends the driver."""
     return LinkPolicy(backoff=Backoff(base=0.1, cap=max_backoff), give_up_on_client_error=True)
