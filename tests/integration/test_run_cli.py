@@ -103,6 +103,21 @@ def test_a_task_that_cannot_be_placed_says_why_and_timeout_ends_the_wait(
     assert time.monotonic() - started < 60
 
 
+def test_a_health_check_kills_a_task_that_turns_unhealthy(cluster: LocalCluster) -> None:
+    p = corral_run(
+        cluster,
+        *("--health-cmd", "test ! -e sick", "--health-interval", "0.3"),
+        *("--health-retries", "2", "--health-start-period", "0"),
+        *("--quiet", "--", "sleep 3; touch sick; sleep 600"),
+    )
+    assert p.returncode == 1, p.stdout + p.stderr
+    lines = p.stdout.splitlines()
+    assert any(ln.endswith("TASK_RUNNING (healthy)") for ln in lines), lines
+    unhealthy = [ln for ln in lines if "TASK_RUNNING (unhealthy)" in ln]
+    assert len(unhealthy) == 2 and "command exited with status 1" in unhealthy[0]
+    assert "2 consecutive health check failures" in lines[-2] and "TASK_KILLED" in lines[-2]
+
+
 def test_cannot_reach_the_master_is_its_own_exit_code() -> None:
     p = subprocess.run(
         [*CORRAL, "--master", f"127.0.0.1:{free_port()}", "--connect-timeout", "1", "--", "true"],
@@ -121,6 +136,7 @@ def test_cannot_reach_the_master_is_its_own_exit_code() -> None:
         (["--kill-grace", "-5"], "--kill-grace"),
         (["--connect-timeout", "0"], "--connect-timeout"),
         (["--detach", "--json"], "--detach"),
+        (["--health-cmd", "true", "--health-retries", "0"], "--health-retries"),
     ],
 )
 def test_bad_usage_is_exit_code_2(args: list[str], flag: str) -> None:

@@ -65,6 +65,21 @@ def run(
     connect_timeout: float = typer.Option(
         15.0, "--connect-timeout", help="Give up reaching the master after this long (exit 69)."
     ),
+    health_cmd: str = typer.Option(
+        "", "--health-cmd", help="A shell command the agent runs to check the task's health."
+    ),
+    health_interval: float = typer.Option(
+        10.0, "--health-interval", help="Seconds between health checks (and before the first)."
+    ),
+    health_timeout: float = typer.Option(
+        20.0, "--health-timeout", help="Seconds a health check may take."
+    ),
+    health_retries: int = typer.Option(
+        3, "--health-retries", help="Consecutive failed health checks that kill the task."
+    ),
+    health_start_period: float = typer.Option(
+        10.0, "--health-start-period", help="Seconds from the start when failures do not count."
+    ),
     docker_image: str = typer.Option(
         "", "--docker-image", help="Run the command in this docker image (agents with docker)."
     ),
@@ -81,7 +96,7 @@ def run(
     from corral.frameworks.run import run as run_framework
     from corral.frameworks.run_plan import RunSpec
     from corral.wire.common import DurationInfo
-    from corral.wire.tasks import KillPolicy, is_terminal
+    from corral.wire.tasks import CommandInfo, HealthCheck, KillPolicy, is_terminal
 
     if count < 1:
         fail("--count must be at least 1")
@@ -97,6 +112,13 @@ def run(
         fail("--kill-grace must not be negative")
     if detach and as_json:
         fail("--detach prints task ids; it does not go with --json")
+    if health_interval <= 0 or health_timeout <= 0 or health_start_period < 0:
+        fail(
+            "--health-interval and --health-timeout must be positive, "
+            "--health-start-period must not be negative"
+        )
+    if health_retries < 1:
+        fail("--health-retries must be at least 1")
     environment: dict[str, str] = {}
     for item in env:
         key, sep, value = item.partition("=")
@@ -114,6 +136,17 @@ def run(
     policy = None
     if kill_grace >= 0:
         policy = KillPolicy(grace_period=DurationInfo(nanoseconds=int(kill_grace * 1e9)))
+    health = None
+    if health_cmd:
+        health = HealthCheck(
+            type="COMMAND",
+            command=CommandInfo(value=health_cmd),
+            delay_seconds=health_interval,
+            interval_seconds=health_interval,
+            timeout_seconds=health_timeout,
+            consecutive_failures=health_retries,
+            grace_period_seconds=health_start_period,
+        )
     spec = RunSpec(
         command=shell_cmd,
         count=count,
@@ -128,6 +161,7 @@ def run(
         docker_network=docker_network.upper(),
         force_pull=force_pull,
         kill_policy=policy,
+        health_check=health,
     )
     single = count == 1 and not as_json
     progress = None
@@ -180,6 +214,8 @@ def run(
                 connect_timeout=connect_timeout,
             )
         )
+    except KeyboardInterrupt:  # a second Ctrl-C while the run tears down
+        fail("interrupted", 130)
     finally:
         if progress is not None:
             progress.stop()
@@ -199,6 +235,8 @@ def state_line(result: TaskResult, status: TaskStatus) -> str:
         line += f": {status.message}"
     if status.healthy is not None:
         line += " (healthy)" if status.healthy else " (unhealthy)"
+        if status.state == "TASK_RUNNING" and not status.healthy and status.message:
+            line += f": {status.message}"
     return line
 
 

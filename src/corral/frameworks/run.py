@@ -178,7 +178,7 @@ async def run(
     driver = SchedulerDriver(master, fw.framework_info(), fw)
     runner = loop.create_task(driver.run())
     interrupted = asyncio.Event()
-    with contextlib.suppress(NotImplementedError, RuntimeError):
+    with contextlib.suppress(NotImplementedError, RuntimeError, ValueError):
         loop.add_signal_handler(signal.SIGINT, interrupted.set)
     deadline = None if timeout is None else loop.time() + timeout
     follower: asyncio.Task[None] | None = None
@@ -218,7 +218,7 @@ async def run(
         if follower is not None:
             with contextlib.suppress(TimeoutError, asyncio.CancelledError, Exception):
                 await asyncio.wait_for(follower, 5)
-        with contextlib.suppress(NotImplementedError, RuntimeError):
+        with contextlib.suppress(NotImplementedError, RuntimeError, ValueError):
             loop.remove_signal_handler(signal.SIGINT)
         framework_id = driver.framework_id
         await driver.stop(failover=ending == "detached")

@@ -15,7 +15,14 @@ from dataclasses import dataclass, field
 from corral.resources import Resources, from_wire, scalars
 from corral.scheduler_client.matching import command_task
 from corral.wire.scheduler import Offer
-from corral.wire.tasks import ContainerInfo, DockerInfo, KillPolicy, TaskInfo, TaskStatus
+from corral.wire.tasks import (
+    ContainerInfo,
+    DockerInfo,
+    HealthCheck,
+    KillPolicy,
+    TaskInfo,
+    TaskStatus,
+)
 from corral.wire.tasks import is_terminal as terminal_state
 
 _EXIT = re.compile(r"exited with status (\d+)")
@@ -48,6 +55,7 @@ class RunSpec:
     docker_network: str = "HOST"
     force_pull: bool = False
     kill_policy: KillPolicy | None = None
+    health_check: HealthCheck | None = None
 
     def container(self) -> ContainerInfo | None:
         """The task's ContainerInfo when it runs in a docker image."""
@@ -204,6 +212,7 @@ def task_info(plan: RunPlan, task_id: str, agent_id: str) -> TaskInfo:
     )
     info.container = spec.container()
     info.kill_policy = spec.kill_policy
+    info.health_check = spec.health_check
     return info
 
 
