@@ -17,6 +17,8 @@ from recorder import connected, sandbox_file, task
 from corral.agent.cgroups import CONTROLLERS, ROOT, own_cgroups, unavailable
 from corral.resources import from_wire, parse, scalars
 from corral.testing import LocalCluster, free_port, http_json, wait_until
+from corral.wire.codec import convert
+from corral.wire.tasks import ContainerInfo, Image, ImageAppc, MesosInfo
 
 pytestmark = pytest.mark.integration
 
@@ -433,7 +435,7 @@ async def test_a_task_runs_in_its_image_root_filesystem(tmp_path: Path) -> None:
                 ("missing", {"type": "DOCKER", "docker": {"name": "nope"}}),
             ):
                 t = task(tid, offer, IMAGE_SCRIPT)
-                t.container = {"type": "MESOS", "mesos": {"image": image}}
+                t.container = convert({"type": "MESOS", "mesos": {"image": image}}, ContainerInfo)
                 tasks.append(t)
             await driver.launch([offer.id.value], tasks)
             for tid in ("from-tar", "from-dir"):
@@ -485,10 +487,10 @@ async def test_an_image_cannot_aim_the_launcher_at_host_paths(tmp_path: Path) ->
             tasks = []
             for name in ("evil-mnt", "evil-nsinit"):
                 t = task(name, offer, "echo ran", scalars(cpus=0.1, mem=32))
-                t.container = {
-                    "type": "MESOS",
-                    "mesos": {"image": {"type": "APPC", "appc": {"name": name}}},
-                }
+                t.container = ContainerInfo(
+                    type="MESOS",
+                    mesos=MesosInfo(image=Image(type="APPC", appc=ImageAppc(name=name))),
+                )
                 tasks.append(t)
             await driver.launch([offer.id.value], tasks)
             for name, where in (("evil-mnt", "/mnt"), ("evil-nsinit", "/mnt/mesos/nsinit")):
