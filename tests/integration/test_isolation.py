@@ -18,7 +18,7 @@ from corral.agent.cgroups import CONTROLLERS, ROOT, own_cgroups, unavailable
 from corral.resources import from_wire, parse, scalars
 from corral.testing import LocalCluster, free_port, http_json, wait_until
 from corral.wire.codec import convert
-from corral.wire.tasks import ContainerInfo, Image, ImageAppc, MesosInfo
+from corral.wire.tasks import ContainerInfo, Image, ImageAppc, MesosInfo, RLimit, RLimitInfo
 
 pytestmark = pytest.mark.integration
 
@@ -66,6 +66,22 @@ async def test_memory_limit_ends_the_task_with_the_memory_reason(linux: LocalClu
         failed = await rec.wait_state("hog", "TASK_FAILED", timeout=30)
         assert failed.reason == "REASON_CONTAINER_LIMITATION_MEMORY"
         assert "Memory limit exceeded" in (failed.message or "")
+
+
+async def test_linux_tasks_get_the_rlimits_they_ask_for(linux: LocalCluster) -> None:
+    async with connected(linux.master) as (driver, rec):
+        offer = await rec.next_offer()
+        limited = task("limited", offer, "cat /proc/self/limits")
+        limited.container = ContainerInfo(
+            type="MESOS",
+            rlimit_info=RLimitInfo(rlimits=[RLimit(type="RLMT_NOFILE", soft=77, hard=99)]),
+        )
+        await driver.launch([offer.id.value], [limited])
+        await rec.wait_state("limited", "TASK_FINISHED")
+        line = next(
+            ln for ln in sandbox_file(linux, "limited").splitlines() if "Max open files" in ln
+        )
+        assert line.split()[3:5] == ["77", "99"]
 
 
 async def test_tasks_see_only_their_own_processes(linux: LocalCluster) -> None:
