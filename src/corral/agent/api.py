@@ -12,7 +12,6 @@ import msgspec
 from aiohttp import web
 
 from corral import MESOS_COMPAT_VERSION, __version__
-from corral.agent import docker_containerizer as docker_ops
 from corral.agent.agent import Agent
 from corral.agent.model import ExecutorEntry, FrameworkEntry, TaskEntry
 from corral.agent.usage import container_usage
@@ -118,7 +117,7 @@ class AgentAPI:
                 return error(
                     400, "Failed to validate executor::Call: Expecting 'message' to be present"
                 )
-            agent._send(
+            agent.send(
                 msg.ExecutorToFramework(
                     framework_id=call.framework_id,
                     executor_id=call.executor_id,
@@ -332,15 +331,12 @@ async def containers(agent: Agent) -> list[op.Container]:
     out = []
     for cid, owner in agent.containers.items():
         executor_id = str(owner.executor_id or getattr(owner, "task_id", ""))
-        kind = "linux" if agent.linux else "process"
-        if agent.docker is not None and agent.docker.owns(cid):
-            kind = "docker"
         out.append(
             op.Container(
                 container_id=ID(cid),
                 framework_id=ID(owner.framework_id),
                 executor_id=ID(executor_id),
-                containerizer=kind,
+                containerizer=agent.containerizers.name_of(cid),
                 statistics=usage.get(cid, msgspec.UNSET),
             )
         )
@@ -396,7 +392,7 @@ def agent_flags(agent: Agent) -> dict[str, str]:
         "master": agent.config.master,
         "work_dir": str(agent.config.work_dir),
         "port": str(agent.config.port),
-        "containerizers": ",".join(docker_ops.active(agent)),
+        "containerizers": ",".join(agent.containerizers.names()),
     }
 
 
@@ -412,7 +408,7 @@ def agent_state(agent: Agent) -> sv.AgentState:
         attributes=dict(agent.config.attributes),
         master_hostname=agent.master_info.hostname if agent.master_info else None,
         flags=agent_flags(agent),
-        containerizers=docker_ops.active(agent),
+        containerizers=agent.containerizers.names(),
         frameworks=[framework_state(fw, agent) for fw in agent.frameworks.values()],
         completed_frameworks=[framework_state(fw, agent) for fw in agent.completed_frameworks],
         launcher_pid=agent.launcher.pid,

@@ -16,6 +16,7 @@ from msgspec import UNSET, UnsetType
 
 from corral.wire.base import View
 from corral.wire.common import Label
+from corral.wire.tasks import ContainerInfo
 
 T = TypeVar("T")  # a task: StateTask when read, msgspec.Raw when served
 A = TypeVar("A")  # an agent: StateAgent when read, msgspec.Raw when served
@@ -54,7 +55,7 @@ class StateTask(View, kw_only=True):
     role: str | UnsetType = UNSET
     statuses: list[StateStatus] = []
     labels: list[Label] | UnsetType = UNSET
-    container: dict[str, Any] | UnsetType = UNSET
+    container: ContainerInfo | UnsetType = UNSET
     statistics: dict[str, int] | UnsetType = UNSET  # its container's usage, when reported
 
 
