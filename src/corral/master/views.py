@@ -11,8 +11,7 @@ import msgspec
 from aiohttp import web
 
 from corral import MESOS_COMPAT_VERSION, __version__
-from corral.master.master import Master
-from corral.master.state import AgentRecord, FrameworkRecord, TaskRecord
+from corral.master.core.state import AgentRecord, FrameworkRecord, MasterState, TaskRecord
 from corral.resources import Resources
 from corral.transport.http import error, json_response, read_call
 from corral.wire.base import Message
@@ -179,7 +178,7 @@ def framework_json(fw: FrameworkRecord) -> dict[str, Any]:
     }
 
 
-def flags(master: Master) -> dict[str, str]:
+def flags(master: MasterState) -> dict[str, str]:
     c = master.config
     return {
         "port": str(c.port),
@@ -193,7 +192,7 @@ def flags(master: Master) -> dict[str, str]:
     }
 
 
-def state_json(master: Master) -> dict[str, Any]:
+def state_json(master: MasterState) -> dict[str, Any]:
     c = master.config
     pid = f"master@{c.ip}:{c.port}"
     return {
@@ -225,7 +224,7 @@ def state_json(master: Master) -> dict[str, Any]:
     }
 
 
-def metrics_snapshot(master: Master) -> dict[str, float]:
+def metrics_snapshot(master: MasterState) -> dict[str, float]:
     kinds = ("cpus", "mem", "disk", "gpus")
     total = dict.fromkeys(kinds, 0.0)
     used = dict.fromkeys(kinds, 0.0)
@@ -320,7 +319,7 @@ def _v1_framework(fw: FrameworkRecord) -> dict[str, Any]:
     }
 
 
-def _get_tasks(master: Master) -> dict[str, Any]:
+def _get_tasks(master: MasterState) -> dict[str, Any]:
     tasks, unreachable, completed = [], [], []
     for fw in [*master.frameworks.values(), *master.completed_frameworks]:
         tasks += [rendered(t, "v1", _v1_task) for t in fw.tasks.values()]
@@ -329,19 +328,19 @@ def _get_tasks(master: Master) -> dict[str, Any]:
     return {"tasks": tasks, "unreachable_tasks": unreachable, "completed_tasks": completed}
 
 
-def _get_agents(master: Master) -> dict[str, Any]:
+def _get_agents(master: MasterState) -> dict[str, Any]:
     agents = [agent_rendered(a, "v1", _v1_agent) for a in master.agents.values()]
     return {"agents": agents, "recovered_agents": []}
 
 
-def _get_frameworks(master: Master) -> dict[str, Any]:
+def _get_frameworks(master: MasterState) -> dict[str, Any]:
     return {
         "frameworks": [_v1_framework(f) for f in master.frameworks.values()],
         "completed_frameworks": [_v1_framework(f) for f in master.completed_frameworks],
     }
 
 
-def _get_executors(master: Master) -> dict[str, Any]:
+def _get_executors(master: MasterState) -> dict[str, Any]:
     return {
         "executors": [
             {"executor_info": to_builtins(ex.info), "agent_id": {"value": aid}}
@@ -351,7 +350,7 @@ def _get_executors(master: Master) -> dict[str, Any]:
     }
 
 
-def operator_response(master: Master, call_type: str) -> dict[str, Any]:
+def operator_response(master: MasterState, call_type: str) -> dict[str, Any]:
     key = call_type.lower()
     if call_type == "GET_HEALTH":
         body: dict[str, Any] = {"healthy": True}
@@ -408,7 +407,7 @@ def operator_response(master: Master, call_type: str) -> dict[str, Any]:
 
 
 class OperatorAPI:
-    def __init__(self, master: Master) -> None:
+    def __init__(self, master: MasterState) -> None:
         self.master = master
 
     async def call(self, request: web.Request) -> web.Response:
