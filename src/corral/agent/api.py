@@ -12,7 +12,6 @@ from typing import Any
 from aiohttp import web
 
 from corral import MESOS_COMPAT_VERSION, __version__
-from corral.agent import docker_containerizer as docker_ops
 from corral.agent.agent import Agent
 from corral.agent.model import ExecutorEntry, FrameworkEntry, TaskEntry
 from corral.agent.usage import container_usage
@@ -115,7 +114,7 @@ class AgentAPI:
                 return error(
                     400, "Failed to validate executor::Call: Expecting 'message' to be present"
                 )
-            agent._send(
+            agent.send(
                 msg.ExecutorToFramework(
                     framework_id=call.framework_id,
                     executor_id=call.executor_id,
@@ -332,10 +331,8 @@ async def containers_json(agent: Agent) -> list[dict[str, Any]]:
             "container_id": {"value": cid},
             "framework_id": {"value": owner.framework_id},
             "executor_id": {"value": executor_id},
-            "containerizer": "linux" if agent.linux else "process",
+            "containerizer": agent.containerizers.name_of(cid),
         }
-        if agent.docker is not None and agent.docker.owns(cid):
-            entry["containerizer"] = "docker"
         if cid in usage:
             entry["statistics"] = usage[cid]
         out.append(entry)
@@ -416,9 +413,9 @@ def agent_state(agent: Agent) -> dict[str, Any]:
             "master": agent.config.master,
             "work_dir": str(agent.config.work_dir),
             "port": str(agent.config.port),
-            "containerizers": ",".join(docker_ops.active(agent)),
+            "containerizers": ",".join(agent.containerizers.names()),
         },
-        "containerizers": docker_ops.active(agent),
+        "containerizers": agent.containerizers.names(),
         "frameworks": frameworks,
         "completed_frameworks": completed,
         "launcher_pid": agent.launcher.pid,

@@ -189,7 +189,7 @@ async def _timers(self: Agent) -> None:
             if self.registered.is_set():
                 usage = await container_usage(self)
                 if usage:
-                    self._send(msg.UsageReport(containers=usage))
+                    self.send(msg.UsageReport(containers=usage))
         if self._ws is not None and loop.time() - self._last_heard > self.config.master_timeout:
             log.warning(
                 "no word from the master for %.0fs; reconnecting", self.config.master_timeout
@@ -198,15 +198,15 @@ async def _timers(self: Agent) -> None:
 
 
 def _forward_update(self: Agent, update: msg.StatusUpdate) -> None:
-    latest = self._latest_state.get((update.framework_id.value, update.status.task_id.value))
+    latest = self.latest_state.get((update.framework_id.value, update.status.task_id.value))
     update.latest_state = latest if latest and latest != update.status.state else None
-    self._send(update)
+    self.send(update)
 
 
 # ------------------------------------------------------------------ master messages
 def _handle_master(self: Agent, m: msg.MasterToAgent) -> None:
     if isinstance(m, msg.Ping):
-        self._send(msg.Pong())
+        self.send(msg.Pong())
     elif isinstance(m, msg.Registered):
         if self.agent_id != m.agent_id.value:
             self.agent_id = m.agent_id.value
