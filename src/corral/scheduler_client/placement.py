@@ -130,6 +130,7 @@ class Unplaced:
 class Placement:
     assignments: list[Assignment] = field(default_factory=list)
     unplaced: list[Unplaced] = field(default_factory=list)
+    outcomes: list[Assignment | Unplaced] = field(default_factory=list)  # one per spec, in order
 
     def by_agent(self) -> dict[str, list[Assignment]]:
         out: dict[str, list[Assignment]] = {}
@@ -445,8 +446,10 @@ def place(
         found = _place_one(spec, agents, free, placed_now, totals)
         if isinstance(found, str):
             result.unplaced.append(Unplaced(spec, found))
+            result.outcomes.append(result.unplaced[-1])
             continue
         result.assignments.append(found)
+        result.outcomes.append(found)
         free[found.agent_id] = free[found.agent_id] - found.resources
         agent = next(a for a in agents if a.agent_id == found.agent_id)
         placed_now.append(Placed(spec.key, agent.agent_id, agent.hostname, agent.attributes))
