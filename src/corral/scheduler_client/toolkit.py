@@ -301,8 +301,12 @@ class Runner:
         self.state: FrameworkState | None = None
         self.core: FrameworkCore | None = None
         self.driver: SchedulerDriver | None = None
+        self._task: asyncio.Task[None] | None = None
+        self._stopping = False
 
     async def run(self) -> None:
+        """Campaign, then lead until stopped or fenced. Returns normally when stopped."""
+        self._task = asyncio.current_task()
         self.state = await open_state(
             self.location,
             self.framework.name,
@@ -310,7 +314,12 @@ class Runner:
             session_timeout=self.session_timeout,
         )
         try:
-            await self.state.election.campaign()
+            try:
+                await self.state.election.campaign()
+            except asyncio.CancelledError:
+                if self._stopping:
+                    return
+                raise
             self.leading.set()
             core = self.core = FrameworkCore(self.framework, self.state.store)
             framework_id = await core.load()
@@ -368,9 +377,17 @@ class Runner:
                 log.warning("%s: %s", self.framework.name, exc)
 
     async def stop(self) -> None:
-        """Stop this instance; the framework stays registered (another instance takes over)."""
+        """Stop this instance; the framework stays registered (another instance takes over,
+        the lease or lock is released at once)."""
+        self._stopping = True
         if self.driver is not None:
             await self.driver.stop(failover=True)
+        elif self._task is not None:
+            self._task.cancel()  # still campaigning
+
+    def request_stop(self) -> None:
+        """``stop`` from a signal handler."""
+        self._stop_task = asyncio.get_running_loop().create_task(self.stop())
 
 
 async def run_framework(
