@@ -18,7 +18,8 @@ from corral.agent.docker_spec import (
 )
 from corral.resources import parse
 from corral.wire.base import ID
-from corral.wire.tasks import CommandInfo, TaskInfo
+from corral.wire.codec import WireError, convert
+from corral.wire.tasks import CommandInfo, ContainerInfo, TaskInfo
 
 SANDBOX = Path("/var/lib/corral/agent/sandboxes/c1")
 
@@ -30,7 +31,7 @@ def info(container: dict[str, Any], command: CommandInfo | None = None, res: str
         agent_id=ID("a"),
         resources=parse(res or "cpus:0.5;mem:64;ports:[31000-31001]").to_wire(),
         command=command or CommandInfo(value="echo hi"),
-        container=container,
+        container=convert(container, ContainerInfo),  # as the wire decodes it
     )
 
 
@@ -128,14 +129,20 @@ def test_volumes_relative_paths_are_in_the_sandbox() -> None:
         (docker(network="USER"), "network: 'USER' is not supported"),
         (docker(parameters=[{"key": "ulimit", "value": "x"}]), "parameters: arbitrary docker"),
         (
-            {"type": "DOCKER", "docker": {"image": "b", "privileged": "maybe"}},
-            "Invalid field 'docker.privileged'",
+            {"type": "DOCKER", "docker": {"image": "b"}, "volumes": [{"host_path": "/x"}]},
+            "required field 'volumes",
         ),
     ],
 )
 def test_bad_container_infos_name_the_field(container: dict[str, Any], message: str) -> None:
     with pytest.raises(LaunchError, match=message.replace(".", r"\.")):
         kwargs_for(container)
+
+
+def test_a_container_info_of_the_wrong_shape_is_refused_by_the_wire_naming_the_field() -> None:
+    # TaskInfo.container is typed: the master's decoding of the ACCEPT names the field (400).
+    with pytest.raises(WireError, match=r"Invalid field 'docker\.privileged'"):
+        convert({"type": "DOCKER", "docker": {"image": "b", "privileged": "maybe"}}, ContainerInfo)
 
 
 def test_which_tasks_are_docker_and_endpoints() -> None:

@@ -10,7 +10,6 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-import os
 import socket
 import time
 import uuid
@@ -20,25 +19,25 @@ from pathlib import Path
 import aiohttp
 
 from corral.agent import containers as container_ops
-from corral.agent import docker_containerizer as docker_ops
 from corral.agent import executors as executor_ops
-from corral.agent import launcher_protocol as lp
 from corral.agent import master_link as link_ops
-from corral.agent.cgroups import prepare as prepare_cgroups
-from corral.agent.cgroups import unavailable as cgroups_unavailable
 from corral.agent.checkpoint import Checkpoint
 from corral.agent.checkpoint import TaskRecord as CheckpointedTask
+from corral.agent.containerizer.base import (
+    AgentFacts,
+    ContainerEvent,
+    ContainerizerConfig,
+    LaunchSpec,
+)
+from corral.agent.containerizer.router import Router
 from corral.agent.disk import DiskWatcher
-from corral.agent.docker_spec import is_docker
-from corral.agent.environment import command_argv, environment, kill_grace
-from corral.agent.images import ImageError, image_rootfs
+from corral.agent.environment import kill_grace
 from corral.agent.launcher_client import LauncherClient
 from corral.agent.model import ExecutorEntry, FrameworkEntry, TaskEntry
 from corral.agent.sandbox import FetchError, fetch_uris, make_sandbox, sandbox_dir
 from corral.agent.status_updates import StatusUpdateManager
-from corral.coordination.url import is_zk_url
-from corral.coordination.zookeeper import LeaderDetector
 from corral.resources import Resources, from_wire
+from corral.transport.link import LeaderLink, LeaderSource
 from corral.wire import agent as msg
 from corral.wire.base import ID
 from corral.wire.common import AgentInfo, FrameworkInfo, MasterInfo
@@ -97,15 +96,29 @@ class Agent:
             self._forward_update,
             retry_min=config.status_update_retry,
         )
-        self.launcher = LauncherClient(config.work_dir / "launcher", self._on_launcher)
+        self.launcher = LauncherClient(config.work_dir / "launcher", lambda reply: None)
+        # The one containerizer interface: launch, kill, usage, recovery (it takes the
+        # launcher's replies); what happens to containers comes back as events.
+        self.containerizers = Router(
+            ContainerizerConfig(
+                work_dir=config.work_dir,
+                containerizers=config.containerizers,
+                isolation=config.isolation,
+                ip=config.ip,
+                cgroups_enable_cfs=config.cgroups_enable_cfs,
+                cgroups_pids_max=config.cgroups_pids_max,
+                images_dir=config.images_dir,
+                docker_endpoint=config.docker_endpoint,
+                pull_timeout=config.executor_registration_timeout,
+            ),
+            self.launcher,
+            self.container_event,
+        )
         self.checkpoint = Checkpoint(config.work_dir / "meta")
-        self.linux = False  # the linux containerizer (cgroups + namespaces) is in use
         self.disk = DiskWatcher(
             self, config.disk_watch_interval, config.enforce_container_disk_quota
         )
-        self.docker: docker_ops.DockerContainerizer | None = None  # when dockerd answered
-        self.docker_why: str | None = None  # why there is no docker containerizer
-        self._latest_state: dict[tuple[str, str], str] = {}  # newest state of each task
+        self.latest_state: dict[tuple[str, str], str] = {}  # newest state of each task
         self._out: list[msg.AgentToMaster] = []
         self._out_wake = asyncio.Event()
         self._ws: aiohttp.ClientWebSocketResponse | None = None
@@ -114,9 +127,10 @@ class Agent:
         self.registered = asyncio.Event()
         self._stopping = False
         self._last_heard = 0.0
-        self.current_master: str | None = None if is_zk_url(config.master) else config.master
-        self._master_changed = asyncio.Event()
-        self._detector: LeaderDetector | None = None
+        self.leader = LeaderSource(config.master, session_timeout=config.zk_session_timeout)
+        self.leader.subscribe(self.on_leader)
+        policy = link_ops.link_policy(config.registration_backoff_factor)
+        self.link = LeaderLink(self.leader, policy)
 
     # ================================================================== lifecycle
     @property
@@ -126,36 +140,15 @@ class Agent:
     async def start(self) -> None:
         self.config.work_dir.mkdir(parents=True, exist_ok=True)
         self._session = aiohttp.ClientSession()
-        if "linux" in self.config.containerizers:
-            why = cgroups_unavailable()
-            if why is None:
-                try:
-                    prepare_cgroups()  # cgroup v2: delegate <own>/corral before the launcher
-                    self.linux = True
-                except OSError as exc:  # e.g. v2 processes that are not ours in our cgroup
-                    why = f"cannot prepare cgroups: {exc}"
-            if why is not None and "process" in self.config.containerizers:
-                log.warning("linux containerizer unavailable (%s); using process", why)
-            elif why is not None:
-                raise RuntimeError(f"--containerizers linux: {why}")
-        if self.config.isolation and not self.linux:
-            isolators = ",".join(self.config.isolation)
-            raise RuntimeError(f"--isolation {isolators} needs the linux containerizer")
-        log.info("containerizer: %s", "linux (cgroups, namespaces)" if self.linux else "process")
-        await self.launcher.connect()
+        await self.containerizers.start()  # linux or process, the launcher, dockerd
         from corral.agent.recovery import cleanup, recover
 
-        await docker_ops.start(self)
         if self.config.recover == "cleanup":
             await cleanup(self)
         else:
             await recover(self)
         loop = asyncio.get_running_loop()
-        if is_zk_url(self.config.master):
-            self._detector = LeaderDetector(
-                self.config.master, self.on_leader, self.config.zk_session_timeout
-            )
-            await self._detector.start()
+        await self.leader.start()
         self._tasks.append(loop.create_task(self._master_loop()))
         self._tasks.append(loop.create_task(self._timers()))
         if self.config.enforce_container_disk_quota:
@@ -163,11 +156,8 @@ class Agent:
 
     async def stop(self, kill_tasks: bool = False) -> None:
         self._stopping = True
-        self.launcher.closing()
-        if kill_tasks:
-            self.launcher.send(lp.ShutdownRequest(grace=1.0))
-        if self.docker is not None:
-            await self.docker.close(kill=kill_tasks)
+        self.link.stop()
+        await self.containerizers.close(kill=kill_tasks)
         for t in self._tasks:
             t.cancel()
         for t in self._tasks:
@@ -175,8 +165,7 @@ class Agent:
                 await t
         if self._ws is not None:
             await self._ws.close()
-        if self._detector is not None:
-            await self._detector.stop()
+        await self.leader.stop()
         for fw in self.frameworks.values():
             for ex in fw.executors.values():
                 if ex.stream:
@@ -200,7 +189,7 @@ class Agent:
         link_ops.on_leader(self, address)
 
     async def _master_loop(self) -> None:
-        await link_ops._master_loop(self)
+        await link_ops.master_loop(self)
 
     def stopping(self) -> bool:
         return link_ops.stopping(self)
@@ -208,7 +197,7 @@ class Agent:
     async def _writer(self, ws: aiohttp.ClientWebSocketResponse) -> None:
         await link_ops._writer(self, ws)
 
-    def _send(self, m: msg.AgentToMaster) -> None:
+    def send(self, m: msg.AgentToMaster) -> None:
         link_ops._send(self, m)
 
     async def _timers(self) -> None:
@@ -248,7 +237,7 @@ class Agent:
         if task.executor_id:
             status.executor_id = ID(task.executor_id)
         task.state = status.state
-        self._latest_state[(task.framework_id, task.task_id)] = status.state
+        self.latest_state[(task.framework_id, task.task_id)] = status.state
         if task.container_id:
             status.container_status = status.container_status or None
         self.updates.push(
@@ -281,7 +270,7 @@ class Agent:
             m.framework_id, m.task_id, m.uuid, asyncio.get_running_loop().time()
         )
         if acked is not None and is_terminal(acked.status.state):
-            self._latest_state.pop((m.framework_id.value, m.task_id.value), None)
+            self.latest_state.pop((m.framework_id.value, m.task_id.value), None)
             self.checkpoint.forget_task(m.framework_id.value, m.task_id.value)
             self._maybe_forget_framework(m.framework_id.value)
 
@@ -298,7 +287,7 @@ class Agent:
             del self.completed_frameworks[0]
 
     # ================================================================== launching
-    def _framework(self, info: FrameworkInfo) -> FrameworkEntry:
+    def framework_entry(self, info: FrameworkInfo) -> FrameworkEntry:
         assert info.id is not None
         fid = info.id.value
         fw = self.frameworks.get(fid)
@@ -313,7 +302,7 @@ class Agent:
         return fw.executors.get(eid) if fw else None
 
     def run_task(self, framework_info: FrameworkInfo, info: TaskInfo) -> None:
-        fw = self._framework(framework_info)
+        fw = self.framework_entry(framework_info)
         tid = info.task_id.value
         if tid in fw.tasks:
             return  # a duplicate delivery
@@ -347,73 +336,28 @@ class Agent:
             return
         if task.state == "TASK_STAGING":
             self.status_update(task, "TASK_STARTING")
-        if is_docker(info):
-            await docker_ops.launch(self, fw, task, sandbox)
-            return
-        try:
-            rootfs = await image_rootfs(self, info)  # None: the host's filesystem
-        except ImageError as exc:
-            container_ops.task_launch_failed(self, task, str(exc))
-            return
-        path, argv = command_argv(
-            info.command.value or "", info.command.shell, info.command.arguments
-        )
-        private_network = self.linux and "network/private" in self.config.isolation
-        map_ports = (
-            [p for b, e in from_wire(info.resources).port_ranges() for p in range(b, e + 1)]
-            if private_network
-            else []
-        )
-        env = self._environment(fw, info, sandbox, executor_id=info.task_id.value)
-        self.launcher.send(
-            lp.LaunchRequest(
-                id=task.container_id,
-                argv=argv,
-                path=path,
-                env=env,
-                cwd=str(sandbox),
-                stdout=str(sandbox / "stdout"),
-                stderr=str(sandbox / "stderr"),
-                cgroups=self._limits(from_wire(info.resources)) if self.linux else None,
-                namespaces=self.linux,
-                private_network=private_network,
-                map_ports=map_ports,
-                map_ip=self.config.ip,
-                rootfs=rootfs or "",
+        await self.containerizers.launch(
+            LaunchSpec(
+                container_id=task.container_id,
+                framework=fw.info,
+                sandbox=sandbox,
+                command=info.command,
+                resources=from_wire(info.resources),
+                executor_id=info.task_id.value,
+                agent=self.facts(),
+                shutdown_grace=self._shutdown_grace(None),
+                task=info,
+                kill_requested=lambda: task.kill_requested,
             )
         )
 
-    def _limits(self, res: Resources) -> lp.CgroupLimits:
-        """What the linux containerizer enforces for a task's resources."""
-        cpus, mem = res.scalar("cpus"), res.scalar("mem")
-        c = self.config
-        return lp.CgroupLimits(
-            mem_bytes=int(mem * (1 << 20)) if mem > 0 else None,
-            cpu_shares=max(2, int(cpus * 1024)) if cpus > 0 else None,
-            cfs_quota_us=int(cpus * 100_000) if cpus > 0 and c.cgroups_enable_cfs else None,
-            pids_max=c.cgroups_pids_max or None,
-        )
-
-    def _environment(
-        self,
-        fw: FrameworkEntry,
-        info: TaskInfo | None,
-        sandbox: Path,
-        executor_id: str,
-        executor: ExecutorInfo | None = None,
-    ) -> dict[str, str]:
-        return environment(
-            base=os.environ,
-            framework=fw.info,
-            task=info,
-            executor=executor,
-            sandbox=sandbox,
-            executor_id=executor_id,
+    def facts(self) -> AgentFacts:
+        """What a container is told of the agent that runs it."""
+        return AgentFacts(
             agent_id=self.agent_id or "",
-            agent_address=self.address,
+            address=self.address,
             hostname=self.hostname,
             ip=self.config.ip,
-            shutdown_grace=self._shutdown_grace(executor),
         )
 
     def _shutdown_grace(self, executor: ExecutorInfo | None) -> float:
@@ -472,14 +416,7 @@ class Agent:
         if grace is None:
             grace = kill_grace(task.info.kill_policy)
         assert task.container_id is not None
-        if self.docker is not None and self.docker.owns(task.container_id):
-            self.docker.kill(task, DEFAULT_KILL_GRACE if grace is None else grace)
-            return
-        self.launcher.send(
-            lp.KillRequest(
-                id=task.container_id, grace=DEFAULT_KILL_GRACE if grace is None else grace
-            )
-        )
+        self.containerizers.kill(task.container_id, DEFAULT_KILL_GRACE if grace is None else grace)
 
     def shutdown_executor(self, fid: str, eid: str) -> None:
         ex = self._executor(fid, eid)
@@ -496,10 +433,10 @@ class Agent:
             # As Mesos: SHUTDOWN, and destroy the container only if it outlives the grace period.
             self._to_executor(ex, ExecutorEvent(type="SHUTDOWN"))
             asyncio.get_running_loop().call_later(
-                grace, lambda: self.launcher.send(lp.KillRequest(id=ex.container_id, grace=0))
+                grace, self.containerizers.destroy, ex.container_id
             )
         else:
-            self.launcher.send(lp.KillRequest(id=ex.container_id, grace=grace))
+            self.containerizers.kill(ex.container_id, grace)
         del fw  # tasks are reported when the executor's process ends
 
     def shutdown_framework(self, fid: str) -> None:
@@ -512,15 +449,10 @@ class Agent:
             if task.container_id is not None:
                 self.kill_task(fid, tid, None)
 
-    # ====================================================== launcher events (containers.py)
-    def _on_launcher(self, reply: lp.Reply) -> None:
-        container_ops._on_launcher(self, reply)
-
-    def _task_container_event(self, task: TaskEntry, reply: lp.Reply) -> None:
-        container_ops._task_container_event(self, task, reply)
-
-    def _executor_container_event(self, ex: ExecutorEntry, reply: lp.Reply) -> None:
-        container_ops._executor_container_event(self, ex, reply)
+    # ================================================= container events (containers.py)
+    def container_event(self, event: ContainerEvent) -> None:
+        """The containerizers' sink: a container started, failed to, or ended."""
+        container_ops.on_container_event(self, event)
 
     # ================================================================== views
     def sandbox_of(self, framework_id: str, executor_id: str) -> Path | None:

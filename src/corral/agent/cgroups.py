@@ -18,25 +18,14 @@ import functools
 import os
 import signal
 import time
-from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING
 
-if TYPE_CHECKING:
-    from corral.agent.cgroups2 import CgroupsV2
+from corral.agent import cgroups2
+from corral.agent.cgroups_base import CFS_PERIOD_US, PARENT, ROOT, ContainerCgroups, Limits
 
-ROOT = Path("/sys/fs/cgroup")
+__all__ = ["CFS_PERIOD_US", "CONTROLLERS", "PARENT", "ROOT", "ContainerCgroups", "Limits"]
+
 CONTROLLERS = ("memory", "cpu", "cpuacct", "pids")
-PARENT = "corral"
-CFS_PERIOD_US = 100_000
-
-
-@dataclass(frozen=True)
-class Limits:
-    mem_bytes: int | None = None
-    cpu_shares: int | None = None
-    cfs_quota_us: int | None = None
-    pids_max: int | None = None
 
 
 def own_cgroups(proc_cgroup: str = "/proc/self/cgroup") -> dict[str, str]:
@@ -54,17 +43,13 @@ def own_cgroups(proc_cgroup: str = "/proc/self/cgroup") -> dict[str, str]:
 @functools.lru_cache(maxsize=4)
 def unified(root: Path = ROOT) -> bool:
     """Whether this host's cgroups are v2 only (checked once)."""
-    from corral.agent.cgroups2 import is_unified
-
-    return is_unified(root)
+    return cgroups2.is_unified(root)
 
 
 def prepare(root: Path = ROOT) -> None:
     """Before the launcher starts: on v2, delegate ``<own>/corral`` (see cgroups2.py)."""
     if unified(root):
-        from corral.agent.cgroups2 import delegate
-
-        delegate(root)
+        cgroups2.delegate(root)
 
 
 def remove_idle_pool(root: Path = ROOT) -> None:
@@ -99,21 +84,17 @@ def _owner_alive(idle_name: str) -> bool:
 
 def Cgroups(  # named as the class it was: callers construct it
     container_id: str, root: Path = ROOT, own: dict[str, str] | None = None
-) -> CgroupsV1 | CgroupsV2:
+) -> ContainerCgroups:
     """The cgroups of one container, v1 or v2 as this host has them."""
     if own is None and unified(root):
-        from corral.agent.cgroups2 import CgroupsV2
-
-        return CgroupsV2(container_id, root)
+        return cgroups2.CgroupsV2(container_id, root)
     return CgroupsV1(container_id, root, own)
 
 
 def unavailable(root: Path = ROOT) -> str | None:
     """None when cgroup v1 (or v2) memory, cpu and pids can be used here, else why not."""
     if unified(root):
-        from corral.agent.cgroups2 import unavailable as unavailable_v2
-
-        return unavailable_v2(root)
+        return cgroups2.unavailable(root)
     try:
         own = own_cgroups()
     except OSError as exc:

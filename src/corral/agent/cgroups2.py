@@ -29,7 +29,7 @@ import signal
 import time
 from pathlib import Path
 
-from corral.agent.cgroups import CFS_PERIOD_US, PARENT, ROOT, Limits
+from corral.agent.cgroups_base import CFS_PERIOD_US, PARENT, ROOT, Limits
 
 SUPERVISOR = "corral-supervisor"
 NEEDED = ("memory", "cpu", "pids")
@@ -109,6 +109,7 @@ class CgroupsV2:
         self.own = {"unified": base}
         self.path = base / PARENT / container_id
         self.paths = {"unified": self.path}
+        self.limits: Limits | None = None
 
     def create(self, limits: Limits) -> None:
         self.path.mkdir(exist_ok=True)
@@ -128,6 +129,7 @@ class CgroupsV2:
             _write(p / "cpu.max", f"max {CFS_PERIOD_US}")
         if limits.pids_max:
             _write(p / "pids.max", limits.pids_max)
+        self.limits = limits
 
     def enter(self, tid: int) -> None:
         """Move the (single-threaded) launcher into the container's cgroup."""

@@ -1,11 +1,19 @@
-"""What the launcher tells the agent: containers started, failed to start, exited."""
+"""What the containerizers tell the agent: containers started, failed to start, ended."""
 
 from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
-from corral.agent import launcher_protocol as lp
-from corral.agent.executors import executor_limits
+from corral.agent.containerizer.base import (
+    ContainerEvent,
+    Exited,
+    LaunchCancelled,
+    LaunchFailed,
+    Lost,
+    Recovered,
+    Started,
+)
+from corral.agent.executors import executor_resources
 from corral.agent.model import ExecutorEntry, TaskEntry
 from corral.resources import from_wire
 from corral.wire import agent as msg
@@ -15,58 +23,53 @@ if TYPE_CHECKING:
     from corral.agent.agent import Agent
 
 
-def _on_launcher(self: Agent, reply: lp.Reply) -> None:
-    if isinstance(reply, lp.Listing):
-        # After reconnecting to the launcher: catch up on exits we missed meanwhile.
-        for cid, status in reply.exited.items():
-            if cid in self.containers:
-                self._on_launcher(lp.Exited(id=cid, status=status))
-        drop_unowned(self, reply)
-        return
-    owner = self.containers.get(reply.id)
+def on_container_event(agent: Agent, event: ContainerEvent) -> None:
+    owner = agent.containers.get(event.container_id)
     if owner is None:
-        if isinstance(reply, lp.Exited):
-            self.launcher.send(lp.ForgetRequest(ids=[reply.id]))
+        if isinstance(event, Recovered):  # running, and nobody's: it must not go on
+            agent.containerizers.destroy(event.container_id)
         return
     if isinstance(owner, TaskEntry):
-        self._task_container_event(owner, reply)
+        task_container_event(agent, owner, event)
     else:
-        self._executor_container_event(owner, reply)
+        executor_container_event(agent, owner, event)
 
 
-def _task_container_event(self: Agent, task: TaskEntry, reply: lp.Reply) -> None:
-    if isinstance(reply, lp.Started):
-        task.pid = reply.pid
+def task_container_event(agent: Agent, task: TaskEntry, event: ContainerEvent) -> None:
+    if isinstance(event, Started):
+        task.pid = event.pid
         if task.kill_requested:
             task.kill_requested = False
-            self.kill_task(task.framework_id, task.task_id, None)
+            agent.kill_task(task.framework_id, task.task_id, None)
         else:
-            self.status_update(task, "TASK_RUNNING")
-    elif isinstance(reply, lp.Failed):
-        task_launch_failed(self, task, reply.error)
-    elif isinstance(reply, lp.Exited):
-        self.containers.pop(reply.id, None)
-        self.launcher.send(lp.ForgetRequest(ids=[reply.id]))
-        ok, text = lp.describe_status(reply.status)
-        task_container_ended(self, task, reply.id, ok, text, reply.limitation == "memory")
+            agent.status_update(task, "TASK_RUNNING")
+    elif isinstance(event, Recovered):
+        task.pid = event.pid
+        if task.state in ("TASK_STAGING", "TASK_STARTING"):
+            agent.status_update(task, "TASK_RUNNING")
+    elif isinstance(event, LaunchFailed):
+        task_launch_failed(agent, task, event.message)
+    elif isinstance(event, LaunchCancelled):
+        agent.containers.pop(event.container_id, None)
+        agent.status_update(task, "TASK_KILLED", reason="REASON_TASK_KILLED_DURING_LAUNCH")
+    elif isinstance(event, Exited):
+        agent.containers.pop(event.container_id, None)
+        task_container_ended(agent, task, event)
+    else:
+        agent.containers.pop(event.container_id, None)
+        agent.status_update(
+            task,
+            "TASK_KILLED" if task.kill_requested else "TASK_FAILED",
+            source="SOURCE_AGENT",
+            reason="REASON_EXECUTOR_TERMINATED",
+            message=event.message,
+        )
 
 
-def drop_unowned(self: Agent, listing: lp.Listing) -> int:
-    """Kill the launcher's containers that no task or executor of this agent owns (how many),
-    and let it forget the exit statuses nobody will collect."""
-    leftovers = [cid for cid in listing.running if cid not in self.containers]
-    for cid in leftovers:
-        self.launcher.send(lp.KillRequest(id=cid, grace=0))
-    stale = [cid for cid in listing.exited if cid not in self.containers]
-    if stale:
-        self.launcher.send(lp.ForgetRequest(ids=stale))
-    return len(leftovers)
-
-
-def task_launch_failed(self: Agent, task: TaskEntry, message: str) -> None:
+def task_launch_failed(agent: Agent, task: TaskEntry, message: str) -> None:
     """A task's container could not be made (fetch, image, cgroups, spawn, docker)."""
-    self.containers.pop(task.container_id or "", None)
-    self.status_update(
+    agent.containers.pop(task.container_id or "", None)
+    agent.status_update(
         task,
         "TASK_FAILED",
         message=message,
@@ -75,23 +78,22 @@ def task_launch_failed(self: Agent, task: TaskEntry, message: str) -> None:
     )
 
 
-def task_container_ended(
-    self: Agent, task: TaskEntry, cid: str, ok: bool, text: str, oom_killed: bool
-) -> None:
-    """A task's container ended (launcher or docker): its terminal update, with the reason
-    when a disk quota or the memory limit ended it."""
-    disk = self.disk.forget(cid)
+def task_container_ended(agent: Agent, task: TaskEntry, event: Exited) -> None:
+    """A task's container ended: its terminal update, with the reason when a disk quota or
+    the memory limit ended it."""
+    disk = agent.disk.forget(event.container_id)
+    text = event.message
     if disk is not None:
-        self.status_update(
+        agent.status_update(
             task,
             "TASK_FAILED",
             source="SOURCE_AGENT",
             reason="REASON_CONTAINER_LIMITATION_DISK",
             message=disk,
         )
-    elif oom_killed:
+    elif event.limitation == "memory":
         mem = from_wire(task.info.resources).scalar("mem")
-        self.status_update(
+        agent.status_update(
             task,
             "TASK_FAILED",
             source="SOURCE_AGENT",
@@ -100,40 +102,46 @@ def task_container_ended(
             f"limit of {mem:g} MB ({text})",
         )
     elif task.kill_requested:
-        self.status_update(task, "TASK_KILLED", message=text)
-    elif ok:
-        self.status_update(task, "TASK_FINISHED", message=text)
+        agent.status_update(task, "TASK_KILLED", message=text)
+    elif event.succeeded:
+        agent.status_update(task, "TASK_FINISHED", message=text)
     else:
-        self.status_update(task, "TASK_FAILED", message=text)
+        agent.status_update(task, "TASK_FAILED", message=text)
 
 
-def _executor_container_event(self: Agent, ex: ExecutorEntry, reply: lp.Reply) -> None:
-    fw = self.frameworks.get(ex.framework_id)
-    if isinstance(reply, lp.Started):
-        ex.pid = reply.pid
-        if self.linux and ex.kind != "group":
-            # Tasks that joined while it was being spawned: its cgroups hold them too.
-            limits = executor_limits(self, ex)
-            self.launcher.send(lp.UpdateRequest(id=ex.container_id, cgroups=limits))
+def executor_container_event(agent: Agent, ex: ExecutorEntry, event: ContainerEvent) -> None:
+    fw = agent.frameworks.get(ex.framework_id)
+    if isinstance(event, Started | Recovered):
+        ex.pid = event.pid
+        if isinstance(event, Started) and ex.kind != "group":
+            # Tasks that joined while it was being spawned: its container holds them too.
+            agent.containerizers.update(ex.container_id, executor_resources(agent, ex))
         return
-    assert not isinstance(reply, lp.Listing)
-    self.containers.pop(reply.id, None)
+    agent.containers.pop(event.container_id, None)
     if fw is None:
         return
-    if isinstance(reply, lp.Failed):
-        self._executor_failed(fw, ex, reply.error, "REASON_CONTAINER_LAUNCH_FAILED")
+    if not isinstance(event, Exited):  # failed to launch, or gone
+        message = event.message if isinstance(event, LaunchFailed | Lost) else "cancelled"
+        for tid in list(ex.tasks):
+            task = fw.tasks.get(tid)
+            if task is not None:
+                agent.status_update(
+                    task,
+                    "TASK_FAILED",
+                    message=message,
+                    reason="REASON_CONTAINER_LAUNCH_FAILED",
+                    source="SOURCE_AGENT",
+                )
         status = 1
     else:
-        assert isinstance(reply, lp.Exited)
-        self.launcher.send(lp.ForgetRequest(ids=[reply.id]))
-        status = reply.status
-        disk = self.disk.forget(reply.id)
+        status = event.status
+        disk = agent.disk.forget(event.container_id)
         for tid in list(ex.tasks):
             task = fw.tasks.get(tid)
             if task is None:
                 continue
-            if disk is not None or reply.limitation == "memory":
-                self.status_update(
+            if disk is not None or event.limitation == "memory":
+                agent.status_update(
                     task,
                     "TASK_FAILED",
                     message=disk or "Memory limit exceeded: the executor was OOM-killed",
@@ -143,11 +151,11 @@ def _executor_container_event(self: Agent, ex: ExecutorEntry, reply: lp.Reply) -
                     source="SOURCE_AGENT",
                 )
             elif ex.shutting_down:
-                self.status_update(
+                agent.status_update(
                     task, "TASK_KILLED", message="Executor was shut down", source="SOURCE_AGENT"
                 )
             else:
-                self.status_update(
+                agent.status_update(
                     task,
                     "TASK_FAILED",
                     message="Executor terminated",
@@ -157,8 +165,8 @@ def _executor_container_event(self: Agent, ex: ExecutorEntry, reply: lp.Reply) -
     if ex.stream is not None:
         ex.stream.close()
     fw.executors.pop(ex.executor_id, None)
-    self.checkpoint.forget_executor(fw.framework_id, ex.executor_id)
-    self._send(
+    agent.checkpoint.forget_executor(fw.framework_id, ex.executor_id)
+    agent.send(
         msg.ExecutorExited(
             framework_id=ID(fw.framework_id), executor_id=ex.info.executor_id, status=status
         )

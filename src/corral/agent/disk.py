@@ -15,7 +15,6 @@ import os
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from corral.agent import launcher_protocol as lp
 from corral.agent.model import ExecutorEntry, TaskEntry
 from corral.resources import from_wire
 
@@ -107,12 +106,7 @@ class DiskWatcher:
                     "the container was killed"
                 )
                 log.info("container %s: %s", cid, self.exceeded[cid])
-                owner = agent.containers[cid]
-                if agent.docker is not None and agent.docker.owns(cid):
-                    if isinstance(owner, TaskEntry):
-                        agent.docker.kill(owner, 0)
-                else:
-                    agent.launcher.send(lp.KillRequest(id=cid, grace=0))
+                agent.containerizers.destroy(cid)
 
     def forget(self, cid: str) -> str | None:
         """The container ended: why it was killed for its disk use, if it was."""

@@ -12,7 +12,6 @@ from pathlib import Path
 from typing import Any
 
 from corral.resources import Resources, from_wire
-from corral.wire.codec import WireError, convert
 from corral.wire.tasks import ContainerInfo, DockerInfo, TaskInfo
 
 SANDBOX = "/mnt/mesos/sandbox"  # where a docker task sees its sandbox, as in Mesos
@@ -41,19 +40,23 @@ def normalize_endpoint(value: str) -> str:
 
 
 def is_docker(info: TaskInfo) -> bool:
-    c = info.container
-    return isinstance(c, dict) and c.get("type") == "DOCKER"
+    return info.container is not None and info.container.kind == "DOCKER"
 
 
 def container_info(info: TaskInfo) -> tuple[ContainerInfo, DockerInfo]:
-    try:
-        ci = convert(info.container, ContainerInfo)
-    except WireError as exc:
-        raise LaunchError(f"TaskInfo.container: {exc}") from None
-    if ci.docker is None:
+    """A DOCKER task's ContainerInfo and its DockerInfo, with the fields Mesos requires."""
+    ci = info.container
+    if ci is None or ci.docker is None:
         raise LaunchError("TaskInfo.container.docker is required when container.type is DOCKER")
+    if ci.docker.image is None:
+        raise LaunchError("TaskInfo.container: Missing required field 'docker.image'")
     if not ci.docker.image.strip():
         raise LaunchError("TaskInfo.container.docker.image must not be empty")
+    for i, v in enumerate(ci.volumes):
+        if v.container_path is None:
+            raise LaunchError(
+                f"TaskInfo.container: Missing required field 'volumes[{i}].container_path'"
+            )
     return ci, ci.docker
 
 
@@ -102,7 +105,7 @@ def create_kwargs(
         if network != "bridge":
             raise LaunchError(
                 "TaskInfo.container.docker.port_mappings: only BRIDGE networking maps ports "
-                f"(network is {docker.network})"
+                f"(network is {docker.network or 'HOST'})"
             )
         ranges = res.port_ranges()
         for i, pm in enumerate(docker.port_mappings):

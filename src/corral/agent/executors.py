@@ -7,13 +7,13 @@ import asyncio
 import uuid
 from typing import TYPE_CHECKING
 
-from corral.agent import launcher_protocol as lp
 from corral.agent.checkpoint import ExecutorRecord as CheckpointedExecutor
 from corral.agent.checkpoint import TaskRecord as CheckpointedTask
-from corral.agent.environment import command_argv, kill_grace
+from corral.agent.containerizer.base import LaunchSpec
+from corral.agent.environment import kill_grace
 from corral.agent.model import ExecutorEntry, FrameworkEntry, TaskEntry
 from corral.agent.sandbox import FetchError, fetch_uris, make_sandbox, sandbox_dir
-from corral.resources import from_wire
+from corral.resources import Resources, from_wire
 from corral.wire import agent as msg
 from corral.wire.base import ID
 from corral.wire.codec import encode
@@ -38,8 +38,8 @@ def _run_executor_task(
     self.checkpoint.task(
         CheckpointedTask(framework=fw.info, task=info, sandbox=str(ex.sandbox), executor_id=eid)
     )
-    if self.linux and ex.pid is not None:  # a running executor's container grows with it
-        self.launcher.send(lp.UpdateRequest(id=ex.container_id, cgroups=executor_limits(self, ex)))
+    if ex.pid is not None:  # a running executor's container grows with it
+        self.containerizers.update(ex.container_id, executor_resources(self, ex))
     self._to_executor(ex, ExecutorEvent(type="LAUNCH", launch=ExecutorLaunch(task=info)))
 
 
@@ -77,20 +77,17 @@ async def _launch_executor(self: Agent, fw: FrameworkEntry, ex: ExecutorEntry) -
     except (FetchError, OSError) as exc:
         self._executor_failed(fw, ex, str(exc), "REASON_CONTAINER_LAUNCH_FAILED")
         return
-    path, argv = command_argv(cmd.value or "", cmd.shell, cmd.arguments)
-    env = self._environment(fw, None, ex.sandbox, ex.executor_id, executor=ex.info)
-    self.launcher.send(
-        lp.LaunchRequest(
-            id=ex.container_id,
-            argv=argv,
-            path=path,
-            env=env,
-            cwd=str(ex.sandbox),
-            stdout=str(ex.sandbox / "stdout"),
-            stderr=str(ex.sandbox / "stderr"),
-            # cgroups, but the host's pid namespace: an executor speaks for its tasks by pid, as
-            # under Mesos without the namespaces/pid isolator.
-            cgroups=executor_limits(self, ex) if self.linux else None,
+    await self.containerizers.launch(
+        LaunchSpec(
+            container_id=ex.container_id,
+            framework=fw.info,
+            sandbox=ex.sandbox,
+            command=cmd,
+            resources=executor_resources(self, ex),
+            executor_id=ex.executor_id,
+            agent=self.facts(),
+            shutdown_grace=self._shutdown_grace(ex.info),
+            executor=ex.info,
         )
     )
     asyncio.get_running_loop().call_later(
@@ -98,15 +95,15 @@ async def _launch_executor(self: Agent, fw: FrameworkEntry, ex: ExecutorEntry) -
     )
 
 
-def executor_limits(self: Agent, ex: ExecutorEntry) -> lp.CgroupLimits:
+def executor_resources(agent: Agent, ex: ExecutorEntry) -> Resources:
     """A custom executor's container holds the executor's resources plus its tasks'."""
     res = from_wire(ex.info.resources)
-    fw = self.frameworks.get(ex.framework_id)
+    fw = agent.frameworks.get(ex.framework_id)
     for tid in ex.tasks:
         task = fw.tasks.get(tid) if fw else None
         if task is not None:
             res = res + from_wire(task.info.resources)
-    return self._limits(res)
+    return res
 
 
 def _registration_timeout(self: Agent, ex: ExecutorEntry) -> None:
@@ -118,7 +115,7 @@ def _registration_timeout(self: Agent, ex: ExecutorEntry) -> None:
     self._executor_failed(
         fw, ex, "Executor did not register in time", "REASON_EXECUTOR_REGISTRATION_TIMEOUT"
     )
-    self.launcher.send(lp.KillRequest(id=ex.container_id, grace=0))
+    self.containerizers.destroy(ex.container_id)
 
 
 def _executor_failed(
@@ -145,7 +142,7 @@ def run_task_group(
     self: Agent, framework_info: FrameworkInfo, einfo: ExecutorInfo, tasks: list[TaskInfo]
 ) -> None:
     """LAUNCH_GROUP: the agent plays Mesos's default executor; each task is its own process."""
-    fw = self._framework(framework_info)
+    fw = self.framework_entry(framework_info)
     eid = einfo.executor_id.value
     ex = fw.executors.get(eid) or self._start_executor(fw, einfo, kind="group")
     for info in tasks:
@@ -185,7 +182,7 @@ def _group_task_ended(self: Agent, fw: FrameworkEntry, ex: ExecutorEntry, task: 
     if not ex.tasks:
         fw.executors.pop(ex.executor_id, None)
         self.checkpoint.forget_executor(fw.framework_id, ex.executor_id)
-        self._send(
+        self.send(
             msg.ExecutorExited(
                 framework_id=ID(fw.framework_id), executor_id=ex.info.executor_id, status=0
             )

@@ -9,13 +9,12 @@ A task asks for an image the way Mesos's unified containerizer is asked::
 name is looked up in the agent's ``--images-dir`` as a root filesystem, either a directory
 ``DIR/<name>/`` or a tarball of one, ``DIR/<name>.tar`` (``.tar.gz``, ``.tgz``); a ``:latest``
 tag may be left off the file name. A tarball is unpacked once into ``<work_dir>/images/``
-(again when the file changes). The launcher then runs the task with that tree as its root
-(see ``namespaces.enter_rootfs``).
+(again when the file changes). The linux containerizer has the launcher run the task with
+that tree as its root (see ``namespaces.enter_rootfs``).
 """
 
 from __future__ import annotations
 
-import asyncio
 import contextlib
 import shutil
 import tarfile
@@ -23,11 +22,8 @@ import tempfile
 import threading
 from collections.abc import Iterator
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
 
-if TYPE_CHECKING:
-    from corral.agent.agent import Agent
-    from corral.wire.tasks import TaskInfo
+from corral.wire.tasks import ContainerInfo
 
 SUFFIXES = ("", ".tar", ".tar.gz", ".tgz")
 
@@ -36,22 +32,19 @@ class ImageError(Exception):
     """The task's image cannot be used; the message says why (naming the field or flag)."""
 
 
-def image_name(container: dict[str, Any] | None) -> str | None:
+def image_name(container: ContainerInfo | None) -> str | None:
     """The image a MESOS ContainerInfo asks for; None when it runs on the host's filesystem."""
-    if not container or container.get("type", "MESOS") != "MESOS":
+    if container is None or container.kind != "MESOS":
         return None
-    mesos = container.get("mesos")
-    if not isinstance(mesos, dict) or not mesos.get("image"):
+    image = container.mesos.image if container.mesos is not None else None
+    if image is None:
         return None
-    image = mesos["image"]
-    if not isinstance(image, dict):
-        raise ImageError("container.mesos.image must be an object")
-    kind = image.get("type", "DOCKER")
+    kind = image.type or "DOCKER"
     if kind not in ("DOCKER", "APPC"):
         raise ImageError(f"container.mesos.image.type: {kind!r} is not DOCKER or APPC")
-    spec = image.get(kind.lower())
-    name = spec.get("name") if isinstance(spec, dict) else None
-    if not isinstance(name, str) or not name:
+    spec = image.docker if kind == "DOCKER" else image.appc
+    name = spec.name if spec is not None else None
+    if not name:
         raise ImageError(f"container.mesos.image.{kind.lower()}.name is required")
     parts = name.split("/")
     if name.startswith("/") or any(p in ("", ".", "..") for p in parts):
@@ -111,17 +104,3 @@ def _unpacking(target: Path) -> Iterator[None]:
         lock = _locks.setdefault(target, threading.Lock())
     with lock:
         yield
-
-
-async def image_rootfs(agent: Agent, info: TaskInfo) -> str | None:
-    """The root filesystem a task asked for, ready to use; None for the host's."""
-    name = image_name(info.container)
-    if name is None:
-        return None
-    if not agent.linux:
-        raise ImageError("container.mesos.image needs the linux containerizer on this agent")
-    images_dir = agent.config.images_dir
-    if images_dir is None:
-        raise ImageError("container.mesos.image needs the agent's --images-dir")
-    cache = agent.config.work_dir / "images"
-    return str(await asyncio.to_thread(provision, images_dir, cache, name))

@@ -21,8 +21,8 @@ import threading
 from pathlib import Path
 
 from corral.agent import launcher_protocol as p
-from corral.agent.cgroups import Cgroups, CgroupsV1, Limits, remove_idle_pool
-from corral.agent.cgroups2 import CgroupsV2
+from corral.agent import rlimits
+from corral.agent.cgroups import Cgroups, CgroupsV1, ContainerCgroups, Limits, remove_idle_pool
 from corral.agent.namespaces import SANDBOX, Namespaces
 from corral.agent.portmap import PortMap, bind_ports
 
@@ -37,7 +37,7 @@ class Launcher:
         self.running: dict[str, int] = {}  # container id -> pid
         self.by_pid: dict[int, str] = {}
         self.exited: dict[str, int] = {}
-        self.cgroups: dict[str, CgroupsV1 | CgroupsV2] = {}
+        self.cgroups: dict[str, ContainerCgroups] = {}
         self.namespaced: set[str] = set()  # containers whose task is pid 1 of its namespace
         self.scratch: dict[str, Path] = {}  # container id -> its image's writable layer
         self.pool: list[CgroupsV1] = []  # empty cgroups of ended containers, for reuse
@@ -67,22 +67,21 @@ class Launcher:
             env = {**env, "MESOS_SANDBOX": SANDBOX}
             stdout, stderr = f"{SANDBOX}/{Path(stdout).name}", f"{SANDBOX}/{Path(stderr).name}"
             scratch = self.work_dir / "rootfs" / req.id
-        cg: CgroupsV1 | CgroupsV2 | None = None
+        cg: ContainerCgroups | None = None
         if req.cgroups is not None:
             lim = req.cgroups
             limits = Limits(lim.mem_bytes, lim.cpu_shares, lim.cfs_quota_us, lim.pids_max)
             if self.pool:
-                cg = self.pool.pop()
+                pooled = self.pool.pop()
                 try:
-                    cg.reuse(req.id, limits)
+                    pooled.reuse(req.id, limits)
+                    cg = pooled
                 except OSError:
-                    cg.destroy()
-                    cg = None
+                    pooled.destroy()
             try:
                 if cg is None:
-                    fresh = Cgroups(req.id)
-                    cg = fresh
-                    fresh.create(limits)
+                    cg = Cgroups(req.id)
+                    cg.create(limits)
             except OSError as exc:
                 if cg is not None:
                     cg.destroy()
@@ -110,21 +109,15 @@ class Launcher:
             if cg is not None:
                 cg.enter(tid)  # the child inherits the cgroups of the thread that spawns it
             try:
-                if req.namespaces:
-                    # Own pid (the task is pid 1 of it), mount (a private /proc), ipc and uts
-                    # namespaces.
-                    pid, net_fd = self.namespaces().spawn(
-                        path,
-                        argv,
-                        env,
-                        actions,
-                        net=req.private_network,
-                        rootfs=req.rootfs,
-                        sandbox=req.cwd,
-                        scratch=scratch,
-                    )
-                else:
-                    pid = os.posix_spawnp(path, argv, req.env, file_actions=actions, setsid=True)
+                with rlimits.spawning_with(req.rlimits) as later:
+                    pid, net_fd = self._spawn(req, path, argv, env, actions, scratch)
+                if later:
+                    try:
+                        rlimits.finish(pid, later)
+                    except (OSError, ValueError) as exc:
+                        with contextlib.suppress(ProcessLookupError, PermissionError):
+                            os.killpg(pid, signal.SIGKILL)  # reaped as nobody's child
+                        raise OSError(f"cannot set its resource limits: {exc}") from exc
             finally:
                 if cg is not None:
                     cg.leave(tid)
@@ -150,6 +143,31 @@ class Launcher:
         self.by_pid[pid] = req.id
         self.emit(p.Started(id=req.id, pid=pid))
 
+    def _spawn(
+        self,
+        req: p.LaunchRequest,
+        path: str,
+        argv: list[str],
+        env: dict[str, str],
+        actions: list[tuple[int, int, str, int, int]],
+        scratch: Path | None,
+    ) -> tuple[int, int | None]:
+        """posix_spawn the container's process: (its pid, its network namespace's fd)."""
+        if req.namespaces:
+            # Own pid (the task is pid 1 of it), mount (a private /proc), ipc and uts
+            # namespaces.
+            return self.namespaces().spawn(
+                path,
+                argv,
+                env,
+                actions,
+                net=req.private_network,
+                rootfs=req.rootfs,
+                sandbox=req.cwd,
+                scratch=scratch,
+            )
+        return os.posix_spawnp(path, argv, req.env, file_actions=actions, setsid=True), None
+
     def _map_ports(self, cid: str, net_fd: int, listeners: list[socket.socket]) -> None:
         """Forward the bound host ports into the task's network namespace until it ends."""
         if not listeners:
@@ -167,7 +185,7 @@ class Launcher:
             with contextlib.suppress(OSError):
                 os.close(mapped[1])
 
-    def _release(self, cg: CgroupsV1 | CgroupsV2, reusable: bool) -> None:
+    def _release(self, cg: ContainerCgroups, reusable: bool) -> None:
         """A container ended: keep its cgroups for the next one if they are clean (renaming
         costs less than removing and creating four cgroups), else remove them."""
         if reusable and len(self.pool) < POOL_MAX and isinstance(cg, CgroupsV1) and cg.reusable():
@@ -311,7 +329,7 @@ class Launcher:
             if cg is not None:
                 lim = req.cgroups
                 mem = lim.mem_bytes
-                held = getattr(cg, "limits", None)
+                held = cg.limits
                 if mem and held is not None and held.mem_bytes and mem < held.mem_bytes:
                     mem = held.mem_bytes  # never lower a running container's memory limit
                 try:

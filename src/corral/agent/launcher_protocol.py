@@ -14,6 +14,15 @@ class CgroupLimits(msgspec.Struct, omit_defaults=True):
     pids_max: int | None = None
 
 
+class RLimit(msgspec.Struct, omit_defaults=True):
+    """A resource limit set on the spawned process (``resource.RLIMIT_<name>``); None:
+    unlimited (``RLIM_INFINITY``)."""
+
+    name: str  # NOFILE, NPROC, CORE, ...
+    soft: int | None = None
+    hard: int | None = None
+
+
 class LaunchRequest(msgspec.Struct, tag="launch", tag_field="op", omit_defaults=True):
     id: str
     argv: list[str]
@@ -29,6 +38,7 @@ class LaunchRequest(msgspec.Struct, tag="launch", tag_field="op", omit_defaults=
     map_ports: list[int] = []
     map_ip: str = ""  # the host address they are listened on (the agent's --ip)
     rootfs: str = ""  # with namespaces: the image's root filesystem (the sandbox is mounted in it)
+    rlimits: list[RLimit] = []  # resource limits of the spawned process
 
 
 class KillRequest(msgspec.Struct, tag="kill", tag_field="op", omit_defaults=True):

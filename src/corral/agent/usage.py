@@ -5,7 +5,6 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
-from corral.agent.cgroups import Cgroups
 from corral.agent.model import TaskEntry
 from corral.wire.agent import ContainerUsage
 from corral.wire.base import ID
@@ -15,16 +14,14 @@ if TYPE_CHECKING:
 
 
 async def container_usage(agent: Agent) -> list[ContainerUsage]:
-    """Usage of every running container: linux containers from their cgroups, docker ones from
-    dockerd (process containers have nothing to read)."""
-    docker = await agent.docker.statistics() if agent.docker is not None else {}
+    """Usage of every running container that its containerizer can measure: linux containers
+    from their cgroups, docker ones from dockerd (process containers have nothing to read)."""
+    containers = dict(agent.containers)
+    measured = await agent.containerizers.usage(list(containers))
     out = []
-    for cid, owner in list(agent.containers.items()):
-        if cid in docker:
-            stats = docker[cid]
-        elif agent.linux and not (agent.docker is not None and agent.docker.owns(cid)):
-            stats = Cgroups(cid).stats()
-        else:
+    for cid, owner in containers.items():
+        stats = measured.get(cid)
+        if stats is None:
             continue
         executor_id = str(owner.executor_id or getattr(owner, "task_id", ""))
         out.append(

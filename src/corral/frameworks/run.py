@@ -20,7 +20,7 @@ from corral.resources import Resources, from_wire, scalars
 from corral.scheduler_client import Scheduler, SchedulerDriver, command_task
 from corral.wire.common import Capability, FrameworkInfo
 from corral.wire.scheduler import Offer
-from corral.wire.tasks import TaskStatus, is_terminal
+from corral.wire.tasks import ContainerInfo, DockerInfo, TaskStatus, is_terminal
 
 log = logging.getLogger("corral.run")
 _EXIT = re.compile(r"exited with status (\d+)")
@@ -43,14 +43,16 @@ class RunSpec:
     docker_network: str = "HOST"
     force_pull: bool = False
 
-    def container(self) -> dict[str, object] | None:
-        """The task's ContainerInfo (as JSON) when it runs in a docker image."""
+    def container(self) -> ContainerInfo | None:
+        """The task's ContainerInfo when it runs in a docker image."""
         if not self.docker_image:
             return None
-        docker: dict[str, object] = {"image": self.docker_image, "network": self.docker_network}
-        if self.force_pull:
-            docker["force_pull_image"] = True
-        return {"type": "DOCKER", "docker": docker}
+        docker = DockerInfo(
+            image=self.docker_image,
+            network=self.docker_network,
+            force_pull_image=True if self.force_pull else None,
+        )
+        return ContainerInfo(type="DOCKER", docker=docker)
 
     def resources(self) -> Resources:
         return scalars(cpus=self.cpus, mem=self.mem, disk=self.disk)

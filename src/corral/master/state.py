@@ -34,10 +34,6 @@ class TaskRecord:
     status_update_state: str | None = None
     status_update_uuid: bytes | None = None
     statistics: dict[str, int] | None = None  # its container's usage, from the agent's report
-    # The task's JSON in the master's read views, kept until the task changes (views.py).
-    rendered: dict[str, tuple[tuple[object, ...], bytes]] = field(
-        default_factory=dict, repr=False, compare=False
-    )
 
     @property
     def task_id(self) -> str:
@@ -91,10 +87,6 @@ class AgentRecord:
     executors: dict[tuple[str, str], ExecutorRecord] = field(default_factory=dict)
     offers: set[str] = field(default_factory=set)
     usage: dict[str, float] | None = None  # totals over its containers, from its last report
-    # The agent's JSON in the master's read views, kept until it changes (views.py).
-    rendered: dict[str, tuple[tuple[object, ...], bytes]] = field(
-        default_factory=dict, repr=False, compare=False
-    )
     # total - used - offered, and the three objects it was computed from (Resources are
     # immutable and replaced on every change, so identity says whether it is still right).
     _available: tuple[Resources, Resources, Resources, Resources] | None = field(

@@ -78,7 +78,7 @@ class ExecutorInfo(Message, kw_only=True):
     type: str | None = None
     framework_id: ID | None = None
     command: CommandInfo | None = None
-    container: dict[str, Any] | None = None
+    container: ContainerInfo | None = None
     resources: list[Resource] = []
     name: str | None = None
     source: str | None = None
@@ -92,7 +92,7 @@ class Volume(Message, kw_only=True):
     """ContainerInfo.volumes[]: a host path (relative: inside the sandbox) mounted in the
     container (relative container paths are under the sandbox mount)."""
 
-    container_path: str
+    container_path: str | None = None  # required by Mesos; the containerizer says so
     host_path: str | None = None
     mode: str | None = None  # RW (default) | RO
     image: dict[str, Any] | None = None
@@ -111,28 +111,73 @@ class Parameter(Message, kw_only=True):
 
 
 class DockerInfo(Message, kw_only=True):
-    image: str
-    network: str = "HOST"  # HOST | BRIDGE | NONE | USER
+    """ContainerInfo.docker. Unset fields stay unset (the JSON passes through unchanged);
+    the defaults are Mesos's: network HOST, not privileged, no forced pull."""
+
+    image: str | None = None  # required by Mesos; the docker containerizer says so
+    network: str | None = None  # HOST (default) | BRIDGE | NONE | USER
     port_mappings: list[PortMapping] = []
-    privileged: bool = False
+    privileged: bool | None = None
     parameters: list[Parameter] = []
-    force_pull_image: bool = False
+    force_pull_image: bool | None = None
     volume_driver: str | None = None
 
 
-class ContainerInfo(Message, kw_only=True):
-    """mesos.proto ContainerInfo. ``TaskInfo.container`` stays a plain dict on the wire (so no
-    field a containerizer does not know is lost); containerizers convert it to this type."""
+class ImageAppc(Message, kw_only=True):
+    name: str | None = None
+    id: str | None = None
+    labels: Labels | None = None
 
-    type: str  # MESOS | DOCKER
+
+class ImageDocker(Message, kw_only=True):
+    name: str | None = None
+    credential: dict[str, Any] | None = None
+    config: dict[str, Any] | None = None
+
+
+class Image(Message, kw_only=True):
+    """mesos.proto Image: a root filesystem for a MESOS container."""
+
+    type: str | None = None  # DOCKER (corral's default) | APPC
+    appc: ImageAppc | None = None
+    docker: ImageDocker | None = None
+    cached: bool | None = None
+
+
+class MesosInfo(Message, kw_only=True):
+    image: Image | None = None
+
+
+class RLimit(Message, kw_only=True):
+    """RLimitInfo.rlimits[]: ``type`` is RLMT_NOFILE, RLMT_NPROC, ...; neither ``soft`` nor
+    ``hard`` set means unlimited."""
+
+    type: str | None = None
+    hard: int | None = None
+    soft: int | None = None
+
+
+class RLimitInfo(Message, kw_only=True):
+    rlimits: list[RLimit] = []
+
+
+class ContainerInfo(Message, kw_only=True):
+    """mesos.proto ContainerInfo, every field (so none is lost on its way to the agent)."""
+
+    type: str | None = None  # MESOS (when unset) | DOCKER
     volumes: list[Volume] = []
     hostname: str | None = None
     docker: DockerInfo | None = None
-    mesos: dict[str, Any] | None = None
+    mesos: MesosInfo | None = None
     network_infos: list[dict[str, Any]] = []
     linux_info: dict[str, Any] | None = None
-    rlimit_info: dict[str, Any] | None = None
+    rlimit_info: RLimitInfo | None = None
     tty_info: dict[str, Any] | None = None
+
+    @property
+    def kind(self) -> str:
+        """DOCKER or MESOS (Mesos requires ``type``; corral reads a missing one as MESOS)."""
+        return self.type or "MESOS"
 
 
 class TaskInfo(Message, kw_only=True):
@@ -142,7 +187,7 @@ class TaskInfo(Message, kw_only=True):
     resources: list[Resource] = []
     executor: ExecutorInfo | None = None
     command: CommandInfo | None = None
-    container: dict[str, Any] | None = None
+    container: ContainerInfo | None = None
     health_check: dict[str, Any] | None = None
     check: dict[str, Any] | None = None
     kill_policy: KillPolicy | None = None

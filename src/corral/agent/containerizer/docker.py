@@ -21,27 +21,34 @@ import asyncio
 import contextlib
 import logging
 import threading
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Collection, Iterable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
-from corral.agent.containers import task_container_ended, task_launch_failed
+from corral.agent.containerizer.base import (
+    ContainerEventSink,
+    Exited,
+    LaunchCancelled,
+    LaunchFailed,
+    LaunchSpec,
+    Lost,
+    Recoverable,
+    Recovered,
+    RecoverySummary,
+    Started,
+    Statistics,
+)
 from corral.agent.docker_spec import (
     SANDBOX,
     LaunchError,
     container_info,
     create_kwargs,
-    default_endpoint,
     docker_statistics,
-    is_docker,
 )
 from corral.agent.environment import environment
-from corral.agent.model import FrameworkEntry, TaskEntry
+from corral.resources import Resources
 from corral.wire.tasks import DockerInfo
-
-if TYPE_CHECKING:
-    from corral.agent.agent import Agent
 
 log = logging.getLogger("corral.agent.docker")
 
@@ -82,10 +89,6 @@ async def _in_daemon_thread(fn: Callable[..., Any], *args: Any) -> Any:
     return await future
 
 
-def _kill_requested(task: TaskEntry) -> bool:
-    return task.kill_requested
-
-
 def _explain(exc: BaseException) -> str:
     explanation = getattr(exc, "explanation", None)
     return str(explanation or exc).strip()
@@ -97,15 +100,28 @@ class Watch:
 
     container_id: str
     docker_id: str
-    task: TaskEntry
+    sandbox: Path
     exited: asyncio.Event = field(default_factory=asyncio.Event)
     stopping: bool = False
 
 
 class DockerContainerizer:
-    def __init__(self, agent: Agent, endpoint: str) -> None:
-        self.agent = agent
+    name = "docker"
+
+    def __init__(
+        self,
+        sink: ContainerEventSink,
+        endpoint: str,
+        work_dir: Path,
+        *,
+        hard_cpu_limit: bool = False,
+        pull_timeout: float = 60.0,
+    ) -> None:
+        self.sink = sink
         self.endpoint = endpoint
+        self.work_dir = work_dir
+        self.hard_cpu_limit = hard_cpu_limit  # --cgroups-enable-cfs
+        self.pull_timeout = pull_timeout
         self.client: Any = None
         self.watches: dict[str, Watch] = {}
         self._loop: asyncio.AbstractEventLoop | None = None
@@ -165,43 +181,44 @@ class DockerContainerizer:
         return container_id is not None and container_id in self.watches
 
     # ------------------------------------------------------------------ launch
-    async def launch(self, fw: FrameworkEntry, task: TaskEntry, sandbox: Path) -> None:
-        agent = self.agent
-        cid = task.container_id
-        assert cid is not None
+    async def launch(self, spec: LaunchSpec) -> None:
+        cid, sandbox, task = spec.container_id, spec.sandbox, spec.task
         try:
-            ci, dinfo = container_info(task.info)
+            if task is None:
+                raise LaunchError("the docker containerizer runs tasks, not custom executors")
+            ci, dinfo = container_info(task)
+            assert spec.framework.id is not None
             labels = {
-                LABEL_WORK_DIR: str(agent.config.work_dir),
-                LABEL_AGENT_ID: agent.agent_id or "",
+                LABEL_WORK_DIR: str(self.work_dir),
+                LABEL_AGENT_ID: spec.agent.agent_id,
                 LABEL_CONTAINER_ID: cid,
-                LABEL_FRAMEWORK_ID: fw.framework_id,
-                LABEL_TASK_ID: task.task_id,
+                LABEL_FRAMEWORK_ID: spec.framework.id.value,
+                LABEL_TASK_ID: task.task_id.value,
             }
             env = environment(
                 base={},
-                framework=fw.info,
-                task=task.info,
+                framework=spec.framework,
+                task=task,
                 executor=None,
                 sandbox=Path(SANDBOX),
-                executor_id=task.task_id,
-                agent_id=agent.agent_id or "",
-                agent_address=agent.address,
-                hostname=agent.hostname,
-                ip=agent.config.ip,
-                shutdown_grace=agent.config.executor_shutdown_grace_period,
+                executor_id=spec.executor_id,
+                agent_id=spec.agent.agent_id,
+                agent_address=spec.agent.address,
+                hostname=spec.agent.hostname,
+                ip=spec.agent.ip,
+                shutdown_grace=spec.shutdown_grace,
             )
             kwargs = create_kwargs(
-                info=task.info,
+                info=task,
                 ci=ci,
                 docker=dinfo,
                 env=env,
                 sandbox=sandbox,
                 name=f"corral-{cid}",
                 labels=labels,
-                hard_cpu_limit=agent.config.cgroups_enable_cfs,
+                hard_cpu_limit=self.hard_cpu_limit,
             )
-            timeout = agent.config.executor_registration_timeout
+            timeout = self.pull_timeout
             try:
                 await asyncio.wait_for(self._ensure_image(dinfo, sandbox), timeout)
             except TimeoutError:
@@ -209,9 +226,8 @@ class DockerContainerizer:
                     f"Pulling image {dinfo.image!r} took longer than "
                     f"--executor-registration-timeout ({timeout:g}s)"
                 ) from None
-            if task.kill_requested:
-                agent.containers.pop(cid, None)
-                agent.status_update(task, "TASK_KILLED", reason="REASON_TASK_KILLED_DURING_LAUNCH")
+            if spec.kill_requested():
+                self.sink(LaunchCancelled(cid))
                 return
             for name in ("stdout", "stderr"):
                 (sandbox / name).touch()
@@ -220,20 +236,15 @@ class DockerContainerizer:
             docker_id, pid = await asyncio.to_thread(self._create_and_start, kwargs)
         except Exception as exc:  # LaunchError, OSError, or dockerd gone mid-launch
             message = str(exc) if isinstance(exc, LaunchError) else f"docker: {_explain(exc)}"
-            task_launch_failed(agent, task, message)
+            self.sink(LaunchFailed(cid, message))
             return
-        watch = Watch(container_id=cid, docker_id=docker_id, task=task)
+        watch = Watch(container_id=cid, docker_id=docker_id, sandbox=sandbox)
         self.watches[cid] = watch
-        task.pid = pid
-        if _kill_requested(task):  # while creating: kill it now that it runs
-            task.kill_requested = False
-            agent.kill_task(task.framework_id, task.task_id, None)
-        else:
-            agent.status_update(task, "TASK_RUNNING")
+        self.sink(Started(cid, pid))  # a kill asked for meanwhile follows at once
         self._start_watcher(watch, sandbox, 0, 0)
 
     async def _ensure_image(self, dinfo: DockerInfo, sandbox: Path) -> None:
-        image = dinfo.image
+        image = dinfo.image or ""  # container_info() made sure there is one
         local = await asyncio.to_thread(self._has_image, image)
         if local and not dinfo.force_pull_image:
             return
@@ -363,12 +374,11 @@ class DockerContainerizer:
             return
         self.watches.pop(watch.container_id, None)
         watch.exited.set()
-        agent, task = self.agent, watch.task
-        agent.containers.pop(watch.container_id, None)
         text = f"Container exited with status {code}"
         if error:
             text += f": {error}"
-        task_container_ended(agent, task, watch.container_id, code == 0, text, oom)
+        limitation = "memory" if oom else None
+        self.sink(Exited(watch.container_id, (code & 0xFF) << 8, code == 0, text, limitation))
 
     def _lost(self, watch: Watch, why: str) -> None:
         if self._closed:
@@ -377,21 +387,20 @@ class DockerContainerizer:
         self._spawn(asyncio.to_thread(self._remove, watch.docker_id))
         self.watches.pop(watch.container_id, None)
         watch.exited.set()
-        self.agent.containers.pop(watch.container_id, None)
-        self.agent.status_update(
-            watch.task,
-            "TASK_FAILED" if not watch.task.kill_requested else "TASK_KILLED",
-            source="SOURCE_AGENT",
-            reason="REASON_EXECUTOR_TERMINATED",
-            message=f"Lost track of the docker container: {why}",
-        )
+        self.sink(Lost(watch.container_id, f"Lost track of the docker container: {why}"))
 
     # ------------------------------------------------------------------ killing
-    def kill(self, task: TaskEntry, grace: float) -> None:
-        watch = self.watches.get(task.container_id or "")
+    def kill(self, container_id: str, grace: float) -> None:
+        watch = self.watches.get(container_id)
         if watch is None:
             return
         self._spawn(self._stop(watch, grace))
+
+    def destroy(self, container_id: str) -> None:
+        self.kill(container_id, 0)
+
+    def update(self, container_id: str, resources: Resources) -> None:
+        return None  # docker containers run tasks only; a task's resources do not change
 
     def _spawn(self, coro: Any) -> None:
         t: asyncio.Task[None] = asyncio.get_running_loop().create_task(coro)
@@ -418,7 +427,7 @@ class DockerContainerizer:
 
     # ------------------------------------------------------------------ recovery
     def _ours(self) -> list[dict[str, Any]]:
-        work_dir = str(self.agent.config.work_dir)
+        work_dir = str(self.work_dir)
         found: list[dict[str, Any]] = self.client.api.containers(
             all=True, filters={"label": f"{LABEL_WORK_DIR}={work_dir}"}
         )
@@ -433,10 +442,10 @@ class DockerContainerizer:
             log.info("--recover cleanup: removed %d leftover docker containers", len(leftovers))
         return len(leftovers)
 
-    async def statistics(self) -> dict[str, dict[str, int]]:
-        """Usage of every running docker container (container id -> ResourceStatistics
+    async def usage(self, container_ids: Collection[str]) -> dict[str, Statistics]:
+        """Usage of those running docker containers (container id -> ResourceStatistics
         fields), from dockerd's one-shot stats; a container whose stats fail is left out."""
-        watches = list(self.watches.values())
+        watches = [self.watches[c] for c in container_ids if c in self.watches]
 
         async def one(w: Watch) -> dict[str, int] | None:
             try:
@@ -457,103 +466,52 @@ class DockerContainerizer:
         with contextlib.suppress(Exception):
             self.client.api.remove_container(docker_id, v=True, force=True)
 
-    async def recover(self) -> set[str]:
-        """Re-adopt this agent's checkpointed docker tasks; returns their container ids (the
-        launcher knows nothing of them). Containers nobody owns any more are removed."""
-        agent = self.agent
-        mine = {
-            cid: owner
-            for cid, owner in agent.containers.items()
-            if isinstance(owner, TaskEntry) and is_docker(owner.info)
-        }
+    async def recover(self, containers: Mapping[str, Recoverable]) -> RecoverySummary:
+        """Re-adopt the agent's checkpointed docker containers (the running ones, and those
+        that ended meanwhile: their watcher reports the exit and copies the rest of their
+        output). Containers nobody owns any more are removed."""
         found = await asyncio.to_thread(self._ours)
         by_cid = {c.get("Labels", {}).get(LABEL_CONTAINER_ID, ""): c for c in found}
-        adopted = ended = gone = 0
-        for cid, task in mine.items():
+        summary = RecoverySummary()
+        for cid, known in containers.items():
             c = by_cid.pop(cid, None)
             if c is None or c.get("State") == "created":
-                gone += 1
+                summary.gone += 1
                 if c is not None:
                     await asyncio.to_thread(self._remove, c["Id"])
-                agent.containers.pop(cid, None)
-                agent.status_update(
-                    task,
-                    "TASK_FAILED",
-                    reason="REASON_EXECUTOR_TERMINATED",
-                    message="The task's docker container was gone when the agent restarted",
-                    source="SOURCE_AGENT",
-                )
+                why = "The task's docker container was gone when the agent restarted"
+                self.sink(Lost(cid, why))
                 continue
             labels = c.get("Labels", {})
             skips = []
             for name, label in (("stdout", LABEL_STDOUT_BASE), ("stderr", LABEL_STDERR_BASE)):
                 try:
-                    size = (task.sandbox / name).stat().st_size
+                    size = (known.sandbox / name).stat().st_size
                 except OSError:
                     size = 0
                 skips.append(max(0, size - int(labels.get(label, "0") or 0)))
-            watch = Watch(container_id=cid, docker_id=c["Id"], task=task)
+            watch = Watch(container_id=cid, docker_id=c["Id"], sandbox=known.sandbox)
             self.watches[cid] = watch
             if c.get("State") == "running":
-                adopted += 1
-                task.pid = 0
+                summary.running += 1
+                pid = 0
                 with contextlib.suppress(Exception):
                     attrs = await asyncio.to_thread(self.client.api.inspect_container, c["Id"])
-                    task.pid = int(attrs["State"].get("Pid") or 0)
-                if task.state in ("TASK_STAGING", "TASK_STARTING"):
-                    agent.status_update(task, "TASK_RUNNING")
+                    pid = int(attrs["State"].get("Pid") or 0)
+                self.sink(Recovered(cid, pid))
             else:
-                ended += 1
-            self._start_watcher(watch, task.sandbox, skips[0], skips[1])
+                summary.ended += 1
+            self._start_watcher(watch, known.sandbox, skips[0], skips[1])
         for c in by_cid.values():
             await asyncio.to_thread(self._remove, c["Id"])
-        if mine or by_cid:
+        summary.unknown = len(by_cid)
+        if containers or by_cid:
             log.info(
                 "recovered docker containers: %d running adopted, %d ended while down, "
                 "%d gone, %d unknown removed",
-                adopted,
-                ended,
-                gone,
-                len(by_cid),
+                summary.running,
+                summary.ended,
+                summary.gone,
+                summary.unknown,
             )
-        return set(mine)
-
-
-# ---------------------------------------------------------------- the agent's side
-async def start(agent: Agent) -> None:
-    """At agent start: use docker when ``--containerizers`` names it and dockerd answers."""
-    if "docker" not in agent.config.containerizers:
-        agent.docker_why = "docker is not among this agent's --containerizers"
-        return
-    d = DockerContainerizer(agent, agent.config.docker_endpoint or default_endpoint())
-    why = await d.connect()
-    if why is None:
-        agent.docker = d
-        agent.docker_why = None
-    else:
-        agent.docker_why = why
-        log.warning("docker containerizer unavailable (%s); docker tasks will fail", why)
-
-
-async def launch(agent: Agent, fw: FrameworkEntry, task: TaskEntry, sandbox: Path) -> None:
-    if agent.docker is None:
-        task_launch_failed(
-            agent, task, f"This agent cannot run DOCKER containers: {agent.docker_why}"
-        )
-        return
-    await agent.docker.launch(fw, task, sandbox)
-
-
-def active(agent: Agent) -> list[str]:
-    """The containerizers this agent really uses, in order of preference."""
-    names = []
-    for name in agent.config.containerizers:
-        if name == "linux" and agent.linux:
-            names.append("linux")
-        elif name == "process" and not agent.linux:
-            names.append("process")
-        elif name == "docker" and agent.docker is not None:
-            names.append("docker")
-    if "linux" not in names and "process" not in names:
-        names.append("linux" if agent.linux else "process")  # commands always run somewhere
-    return names
+        return summary
