@@ -59,7 +59,7 @@ class LeaseTable:
             ).fetchone()
         return Lease(str(row[0]), float(row[1]), int(row[2])) if row else None
 
-    def try_claim(self, name: str, me: str, ttl: float) -> Lease | None:
+    def try_claim(self, name: str, me: str, ttl: float, now: float | None = None) -> Lease | None:
         """Take or renew the lease in one write transaction; None if another holds it."""
         with self._lock:
             self._db.execute("BEGIN IMMEDIATE")
@@ -68,7 +68,7 @@ class LeaseTable:
                     "SELECT holder, expires, epoch FROM leases WHERE name = ?", (name,)
                 ).fetchone()
                 current = Lease(str(row[0]), float(row[1]), int(row[2])) if row else None
-                lease = claim(current, me, time.time(), ttl)
+                lease = claim(current, me, time.time() if now is None else now, ttl)
                 if lease is not None:
                     self._db.execute(
                         "INSERT INTO leases (name, holder, expires, epoch) VALUES (?, ?, ?, ?) "
@@ -83,8 +83,11 @@ class LeaseTable:
         return lease
 
     def release(self, name: str, me: str) -> None:
+        """Give the lease up now (it expires; the epoch stays, so the next holder's grows)."""
         with self._lock:
-            self._db.execute("DELETE FROM leases WHERE name = ? AND holder = ?", (name, me))
+            self._db.execute(
+                "UPDATE leases SET expires = 0 WHERE name = ? AND holder = ?", (name, me)
+            )
 
     def close(self) -> None:
         with self._lock:
@@ -114,7 +117,7 @@ class LeaseElection:
                 log.info("%s leads %s (epoch %d)", self.identifier, self.name, lease.epoch)
                 self._renewer = asyncio.get_running_loop().create_task(self._renew())
                 return
-            await asyncio.sleep(self.ttl / 5)
+            await asyncio.sleep(min(self.ttl / 5, 0.5))
 
     async def _renew(self) -> None:
         while self.lease is not None:
