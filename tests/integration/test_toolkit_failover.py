@@ -6,10 +6,12 @@ leader launched: none lost, none launched twice (checked in the master's /master
 
 from __future__ import annotations
 
+import asyncio
 import os
 import signal
 import subprocess
 import sys
+import time
 import uuid
 from collections.abc import Iterator
 from pathlib import Path
@@ -17,6 +19,12 @@ from typing import Any
 
 import pytest
 
+from corral.coordination.lease import LeaseTable
+from corral.resources import scalars
+from corral.scheduler_client import Fenced, Runner
+from corral.scheduler_client.placement import TaskSpec
+from corral.scheduler_client.planner import Goal
+from corral.scheduler_client.toolkit import Framework
 from corral.testing import LocalCluster, wait_until
 from corral.testing.zookeeper import ZkEnsemble
 
@@ -150,3 +158,44 @@ def test_zookeeper_standby_takes_over(
 ) -> None:
     state = zk.url(f"/sleepers-{uuid.uuid4().hex[:8]}")
     failover(cluster, cluster.master, state, tmp_path, instances)
+
+
+async def test_a_leader_that_loses_its_lease_is_fenced_at_once(
+    cluster: LocalCluster, tmp_path: Path
+) -> None:
+    """In one process: the leader's lease is taken; it stops making calls and run() returns,
+    leaving the framework and its tasks to the next leader (no TEARDOWN)."""
+
+    class One(Framework):
+        name = "sleepers"
+
+        def desired(self) -> list[Goal]:
+            spec = TaskSpec("sleeper", scalars(cpus=0.1, mem=32), group="sleeper")
+            return [Goal(spec, 1, command="sleep 600")]
+
+    state = tmp_path / "state"
+    runner = Runner(One(), cluster.master, state, lease_ttl=1.5)
+    running = asyncio.create_task(runner.run())
+    try:
+        await asyncio.wait_for(runner.leading.wait(), 15)
+
+        def one_running() -> bool:
+            ids = running_ids(cluster)
+            return ids is not None and len(ids) == 1
+
+        await asyncio.to_thread(wait_until, one_running, 30, 0.1, "one task")
+        thief = LeaseTable(state / "sleepers.sqlite")
+        thief.try_claim("sleepers", "thief", 60, now=time.time() + 60)
+        thief.close()
+        await asyncio.wait_for(running, 10)
+        assert runner.fenced and runner.driver is not None and runner.driver.fenced
+        with pytest.raises(Fenced):
+            await runner.driver.revive()
+        fws = sleepers(cluster)
+        assert len(fws) == 1 and len(fws[0]["tasks"]) == 1  # not torn down: tasks kept
+        await asyncio.to_thread(
+            wait_until, lambda: not sleepers(cluster)[0]["active"], 10, 0.1, "disconnected"
+        )
+    finally:
+        if not running.done():
+            running.cancel()

@@ -11,62 +11,21 @@ with a sentence a user understands, e.g. ``needs cpus 8, largest free on any age
 
 from __future__ import annotations
 
-import re
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 
 from corral.resources import UNRESERVED, RangeList, Resources, from_wire
-from corral.wire.common import Attribute
+from corral.scheduler_client.constraints import (
+    OPERATORS,
+    Constraint,
+    Placed,
+    allows,
+    attribute_text,
+    field_value,
+    format_number,
+    rejection,
+)
 from corral.wire.scheduler import Offer
-
-OPERATORS = ("UNIQUE", "CLUSTER", "GROUP_BY", "LIKE", "UNLIKE", "MAX_PER", "IS")
-HOSTNAME_FIELDS = ("hostname", "@hostname")
-
-
-@dataclass(frozen=True)
-class Constraint:
-    """``[field, OPERATOR, value?]`` as Marathon writes it."""
-
-    field: str
-    operator: str
-    value: str | None = None
-
-    def __post_init__(self) -> None:
-        if not self.field:
-            raise ValueError("constraint: the field is empty")
-        if self.operator not in OPERATORS:
-            raise ValueError(
-                f"constraint {self.field}: unknown operator {self.operator!r} "
-                f"(one of {', '.join(OPERATORS)})"
-            )
-        if self.operator in ("LIKE", "UNLIKE", "IS", "MAX_PER") and self.value is None:
-            raise ValueError(f"constraint {self.field}:{self.operator} needs a value")
-        if self.operator == "UNIQUE" and self.value is not None:
-            raise ValueError(f"constraint {self.field}:UNIQUE takes no value")
-        numeric = self.operator in ("MAX_PER", "GROUP_BY") and self.value is not None
-        if numeric and not ((self.value or "").isdigit() and int(self.value or 0) >= 1):
-            raise ValueError(
-                f"constraint {self.field}:{self.operator}: {self.value!r} "
-                "is not a positive whole number"
-            )
-        if self.operator in ("LIKE", "UNLIKE"):
-            try:
-                re.compile(self.value or "")
-            except re.error as exc:
-                raise ValueError(
-                    f"constraint {self.field}:{self.operator}: bad regex {self.value!r}: {exc}"
-                ) from None
-
-    @classmethod
-    def parse(cls, item: Sequence[str] | str) -> Constraint:
-        """From ``["rack", "CLUSTER", "a"]`` or ``"rack:CLUSTER:a"``; ValueError says why."""
-        parts = item.split(":", 2) if isinstance(item, str) else [str(p) for p in item]
-        if len(parts) < 2 or len(parts) > 3:
-            raise ValueError(f"constraint {item!r}: expected [field, OPERATOR, value?]")
-        return cls(parts[0], parts[1].upper(), parts[2] if len(parts) == 3 else None)
-
-    def __str__(self) -> str:
-        return ":".join(p for p in (self.field, self.operator, self.value) if p is not None)
 
 
 @dataclass(frozen=True)
@@ -98,16 +57,6 @@ class AgentOffer:
     attributes: Mapping[str, str]
     available: Resources
     offer_ids: tuple[str, ...]
-
-
-@dataclass(frozen=True)
-class Placed:
-    """A task already running (or placed earlier in this call), for the constraints."""
-
-    group: str
-    agent_id: str
-    hostname: str
-    attributes: Mapping[str, str] = field(default_factory=dict)
 
 
 @dataclass(frozen=True)
@@ -143,51 +92,6 @@ class Placement:
 
 
 # ---------------------------------------------------------------------- agents from offers
-def attribute_text(attr: Attribute | Mapping[str, object]) -> tuple[str, str] | None:
-    """(name, value formatted as a string) of an offer attribute (struct or JSON object)."""
-    if isinstance(attr, Attribute):
-        name = attr.name
-        if attr.text is not None:
-            return name, attr.text.value
-        if attr.scalar is not None:
-            return name, _fmt(attr.scalar.value)
-        if attr.ranges is not None:
-            return name, "[" + ",".join(f"{r.begin}-{r.end}" for r in attr.ranges.range) + "]"
-        if attr.set is not None:
-            return name, "{" + ",".join(attr.set.item) + "}"
-        return None
-    name = str(attr.get("name", ""))
-    if not name:
-        return None
-    text = attr.get("text")
-    if isinstance(text, Mapping):
-        return name, str(text.get("value", ""))
-    scalar = attr.get("scalar")
-    if isinstance(scalar, Mapping):
-        v = scalar.get("value", 0)
-        return name, _fmt(float(v) if isinstance(v, int | float | str) else 0.0)
-    ranges = attr.get("ranges")
-    if isinstance(ranges, Mapping):
-        items = ranges.get("range", [])
-        parts = [
-            f"{r.get('begin')}-{r.get('end')}"
-            for r in (items if isinstance(items, list) else [])
-            if isinstance(r, Mapping)
-        ]
-        return name, "[" + ",".join(parts) + "]"
-    set_ = attr.get("set")
-    if isinstance(set_, Mapping):
-        items = set_.get("item", [])
-        return name, "{" + ",".join(
-            str(i) for i in (items if isinstance(items, list) else [])
-        ) + "}"
-    return None
-
-
-def _fmt(v: float) -> str:
-    return str(int(v)) if v == int(v) else repr(v)
-
-
 def agents_from_offers(offers: Iterable[Offer]) -> list[AgentOffer]:
     """One AgentOffer per agent (several offers for one agent are merged), in offer order."""
     merged: dict[str, AgentOffer] = {}
@@ -215,70 +119,10 @@ def agents_from_offers(offers: Iterable[Offer]) -> list[AgentOffer]:
 
 
 # ---------------------------------------------------------------------- constraints
-def field_value(c_field: str, hostname: str, attributes: Mapping[str, str]) -> str | None:
-    if c_field in HOSTNAME_FIELDS:
-        return hostname
-    return attributes.get(c_field.removeprefix("@"))
-
-
 @dataclass(frozen=True)
 class _Candidate:
     agent: AgentOffer
     value_of: Mapping[str, str | None]  # field -> value on this agent
-
-
-def _counts(c: Constraint, key: str, placed: Sequence[Placed]) -> dict[str, int]:
-    counts: dict[str, int] = {}
-    for p in placed:
-        if p.group != key:
-            continue
-        v = field_value(c.field, p.hostname, p.attributes)
-        if v is not None:
-            counts[v] = counts.get(v, 0) + 1
-    return counts
-
-
-def _constraint_allows(
-    c: Constraint,
-    key: str,
-    value: str | None,
-    placed: Sequence[Placed],
-    all_values: set[str],
-) -> bool:
-    if c.operator == "UNLIKE":
-        return value is None or re.fullmatch(c.value or "", value) is None
-    if value is None:
-        return False
-    if c.operator == "LIKE":
-        return re.fullmatch(c.value or "", value) is not None
-    if c.operator == "IS":
-        return value == c.value
-    counts = _counts(c, key, placed)
-    if c.operator == "UNIQUE":
-        return counts.get(value, 0) == 0
-    if c.operator == "MAX_PER":
-        return counts.get(value, 0) < int(c.value or "1")
-    if c.operator == "CLUSTER":
-        if c.value is not None:
-            return value == c.value
-        return not counts or value in counts
-    # GROUP_BY: only where this value has no more tasks than the emptiest value.
-    known = all_values | set(counts)
-    least = min((counts.get(v, 0) for v in known), default=0)
-    if c.value is not None and len(known) < int(c.value):
-        least = 0  # a value no agent offers now still counts as empty
-    return counts.get(value, 0) <= least
-
-
-def _constraint_reason(c: Constraint, candidates: Sequence[_Candidate], before: int) -> str:
-    values = [cand.value_of.get(c.field) for cand in candidates]
-    if c.operator == "UNLIKE" or any(v is not None for v in values):
-        if c.operator in ("CLUSTER", "IS") and c.value is not None and c.value not in values:
-            return f"no agent has attribute {c.field}={c.value}"
-        return f"{c} leaves 0 of {before} agent{'s' if before != 1 else ''}"
-    if c.operator in ("CLUSTER", "IS") and c.value is not None:
-        return f"no agent has attribute {c.field}={c.value}"
-    return f"no agent has attribute {c.field}"
 
 
 # ---------------------------------------------------------------------- resources
@@ -394,10 +238,10 @@ def _resource_reason(
         if largest < need:
             total = ""
             if totals is not None and best.agent_id in totals:
-                total = f" (agent total {_fmt(totals[best.agent_id].scalar(name))})"
+                total = f" (agent total {format_number(totals[best.agent_id].scalar(name))})"
             return (
-                f"needs {name} {_fmt(need)}{role_note}, largest free on {where} "
-                f"is {_fmt(largest)}{total}"
+                f"needs {name} {format_number(need)}{role_note}, largest free on {where} "
+                f"is {format_number(largest)}{total}"
             )
     for port in spec.named_ports:
         if not any(_ports_free(usable[a.agent_id], port) for a in candidates):
@@ -409,7 +253,7 @@ def _resource_reason(
             plural = "s" if need_ports != 1 else ""
             return f"needs {need_ports} port{plural}, most free on {where} is {most}"
     wanted = ", ".join(
-        f"{n} {_fmt(spec.resources.scalar(n))}"
+        f"{n} {format_number(spec.resources.scalar(n))}"
         for n in sorted({n for n, _ in spec.resources.scalars})
     )
     if spec.named_ports:
@@ -476,10 +320,11 @@ def _place_one(
         kept = [
             cand
             for cand in candidates
-            if _constraint_allows(c, spec.key, cand.value_of.get(c.field), placed, all_values)
+            if allows(c, spec.key, cand.value_of.get(c.field), placed, all_values)
         ]
         if not kept:
-            return _constraint_reason(c, candidates, len(candidates))
+            values = [cand.value_of.get(c.field) for cand in candidates]
+            return rejection(c, values, len(candidates))
         candidates = kept
     usable = {cand.agent.agent_id: _usable(free[cand.agent.agent_id], spec) for cand in candidates}
     fits: list[tuple[AgentOffer, Resources, tuple[int, ...]]] = []

@@ -302,6 +302,7 @@ class Runner:
         self.core: FrameworkCore | None = None
         self.driver: SchedulerDriver | None = None
         self._task: asyncio.Task[None] | None = None
+        self._stop_task: asyncio.Task[None] | None = None
         self._stopping = False
 
     async def run(self) -> None:
@@ -375,6 +376,12 @@ class Runner:
                 return
             except CallFailed as exc:
                 log.warning("%s: %s", self.framework.name, exc)
+            except Exception:
+                # The framework's own code (``desired``) raised: never lost, never silent.
+                log.exception("%s: a tick failed", self.framework.name)
+                if self.on_callback_error == "stop":
+                    await driver.stop(failover=True)
+                    return
 
     async def stop(self) -> None:
         """Stop this instance; the framework stays registered (another instance takes over,
