@@ -12,6 +12,7 @@ from corral.scheduler_client.placement import (
     TaskSpec,
     agents_from_offers,
     place,
+    totals_from_state,
 )
 from corral.wire.base import ID
 from corral.wire.common import Attribute, Text
@@ -252,3 +253,18 @@ def test_bad_constraints_say_why(text: str, message: str) -> None:
 def test_constraint_from_list_and_lowercase_operator() -> None:
     assert Constraint.parse(["hostname", "unique"]) == Constraint("hostname", "UNIQUE")
     assert str(Constraint.parse(["rack", "CLUSTER", "a"])) == "rack:CLUSTER:a"
+
+
+def test_totals_from_master_state_feed_the_reason() -> None:
+    state = {
+        "slaves": [
+            {"id": "a1", "resources": {"cpus": 4.0, "mem": 2048.0, "ports": "[31000-31009]"}},
+            {"id": "a2", "resources": "garbage"},
+            "nonsense",
+        ]
+    }
+    totals = totals_from_state(state)
+    assert totals["a1"] == parse("cpus:4;mem:2048;ports:[31000-31009]")
+    assert totals["a2"] == Resources()
+    p = place([spec(cpus=8)], [agent(1, "cpus:2;mem:1024")], totals=totals)
+    assert p.unplaced[0].reason == "needs cpus 8, largest free on any agent is 2 (agent total 4)"

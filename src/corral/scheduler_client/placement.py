@@ -118,6 +118,31 @@ def agents_from_offers(offers: Iterable[Offer]) -> list[AgentOffer]:
     return list(merged.values())
 
 
+def totals_from_state(state: Mapping[str, object]) -> dict[str, Resources]:
+    """Each agent's total resources from the master's ``/master/state`` (or ``/slaves``)
+    JSON, for the "(agent total N)" in the reasons. Entries it cannot read are skipped."""
+    out: dict[str, Resources] = {}
+    agents = state.get("slaves", [])
+    for agent in agents if isinstance(agents, list) else []:
+        if not isinstance(agent, Mapping) or not isinstance(agent.get("id"), str):
+            continue
+        res = agent.get("resources", {})
+        total = Resources()
+        for name, value in res.items() if isinstance(res, Mapping) else []:
+            if isinstance(value, int | float) and not isinstance(value, bool) and value > 0:
+                total = total + Resources({(str(name), UNRESERVED): round(float(value), 3)})
+            elif isinstance(value, str) and value.startswith("[") and value.endswith("]"):
+                spans = []
+                for part in value[1:-1].split(","):
+                    lo, dash, hi = part.strip().partition("-")
+                    if dash and lo.isdigit() and hi.isdigit():
+                        spans.append((int(lo), int(hi)))
+                if spans:
+                    total = total + Resources(ranges={(str(name), UNRESERVED): tuple(spans)})
+        out[str(agent["id"])] = total
+    return out
+
+
 # ---------------------------------------------------------------------- constraints
 @dataclass(frozen=True)
 class _Candidate:
@@ -360,4 +385,5 @@ __all__ = [
     "attribute_text",
     "field_value",
     "place",
+    "totals_from_state",
 ]
