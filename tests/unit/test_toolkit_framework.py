@@ -196,3 +196,19 @@ def test_planner_kills_groups_no_longer_wanted() -> None:
     stale = TrackedTask(task_id="old.1", group="old", state="TASK_RUNNING")
     p = plan([], [stale], [])
     assert p.kills == [stale] and p.launches == [] and p.decline == []
+
+
+async def test_a_framework_role_uses_its_reservations_first() -> None:
+    fw = Web(1)
+    fw.role = "web"
+    fake = FakeMaster(FrameworkCore(fw, None))
+    fake.add_agent("cpus:4;cpus(web):1;mem(web):512;ports:[31000-31009]")
+    await ready(fake)
+    await fake.offer()
+    (info,) = fake.launched()
+    roles = {
+        (r.name, r.role, r.allocation_info.role if r.allocation_info else None)
+        for r in info.resources
+    }
+    assert ("cpus", "web", "web") in roles and ("mem", "web", "web") in roles
+    assert ("ports", None, "web") in roles

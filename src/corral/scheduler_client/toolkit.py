@@ -20,6 +20,7 @@ import getpass
 import logging
 import time
 from collections.abc import Callable, Sequence
+from dataclasses import replace
 from pathlib import Path
 from typing import Protocol
 
@@ -172,7 +173,7 @@ class FrameworkCore:
             await self._decline(sink, ids, 1.0)  # not reconciled: act on nothing yet
             return
         p = plan(
-            self.framework.desired(),
+            self.goals(),
             self.tracker.live(),
             agents_from_offers(offers),
             totals=self.totals() if self.totals else None,
@@ -217,15 +218,26 @@ class FrameworkCore:
         if p.decline:
             await self._decline(sink, p.decline, self.framework.refuse_seconds)
 
+    def goals(self) -> list[Goal]:
+        """The framework's goals; a spec in the default role takes the framework's role
+        (so its reservations are used, and the task is allocated to that role)."""
+        role = self.framework.role
+        out = []
+        for g in self.framework.desired():
+            if g.spec.role == "*" and role != "*":
+                g = replace(g, spec=replace(g.spec, role=role))
+            out.append(g)
+        return out
+
     async def tick(self, sink: CallSink) -> None:
         """Timers: reconciliation retries, and kills (scaling down needs no offer)."""
         await self.apply(sink, self.tracker.tick(self.clock()))
         if self.tracker.ready:
-            p = plan(self.framework.desired(), self.tracker.live(), [])
+            p = plan(self.goals(), self.tracker.live(), [])
             await self._kill(sink, p)
 
     async def _kill(self, sink: CallSink, p: Plan) -> None:
-        goals = {g.group: g for g in self.framework.desired()}
+        goals = {g.group: g for g in self.goals()}
         for t in p.kills:
             goal = goals.get(t.group)
             grace = goal.kill_grace_period if goal else None
