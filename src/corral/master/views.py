@@ -145,9 +145,9 @@ def state_framework(
         resources=(used + offered).to_legacy(),
         used_resources=used.to_legacy(),
         offered_resources=offered.to_legacy(),
-        tasks=[tasks.get(t) for t in fw.tasks.values()],
-        unreachable_tasks=[tasks.get(t) for t in fw.unreachable_tasks.values()],
-        completed_tasks=[tasks.get(t) for t in fw.completed_tasks],
+        tasks=tasks.get_many(fw.tasks.values()),
+        unreachable_tasks=tasks.get_many(fw.unreachable_tasks.values()),
+        completed_tasks=tasks.get_many(fw.completed_tasks),
         offers=[
             sv.StateOffer(
                 id=o.id,
@@ -315,7 +315,7 @@ class MasterViews:
                 leader=pid,
                 leader_info=sv.LeaderInfo(id=master.id, pid=pid, port=c.port, hostname=c.hostname),
                 flags=flags(master),
-                slaves=[self.legacy_agents.get(a) for a in agents],
+                slaves=self.legacy_agents.get_many(agents),
                 recovered_slaves=[],
                 frameworks=self._frameworks(master.frameworks.values()),
                 completed_frameworks=self._frameworks(master.completed_frameworks),
@@ -328,7 +328,7 @@ class MasterViews:
 
     def slaves(self) -> sv.SlavesOf[Raw]:
         with self.legacy_agents.full_pass():
-            agents = [self.legacy_agents.get(a) for a in self.master.agents.values()]
+            agents = self.legacy_agents.get_many(self.master.agents.values())
         return sv.SlavesOf(slaves=agents, recovered_slaves=[])
 
     def frameworks(self) -> sv.FrameworksOf[Raw]:
@@ -344,9 +344,9 @@ class MasterViews:
         out: list[Raw] = []
         with self.legacy_tasks.full_pass():
             for fw in [*self.master.frameworks.values(), *self.master.completed_frameworks]:
-                for records in (fw.tasks.values(), fw.unreachable_tasks.values()):
-                    out += [self.legacy_tasks.get(t) for t in records]
-                out += [self.legacy_tasks.get(t) for t in fw.completed_tasks]
+                out += self.legacy_tasks.get_many(fw.tasks.values())
+                out += self.legacy_tasks.get_many(fw.unreachable_tasks.values())
+                out += self.legacy_tasks.get_many(fw.completed_tasks)
         return sv.TasksOf(tasks=out)
 
     # ------------------------------------------------------------------ v1 operator API
@@ -354,17 +354,17 @@ class MasterViews:
         tasks: list[Raw] = []
         unreachable: list[Raw] = []
         completed: list[Raw] = []
-        get = self.v1_tasks.get
+        get_many = self.v1_tasks.get_many
         with self.v1_tasks.full_pass():
             for fw in [*self.master.frameworks.values(), *self.master.completed_frameworks]:
-                tasks += [get(t) for t in fw.tasks.values()]
-                unreachable += [get(t) for t in fw.unreachable_tasks.values()]
-                completed += [get(t) for t in fw.completed_tasks]
+                tasks += get_many(fw.tasks.values())
+                unreachable += get_many(fw.unreachable_tasks.values())
+                completed += get_many(fw.completed_tasks)
         return op.GetTasksOf(tasks=tasks, unreachable_tasks=unreachable, completed_tasks=completed)
 
     def get_agents(self) -> op.GetAgentsOf[Raw]:
         with self.v1_agents.full_pass():
-            agents = [self.v1_agents.get(a) for a in self.master.agents.values()]
+            agents = self.v1_agents.get_many(self.master.agents.values())
         return op.GetAgentsOf(agents=agents, recovered_agents=[])
 
     def get_frameworks(self) -> op.GetFrameworks:
