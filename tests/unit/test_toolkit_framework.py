@@ -5,12 +5,14 @@ from __future__ import annotations
 from collections.abc import Sequence
 
 from corral.resources import scalars
+from corral.scheduler_client.driver import CallFailed
 from corral.scheduler_client.placement import Constraint, TaskSpec
 from corral.scheduler_client.planner import Goal, plan
 from corral.scheduler_client.store import Store
 from corral.scheduler_client.testing import FakeMaster, FakeTask
 from corral.scheduler_client.toolkit import Framework, FrameworkCore
 from corral.scheduler_client.tracker import TrackedTask, Unknown
+from corral.wire import scheduler as s
 from corral.wire.tasks import TaskStatus
 
 
@@ -212,3 +214,26 @@ async def test_a_framework_role_uses_its_reservations_first() -> None:
     }
     assert ("cpus", "web", "web") in roles and ("mem", "web", "web") in roles
     assert ("ports", None, "web") in roles
+
+
+class LosesAccepts(FakeMaster):
+    """A master whose ACCEPT calls fail on the way (the tasks never reach it)."""
+
+    failing = True
+
+    async def call(self, call: s.Call) -> None:
+        if call.type == "ACCEPT" and self.failing:
+            self.calls.append(call)
+            raise CallFailed(503, "connection reset")
+        await super().call(call)
+
+
+async def test_a_lost_accept_is_reconciled_and_launched_again() -> None:
+    fake = LosesAccepts(FrameworkCore(Web(1), None))
+    fake.add_agent()
+    await ready(fake)
+    await fake.offer()
+    assert fake.launched() == [] and fake.core.tracker.tasks == {}  # answered TASK_LOST
+    fake.failing = False
+    await fake.offer()
+    assert len(fake.launched()) == 1

@@ -206,3 +206,24 @@ def test_record_round_trip_and_ids() -> None:
     assert decode_task(encode_task(rec)) == rec
     assert group_of(rec.task_id) == "web"
     assert group_of("plain") == ""
+
+
+def test_periodic_explicit_reconciliation_once_ready() -> None:
+    t = Tracker(periodic=30)
+    t.subscribed(now=0)
+    t.update(status(marker_of(t), "TASK_LOST", agent=None), now=1)
+    assert t.tick(now=20).calls == []  # nothing known yet, and not due
+    t.launching(TrackedTask(task_id="web.1", group="web", agent_id="a1"))
+    assert t.tick(now=30).calls == []
+    (call,) = t.tick(now=31).calls
+    assert reconciled(call) == [("web.1", "a1")]
+    assert t.tick(now=32).calls == []  # next one in 30 s
+
+
+def test_a_failed_accept_asks_the_master() -> None:
+    t = Tracker()
+    t.subscribed(now=0)
+    t.update(status(marker_of(t), "TASK_LOST", agent=None), now=0)
+    t.launching(TrackedTask(task_id="web.1", group="web", agent_id="a1"))
+    (call,) = t.launch_failed(["web.1", "nope"]).calls
+    assert reconciled(call) == [("web.1", "a1")]

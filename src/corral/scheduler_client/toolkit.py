@@ -24,6 +24,8 @@ from dataclasses import replace
 from pathlib import Path
 from typing import Protocol
 
+import aiohttp
+
 from corral.resources import Resources
 from corral.scheduler_client.driver import (
     CallbackErrors,
@@ -205,16 +207,24 @@ class FrameworkCore:
                 await self.apply(sink, self.tracker.launching(record))
                 infos.append(self.framework.task_info(launch, tid))
             op = s.Operation(type="LAUNCH", launch=s.Launch(task_infos=infos))
-            await sink.call(
-                s.Call(
-                    type="ACCEPT",
-                    accept=s.Accept(
-                        offer_ids=[ID(o) for o in launches[0].assignment.offer_ids],
-                        operations=[op],
-                        filters=Filters(refuse_seconds=self.framework.refuse_seconds),
-                    ),
-                )
+            accept = s.Call(
+                type="ACCEPT",
+                accept=s.Accept(
+                    offer_ids=[ID(o) for o in launches[0].assignment.offer_ids],
+                    operations=[op],
+                    filters=Filters(refuse_seconds=self.framework.refuse_seconds),
+                ),
             )
+            try:
+                await sink.call(accept)
+            except Fenced:
+                raise
+            except (CallFailed, OSError, aiohttp.ClientError) as exc:
+                # Did the master get it? Ask (the periodic reconciliation asks again).
+                log.warning("%s: launching failed: %s", self.framework.name, exc)
+                asked = self.tracker.launch_failed(i.task_id.value for i in infos)
+                with contextlib.suppress(CallFailed, OSError, aiohttp.ClientError):
+                    await self.apply(sink, asked)
         if p.decline:
             await self._decline(sink, p.decline, self.framework.refuse_seconds)
 

@@ -144,7 +144,10 @@ class Tracker:
         implicit_timeout: float = 3.0,
         max_backoff: float = 30.0,
         kill_grace_period: float | None = None,
+        periodic: float = 60.0,
     ) -> None:
+        """``periodic``: once reconciled, reconcile the known tasks explicitly again this
+        often (a launch whose ACCEPT never arrived, an update lost: Mesos's advice)."""
         self.tasks: dict[str, TrackedTask] = {}
         self.unknown = unknown
         self.phase = Phase.IDLE
@@ -157,6 +160,8 @@ class Tracker:
         self.deadline = 0.0
         self.attempt = 0
         self.killing_unknown: set[str] = set()
+        self.periodic = periodic
+        self.next_periodic = 0.0
 
     # ------------------------------------------------------------------ queries
     @property
@@ -226,12 +231,23 @@ class Tracker:
             self.attempt += 1
             if self.attempt >= 3:
                 log.warning("no answer for the reconciliation marker: going on")
-                return self._ready()
+                return self._ready(now)
             return self._start_implicit(now)
+        if self.phase is Phase.READY and now >= self.next_periodic:
+            self.next_periodic = now + self.periodic
+            known = [t for t in self.tasks.values() if not t.terminal]
+            if known:
+                return Changes(calls=[reconcile_call((t.task_id, t.agent_id) for t in known)])
         return Changes()
 
-    def _ready(self) -> Changes:
+    def launch_failed(self, task_ids: Iterable[str]) -> Changes:
+        """The ACCEPT for these tasks failed: ask the master what became of them."""
+        known = [self.tasks[t] for t in task_ids if t in self.tasks]
+        return Changes(calls=[reconcile_call((t.task_id, t.agent_id) for t in known)])
+
+    def _ready(self, now: float) -> Changes:
         self.phase = Phase.READY
+        self.next_periodic = now + self.periodic
         self.marker = None
         self.attempt = 0
         # Kills asked for before a failover may never have reached the master: ask again.
@@ -248,7 +264,7 @@ class Tracker:
         tid = status.task_id.value
         if tid.startswith(MARKER_PREFIX):
             if tid == self.marker and self.phase is Phase.IMPLICIT:
-                return self._ready()
+                return self._ready(now)
             return Changes()
         task = self.tasks.get(tid)
         self.pending.discard(tid)
