@@ -11,9 +11,9 @@ own process. Tasks of custom executors are the executor's business, as in Mesos.
   directory), as Mesos does; under the process containerizer, and for docker tasks, they run
   next to the task, in its sandbox.
 
-The agent tells this module of every status update through ``on_status`` (one hook in
-``Agent.status_update``): TASK_RUNNING starts the probes, a terminal state stops them, and
-every update is annotated with the task's last ``healthy`` and ``check_status``.
+The agent core says when to start and stop probing a task (``StartProbes``, ``StopProbes``,
+from ``agent/core/probes.py``); the verdicts go back to it as events (``HealthResult``,
+``CheckResult``), which become status updates and kills there.
 """
 
 from __future__ import annotations
@@ -26,30 +26,28 @@ import shutil
 import signal
 import ssl
 import time
-import uuid
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
 import aiohttp
 
+from corral.agent.core import events as ev
 from corral.agent.environment import command_argv, environment
 from corral.agent.namespaces import SANDBOX
 from corral.health import policy as hp
-from corral.wire.tasks import CheckStatusInfo, TaskStatus, is_terminal
+from corral.wire.tasks import CheckStatusInfo, is_terminal
 
 if TYPE_CHECKING:
     from corral.agent.agent import Agent
-    from corral.agent.model import TaskEntry
+    from corral.agent.core.state import TaskEntry
 
 log = logging.getLogger("corral.agent.health")
 
 
 @dataclass
 class Watch:
-    """The probes of one task and what they last reported."""
+    """The probe loops of one task."""
 
-    health: hp.HealthState | None = None
-    check_status: CheckStatusInfo | None = None
     loops: list[asyncio.Task[None]] = field(default_factory=list)
 
 
@@ -59,27 +57,33 @@ class HealthChecks:
         self.watches: dict[tuple[str, str], Watch] = {}
         self._nsenter = shutil.which("nsenter")
 
-    # ------------------------------------------------------------------ the agent's hook
-    def on_status(self, task: TaskEntry, status: TaskStatus) -> None:
-        """Called for every status update of a task before it is queued."""
-        key = (task.framework_id, task.task_id)
-        watch = self.watches.get(key)
-        wanted = task.info.health_check is not None or task.info.check is not None
-        if watch is None and wanted and status.state == "TASK_RUNNING" and task.container_id:
-            watch = self.watches[key] = Watch()
-            self._start(task, watch)
-        if watch is None:
+    # ------------------------------------------------------------------ the core's effects
+    def start(self, framework_id: str, task_id: str) -> None:
+        """StartProbes: the task runs; probe its health check and check."""
+        fw = self.agent.state.frameworks.get(framework_id)
+        task = fw.tasks.get(task_id) if fw else None
+        key = (framework_id, task_id)
+        if task is None or key in self.watches:
             return
-        if status.healthy is None and watch.health is not None and watch.health.healthy is not None:
-            status.healthy = watch.health.healthy
-        if status.check_status is None and watch.check_status is not None:
-            status.check_status = watch.check_status
-        if is_terminal(status.state):
-            if watch.health is not None and watch.health.killed and task.kill_reason:
-                status.message = task.kill_reason
-            self.watches.pop(key, None)
-            for loop in watch.loops:
-                loop.cancel()
+        info = task.info
+        try:
+            health = hp.health_policy(info.health_check) if info.health_check else None
+            check = hp.check_policy(info.check) if info.check else None
+        except hp.InvalidCheck as exc:  # the master rejects these; an old master may not
+            log.warning("task %s: %s; not probing it", task_id, exc)
+            return
+        watch = self.watches[key] = Watch()
+        loop = asyncio.get_running_loop()
+        if health is not None:
+            watch.loops.append(loop.create_task(self._health_loop(task, health)))
+        if check is not None:
+            watch.loops.append(loop.create_task(self._check_loop(task, check)))
+
+    def stop(self, framework_id: str, task_id: str) -> None:
+        """StopProbes: the task ended."""
+        watch = self.watches.pop((framework_id, task_id), None)
+        for loop in watch.loops if watch else []:
+            loop.cancel()
 
     async def close(self) -> None:
         loops = [loop for w in self.watches.values() for loop in w.loops]
@@ -91,80 +95,49 @@ class HealthChecks:
                 await loop
 
     # ------------------------------------------------------------------ loops
-    def _start(self, task: TaskEntry, watch: Watch) -> None:
-        loop = asyncio.get_running_loop()
-        now = loop.time()
-        info = task.info
-        try:
-            health = hp.health_policy(info.health_check) if info.health_check else None
-            check = hp.check_policy(info.check) if info.check else None
-        except hp.InvalidCheck as exc:  # the master rejects these; an old master may not
-            log.warning("task %s: %s; not probing it", task.task_id, exc)
-            return
-        if health is not None:
-            watch.health = hp.HealthState(started=now)
-            watch.loops.append(loop.create_task(self._health_loop(task, watch, health)))
-        if check is not None:
-            watch.loops.append(loop.create_task(self._check_loop(task, watch, check)))
-
     async def _sleep_until(self, when: float) -> None:
         await asyncio.sleep(max(0.0, when - asyncio.get_running_loop().time()))
 
-    async def _health_loop(self, task: TaskEntry, watch: Watch, policy: hp.HealthPolicy) -> None:
-        assert watch.health is not None
+    async def _health_loop(self, task: TaskEntry, policy: hp.HealthPolicy) -> None:
         loop = asyncio.get_running_loop()
-        await self._sleep_until(hp.first_probe_at(policy.delay, watch.health.started))
+        state = hp.HealthState(started=loop.time())
+        await self._sleep_until(hp.first_probe_at(policy.delay, state.started))
         while not is_terminal(task.state):
             result = await self.probe(task, policy.probe)
             now = loop.time()
             if is_terminal(task.state):
                 return
-            watch.health, effects = hp.on_health_result(policy, watch.health, result, now)
-            for effect in effects:
-                if isinstance(effect, hp.ReportHealth):
-                    self._report(task, healthy=effect.healthy, message=effect.message)
-                else:
-                    log.info("task %s: %s", task.task_id, effect.message)
-                    task.kill_reason = effect.message
-                    self.agent.kill_task(task.framework_id, task.task_id, None)
-            if watch.health.killed:
+            state, effects = hp.on_health_result(policy, state, result, now)
+            report = next((e for e in effects if isinstance(e, hp.ReportHealth)), None)
+            kill = next((e for e in effects if isinstance(e, hp.KillUnhealthy)), None)
+            if report is not None:
+                if kill is not None:
+                    log.info("task %s: %s", task.task_id, kill.message)
+                self.agent.feed(
+                    ev.HealthResult(
+                        task.framework_id,
+                        task.task_id,
+                        report.healthy,
+                        report.message,
+                        kill.message if kill else None,
+                    )
+                )
+            if state.killed:
                 return
             await self._sleep_until(hp.next_probe_at(policy.interval, now))
 
-    async def _check_loop(self, task: TaskEntry, watch: Watch, policy: hp.CheckPolicy) -> None:
+    async def _check_loop(self, task: TaskEntry, policy: hp.CheckPolicy) -> None:
         loop = asyncio.get_running_loop()
         await self._sleep_until(hp.first_probe_at(policy.delay, loop.time()))
+        last: CheckStatusInfo | None = None
         while not is_terminal(task.state):
             result = await self.probe(task, policy.probe)
             if is_terminal(task.state):
                 return
-            watch.check_status, changed = hp.on_check_result(
-                policy.probe, watch.check_status, result
-            )
+            last, changed = hp.on_check_result(policy.probe, last, result)
             if changed:
-                self._report(task, check_status=watch.check_status)
+                self.agent.feed(ev.CheckResult(task.framework_id, task.task_id, last))
             await self._sleep_until(hp.next_probe_at(policy.interval, loop.time()))
-
-    def _report(
-        self,
-        task: TaskEntry,
-        *,
-        healthy: bool | None = None,
-        message: str | None = None,
-        check_status: CheckStatusInfo | None = None,
-    ) -> None:
-        reason = hp.HEALTH_REASON if healthy is not None else hp.CHECK_REASON
-        status = TaskStatus(
-            task_id=task.info.task_id,
-            state="TASK_RUNNING",
-            message=message,
-            reason=reason,
-            source="SOURCE_EXECUTOR",
-            uuid=uuid.uuid4().bytes,
-            healthy=healthy,
-            check_status=check_status,
-        )
-        self.agent.status_update(task, "TASK_RUNNING", status=status)
 
     # ------------------------------------------------------------------ probes
     async def probe(self, task: TaskEntry, probe: hp.Probe) -> hp.ProbeResult:
@@ -228,7 +201,7 @@ class HealthChecks:
         command = probe.command
         assert command is not None
         path, argv = command_argv(command.value or "", command.shell, command.arguments)
-        fw = self.agent.frameworks.get(task.framework_id)
+        fw = self.agent.state.frameworks.get(task.framework_id)
         if fw is None:
             return hp.ProbeResult(ok=False, detail="the task's framework is gone")
         agent = self.agent
@@ -239,7 +212,7 @@ class HealthChecks:
             executor=None,
             sandbox=task.sandbox,
             executor_id=task.executor_id or task.task_id,
-            agent_id=agent.agent_id or "",
+            agent_id=agent.state.agent_id or "",
             agent_address=agent.address,
             hostname=agent.hostname,
             ip=agent.config.ip,

@@ -189,6 +189,16 @@ def probe_address(
 # ----------------------------------------------------------------------- decisions
 
 
+@dataclass
+class Reported:
+    """What the agent last reported of a task's probes (every later update carries it)."""
+
+    healthy: bool | None = None
+    check_status: CheckStatusInfo | None = None
+    probing: bool = False  # the shell runs the task's probes
+    killed: str | None = None  # the health check killed the task: its terminal message
+
+
 @dataclass(frozen=True)
 class HealthState:
     started: float  # when the task started running (the grace period counts from here)

@@ -4,7 +4,7 @@ and ``GET_TASKS`` mostly copy bytes. Owned by the views (the shell), not by the 
 from __future__ import annotations
 
 import contextlib
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from operator import is_
 from typing import Generic, TypeVar
 
@@ -40,14 +40,22 @@ class RenderCache(Generic[R]):
         return len(self._entries)
 
     def get(self, record: R) -> msgspec.Raw:
-        key = self.change_key(record)
-        hit = self._entries.get(id(record))
-        if hit is None or not all(map(is_, hit[1], key)):
-            hit = (record, key, msgspec.Raw(encode(self.render(record))))
-            self._entries[id(record)] = hit
-        if self._live is not None:
-            self._live[id(record)] = hit
-        return hit[2]
+        return self.get_many((record,))[0]
+
+    def get_many(self, records: Iterable[R]) -> list[msgspec.Raw]:
+        """The JSON of each record, in order (the loop of a large view: names bound once)."""
+        entries, live, change_key, render = self._entries, self._live, self.change_key, self.render
+        out = []
+        for record in records:
+            rid = id(record)
+            key = change_key(record)
+            hit = entries.get(rid)
+            if hit is None or not all(map(is_, hit[1], key)):
+                hit = entries[rid] = (record, key, msgspec.Raw(encode(render(record))))
+            if live is not None:
+                live[rid] = hit
+            out.append(hit[2])
+        return out
 
     @contextlib.contextmanager
     def full_pass(self) -> Iterator[None]:

@@ -12,9 +12,8 @@ import msgspec
 from aiohttp import web
 
 from corral import MESOS_COMPAT_VERSION, __version__
-from corral.master.master import Master
+from corral.master.core.state import AgentRecord, FrameworkRecord, MasterState, TaskRecord
 from corral.master.render_cache import RenderCache
-from corral.master.state import AgentRecord, FrameworkRecord, TaskRecord
 from corral.resources import Resources
 from corral.transport.http import error, json_response, read_call
 from corral.wire import operator as op
@@ -145,9 +144,9 @@ def state_framework(
         resources=(used + offered).to_legacy(),
         used_resources=used.to_legacy(),
         offered_resources=offered.to_legacy(),
-        tasks=[tasks.get(t) for t in fw.tasks.values()],
-        unreachable_tasks=[tasks.get(t) for t in fw.unreachable_tasks.values()],
-        completed_tasks=[tasks.get(t) for t in fw.completed_tasks],
+        tasks=tasks.get_many(fw.tasks.values()),
+        unreachable_tasks=tasks.get_many(fw.unreachable_tasks.values()),
+        completed_tasks=tasks.get_many(fw.completed_tasks),
         offers=[
             sv.StateOffer(
                 id=o.id,
@@ -171,7 +170,7 @@ def state_framework(
     )
 
 
-def flags(master: Master) -> dict[str, str]:
+def flags(master: MasterState) -> dict[str, str]:
     c = master.config
     return {
         "port": str(c.port),
@@ -185,7 +184,7 @@ def flags(master: Master) -> dict[str, str]:
     }
 
 
-def metrics_snapshot(master: Master) -> sv.MetricsSnapshot:
+def metrics_snapshot(master: MasterState) -> sv.MetricsSnapshot:
     kinds = ("cpus", "mem", "disk", "gpus")
     total = dict.fromkeys(kinds, 0.0)
     used = dict.fromkeys(kinds, 0.0)
@@ -283,7 +282,7 @@ def v1_framework(fw: FrameworkRecord) -> op.Framework:
 class MasterViews:
     """The master's read views, with the caches of each task's and agent's JSON."""
 
-    def __init__(self, master: Master) -> None:
+    def __init__(self, master: MasterState) -> None:
         self.master = master
         self.legacy_tasks = RenderCache(state_task, task_change_key)
         self.legacy_agents = RenderCache(state_agent, agent_change_key)
@@ -315,7 +314,7 @@ class MasterViews:
                 leader=pid,
                 leader_info=sv.LeaderInfo(id=master.id, pid=pid, port=c.port, hostname=c.hostname),
                 flags=flags(master),
-                slaves=[self.legacy_agents.get(a) for a in agents],
+                slaves=self.legacy_agents.get_many(agents),
                 recovered_slaves=[],
                 frameworks=self._frameworks(master.frameworks.values()),
                 completed_frameworks=self._frameworks(master.completed_frameworks),
@@ -328,7 +327,7 @@ class MasterViews:
 
     def slaves(self) -> sv.SlavesOf[Raw]:
         with self.legacy_agents.full_pass():
-            agents = [self.legacy_agents.get(a) for a in self.master.agents.values()]
+            agents = self.legacy_agents.get_many(self.master.agents.values())
         return sv.SlavesOf(slaves=agents, recovered_slaves=[])
 
     def frameworks(self) -> sv.FrameworksOf[Raw]:
@@ -344,9 +343,9 @@ class MasterViews:
         out: list[Raw] = []
         with self.legacy_tasks.full_pass():
             for fw in [*self.master.frameworks.values(), *self.master.completed_frameworks]:
-                for records in (fw.tasks.values(), fw.unreachable_tasks.values()):
-                    out += [self.legacy_tasks.get(t) for t in records]
-                out += [self.legacy_tasks.get(t) for t in fw.completed_tasks]
+                out += self.legacy_tasks.get_many(fw.tasks.values())
+                out += self.legacy_tasks.get_many(fw.unreachable_tasks.values())
+                out += self.legacy_tasks.get_many(fw.completed_tasks)
         return sv.TasksOf(tasks=out)
 
     # ------------------------------------------------------------------ v1 operator API
@@ -354,17 +353,17 @@ class MasterViews:
         tasks: list[Raw] = []
         unreachable: list[Raw] = []
         completed: list[Raw] = []
-        get = self.v1_tasks.get
+        get_many = self.v1_tasks.get_many
         with self.v1_tasks.full_pass():
             for fw in [*self.master.frameworks.values(), *self.master.completed_frameworks]:
-                tasks += [get(t) for t in fw.tasks.values()]
-                unreachable += [get(t) for t in fw.unreachable_tasks.values()]
-                completed += [get(t) for t in fw.completed_tasks]
+                tasks += get_many(fw.tasks.values())
+                unreachable += get_many(fw.unreachable_tasks.values())
+                completed += get_many(fw.completed_tasks)
         return op.GetTasksOf(tasks=tasks, unreachable_tasks=unreachable, completed_tasks=completed)
 
     def get_agents(self) -> op.GetAgentsOf[Raw]:
         with self.v1_agents.full_pass():
-            agents = [self.v1_agents.get(a) for a in self.master.agents.values()]
+            agents = self.v1_agents.get_many(self.master.agents.values())
         return op.GetAgentsOf(agents=agents, recovered_agents=[])
 
     def get_frameworks(self) -> op.GetFrameworks:
@@ -443,7 +442,7 @@ class MasterViews:
 class OperatorAPI:
     """The HTTP side: decode the call, answer with the view encoded."""
 
-    def __init__(self, master: Master) -> None:
+    def __init__(self, master: MasterState) -> None:
         self.master = master
         self.views = MasterViews(master)
 
