@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from corral.frameworks import run_plan as rp
-from corral.resources import parse, scalars
+from corral.resources import parse
 from corral.wire.base import ID
 from corral.wire.common import DurationInfo
 from corral.wire.scheduler import Offer
@@ -35,7 +35,7 @@ def test_launches_what_fits_declines_the_rest_and_suppresses_when_all_are_placed
         p, [offer("o1", "a1", "cpus:2;mem:100"), offer("o2", "a2", "cpus:0.5;mem:100")], 1.0
     )
     launch, decline = effects
-    assert isinstance(launch, rp.LaunchTasks) and launch.offer_id == "o1"
+    assert isinstance(launch, rp.LaunchTasks) and launch.offer_ids == ["o1"]
     assert [t.task_id.value for t in launch.tasks] == ["job-0", "job-1"]
     assert decline == rp.Decline("o2", rp.DECLINE_WHILE_PENDING)
     assert p.results["job-0"].agent_address == "10.0.0.1:5051"
@@ -104,12 +104,19 @@ def test_says_why_a_task_waits_after_a_few_seconds_and_again_only_when_it_change
 def test_why_unplaced() -> None:
     spec = rp.RunSpec(command="x", cpus=2, mem=512)
     assert rp.why_unplaced(spec, []).startswith("no agent offers resources to role '*'")
-    both = rp.why_unplaced(spec, [scalars(cpus=1, mem=100)])
-    assert both == (
-        "needs cpus 2, largest free on any agent is 1; mem 512, largest free on any agent is 100"
+    short = rp.why_unplaced(spec, [offer("o1", "a1", "cpus:1;mem:100")])
+    assert short == "needs cpus 2, largest free on any agent is 1"
+    apart = rp.why_unplaced(
+        spec, [offer("o1", "a1", "cpus:4;mem:100"), offer("o2", "a2", "cpus:1;mem:1000")]
     )
-    apart = rp.why_unplaced(spec, [scalars(cpus=4, mem=100), scalars(cpus=1, mem=1000)])
     assert apart == "no single agent has cpus 2, mem 512 free at once"
+
+
+def test_several_offers_of_one_agent_are_used_together() -> None:
+    p = plan(cpus=1, mem=64)
+    effects = rp.on_offers(p, [offer("o1", "a1", "cpus:1;mem:32"), offer("o2", "a1", "mem:32")], 0)
+    assert isinstance(effects[0], rp.LaunchTasks) and sorted(effects[0].offer_ids) == ["o1", "o2"]
+    assert effects[1:] == [rp.Suppress()]
 
 
 def test_stop_kills_what_was_launched_and_launches_nothing_more() -> None:

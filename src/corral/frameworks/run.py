@@ -106,7 +106,7 @@ class RunFramework(Scheduler):
         after: list[Awaitable[None]] = []  # a suppress never overtakes the launches
         for e in effects:
             if isinstance(e, rp.LaunchTasks):
-                calls.append(driver.launch([e.offer_id], e.tasks, refuse_seconds=0.0))
+                calls.append(driver.launch(e.offer_ids, e.tasks, refuse_seconds=0.0))
             elif isinstance(e, rp.Decline):
                 calls.append(driver.decline([e.offer_id], refuse_seconds=e.refuse_seconds))
             elif isinstance(e, rp.Kill):

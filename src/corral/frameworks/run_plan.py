@@ -12,8 +12,9 @@ import re
 from collections import deque
 from dataclasses import dataclass, field
 
-from corral.resources import Resources, from_wire, scalars
+from corral.resources import Resources, scalars
 from corral.scheduler_client.matching import command_task
+from corral.scheduler_client.placement import Assignment, TaskSpec, place
 from corral.wire.scheduler import Offer
 from corral.wire.tasks import (
     ContainerInfo,
@@ -89,7 +90,7 @@ class TaskResult:
 
 @dataclass(frozen=True)
 class LaunchTasks:
-    offer_id: str
+    offer_ids: list[str]  # the offers of one agent
     tasks: list[TaskInfo]
 
 
@@ -133,7 +134,7 @@ class RunPlan:
     pending: deque[str] = field(default_factory=deque)
     suppressed: bool = False
     stopping: bool = False  # Ctrl-C, --timeout or --detach: launch nothing more
-    offers_seen: dict[str, Resources] = field(default_factory=dict)  # agent id -> last offer
+    offers_seen: dict[str, Offer] = field(default_factory=dict)  # agent id -> its last offer
     waiting_since: float | None = None  # since when a pending task fits no offer
     explained: str | None = None  # the last reason shown
 
@@ -196,14 +197,14 @@ def agent_address(offer: Offer) -> str | None:
     return f"{host}:{port}" if host and port else None
 
 
-def task_info(plan: RunPlan, task_id: str, agent_id: str) -> TaskInfo:
+def task_info(plan: RunPlan, task_id: str, agent_id: str, placed: Assignment) -> TaskInfo:
     spec = plan.spec
     info = command_task(
         task_id,
         task_id,
         agent_id,
         spec.command,
-        spec.resources(),
+        placed.resources,  # as offered: reserved for the role, or unreserved
         role=spec.role,
         shell=spec.shell,
         arguments=spec.arguments,
@@ -217,33 +218,47 @@ def task_info(plan: RunPlan, task_id: str, agent_id: str) -> TaskInfo:
 
 
 def on_offers(plan: RunPlan, offers: list[Offer], now: float) -> list[Effect]:
-    """Launch what fits (in order), decline the rest; suppress once nothing is pending."""
+    """Place the pending tasks on the offers (the toolkit's placement: in order, spread over
+    the agents), launch them, decline the rest; suppress once nothing is pending."""
     effects: list[Effect] = []
-    need = plan.spec.resources()
     for offer in offers:
-        available = from_wire(offer.resources)
-        plan.offers_seen[offer.agent_id.value] = available
-        tasks = []
-        while plan.pending and not plan.stopping and available.contains(need):
-            tid = plan.pending.popleft()
-            result = plan.results[tid]
-            result.launched = True
-            result.agent_id = offer.agent_id.value
-            result.agent_address = agent_address(offer)
-            tasks.append(task_info(plan, tid, offer.agent_id.value))
-            available = available - need
-        if tasks:
-            effects.append(LaunchTasks(offer.id.value, tasks))
-            plan.waiting_since = now if plan.pending else None
-            plan.explained = None
-        else:
-            keep_asking = plan.pending and not plan.stopping
-            refuse = DECLINE_WHILE_PENDING if keep_asking else DECLINE_WHEN_DONE
+        plan.offers_seen[offer.agent_id.value] = offer
+    placement = None
+    if plan.pending and not plan.stopping:
+        specs = [task_spec(plan.spec, tid) for tid in plan.pending]
+        placement = place(specs, offers)
+    by_offer: dict[tuple[str, ...], list[TaskInfo]] = {}
+    url = {o.agent_id.value: agent_address(o) for o in offers}
+    for a in placement.assignments if placement else []:
+        tid = a.spec.name
+        plan.pending.remove(tid)
+        result = plan.results[tid]
+        result.launched = True
+        result.agent_id = a.agent_id
+        result.agent_address = url.get(a.agent_id)
+        by_offer.setdefault(a.offer_ids, []).append(task_info(plan, tid, a.agent_id, a))
+    used = {o for ids in by_offer for o in ids}
+    for a in placement.assignments if placement else []:
+        plan.offers_seen.pop(a.agent_id, None)  # in use: no longer tells why a task waits
+    for ids, tasks in by_offer.items():
+        effects.append(LaunchTasks(list(ids), tasks))
+    if by_offer:
+        plan.waiting_since = now if plan.pending else None
+        plan.explained = None
+    keep_asking = bool(plan.pending) and not plan.stopping
+    refuse = DECLINE_WHILE_PENDING if keep_asking else DECLINE_WHEN_DONE
+    for offer in offers:
+        if offer.id.value not in used:
             effects.append(Decline(offer.id.value, refuse))
     if (not plan.pending or plan.stopping) and not plan.suppressed:
         plan.suppressed = True
         effects.append(Suppress())
     return effects
+
+
+def task_spec(spec: RunSpec, task_id: str) -> TaskSpec:
+    """What one task needs, for the toolkit's placement (the tasks of a run are one group)."""
+    return TaskSpec(name=task_id, resources=spec.resources(), group="run", role=spec.role)
 
 
 def on_update(plan: RunPlan, status: TaskStatus) -> TaskResult | None:
@@ -292,25 +307,15 @@ def on_stop(plan: RunPlan) -> list[Effect]:
 # ------------------------------------------------------------------ why a task waits
 
 
-def _fmt(value: float) -> str:
-    return f"{value:g}"
-
-
-def why_unplaced(spec: RunSpec, offers: list[Resources]) -> str:
-    """Why a task of ``spec`` fits none of the latest offers, in a user's words."""
-    need = spec.resources()
-    asked = {name: need.scalar(name) for name in ("cpus", "mem", "disk") if need.scalar(name)}
-    wanted = ", ".join(f"{name} {_fmt(v)}" for name, v in asked.items())
+def why_unplaced(spec: RunSpec, offers: list[Offer]) -> str:
+    """Why a task of ``spec`` fits none of the latest offers, in a user's words (the
+    toolkit's placement reasons)."""
     if not offers:
         return (
-            f"no agent offers resources to role {spec.role!r} "
-            f"(no agents, or all busy); the task needs {wanted}"
+            f"no agent offers resources to role {spec.role!r} (no agents, or all busy); "
+            f"the task needs {spec.resources()}"
         )
-    short = []
-    for name, v in asked.items():
-        largest = max(o.scalar(name) for o in offers)
-        if largest < v:
-            short.append(f"{name} {_fmt(v)}, largest free on any agent is {_fmt(largest)}")
-    if short:
-        return "needs " + "; ".join(short)
-    return f"no single agent has {wanted} free at once"
+    placement = place([task_spec(spec, "why")], offers)
+    if placement.unplaced:
+        return placement.unplaced[0].reason
+    return "waiting for offers that were in use"
