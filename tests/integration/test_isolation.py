@@ -243,7 +243,7 @@ def test_corral_up_and_run_enforce_memory_and_cpu(tmp_path: Path) -> None:
             )  # fmt: skip
 
         hog = run("--mem", "64", "--", "python3", "-c", "x=bytearray(200<<20)")
-        assert hog.returncode == 1, hog.stdout + hog.stderr
+        assert hog.returncode == 137, hog.stdout + hog.stderr  # the shell's: its child got SIGKILL
         assert "TASK_FAILED (REASON_CONTAINER_LIMITATION_MEMORY)" in hog.stdout, hog.stdout
         assert "Memory limit exceeded" in hog.stdout
         spin = run("--cpus", "0.5", "--mem", "64", "--", "python3", "-c", CPU_CHECK)

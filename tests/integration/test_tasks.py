@@ -274,7 +274,7 @@ def test_corral_run_cli(cluster: LocalCluster) -> None:
         timeout=60,
         env=env,
     )
-    assert bad.returncode == 1 and "exit code 4" in bad.stdout
+    assert bad.returncode == 4 and "exit code 4" in bad.stdout  # the task's exit code
     listing = subprocess.run(
         [sys.executable, "-m", "corral", "tasks", "--all", "--json"],
         capture_output=True,

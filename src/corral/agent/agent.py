@@ -40,6 +40,7 @@ from corral.agent.core.state import (
     TaskEntry,
 )
 from corral.agent.disk import DiskWatcher
+from corral.agent.health_checks import HealthChecks
 from corral.agent.journal import Journal
 from corral.agent.launcher_client import LauncherClient
 from corral.agent.master_link import MasterLink
@@ -184,6 +185,7 @@ class Agent:
         self.registered = asyncio.Event()
         self.loops: list[asyncio.Task[None]] = []
         self.session: aiohttp.ClientSession | None = None  # for fetching URIs
+        self.health = HealthChecks(self)  # probes the health checks and checks of its tasks
 
     # ================================================================== lifecycle
     @property
@@ -207,6 +209,7 @@ class Agent:
 
     async def stop(self, kill_tasks: bool = False) -> None:
         self.master_link.link.stop()
+        await self.health.close()
         await self.containerizers.close(kill=kill_tasks)
         for t in self.loops:
             t.cancel()
@@ -334,6 +337,10 @@ class Agent:
         elif isinstance(e, fx.Registered):
             self.registered.set()
             log.info("registered with master as %s", e.agent_id)
+        elif isinstance(e, fx.StartProbes):
+            self.health.start(e.framework_id, e.task_id)
+        elif isinstance(e, fx.StopProbes):
+            self.health.stop(e.framework_id, e.task_id)
         elif isinstance(e, fx.Reconnect):
             # Removed (e.g. after missed pings): reconnect with the same id, so the master
             # treats it as a returning agent (and kills what its frameworks gave up on).

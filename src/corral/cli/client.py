@@ -1,8 +1,7 @@
-"""Client commands: run, agents, tasks, frameworks, logs."""
+"""Client commands: agents, tasks, frameworks, logs (`run` is in run_command.py)."""
 
 from __future__ import annotations
 
-import asyncio
 import json
 import sys
 import time
@@ -36,121 +35,6 @@ def _print_json(obj: Any) -> None:
 def _num(resources: sv.LegacyResources, name: str) -> str:
     value = resources.get(name, 0)
     return f"{value:g}" if isinstance(value, int | float) else str(value)
-
-
-def run(
-    command: list[str] = typer.Argument(..., help="The command (after --)."),
-    master: str | None = MasterOpt,
-    cpus: float = typer.Option(0.1, "--cpus", help="CPUs per task."),
-    mem: float = typer.Option(32.0, "--mem", help="Memory per task, MB."),
-    disk: float = typer.Option(0.0, "--disk", help="Disk per task, MB."),
-    count: int = typer.Option(1, "--count", help="Run this many copies."),
-    name: str = typer.Option("corral-run", "--name", help="Framework and task name prefix."),
-    env: list[str] = typer.Option(
-        [], "--env", help="KEY=VALUE for the task's environment (repeatable)."
-    ),
-    uri: list[str] = typer.Option(
-        [], "--uri", help="A URI to fetch into the sandbox (repeatable)."
-    ),
-    role: str = typer.Option("*", "--role", help="Role to run under."),
-    timeout: float = typer.Option(
-        0.0, "--timeout", help="Give up after this many seconds (0: wait forever)."
-    ),
-    as_json: bool = typer.Option(False, "--json", help="Print results as JSON."),
-    docker_image: str = typer.Option(
-        "", "--docker-image", help="Run the command in this docker image (agents with docker)."
-    ),
-    docker_network: str = typer.Option(
-        "host", "--docker-network", help="With --docker-image: host, bridge or none."
-    ),
-    force_pull: bool = typer.Option(
-        False, "--force-pull", help="With --docker-image: pull the image even if it is local."
-    ),
-) -> None:
-    """Run a command (or --count copies) on the cluster; wait; report exit codes."""
-    from corral.frameworks.run import RunSpec
-    from corral.frameworks.run import run as run_framework
-
-    if count < 1:
-        fail("--count must be at least 1")
-    if cpus <= 0 and mem <= 0:
-        fail("--cpus or --mem must be positive")
-    if cpus < 0 or mem < 0 or disk < 0:
-        fail("--cpus, --mem and --disk must not be negative")
-    environment: dict[str, str] = {}
-    for item in env:
-        key, sep, value = item.partition("=")
-        if not sep or not key:
-            fail(f"--env: expected KEY=VALUE, got {item!r}")
-        environment[key] = value
-    if docker_network.lower() not in ("host", "bridge", "none"):
-        fail(f"--docker-network: expected host, bridge or none, got {docker_network!r}")
-    if not docker_image and (force_pull or docker_network.lower() != "host"):
-        fail("--force-pull and --docker-network need --docker-image")
-    if docker_image and (docker_image != docker_image.strip() or not docker_image.strip()):
-        fail(f"--docker-image: not an image name: {docker_image!r}")
-    address = resolve_master(master, keep_zk=True)  # the driver follows failovers itself
-    shell_cmd = command[0] if len(command) == 1 else " ".join(_quote(c) for c in command)
-    spec = RunSpec(
-        command=shell_cmd,
-        count=count,
-        cpus=cpus,
-        mem=mem,
-        disk=disk,
-        name=name,
-        env=environment,
-        uris=list(uri),
-        role=role,
-        docker_image=docker_image or None,
-        docker_network=docker_network.upper(),
-        force_pull=force_pull,
-    )
-    start = time.monotonic()
-    verbose = count == 1 and not as_json
-
-    def on_update(result: Any, status: Any) -> None:
-        if verbose:
-            line = f"{result.task_id} {status.state}"
-            if status.reason and status.state != "TASK_RUNNING":
-                line += f" ({status.reason})"
-            if status.message and status.state != "TASK_RUNNING":
-                line += f": {status.message}"
-            console.print(line, highlight=False)
-
-    try:
-        fw = asyncio.run(run_framework(address, spec, on_update, timeout=timeout or None))
-    except KeyboardInterrupt:
-        fail("interrupted", 130)
-    if fw.failure_message:
-        fail(f"the master refused the framework: {fw.failure_message}")
-    results = list(fw.results.values())
-    elapsed = time.monotonic() - start
-    if as_json:
-        print(json.dumps([r.__dict__ for r in results], indent=2))
-    elif count == 1:
-        r = results[0]
-        if r.exit_code is not None:
-            console.print(f"exit code {r.exit_code}", highlight=False)
-        elif r.state != "TASK_FINISHED":
-            console.print(f"{r.state}" + (f" ({r.reason})" if r.reason else ""), highlight=False)
-    else:
-        by_state: dict[str, int] = {}
-        for r in results:
-            by_state[r.state] = by_state.get(r.state, 0) + 1
-        summary = ", ".join(
-            f"{n} {s.removeprefix('TASK_').lower()}" for s, n in sorted(by_state.items())
-        )
-        console.print(f"{count} tasks in {elapsed:.2f}s: {summary}", highlight=False)
-    if not all(r.state in ("TASK_FINISHED", "TASK_STAGING") for r in results) or any(
-        r.state == "TASK_STAGING" for r in results
-    ):
-        raise typer.Exit(1)
-
-
-def _quote(arg: str) -> str:
-    import shlex
-
-    return shlex.quote(arg)
 
 
 def agents(master: str | None = MasterOpt, as_json: bool = typer.Option(False, "--json")) -> None:

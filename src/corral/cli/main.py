@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import typer
 
-from corral.cli import client, daemons
+from corral.cli import client, daemons, run_command
 
 app = typer.Typer(
     name="corral",
@@ -16,7 +16,7 @@ app = typer.Typer(
 app.command()(daemons.master)
 app.command()(daemons.agent)
 app.command()(daemons.up)
-app.command(context_settings={"allow_interspersed_args": False})(client.run)
+app.command(context_settings={"allow_interspersed_args": False})(run_command.run)
 app.command()(client.agents)
 app.command()(client.tasks)
 app.command()(client.frameworks)

@@ -1,194 +1,288 @@
 """``corral run``: one command, or a batch of copies, run to completion (mesos-execute).
 
 A framework like any other: it speaks only the public scheduler API through
-``corral.scheduler_client``.
+``corral.scheduler_client``. The decisions are in ``run_plan`` (pure); this module is the
+shell: it makes the calls the plan returns, streams a task's output from its agent's
+``/files/read``, and ends the run when the tasks end, on ``--timeout``, on Ctrl-C (killing
+what it launched) or, with ``--detach``, once every task runs.
 """
 
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import getpass
 import logging
-import re
+import signal
 import socket
+import time
 import uuid
-from collections import deque
-from collections.abc import Callable
-from dataclasses import dataclass, field
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
+from typing import Any, Literal
 
-from corral.resources import Resources, from_wire, scalars
-from corral.scheduler_client import Scheduler, SchedulerDriver, command_task
+from corral.frameworks import run_plan as rp
+from corral.frameworks.run_output import follow_output
+from corral.frameworks.run_plan import RunSpec, TaskResult
+from corral.scheduler_client import Scheduler, SchedulerDriver
+from corral.wire import scheduler as s
+from corral.wire.base import ID
 from corral.wire.common import Capability, FrameworkInfo
 from corral.wire.scheduler import Offer
-from corral.wire.tasks import ContainerInfo, DockerInfo, TaskStatus, is_terminal
+from corral.wire.tasks import TaskStatus, is_terminal
+
+__all__ = ["RunFramework", "RunListener", "RunOutcome", "RunSpec", "TaskResult", "run"]
 
 log = logging.getLogger("corral.run")
-_EXIT = re.compile(r"exited with status (\d+)")
+DETACHED_FAILOVER_TIMEOUT = 7 * 24 * 3600.0  # a detached run's tasks outlive the CLI this long
+TICK = 0.5  # seconds between checks of a waiting run (for the "cannot place" explanation)
+KILL_WAIT = 10.0  # after Ctrl-C or --timeout: how long to wait for the kills to be confirmed
 
 
-@dataclass
-class RunSpec:
-    command: str
-    count: int = 1
-    cpus: float = 0.1
-    mem: float = 32.0
-    disk: float = 0.0
-    name: str = "corral-run"
-    shell: bool = True
-    arguments: list[str] = field(default_factory=list)
-    env: dict[str, str] = field(default_factory=dict)
-    uris: list[str] = field(default_factory=list)
-    role: str = "*"
-    docker_image: str | None = None  # run the command in this docker image (DOCKER container)
-    docker_network: str = "HOST"
-    force_pull: bool = False
+class RunListener:
+    """What the CLI shows; every method is optional."""
 
-    def container(self) -> ContainerInfo | None:
-        """The task's ContainerInfo when it runs in a docker image."""
-        if not self.docker_image:
-            return None
-        docker = DockerInfo(
-            image=self.docker_image,
-            network=self.docker_network,
-            force_pull_image=True if self.force_pull else None,
-        )
-        return ContainerInfo(type="DOCKER", docker=docker)
+    def update(self, result: TaskResult, status: TaskStatus) -> None:
+        return None
 
-    def resources(self) -> Resources:
-        return scalars(cpus=self.cpus, mem=self.mem, disk=self.disk)
-
-
-@dataclass
-class TaskResult:
-    task_id: str
-    state: str = "TASK_STAGING"
-    agent_id: str | None = None
-    message: str | None = None
-    reason: str | None = None
-    exit_code: int | None = None
+    def waiting(self, waiting: rp.Waiting) -> None:
+        return None
 
 
 class RunFramework(Scheduler):
     def __init__(
-        self,
-        spec: RunSpec,
-        on_update: Callable[[TaskResult, TaskStatus], None] | None = None,
+        self, spec: RunSpec, listener: RunListener | None = None, detach: bool = False
     ) -> None:
         self.spec = spec
         prefix = f"{spec.name}-{uuid.uuid4().hex[:8]}"
-        ids = [prefix] if spec.count == 1 else [f"{prefix}-{i}" for i in range(spec.count)]
-        self.results = {tid: TaskResult(tid) for tid in ids}
-        self.pending: deque[str] = deque(ids)
-        self.remaining = len(ids)
-        self.done = asyncio.Event()
-        self.on_update = on_update
-        self.need = spec.resources()
+        self.plan = rp.RunPlan.new(spec, prefix, time.monotonic())
+        self.listener = listener or RunListener()
+        self.detach = detach
+        self.changed = asyncio.Event()  # any task's state changed
         self.failure_message: str | None = None
-        self.suppressed = False
+        self.subscribed_once = asyncio.Event()
+
+    @property
+    def results(self) -> dict[str, TaskResult]:
+        return self.plan.results
+
+    @property
+    def succeeded(self) -> bool:
+        return all(r.state == "TASK_FINISHED" for r in self.plan.results.values())
 
     def framework_info(self) -> FrameworkInfo:
         return FrameworkInfo(
             user=getpass.getuser(),
             name=self.spec.name,
             hostname=socket.gethostname(),
-            failover_timeout=0.0,
+            failover_timeout=DETACHED_FAILOVER_TIMEOUT if self.detach else 0.0,
             role=self.spec.role,
-            capabilities=[Capability(type="PARTITION_AWARE")],
+            capabilities=[
+                Capability(type="PARTITION_AWARE"),
+                Capability(type="TASK_KILLING_STATE"),
+            ],
         )
 
+    # ------------------------------------------------------------------ callbacks
+    def subscribed(self, driver: SchedulerDriver, framework_id: str) -> None:
+        self.subscribed_once.set()
+
     async def offers(self, driver: SchedulerDriver, offers: list[Offer]) -> None:
-        if self.done.is_set():
-            return  # tearing down: the master reclaims these offers
-        calls = []
-        container = self.spec.container()
-        for offer in offers:
-            available = from_wire(offer.resources)
-            tasks = []
-            while self.pending and available.contains(self.need):
-                tid = self.pending.popleft()
-                tasks.append(
-                    command_task(
-                        tid,
-                        tid,
-                        offer.agent_id.value,
-                        self.spec.command,
-                        self.need,
-                        role=self.spec.role,
-                        shell=self.spec.shell,
-                        arguments=self.spec.arguments,
-                        env=self.spec.env,
-                        uris=self.spec.uris,
-                    )
-                )
-                tasks[-1].container = container
-                available = available - self.need
-            if tasks:
-                calls.append(driver.launch([offer.id.value], tasks, refuse_seconds=0.0))
-            else:
-                refuse = 5.0 if self.pending else 3600.0
-                calls.append(driver.decline([offer.id.value], refuse_seconds=refuse))
-        # Wait for the launches before suppressing, so a suppress never overtakes them.
-        results = await asyncio.gather(*calls, return_exceptions=True)
-        for r in results:
-            if isinstance(r, Exception) and not self.done.is_set():
-                log.warning("call failed: %s", r)
-        if not self.pending and not self.suppressed:
-            self.suppressed = True
-            driver.spawn(driver.suppress())
+        await self.execute(driver, rp.on_offers(self.plan, offers, time.monotonic()))
 
     def update(self, driver: SchedulerDriver, status: TaskStatus) -> None:
-        result = self.results.get(status.task_id.value)
-        if result is None or is_terminal(result.state):
-            return
-        result.state = status.state
-        result.agent_id = status.agent_id.value if status.agent_id else result.agent_id
-        result.message = status.message
-        result.reason = status.reason
-        if status.message:
-            m = _EXIT.search(status.message)
-            if m:
-                result.exit_code = int(m.group(1))
-        if self.on_update is not None:
-            self.on_update(result, status)
-        if is_terminal(status.state) or status.state == "TASK_UNREACHABLE":
-            if status.state == "TASK_UNREACHABLE":
-                result.state = "TASK_LOST"
-            self.remaining -= 1
-            if self.remaining <= 0:
-                self.done.set()
+        result = rp.on_update(self.plan, status)
+        if result is not None:
+            self.listener.update(result, status)
+            self.changed.set()
 
     def error(self, driver: SchedulerDriver, message: str) -> None:
         self.failure_message = message
-        self.done.set()
+        self.changed.set()
+
+    # ------------------------------------------------------------------ effects
+    async def execute(self, driver: SchedulerDriver, effects: list[rp.Effect]) -> None:
+        calls: list[Awaitable[None]] = []
+        after: list[Awaitable[None]] = []  # a suppress never overtakes the launches
+        for e in effects:
+            if isinstance(e, rp.LaunchTasks):
+                calls.append(driver.launch(e.offer_ids, e.tasks, refuse_seconds=0.0))
+            elif isinstance(e, rp.Decline):
+                calls.append(driver.decline([e.offer_id], refuse_seconds=e.refuse_seconds))
+            elif isinstance(e, rp.Kill):
+                calls.append(self._kill(driver, e))
+            elif isinstance(e, rp.Suppress):
+                after.append(driver.suppress())
+            else:
+                self.listener.waiting(e)
+        for batch in (calls, after):
+            for r in await asyncio.gather(*batch, return_exceptions=True):
+                if isinstance(r, Exception) and not self.plan.stopping:
+                    log.warning("call failed: %s", r)
+
+    async def _kill(self, driver: SchedulerDriver, kill: rp.Kill) -> None:
+        await driver.call(
+            s.Call(
+                type="KILL",
+                kill=s.Kill(
+                    task_id=ID(kill.task_id),
+                    agent_id=ID(kill.agent_id) if kill.agent_id else None,
+                    kill_policy=self.spec.kill_policy,
+                ),
+            )
+        )
+
+
+Ending = Literal["done", "detached", "timeout", "interrupted", "unreachable", "refused"]
+
+
+@dataclass
+class RunOutcome:
+    framework: RunFramework
+    ending: Ending
+    framework_id: str | None = None
 
     @property
-    def succeeded(self) -> bool:
-        return all(r.state == "TASK_FINISHED" for r in self.results.values())
+    def results(self) -> list[TaskResult]:
+        return list(self.framework.plan.results.values())
+
+    def exit_code(self) -> int:
+        if self.ending == "unreachable":
+            return rp.EXIT_UNREACHABLE
+        if self.ending == "timeout":
+            return rp.EXIT_TIMEOUT
+        if self.ending == "interrupted":
+            return rp.EXIT_INTERRUPTED
+        if self.ending == "refused":
+            return rp.EXIT_LAUNCH_FAILED
+        if self.ending == "detached":
+            return 0
+        return self.framework.plan.exit_code()
 
 
 async def run(
     master: str,
     spec: RunSpec,
-    on_update: Callable[[TaskResult, TaskStatus], None] | None = None,
+    listener: RunListener | None = None,
+    *,
     timeout: float | None = None,
-) -> RunFramework:
-    """Run ``spec`` on the cluster at ``master``; return when every task has ended."""
-    fw = RunFramework(spec, on_update)
+    detach: bool = False,
+    stream: Callable[[str, str], None] | None = None,
+    connect_timeout: float = 15.0,
+) -> RunOutcome:
+    """Run ``spec`` on the cluster at ``master`` until its tasks end (or ``detach``: until
+    they run). ``stream(name, text)`` receives a single task's stdout and stderr as they
+    grow. Ctrl-C (SIGINT) and ``timeout`` kill the launched tasks."""
+    loop = asyncio.get_running_loop()
+    fw = RunFramework(spec, listener, detach)
     driver = SchedulerDriver(master, fw.framework_info(), fw)
-    runner = asyncio.get_running_loop().create_task(driver.run())
+    runner = loop.create_task(driver.run())
+    interrupted = asyncio.Event()
+    with contextlib.suppress(NotImplementedError, RuntimeError, ValueError):
+        loop.add_signal_handler(signal.SIGINT, interrupted.set)
+    deadline = None if timeout is None else loop.time() + timeout
+    follower: asyncio.Task[None] | None = None
+    output_done = asyncio.Event()
+    ending: Ending = "done"
     try:
-        waiter = asyncio.get_running_loop().create_task(fw.done.wait())
-        finished, _ = await asyncio.wait(
-            {runner, waiter}, timeout=timeout, return_when=asyncio.FIRST_COMPLETED
-        )
-        if runner in finished and runner.exception() is not None:
-            fw.failure_message = fw.failure_message or str(runner.exception())
-        waiter.cancel()
+        ending = await _until_connected(fw, runner, interrupted, connect_timeout)
+        while ending == "done":
+            plan = fw.plan
+            if fw.failure_message is not None or runner.done():
+                ending = "refused"
+                break
+            if plan.done or (detach and plan.all_running()):
+                ending = "detached" if detach and not plan.done else "done"
+                break
+            if interrupted.is_set():
+                ending = "interrupted"
+                break
+            if deadline is not None and loop.time() >= deadline:
+                ending = "timeout"
+                break
+            if stream is not None and follower is None:
+                follower = _start_follower(fw, driver, stream, output_done)
+            await fw.execute(driver, rp.on_tick(plan, time.monotonic()))
+            fw.changed.clear()
+            waits = [_event_task(fw.changed), _event_task(interrupted)]
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(asyncio.wait(waits, return_when="FIRST_COMPLETED"), TICK)
+            for w in waits:
+                w.cancel()
+        if ending in ("timeout", "interrupted") and fw.subscribed_once.is_set():
+            await _kill_launched(fw, driver)
+        if stream is not None and follower is None:  # a task that ended before the follower
+            follower = _start_follower(fw, driver, stream, output_done)
     finally:
-        await driver.stop()
+        output_done.set()
+        if follower is not None:
+            with contextlib.suppress(TimeoutError, asyncio.CancelledError, Exception):
+                await asyncio.wait_for(follower, 5)
+        with contextlib.suppress(NotImplementedError, RuntimeError, ValueError):
+            loop.remove_signal_handler(signal.SIGINT)
+        framework_id = driver.framework_id
+        await driver.stop(failover=ending == "detached")
         if not runner.done():
             try:
                 await asyncio.wait_for(runner, 5)
             except (TimeoutError, Exception):
                 runner.cancel()
-    return fw
+        elif not runner.cancelled() and runner.exception() is not None and not fw.failure_message:
+            fw.failure_message = str(runner.exception())
+    return RunOutcome(fw, ending, framework_id)
+
+
+def _event_task(event: asyncio.Event) -> asyncio.Task[Any]:
+    return asyncio.get_running_loop().create_task(event.wait())
+
+
+async def _until_connected(
+    fw: RunFramework, runner: asyncio.Task[None], interrupted: asyncio.Event, limit: float
+) -> Ending:
+    waits = {_event_task(fw.subscribed_once), _event_task(interrupted), runner}
+    done, _ = await asyncio.wait(waits, timeout=limit, return_when="FIRST_COMPLETED")
+    for w in waits:
+        if w is not runner:
+            w.cancel()
+    if fw.subscribed_once.is_set():
+        return "done"
+    if interrupted.is_set():
+        return "interrupted"
+    if runner in done:
+        return "refused"
+    return "unreachable"
+
+
+async def _kill_launched(fw: RunFramework, driver: SchedulerDriver) -> None:
+    """Kill what the run launched and wait (a little) for the kills to be confirmed (the
+    teardown that follows kills whatever is left anyway)."""
+    await fw.execute(driver, rp.on_stop(fw.plan))
+    loop = asyncio.get_running_loop()
+    end = loop.time() + KILL_WAIT
+    launched = [r for r in fw.plan.results.values() if r.launched]
+    while loop.time() < end and not all(is_terminal(r.state) for r in launched):
+        fw.changed.clear()
+        with contextlib.suppress(TimeoutError):
+            await asyncio.wait_for(fw.changed.wait(), 0.5)
+
+
+def _start_follower(
+    fw: RunFramework,
+    driver: SchedulerDriver,
+    stream: Callable[[str, str], None],
+    done: asyncio.Event,
+) -> asyncio.Task[None] | None:
+    """Follow the output of a single task once it is launched and its agent is known."""
+    results = list(fw.plan.results.values())
+    if len(results) != 1 or driver.framework_id is None:
+        return None
+    r = results[0]
+    if not r.launched or r.agent_address is None or r.state == "TASK_STAGING":
+        return None
+
+    def ended() -> bool:
+        return done.is_set() or is_terminal(r.state)
+
+    return asyncio.get_running_loop().create_task(
+        follow_output(r.agent_address, driver.framework_id, r.task_id, stream, ended)
+    )

@@ -73,6 +73,80 @@ class KillPolicy(Message, kw_only=True):
     grace_period: DurationInfo | None = None
 
 
+# ---------------------------------------------------------------- health checks and checks
+# Every number is optional on the wire (so the JSON a framework sent is the JSON it reads
+# back); ``corral.agent.health`` applies Mesos's defaults.
+
+
+class HTTPCheckInfo(Message, kw_only=True):
+    """HealthCheck.http / CheckInfo.http: GET ``path`` on ``port`` of the task."""
+
+    port: int
+    path: str | None = None
+    scheme: str | None = None  # http (default) | https
+    protocol: str | None = None  # IPv4 (default) | IPv6
+    statuses: list[int] = []  # ignored, as by Mesos's built-in executors (200-399 is healthy)
+
+
+class TCPCheckInfo(Message, kw_only=True):
+    """HealthCheck.tcp / CheckInfo.tcp: a TCP connection to ``port`` of the task."""
+
+    port: int
+    protocol: str | None = None
+
+
+class HealthCheck(Message, kw_only=True):
+    """mesos.proto HealthCheck: the agent probes the task and kills it after
+    ``consecutive_failures`` failures once the grace period is over."""
+
+    type: str | None = None  # COMMAND | HTTP | TCP
+    command: CommandInfo | None = None
+    http: HTTPCheckInfo | None = None
+    tcp: TCPCheckInfo | None = None
+    delay_seconds: float | None = None  # default 15
+    interval_seconds: float | None = None  # default 10
+    timeout_seconds: float | None = None  # default 20
+    consecutive_failures: int | None = None  # default 3
+    grace_period_seconds: float | None = None  # default 10
+
+
+class CommandCheckInfo(Message, kw_only=True):
+    command: CommandInfo
+
+
+class CheckInfo(Message, kw_only=True):
+    """mesos.proto CheckInfo: a probe whose result is reported, never acted on."""
+
+    type: str | None = None  # COMMAND | HTTP | TCP
+    command: CommandCheckInfo | None = None
+    http: HTTPCheckInfo | None = None
+    tcp: TCPCheckInfo | None = None
+    delay_seconds: float | None = None  # default 15
+    interval_seconds: float | None = None  # default 10
+    timeout_seconds: float | None = None  # default 20
+
+
+class CommandCheckStatus(Message, kw_only=True):
+    exit_code: int | None = None  # unset: the command could not run or timed out
+
+
+class HTTPCheckStatus(Message, kw_only=True):
+    status_code: int | None = None  # unset: no answer in time
+
+
+class TCPCheckStatus(Message, kw_only=True):
+    succeeded: bool | None = None
+
+
+class CheckStatusInfo(Message, kw_only=True):
+    """TaskStatus.check_status: the newest result of the task's CheckInfo."""
+
+    type: str | None = None
+    command: CommandCheckStatus | None = None
+    http: HTTPCheckStatus | None = None
+    tcp: TCPCheckStatus | None = None
+
+
 class ExecutorInfo(Message, kw_only=True):
     executor_id: ID
     type: str | None = None
@@ -188,8 +262,8 @@ class TaskInfo(Message, kw_only=True):
     executor: ExecutorInfo | None = None
     command: CommandInfo | None = None
     container: ContainerInfo | None = None
-    health_check: dict[str, Any] | None = None
-    check: dict[str, Any] | None = None
+    health_check: HealthCheck | None = None
+    check: CheckInfo | None = None
     kill_policy: KillPolicy | None = None
     data: bytes | None = None
     labels: Labels | None = None
@@ -220,6 +294,7 @@ class TaskStatus(Message, kw_only=True):
     timestamp: float | None = None
     uuid: bytes | None = None
     healthy: bool | None = None
+    check_status: CheckStatusInfo | None = None
     labels: Labels | None = None
     container_status: ContainerStatus | None = None
     unreachable_time: dict[str, Any] | None = None

@@ -159,6 +159,23 @@ class CancelTimer:
     key: tuple[str, ...]
 
 
+# ------------------------------------------------------------------ health checks and checks
+@dataclass(frozen=True, slots=True)
+class StartProbes:
+    """Start probing a task's health check and check (it is running)."""
+
+    framework_id: str
+    task_id: str
+
+
+@dataclass(frozen=True, slots=True)
+class StopProbes:
+    """Stop probing a task (it ended)."""
+
+    framework_id: str
+    task_id: str
+
+
 Effect = (
     SendToMaster
     | SendToExecutor
@@ -179,4 +196,6 @@ Effect = (
     | WriteUpdateJournal
     | SetTimer
     | CancelTimer
+    | StartProbes
+    | StopProbes
 )

@@ -6,7 +6,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from corral.wire import agent as msg
-from corral.wire.tasks import TaskStatus
+from corral.wire.tasks import CheckStatusInfo, TaskStatus
 
 
 # ------------------------------------------------------------------ the master
@@ -145,6 +145,28 @@ class RecoveryFinished:
     """Every containerizer has reported its recovered containers."""
 
 
+# ------------------------------------------------------------------ health checks and checks
+@dataclass(frozen=True, slots=True)
+class HealthResult:
+    """A health check's verdict to report (``corral.health.policy`` decided it), and
+    whether the task must now be killed."""
+
+    framework_id: str
+    task_id: str
+    healthy: bool
+    message: str
+    kill: str | None = None  # the kill's message, when the failures are too many
+
+
+@dataclass(frozen=True, slots=True)
+class CheckResult:
+    """A check's changed result."""
+
+    framework_id: str
+    task_id: str
+    check_status: CheckStatusInfo
+
+
 Event = (
     FromMaster
     | MasterDisconnected
@@ -165,4 +187,6 @@ Event = (
     | ExecutorRegistrationTimeout
     | ShutdownGraceElapsed
     | RecoveryFinished
+    | HealthResult
+    | CheckResult
 )

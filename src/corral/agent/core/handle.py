@@ -26,6 +26,7 @@ from corral.agent.core.executors import (
     shutdown_grace_elapsed,
     subscribed,
 )
+from corral.agent.core.health import check_result, health_result
 from corral.agent.core.launches import prepare, run_task, sandbox_ready
 from corral.agent.core.recovery import recovery_finished
 from corral.agent.core.state import AgentState, ExecutorEntry
@@ -71,6 +72,10 @@ def handle(state: AgentState, event: ev.Event, now: float) -> list[Effect]:
         shutdown_grace_elapsed(state, event)
     elif isinstance(event, ev.DiskQuotaExceeded):
         disk_quota_exceeded(state, event)
+    elif isinstance(event, ev.HealthResult):
+        health_result(state, now, event)
+    elif isinstance(event, ev.CheckResult):
+        check_result(state, now, event)
     else:
         recovery_finished(state)
     out, state.outbox = state.outbox, []

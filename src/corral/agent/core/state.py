@@ -10,6 +10,7 @@ from pathlib import Path
 
 from corral.agent.core.effects import Effect, SendToMaster, WriteUpdateJournal
 from corral.agent.status_updates import JournalRecord, StatusUpdateManager
+from corral.health.policy import Reported
 from corral.wire.agent import StatusUpdate
 from corral.wire.common import AgentInfo, FrameworkInfo, MasterInfo
 from corral.wire.executor import ExecutorEvent
@@ -29,6 +30,7 @@ class TaskEntry:
     container_id: str | None = None  # command and task-group tasks have their own container
     kill_requested: bool = False
     pid: int | None = None
+    probes: Reported | None = None  # its health check and check (corral.agent.core.probes)
 
     @property
     def task_id(self) -> str:

@@ -12,6 +12,7 @@ from corral.agent.core.effects import (
     SendToExecutor,
     SendToMaster,
 )
+from corral.agent.core.probes import annotate
 from corral.agent.core.state import (
     MAX_COMPLETED_FRAMEWORKS,
     MAX_COMPLETED_TASKS,
@@ -59,6 +60,7 @@ def status_update(
         status.executor_id = ID(task.executor_id)
     task.state = status.state
     state.latest_state[(task.framework_id, task.task_id)] = status.state
+    annotate(state, task, status)  # health checks: starts/stops probes, adds their results
     state.updates.push(msg.StatusUpdate(framework_id=ID(task.framework_id), status=status), now)
     if is_terminal(task.state):
         task_terminal(state, now, task)

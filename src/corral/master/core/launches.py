@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from corral.health.policy import validate as validate_checks
 from corral.master.core.effects import Effects
 from corral.master.core.offers import add_filter, consume_offer, take_offers
 from corral.master.core.send import allocate_soon, to_agent, to_framework
@@ -126,7 +127,7 @@ def validate_task(
         return "Task's 'command.value' is empty"
     if res.is_empty():
         return "Task uses no resources"
-    return None
+    return validate_checks(task)
 
 
 def launch_one(

@@ -1,0 +1,52 @@
+"""A task's stdout and stderr, followed through its agent's ``/files/read`` as they grow
+(what ``corral logs --follow`` does, for ``corral run``)."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+from collections.abc import Callable
+
+import aiohttp
+
+POLL = 0.25  # seconds between reads while the task runs
+CHUNK = 1 << 20
+FILES = ("stdout", "stderr")
+
+
+async def follow_output(
+    agent: str,
+    framework_id: str,
+    task_id: str,
+    sink: Callable[[str, str], None],
+    ended: Callable[[], bool],
+) -> None:
+    """Pass what the task writes to ``sink(name, text)`` until ``ended()``, then the rest.
+    The sandbox is named by Mesos's virtual path (a command task's executor id is its task
+    id), so no lookup of the agent's state is needed."""
+    offsets = dict.fromkeys(FILES, 0)
+    timeout = aiohttp.ClientTimeout(total=10)
+    async with aiohttp.ClientSession(timeout=timeout) as session:
+        while True:
+            finished = ended()  # decided before the read: the last read sees everything
+            for name in FILES:
+                path = f"/frameworks/{framework_id}/executors/{task_id}/runs/latest/{name}"
+                while True:
+                    text = await _read(session, agent, path, offsets[name])
+                    if not text:
+                        break
+                    offsets[name] += len(text.encode())
+                    sink(name, text)
+            if finished:
+                return
+            await asyncio.sleep(POLL)
+
+
+async def _read(session: aiohttp.ClientSession, agent: str, path: str, offset: int) -> str:
+    params = {"path": path, "offset": str(offset), "length": str(CHUNK)}
+    with contextlib.suppress(aiohttp.ClientError, TimeoutError, ValueError, OSError):
+        async with session.get(f"http://{agent}/files/read", params=params) as resp:
+            if resp.status == 200:
+                body = await resp.json()
+                return str(body.get("data") or "")
+    return ""  # not there yet (404 before the sandbox exists) or the agent is unreachable

@@ -1,0 +1,1 @@
+"""Health checks and checks (HealthCheck, CheckInfo): the pure policy in ``policy``."""
