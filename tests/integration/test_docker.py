@@ -18,7 +18,7 @@ from corral.testing import LocalCluster, http_json, wait_until
 from corral.testing.dockerd import BUSYBOX_IMAGE, Dockerd, dockerd_unavailable
 from corral.wire.common import DurationInfo
 from corral.wire.scheduler import Offer
-from corral.wire.tasks import KillPolicy, TaskInfo
+from corral.wire.tasks import ContainerInfo, DockerInfo, KillPolicy, TaskInfo
 
 pytestmark = pytest.mark.integration
 
@@ -68,7 +68,7 @@ def docker_task(
     **kw: Any,
 ) -> TaskInfo:
     t = task(task_id, offer, command, res, **kw)
-    t.container = {"type": "DOCKER", "docker": {"image": image, "network": network}}
+    t.container = ContainerInfo(type="DOCKER", docker=DockerInfo(image=image, network=network))
     return t
 
 
@@ -207,7 +207,7 @@ async def test_bad_images_fail_with_a_clear_message(
         bad = docker_task("bad-name", offer, "true", res, image="Not An Image!")
         missing = docker_task("missing", offer, "true", res, image="127.0.0.1:1/no/such:image")
         no_image = docker_task("no-image", offer, "true", res)
-        no_image.container = {"type": "DOCKER", "docker": {"network": "HOST"}}
+        no_image.container = ContainerInfo(type="DOCKER", docker=DockerInfo(network="HOST"))
         user_net = docker_task("user-net", offer, "true", res, network="USER")
         await driver.launch([offer.id.value], [bad, missing, no_image, user_net])
         failures = {}
@@ -373,8 +373,8 @@ async def test_pulls_force_pull_and_the_registration_timeout(dockerd: Dockerd) -
             async with connected(c.master) as (driver, rec):
                 offer = await rec.next_offer()
                 forced = docker_task("forced", offer, "echo ran", image=local)
-                assert forced.container is not None
-                forced.container["docker"]["force_pull_image"] = True
+                assert forced.container is not None and forced.container.docker is not None
+                forced.container.docker.force_pull_image = True
                 slow = docker_task("slow", offer, "true", image=f"127.0.0.1:{port}/slow:1")
                 await driver.launch([offer.id.value], [forced, slow])
                 await rec.wait_state("forced", "TASK_FINISHED", timeout=30)

@@ -17,6 +17,8 @@ from recorder import connected, sandbox_file, task
 from corral.agent.cgroups import CONTROLLERS, ROOT, own_cgroups, unavailable
 from corral.resources import from_wire, parse, scalars
 from corral.testing import LocalCluster, free_port, http_json, wait_until
+from corral.wire.codec import convert
+from corral.wire.tasks import ContainerInfo, Image, ImageAppc, MesosInfo, RLimit, RLimitInfo
 
 pytestmark = pytest.mark.integration
 
@@ -64,6 +66,22 @@ async def test_memory_limit_ends_the_task_with_the_memory_reason(linux: LocalClu
         failed = await rec.wait_state("hog", "TASK_FAILED", timeout=30)
         assert failed.reason == "REASON_CONTAINER_LIMITATION_MEMORY"
         assert "Memory limit exceeded" in (failed.message or "")
+
+
+async def test_linux_tasks_get_the_rlimits_they_ask_for(linux: LocalCluster) -> None:
+    async with connected(linux.master) as (driver, rec):
+        offer = await rec.next_offer()
+        limited = task("limited", offer, "cat /proc/self/limits")
+        limited.container = ContainerInfo(
+            type="MESOS",
+            rlimit_info=RLimitInfo(rlimits=[RLimit(type="RLMT_NOFILE", soft=77, hard=99)]),
+        )
+        await driver.launch([offer.id.value], [limited])
+        await rec.wait_state("limited", "TASK_FINISHED")
+        line = next(
+            ln for ln in sandbox_file(linux, "limited").splitlines() if "Max open files" in ln
+        )
+        assert line.split()[3:5] == ["77", "99"]
 
 
 async def test_tasks_see_only_their_own_processes(linux: LocalCluster) -> None:
@@ -433,7 +451,7 @@ async def test_a_task_runs_in_its_image_root_filesystem(tmp_path: Path) -> None:
                 ("missing", {"type": "DOCKER", "docker": {"name": "nope"}}),
             ):
                 t = task(tid, offer, IMAGE_SCRIPT)
-                t.container = {"type": "MESOS", "mesos": {"image": image}}
+                t.container = convert({"type": "MESOS", "mesos": {"image": image}}, ContainerInfo)
                 tasks.append(t)
             await driver.launch([offer.id.value], tasks)
             for tid in ("from-tar", "from-dir"):
@@ -485,10 +503,10 @@ async def test_an_image_cannot_aim_the_launcher_at_host_paths(tmp_path: Path) ->
             tasks = []
             for name in ("evil-mnt", "evil-nsinit"):
                 t = task(name, offer, "echo ran", scalars(cpus=0.1, mem=32))
-                t.container = {
-                    "type": "MESOS",
-                    "mesos": {"image": {"type": "APPC", "appc": {"name": name}}},
-                }
+                t.container = ContainerInfo(
+                    type="MESOS",
+                    mesos=MesosInfo(image=Image(type="APPC", appc=ImageAppc(name=name))),
+                )
                 tasks.append(t)
             await driver.launch([offer.id.value], tasks)
             for name, where in (("evil-mnt", "/mnt"), ("evil-nsinit", "/mnt/mesos/nsinit")):

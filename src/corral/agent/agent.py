@@ -36,9 +36,8 @@ from corral.agent.launcher_client import LauncherClient
 from corral.agent.model import ExecutorEntry, FrameworkEntry, TaskEntry
 from corral.agent.sandbox import FetchError, fetch_uris, make_sandbox, sandbox_dir
 from corral.agent.status_updates import StatusUpdateManager
-from corral.coordination.url import is_zk_url
-from corral.coordination.zookeeper import LeaderDetector
 from corral.resources import Resources, from_wire
+from corral.transport.link import LeaderLink, LeaderSource
 from corral.wire import agent as msg
 from corral.wire.base import ID
 from corral.wire.common import AgentInfo, FrameworkInfo, MasterInfo
@@ -128,9 +127,10 @@ class Agent:
         self.registered = asyncio.Event()
         self._stopping = False
         self._last_heard = 0.0
-        self.current_master: str | None = None if is_zk_url(config.master) else config.master
-        self._master_changed = asyncio.Event()
-        self._detector: LeaderDetector | None = None
+        self.leader = LeaderSource(config.master, session_timeout=config.zk_session_timeout)
+        self.leader.subscribe(self.on_leader)
+        policy = link_ops.link_policy(config.registration_backoff_factor)
+        self.link = LeaderLink(self.leader, policy)
 
     # ================================================================== lifecycle
     @property
@@ -148,11 +148,7 @@ class Agent:
         else:
             await recover(self)
         loop = asyncio.get_running_loop()
-        if is_zk_url(self.config.master):
-            self._detector = LeaderDetector(
-                self.config.master, self.on_leader, self.config.zk_session_timeout
-            )
-            await self._detector.start()
+        await self.leader.start()
         self._tasks.append(loop.create_task(self._master_loop()))
         self._tasks.append(loop.create_task(self._timers()))
         if self.config.enforce_container_disk_quota:
@@ -160,6 +156,7 @@ class Agent:
 
     async def stop(self, kill_tasks: bool = False) -> None:
         self._stopping = True
+        self.link.stop()
         await self.containerizers.close(kill=kill_tasks)
         for t in self._tasks:
             t.cancel()
@@ -168,8 +165,7 @@ class Agent:
                 await t
         if self._ws is not None:
             await self._ws.close()
-        if self._detector is not None:
-            await self._detector.stop()
+        await self.leader.stop()
         for fw in self.frameworks.values():
             for ex in fw.executors.values():
                 if ex.stream:
@@ -193,7 +189,7 @@ class Agent:
         link_ops.on_leader(self, address)
 
     async def _master_loop(self) -> None:
-        await link_ops._master_loop(self)
+        await link_ops.master_loop(self)
 
     def stopping(self) -> bool:
         return link_ops.stopping(self)

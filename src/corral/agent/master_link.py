@@ -6,7 +6,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-import random
+from functools import partial
 from typing import TYPE_CHECKING
 
 import aiohttp
@@ -14,6 +14,7 @@ import aiohttp
 from corral import __version__
 from corral.agent.environment import kill_grace
 from corral.agent.usage import container_usage
+from corral.transport.link import Backoff, LinkPolicy, refused_handshake
 from corral.wire import agent as msg
 from corral.wire.base import ID
 from corral.wire.codec import encode
@@ -72,86 +73,78 @@ def _register_message(self: Agent) -> msg.RegisterAgent:
     )
 
 
-def on_leader(self: Agent, address: str | None) -> None:
+def link_policy(backoff_factor: float) -> LinkPolicy:
+    """How an agent reconnects: backoff from ``--registration-backoff-factor`` (full jitter,
+    at most a minute); retried quickly while an election is under way and, following
+    ZooKeeper, always (the leader it names may not answer yet, or a standby it reaches may
+    still redirect to the old one)."""
+    return LinkPolicy(
+        backoff=Backoff(
+            base=backoff_factor, cap=60.0, max_exponent=6, jitter_low=0.0, jitter_high=1.0
+        ),
+        election_attempts=None,
+        min_delay=0.05,
+    )
+
+
+def on_leader(agent: Agent, address: str | None) -> None:
     """From the ZooKeeper detector: the leading master changed."""
-    if address == self.current_master:
-        return
     log.info("leading master is now %s", address)
-    self.current_master = address
-    self._master_changed.set()
-    if self._ws is not None:
-        asyncio.get_running_loop().create_task(self._ws.close())
+    if agent._ws is not None:
+        asyncio.get_running_loop().create_task(agent._ws.close())
 
 
-async def _master_loop(self: Agent) -> None:
-    assert self._session is not None
-    backoff = self.config.registration_backoff_factor
-    attempt = 0
-    while not self.stopping():
-        self._master_changed.clear()
-        master = self.current_master
-        if master is None:
-            await self._master_changed.wait()
-            continue
-        url = f"http://{master}/master/agent"
-        no_leader_yet = False
-        try:
-            log.debug("connecting to the master at %s", master)
-            async with self._session.ws_connect(url, max_msg_size=0, autoping=True) as ws:
-                log.debug("connected to the master at %s; registering", master)
-                self._ws = ws
-                attempt = 0
-                self._last_heard = asyncio.get_running_loop().time()
-                writer = asyncio.get_running_loop().create_task(self._writer(ws))
-                try:
-                    await ws.send_bytes(encode([self._register_message()]))
-                    async for frame in ws:
-                        if frame.type not in (aiohttp.WSMsgType.BINARY, aiohttp.WSMsgType.TEXT):
-                            break
-                        self._last_heard = asyncio.get_running_loop().time()
+async def master_loop(agent: Agent) -> None:
+    """Connect to the leading master, register, serve; again whenever the link breaks."""
+    await agent.link.run(partial(serve_master, agent), partial(master_lost, agent))
+
+
+async def serve_master(agent: Agent, master: str) -> None:
+    """One connection to the master at ``master``: register, then handle what comes down."""
+    url = f"http://{master}/master/agent"
+    log.debug("connecting to the master at %s", master)
+    try:
+        ws_context = agent.leader.client().ws_connect(url, max_msg_size=0, autoping=True)
+        async with ws_context as ws:
+            log.debug("connected to the master at %s; registering", master)
+            agent._ws = ws
+            agent.link.up()
+            agent._last_heard = asyncio.get_running_loop().time()
+            writer = asyncio.get_running_loop().create_task(agent._writer(ws))
+            try:
+                await ws.send_bytes(encode([agent._register_message()]))
+                async for frame in ws:
+                    if frame.type not in (aiohttp.WSMsgType.BINARY, aiohttp.WSMsgType.TEXT):
+                        break
+                    agent._last_heard = asyncio.get_running_loop().time()
+                    try:
+                        messages = msg.master_to_agent_decoder.decode(frame.data)
+                    except Exception as exc:  # e.g. a newer master's message type
+                        log.warning("ignoring a message from the master: %s", exc)
+                        continue
+                    for m in messages:
                         try:
-                            messages = msg.master_to_agent_decoder.decode(frame.data)
-                        except Exception as exc:  # e.g. a newer master's message type
-                            log.warning("ignoring a message from the master: %s", exc)
-                            continue
-                        for m in messages:
-                            try:
-                                self._handle_master(m)
-                            except Exception:
-                                log.exception("handling %s failed", type(m).__name__)
-                finally:
-                    writer.cancel()
-                    with contextlib.suppress(asyncio.CancelledError, Exception):
-                        await writer
-                    self._ws = None
-        except aiohttp.WSServerHandshakeError as exc:
-            location = str(exc.headers.get("Location", "")) if exc.headers else ""
-            if exc.status == 307 and location and self._detector is None:
-                # A standby: follow it to the leader at once.
-                self.current_master = location.lstrip("/").split("/", 1)[0]
-                continue
-            no_leader_yet = exc.status in (503, 307)
-            log.debug("master %s refused the connection: %s", master, exc.status)
-        except (TimeoutError, aiohttp.ClientError, OSError) as exc:
-            log.debug("master connection failed: %s", exc)
-        if self.stopping():
-            break
-        if self.registered.is_set():
-            log.warning("lost the master at %s; reconnecting", master)
-        self.registered.clear()
-        self.updates.on_disconnected()
-        if self.current_master != master:
-            attempt = 0
-            continue  # a new leader was detected: go now
-        if no_leader_yet or self._detector is not None:
-            # An election is under way, or ZooKeeper names a leader that does not answer
-            # yet (a standby it reaches may still redirect to the old one): ask again soon.
-            delay = 0.1 + random.random() * 0.15
-        else:
-            attempt += 1
-            delay = min(60.0, backoff * (2 ** min(attempt, 6))) * random.random()
-        with contextlib.suppress(TimeoutError):
-            await asyncio.wait_for(self._master_changed.wait(), max(delay, 0.05))
+                            agent._handle_master(m)
+                        except Exception:
+                            log.exception("handling %s failed", type(m).__name__)
+            finally:
+                writer.cancel()
+                with contextlib.suppress(asyncio.CancelledError, Exception):
+                    await writer
+                agent._ws = None
+    except aiohttp.WSServerHandshakeError as exc:
+        log.debug("master %s refused the connection: %s", master, exc.status)
+        raise refused_handshake(exc) from exc
+
+
+async def master_lost(agent: Agent, master: str, error: BaseException | None) -> None:
+    """The connection to ``master`` broke (or was never made)."""
+    if error is not None:
+        log.debug("master connection failed: %s", error)
+    if agent.registered.is_set():
+        log.warning("lost the master at %s; reconnecting", master)
+    agent.registered.clear()
+    agent.updates.on_disconnected()
 
 
 def stopping(self: Agent) -> bool:

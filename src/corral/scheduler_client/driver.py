@@ -10,15 +10,13 @@ import asyncio
 import contextlib
 import inspect
 import logging
-import random
 import uuid
 from collections.abc import Awaitable
 from typing import Any
 
 import aiohttp
 
-from corral.coordination.url import is_zk_url
-from corral.coordination.zookeeper import LeaderDetector
+from corral.transport.link import Backoff, LeaderLink, LeaderSource, LinkPolicy, Refused
 from corral.wire import scheduler as s
 from corral.wire.base import ID
 from corral.wire.codec import decode, encode
@@ -61,11 +59,16 @@ class Scheduler:
         return None
 
 
-class CallFailed(Exception):
+class CallFailed(Refused):
     def __init__(self, status: int, text: str) -> None:
-        super().__init__(f"HTTP {status}: {text}")
-        self.status = status
-        self.text = text
+        super().__init__(status, text=text)
+
+
+def link_policy(max_backoff: float) -> LinkPolicy:
+    """How a framework re-subscribes: backoff from 0.1-0.2 s doubling to ``max_backoff``, with
+    jitter; quickly while an election is under way (503, and the first 20 tries after
+    ZooKeeper names a leader or a subscription ends); a 4xx ends the driver."""
+    return LinkPolicy(backoff=Backoff(base=0.1, cap=max_backoff), give_up_on_client_error=True)
 
 
 class SchedulerDriver:
@@ -78,10 +81,10 @@ class SchedulerDriver:
         implicit_acknowledgements: bool = True,
         max_backoff: float = 15.0,
     ) -> None:
-        self.zk_url = master if is_zk_url(master) else None
-        self.master: str | None = None if self.zk_url else _strip(master)
-        self._master_changed = asyncio.Event()
-        self._detector: LeaderDetector | None = None
+        self.leader = LeaderSource(master)
+        self.leader.subscribe(self._on_leader)
+        self.zk_url = self.leader.zk_url
+        self.link = LeaderLink(self.leader, link_policy(max_backoff))
         self.heartbeat_interval = 15.0
         self.framework_info = framework_info
         self.scheduler = scheduler
@@ -97,75 +100,54 @@ class SchedulerDriver:
         self._response: aiohttp.ClientResponse | None = None
 
     # ------------------------------------------------------------------ lifecycle
+    @property
+    def master(self) -> str | None:
+        """``host:port`` of the master this driver talks to (None: no leader known yet)."""
+        return self.link.address
+
     async def run(self) -> None:
         """Subscribe and process events until ``stop`` (reconnecting with backoff)."""
         connector = aiohttp.TCPConnector(limit=64)
         self._session = aiohttp.ClientSession(
             connector=connector, timeout=aiohttp.ClientTimeout(total=None, sock_connect=10)
         )
-        attempt = 0
-        if self.zk_url is not None:
-            self._detector = LeaderDetector(self.zk_url, self._on_leader)
-            await self._detector.start()
         try:
-            while not self._done():
-                if self.master is None:
-                    self._master_changed.clear()
-                    await self._master_changed.wait()
-                    continue
-                master = self.master
-                no_leader_yet = False
-                try:
-                    await self._subscribe_once()
-                    attempt = 0
-                except (TimeoutError, aiohttp.ClientError, OSError, CallFailed) as exc:
-                    no_leader_yet = isinstance(exc, CallFailed) and exc.status == 503
-                    log.info(
-                        "framework %s: subscription to %s failed: %s",
-                        self.framework_id or self.framework_info.name,
-                        self.master,
-                        exc,
-                    )
-                    if isinstance(exc, CallFailed) and 400 <= exc.status < 500:
-                        await self._dispatch(self.scheduler.error(self, exc.text))
-                        raise
-                if self._done():
-                    break
-                self.connected.clear()
-                self.stream_id = None
-                await self._dispatch(self.scheduler.disconnected(self))
-                if self.master != master:
-                    attempt = 0
-                    continue  # a new leader: subscribe there at once
-                if no_leader_yet or (self.zk_url is not None and attempt < 20):
-                    # An election is under way (or the leader ZooKeeper names is still
-                    # recovering): ask again soon.
-                    attempt += 1
-                    delay = 0.1 + random.random() * 0.15
-                else:
-                    attempt += 1
-                    delay = min(self.max_backoff, 0.1 * 2**attempt) * (0.5 + random.random() / 2)
-                self._master_changed.clear()
-                with contextlib.suppress(TimeoutError):
-                    await asyncio.wait_for(self._master_changed.wait(), delay)
+            await self.leader.start()
+            await self.link.run(self._subscribe_once, self._on_down)
+        except Refused as exc:  # a 4xx: the master refuses this framework
+            self._log_failure(self.master, exc)
+            await self._dispatch(self.scheduler.error(self, exc.text))
+            raise
         finally:
-            if self._detector is not None:
-                await self._detector.stop()
+            await self.leader.stop()
             for t in list(self._background):
                 with contextlib.suppress(Exception, asyncio.CancelledError):
                     await t
             await self._session.close()
 
+    def _log_failure(self, master: str | None, exc: BaseException) -> None:
+        log.info(
+            "framework %s: subscription to %s failed: %s",
+            self.framework_id or self.framework_info.name,
+            master,
+            exc,
+        )
+
+    async def _on_down(self, master: str, error: BaseException | None) -> None:
+        if error is not None:
+            self._log_failure(master, error)
+        self.connected.clear()
+        self.stream_id = None
+        await self._dispatch(self.scheduler.disconnected(self))
+
     def _on_leader(self, address: str | None) -> None:
-        if address == self.master or address is None:
+        if address is None:
             return
         log.info(
             "framework %s: leading master is now %s",
             self.framework_id or self.framework_info.name,
             address,
         )
-        self.master = address
-        self._master_changed.set()
         if self._response is not None:
             self._response.close()  # re-subscribe with the new leader
 
@@ -175,13 +157,14 @@ class SchedulerDriver:
     async def stop(self, failover: bool = False) -> None:
         """Stop; unless ``failover``, tear the framework down (its tasks are killed)."""
         self._stopping = True
+        self.link.stop()
         if not failover and self.framework_id and self.stream_id:
             with contextlib.suppress(Exception):
                 await self.call(s.Call(type="TEARDOWN"))
         if self._response is not None:
             self._response.close()
 
-    async def _subscribe_once(self) -> None:
+    async def _subscribe_once(self, master: str) -> None:
         assert self._session is not None
         info = self.framework_info
         if self.framework_id:
@@ -192,27 +175,21 @@ class SchedulerDriver:
             subscribe=s.Subscribe(framework_info=info),
         )
         headers = {"Content-Type": "application/json", "Accept": "application/json"}
-        for _ in range(5):
-            resp = await self._session.post(
-                f"http://{self.master}/api/v1/scheduler",
-                data=encode(call),
-                headers=headers,
-                allow_redirects=False,
-            )
-            if resp.status == 307:
-                resp.release()
-                if self.zk_url is not None:
-                    # ZooKeeper says this one leads; a standby that redirects elsewhere has not
-                    # caught up yet. Ask it again shortly rather than follow a stale leader.
-                    raise CallFailed(503, "the detected leader is not serving yet")
-                self.master = _strip(resp.headers.get("Location", self.master or ""))
-                continue
-            break
+        resp = await self._session.post(
+            f"http://{master}/api/v1/scheduler",
+            data=encode(call),
+            headers=headers,
+            allow_redirects=False,
+        )
+        if resp.status == 307:  # a standby (the link follows it, unless following ZooKeeper)
+            resp.release()
+            raise Refused(307, resp.headers.get("Location"), "redirected to the leader")
         if resp.status != 200:
             text = await resp.text()
             resp.release()
             raise CallFailed(resp.status, text)
         self._response = resp
+        self.link.up()
         self.stream_id = resp.headers.get("Mesos-Stream-Id")
         decoder = Decoder()
         try:
@@ -261,6 +238,7 @@ class SchedulerDriver:
             # As Mesos advises: an ERROR ends this scheduler (removed, or failed over to
             # another instance, which re-subscribing would kick out in turn).
             self._removed = True
+            self.link.stop()
             await self._dispatch(sched.error(self, ev.error.message))
 
     def spawn(self, coro: Awaitable[Any]) -> None:
@@ -388,13 +366,6 @@ class SchedulerDriver:
                 shutdown=s.Shutdown(executor_id=ID(executor_id), agent_id=ID(agent_id)),
             )
         )
-
-
-def _strip(master: str) -> str:
-    for prefix in ("http://", "//"):
-        if master.startswith(prefix):
-            master = master[len(prefix) :]
-    return master.split("/", 1)[0]
 
 
 def new_task_id(prefix: str = "task") -> str:

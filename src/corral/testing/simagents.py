@@ -22,7 +22,6 @@ import argparse
 import asyncio
 import contextlib
 import json
-import random
 import signal
 import sys
 import time
@@ -34,16 +33,24 @@ import aiohttp
 
 from corral import __version__
 from corral.resources import ResourceError, Resources, parse, parse_attributes
+from corral.transport.link import Backoff, LeaderLink, LeaderSource, LinkPolicy, refused_handshake
 from corral.wire import agent as msg
 from corral.wire.base import ID
 from corral.wire.codec import encode
 from corral.wire.common import AgentInfo, Attribute, FrameworkInfo, Scalar, Text
 from corral.wire.tasks import TaskInfo, TaskStatus, is_terminal
 
+# Reconnect after 0.1 s doubling to 5 s, jittered by 0.5-1.5; no quick retries while an
+# election is under way, so thousands of agents do not hammer a master that is recovering.
+LINK_POLICY = LinkPolicy(
+    backoff=Backoff(base=0.05, cap=5.0, max_exponent=7, jitter_low=0.5, jitter_high=1.5),
+    election_retry=None,
+)
+
 
 @dataclass
 class SimConfig:
-    master: str  # host:port of the master
+    master: str  # host:port of the master, or a zk:// URL of HA masters
     agents: int = 100
     resources: str = "cpus:16;mem:65536;disk:500000;ports:[31000-32000]"
     attributes: dict[str, str | float] = field(default_factory=dict)
@@ -98,6 +105,7 @@ class SimAgent:
         self._out: list[msg.AgentToMaster] = []
         self._wake = asyncio.Event()
         self._ws: aiohttp.ClientWebSocketResponse | None = None
+        self.link = LeaderLink(pool.leader, LINK_POLICY)
 
     # ------------------------------------------------------------------ the link
     def agent_info(self) -> AgentInfo:
@@ -136,38 +144,43 @@ class SimAgent:
             ],
         )
 
-    async def run(self, session: aiohttp.ClientSession) -> None:
-        url = f"http://{self.pool.config.master}/master/agent"
-        attempt = 0
-        while not self.pool.is_stopping():
+    async def run(self) -> None:
+        await self.link.run(self.connect, self.lost)
+
+    async def connect(self, master: str) -> None:
+        """One connection: register, then answer the master until it goes."""
+        try:
+            async with self.pool.connect_slots:
+                ws = await self.pool.leader.client().ws_connect(
+                    f"http://{master}/master/agent", max_msg_size=0, autoping=True
+                )
+        except aiohttp.WSServerHandshakeError as exc:
+            raise refused_handshake(exc) from exc
+        async with ws:
+            self._ws = ws
+            self.link.up()
+            writer = asyncio.get_running_loop().create_task(self._writer(ws))
             try:
-                async with self.pool.connect_slots:
-                    ws = await session.ws_connect(url, max_msg_size=0, autoping=True)
-                async with ws:
-                    self._ws = ws
-                    attempt = 0
-                    writer = asyncio.get_running_loop().create_task(self._writer(ws))
-                    try:
-                        await ws.send_bytes(encode([self.register_message()]))
-                        async for frame in ws:
-                            if frame.type not in (aiohttp.WSMsgType.BINARY, aiohttp.WSMsgType.TEXT):
-                                break
-                            for m in msg.master_to_agent_decoder.decode(frame.data):
-                                self.handle(m)
-                    finally:
-                        writer.cancel()
-                        with contextlib.suppress(asyncio.CancelledError, Exception):
-                            await writer
-                        self._ws = None
-            except (TimeoutError, aiohttp.ClientError, OSError):
-                pass
-            if self.pool.is_stopping():
-                return
-            if self.registered.is_set():
-                self.pool.counters.disconnects += 1
-            self.registered.clear()
-            attempt += 1
-            await asyncio.sleep(min(5.0, 0.05 * 2 ** min(attempt, 7)) * (0.5 + random.random()))
+                await ws.send_bytes(encode([self.register_message()]))
+                async for frame in ws:
+                    if frame.type not in (aiohttp.WSMsgType.BINARY, aiohttp.WSMsgType.TEXT):
+                        break
+                    for m in msg.master_to_agent_decoder.decode(frame.data):
+                        self.handle(m)
+            finally:
+                writer.cancel()
+                with contextlib.suppress(asyncio.CancelledError, Exception):
+                    await writer
+                self._ws = None
+
+    async def lost(self, master: str, error: BaseException | None) -> None:
+        if self.registered.is_set():
+            self.pool.counters.disconnects += 1
+        self.registered.clear()
+
+    def leader_changed(self) -> None:
+        if self._ws is not None:
+            asyncio.get_running_loop().create_task(self._ws.close())
 
     async def _writer(self, ws: aiohttp.ClientWebSocketResponse) -> None:
         while True:
@@ -319,20 +332,24 @@ class SimAgentPool:
         self.config = config
         self.counters = Counters()
         resources = parse(config.resources)
+        self.leader = LeaderSource(config.master)  # one ZooKeeper session for all the agents
+        self.leader.subscribe(self.leader_changed)
         self.agents = [SimAgent(self, i, resources) for i in range(config.agents)]
         self.stopping = False
         self.connect_slots = asyncio.Semaphore(config.connect_concurrency)
-        self._session: aiohttp.ClientSession | None = None
         self._runners: list[asyncio.Task[None]] = []
 
     def is_stopping(self) -> bool:
         return self.stopping
 
+    def leader_changed(self, address: str | None) -> None:
+        for agent in self.agents:
+            agent.leader_changed()
+
     async def start(self) -> None:
-        connector = aiohttp.TCPConnector(limit=0, force_close=False)
-        self._session = aiohttp.ClientSession(connector=connector)
+        await self.leader.start()
         loop = asyncio.get_running_loop()
-        self._runners = [loop.create_task(a.run(self._session)) for a in self.agents]
+        self._runners = [loop.create_task(a.run()) for a in self.agents]
         self._runners.append(loop.create_task(self._retry_loop()))
 
     async def _retry_loop(self) -> None:
@@ -348,6 +365,7 @@ class SimAgentPool:
     async def stop(self) -> None:
         self.stopping = True
         for agent in self.agents:
+            agent.link.stop()
             if agent._ws is not None:
                 with contextlib.suppress(Exception):
                     await agent._ws.close()
@@ -356,8 +374,7 @@ class SimAgentPool:
         for t in self._runners:
             with contextlib.suppress(asyncio.CancelledError, Exception):
                 await t
-        if self._session is not None:
-            await self._session.close()
+        await self.leader.stop()
 
 
 async def _amain(config: SimConfig, stats_interval: float) -> None:
@@ -378,7 +395,7 @@ async def _amain(config: SimConfig, stats_interval: float) -> None:
 
 def main(argv: list[str] | None = None) -> None:
     p = argparse.ArgumentParser(description="simulated corral agents (the real agent protocol)")
-    p.add_argument("--master", required=True, help="host:port of the master")
+    p.add_argument("--master", required=True, help="host:port of the master, or zk://…")
     p.add_argument("--agents", type=int, default=100)
     p.add_argument("--resources", default=SimConfig.resources)
     p.add_argument("--attributes", default="", help="NAME:VALUE;... added to every agent")

@@ -36,10 +36,6 @@ class TaskRecord:
     status_update_state: str | None = None
     status_update_uuid: bytes | None = None
     statistics: dict[str, int] | None = None  # its container's usage, from the agent's report
-    # The task's JSON in the master's read views, kept until the task changes (views.py).
-    rendered: dict[str, tuple[tuple[object, ...], bytes]] = field(
-        default_factory=dict, repr=False, compare=False
-    )
 
     @property
     def task_id(self) -> str:
@@ -92,10 +88,6 @@ class AgentRecord:
     executors: dict[tuple[str, str], ExecutorRecord] = field(default_factory=dict)
     offers: set[str] = field(default_factory=set)
     usage: dict[str, float] | None = None  # totals over its containers, from its last report
-    # The agent's JSON in the master's read views, kept until it changes (views.py).
-    rendered: dict[str, tuple[tuple[object, ...], bytes]] = field(
-        default_factory=dict, repr=False, compare=False
-    )
     # total - used - offered, kept up to date by the methods below (or refresh()).
     available: Resources = field(default_factory=Resources)
 
