@@ -15,7 +15,13 @@ import uuid
 import hypothesis.strategies as st
 import pytest
 from hypothesis import HealthCheck, settings
-from hypothesis.stateful import RuleBasedStateMachine, invariant, precondition, rule
+from hypothesis.stateful import (
+    RuleBasedStateMachine,
+    initialize,
+    invariant,
+    precondition,
+    rule,
+)
 from master_builders import (
     Harness,
     framework_info,
@@ -133,21 +139,30 @@ class MasterCore(RuleBasedStateMachine):
         self.h.allocate()
         self.check_forwarded()
 
-    @precondition(lambda self: self.h.state.offers or self.used_offers)
+    @initialize()
+    def cluster(self) -> None:
+        self.add_agent(4, 4096)
+        self.add_agent(2, 1024)
+        self.subscribe_framework(False, 10.0)
+
     @rule(
         data=st.data(),
         n=st.integers(0, 3),
         cpus=st.sampled_from([0.5, 1, 3]),
         refuse=st.sampled_from([None, 0.0, 2.0]),
+        reuse=st.booleans(),
     )
-    def accept(self, data: st.DataObject, n: int, cpus: float, refuse: float | None) -> None:
-        oid = data.draw(st.sampled_from(sorted(set(self.h.state.offers) | self.used_offers)))
+    def accept(
+        self, data: st.DataObject, n: int, cpus: float, refuse: float | None, reuse: bool
+    ) -> None:
+        if not self.h.state.offers:
+            self.allocate()
+        pool = self.used_offers if reuse and self.used_offers else set(self.h.state.offers)
+        if not pool:
+            return
+        oid = data.draw(st.sampled_from(sorted(pool)))
         offer = self.h.state.offers.get(oid)
-        fid = (
-            offer.framework_id
-            if offer
-            else data.draw(st.sampled_from(sorted(self.streams) or ["x"]))
-        )
+        fid = offer.framework_id if offer else data.draw(st.sampled_from(sorted(self.streams)))
         aid = offer.agent_id if offer else "A"
         tasks = []
         for _ in range(n):
@@ -256,9 +271,12 @@ class MasterCore(RuleBasedStateMachine):
         self.h.advance(seconds)
         self.check_forwarded()
 
-    @rule()
-    def ping(self) -> None:
+    @rule(answer=st.booleans())
+    def ping(self, answer: bool) -> None:
         self.feed(ev.PingDue())
+        if answer:
+            for link in [a.link for a in self.h.state.agents.values() if a.link is not None]:
+                self.feed(ev.AgentMessages(link, [amsg.Pong()]))
 
     @rule(pause=st.booleans())
     def pause_or_resume(self, pause: bool) -> None:
@@ -309,8 +327,8 @@ class MasterCore(RuleBasedStateMachine):
 
 TestMasterCore = MasterCore.TestCase
 TestMasterCore.settings = settings(
-    max_examples=60,
-    stateful_step_count=40,
+    max_examples=50,
+    stateful_step_count=50,
     deadline=None,
     suppress_health_check=[HealthCheck.too_slow],
 )

@@ -86,7 +86,8 @@ def agent_registered(
         state.agents[aid] = agent
         reconcile_agent_tasks(state, now, out, agent, reg, returning=was_unreachable)
         log.info("agent %s registered from %s with %s", aid, reg.address, total)
-    agent.refresh()
+    if not agent.used.is_empty() or agent.available is not agent.total:
+        agent.refresh()  # its total or its tasks changed
     state.links[link] = agent.id
     agent.info.id = ID(agent.id)
     agents_changed(state)

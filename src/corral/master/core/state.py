@@ -92,7 +92,10 @@ class AgentRecord:
     available: Resources = field(default_factory=Resources)
 
     def __post_init__(self) -> None:
-        self.refresh()
+        if self.used or self.offered:
+            self.refresh()
+        else:
+            self.available = self.total  # Resources are immutable: sharing is safe
 
     def refresh(self) -> None:
         """Recompute ``available`` after ``total`` or ``used`` changed."""
