@@ -171,9 +171,9 @@ class Resources:
             out.append(_wire(name, role, "SET", alloc, set_=ValueSet(item=sorted(s))))
         return out
 
-    def to_legacy(self) -> dict[str, object]:
+    def to_legacy(self) -> dict[str, float | str]:
         """The ``/master/state`` shape: one object; ranges as ``"[a-b]"`` strings."""
-        out: dict[str, object] = {k: self.scalar(k) for k in SCALAR_KINDS}
+        out: dict[str, float | str] = {k: self.scalar(k) for k in SCALAR_KINDS}
         for name in sorted({n for n, _ in self.scalars} - set(SCALAR_KINDS)):
             out[name] = self.scalar(name)
         for name in sorted({n for n, _ in self.ranges}):

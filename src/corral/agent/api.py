@@ -7,14 +7,17 @@ import pwd
 import stat
 import time
 from pathlib import Path
-from typing import Any
 
+import msgspec
 from aiohttp import web
 
 from corral import MESOS_COMPAT_VERSION, __version__
 from corral.agent.agent import Agent
-from corral.agent.model import ExecutorEntry, FrameworkEntry, TaskEntry
+from corral.agent.core.events import ExecutorDisconnected, ExecutorMessage, ExecutorUpdate
+from corral.agent.core.events import ExecutorSubscribed as CoreExecutorSubscribed
+from corral.agent.core.state import ExecutorEntry, FrameworkEntry, TaskEntry
 from corral.agent.usage import container_usage
+from corral.resources import from_wire
 from corral.transport.http import (
     accepts_json,
     error,
@@ -22,16 +25,11 @@ from corral.transport.http import (
     read_call,
 )
 from corral.transport.streaming import EventStream
-from corral.wire import agent as msg
-from corral.wire.base import ID, Message
-from corral.wire.codec import decode, encode, to_builtins
-from corral.wire.executor import (
-    ExecutorAcknowledged,
-    ExecutorCall,
-    ExecutorEvent,
-    ExecutorLaunch,
-    ExecutorSubscribed,
-)
+from corral.wire import operator as op
+from corral.wire import state_views as sv
+from corral.wire.base import ID
+from corral.wire.codec import encode
+from corral.wire.executor import ExecutorCall, ExecutorEvent
 from corral.wire.tasks import TASK_STATES
 
 FILE_READ_MAX = 64 * 1024
@@ -100,27 +98,15 @@ class AgentAPI:
                 return error(
                     400, "Failed to validate executor::Call: 'status.executor_id' mismatch"
                 )
-            task = fw.tasks.get(status.task_id.value)
-            status.source = status.source or "SOURCE_EXECUTOR"
-            if task is not None:
-                agent.status_update(task, status.state, status=status)
-            # The agent (not the scheduler) acknowledges to the executor once recorded.
-            ack = ExecutorAcknowledged(task_id=status.task_id, uuid=status.uuid)
-            if ex.stream is not None:
-                ex.stream.send(encode(ExecutorEvent(type="ACKNOWLEDGED", acknowledged=ack)))
+            # Recorded, then acknowledged to the executor by the agent (not the scheduler).
+            agent.feed(ExecutorUpdate(fw.framework_id, ex.executor_id, status))
             return web.Response(status=202)
         if call.type == "MESSAGE":
             if call.message is None:
                 return error(
                     400, "Failed to validate executor::Call: Expecting 'message' to be present"
                 )
-            agent.send(
-                msg.ExecutorToFramework(
-                    framework_id=call.framework_id,
-                    executor_id=call.executor_id,
-                    data=call.message.data,
-                )
-            )
+            agent.feed(ExecutorMessage(fw.framework_id, ex.executor_id, call.message.data))
             return web.Response(status=202)
         if call.type == "HEARTBEAT":
             return web.Response(status=202)
@@ -129,91 +115,38 @@ class AgentAPI:
     async def _subscribe(
         self, request: web.Request, ex: ExecutorEntry, known: set[str]
     ) -> web.StreamResponse:
+        """The executor's event stream: SUBSCRIBED and what waited for it (the core says
+        what), then whatever the core sends it until it disconnects."""
         agent = self.agent
-        fw = agent.frameworks[ex.framework_id]
+        key = (ex.framework_id, ex.executor_id)
         resp = web.StreamResponse(status=200, headers={"Content-Type": "application/json"})
         resp.enable_chunked_encoding()
         await resp.prepare(request)
-        if ex.stream is not None:
-            ex.stream.close()
+        old = agent.executor_streams.pop(key, None)
+        if old is not None:
+            old.close()
         stream = EventStream(resp, encode(ExecutorEvent(type="HEARTBEAT")), EXECUTOR_HEARTBEAT)
-        ex.stream = stream
-        first = not ex.subscribed
-        ex.subscribed = True
-        einfo = ex.info
-        if einfo.framework_id is None:
-            einfo.framework_id = ID(fw.framework_id)
-        subscribed = ExecutorSubscribed(
-            executor_info=einfo,
-            framework_info=fw.info,
-            agent_info=agent.agent_info(),
-            container_id={"value": ex.container_id},
-        )
-        stream.send(encode(ExecutorEvent(type="SUBSCRIBED", subscribed=subscribed)))
-        if first:
-            for data in ex.queued:
-                stream.send(data)
-            ex.queued.clear()
-        else:
-            # A re-subscribing executor gets what was queued while it was away (kills,
-            # messages, shutdown); launches only for tasks it has not started yet.
-            staging = {t for t in ex.tasks if (e := fw.tasks.get(t)) and e.state == "TASK_STAGING"}
-            for data in ex.queued:
-                stream.send(data)
-            queued_launches = {
-                ev.launch.task.task_id.value
-                for ev in (decode(d, ExecutorEvent) for d in ex.queued)
-                if ev.type == "LAUNCH" and ev.launch is not None
-            }
-            ex.queued.clear()
-            for tid in staging - queued_launches - known:
-                stream.send(
-                    encode(
-                        ExecutorEvent(type="LAUNCH", launch=ExecutorLaunch(task=fw.tasks[tid].info))
-                    )
-                )
+        agent.executor_streams[key] = stream
+        agent.feed(CoreExecutorSubscribed(key[0], key[1], frozenset(known)))
         await stream.run()
-        if ex.stream is stream:
-            ex.stream = None
+        if agent.executor_streams.get(key) is stream:
+            del agent.executor_streams[key]
+            agent.feed(ExecutorDisconnected(key[0], key[1]))
         return resp
 
     # ------------------------------------------------------------------ operator API
     async def operator(self, request: web.Request) -> web.Response:
-        call = await read_call(request, AgentOperatorCall, "agent::Call")
+        call = await read_call(request, op.OperatorCall, "agent::Call")
         if isinstance(call, web.Response):
             return call
-        agent = self.agent
-        body: dict[str, Any]
-        if call.type == "GET_HEALTH":
-            body = {"healthy": True}
-        elif call.type == "GET_VERSION":
-            body = {"version_info": version_info()}
-        elif call.type == "GET_AGENT":
-            body = {"agent_info": to_builtins(agent.agent_info())}
-        elif call.type == "GET_FLAGS":
-            flags = agent_state(agent)["flags"]
-            body = {"flags": [{"name": k, "value": v} for k, v in flags.items()]}
-        elif call.type in ("GET_TASKS", "GET_STATE"):
-            tasks, completed = [], []
-            for fw in agent.frameworks.values():
-                tasks += [_v1_task(t, agent) for t in fw.tasks.values()]
-                completed += [_v1_task(t, agent) for t in fw.completed]
-            body = {"launched_tasks": tasks, "completed_tasks": completed}
-            if call.type == "GET_STATE":
-                body = {
-                    "get_tasks": body,
-                    "get_agent": {"agent_info": to_builtins(agent.agent_info())},
-                }
-        elif call.type == "GET_CONTAINERS":
-            body = {"containers": await containers_json(agent)}
-        else:
+        if call.type not in op.AGENT_CALLS:
             return error(
                 400, f"Failed to validate agent::Call: unsupported call type '{call.type}'"
             )
-        return json_response({"type": call.type, call.type.lower(): body})
+        return json_response(await operator_response(self.agent, call.type))
 
     async def containers(self, request: web.Request) -> web.Response:
-        return json_response(await containers_json(self.agent))
+        return json_response(await containers(self.agent))
 
     # ------------------------------------------------------------------ state
     async def health(self, request: web.Request) -> web.Response:
@@ -255,8 +188,8 @@ class AgentAPI:
         if isinstance(path, web.Response):
             return path
         if not path.is_dir():
-            return json_response([_file_info(path)])
-        return json_response([_file_info(p) for p in sorted(path.iterdir())])
+            return json_response([file_info(path)])
+        return json_response([file_info(p) for p in sorted(path.iterdir())])
 
     async def read(self, request: web.Request) -> web.Response:
         path = self._resolve(request)
@@ -273,13 +206,13 @@ class AgentAPI:
             return error(400, "'offset' and 'length' must not be negative")
         size = path.stat().st_size
         if offset == -1:
-            return json_response({"data": "", "offset": size})
+            return json_response(sv.FileData(data="", offset=size))
         if length == -1 or length > FILE_READ_MAX:
             length = FILE_READ_MAX
         with open(path, "rb") as f:
             f.seek(offset)
             data = f.read(length)
-        return json_response({"data": data.decode("utf-8", "replace"), "offset": offset})
+        return json_response(sv.FileData(data=data.decode("utf-8", "replace"), offset=offset))
 
     async def download(self, request: web.Request) -> web.StreamResponse:
         path = self._resolve(request)
@@ -290,7 +223,7 @@ class AgentAPI:
         return web.FileResponse(path, headers={"Content-Type": "application/octet-stream"})
 
 
-def _file_info(p: Path) -> dict[str, Any]:
+def file_info(p: Path) -> sv.FileInfo:
     st = p.lstat()
     try:
         user = pwd.getpwuid(st.st_uid).pw_name
@@ -300,131 +233,148 @@ def _file_info(p: Path) -> dict[str, Any]:
         group = grp.getgrgid(st.st_gid).gr_name
     except KeyError:
         group = str(st.st_gid)
-    return {
-        "path": str(p),
-        "nlink": st.st_nlink,
-        "size": st.st_size,
-        "mtime": int(st.st_mtime),
-        "mode": stat.filemode(st.st_mode),
-        "uid": user,
-        "gid": group,
-    }
+    return sv.FileInfo(
+        path=str(p),
+        nlink=st.st_nlink,
+        size=st.st_size,
+        mtime=int(st.st_mtime),
+        mode=stat.filemode(st.st_mode),
+        uid=user,
+        gid=group,
+    )
 
 
-def version_info() -> dict[str, Any]:
-    return {
-        "version": MESOS_COMPAT_VERSION,
-        "corral_version": __version__,
-        "build_date": "",
-        "build_time": 0,
-        "build_user": "corral",
-    }
+def version_info() -> sv.VersionInfo:
+    """``/version`` of the agent and the master."""
+    return sv.VersionInfo(version=MESOS_COMPAT_VERSION, corral_version=__version__)
 
 
-async def containers_json(agent: Agent) -> list[dict[str, Any]]:
-    """Running containers with their resource usage (cgroups, or dockerd's stats)."""
-    usage = {u.container_id: u.statistics for u in await container_usage(agent)}
-    out = []
-    for cid, owner in agent.containers.items():
-        executor_id = owner.executor_id or getattr(owner, "task_id", "")
-        entry: dict[str, Any] = {
-            "container_id": {"value": cid},
-            "framework_id": {"value": owner.framework_id},
-            "executor_id": {"value": executor_id},
-            "containerizer": agent.containerizers.name_of(cid),
-        }
-        if cid in usage:
-            entry["statistics"] = usage[cid]
-        out.append(entry)
+async def operator_response(agent: Agent, call_type: str) -> op.AgentResponse:
+    """The answer to a call of ``op.AGENT_CALLS``."""
+    out = op.AgentResponse(type=call_type)
+    if call_type == "GET_HEALTH":
+        out.get_health = op.GetHealth(healthy=True)
+    elif call_type == "GET_VERSION":
+        out.get_version = op.GetVersion(version_info=version_info())
+    elif call_type == "GET_AGENT":
+        out.get_agent = op.GetAgent(agent_info=agent.agent_info())
+    elif call_type == "GET_FLAGS":
+        flags = agent_flags(agent)
+        out.get_flags = op.GetFlags(flags=[op.Flag(name=k, value=v) for k, v in flags.items()])
+    elif call_type in ("GET_TASKS", "GET_STATE"):
+        tasks: list[op.Task] = []
+        completed: list[op.Task] = []
+        for fw in agent.frameworks.values():
+            tasks += [v1_task(t, agent) for t in fw.tasks.values()]
+            completed += [v1_task(t, agent) for t in fw.completed]
+        get_tasks = op.AgentGetTasks(launched_tasks=tasks, completed_tasks=completed)
+        if call_type == "GET_TASKS":
+            out.get_tasks = get_tasks
+        else:
+            out.get_state = op.AgentGetState(
+                get_tasks=get_tasks, get_agent=op.GetAgent(agent_info=agent.agent_info())
+            )
+    else:  # GET_CONTAINERS
+        out.get_containers = op.GetContainers(containers=await containers(agent))
     return out
 
 
-class AgentOperatorCall(Message, kw_only=True):
-    type: str
-
-
-def _v1_task(t: TaskEntry, agent: Agent) -> dict[str, Any]:
-    return {
-        "name": t.info.name,
-        "task_id": {"value": t.task_id},
-        "framework_id": {"value": t.framework_id},
-        "agent_id": {"value": agent.agent_id or ""},
-        "state": t.state,
-        "resources": to_builtins(t.info.resources),
-        **({"executor_id": {"value": t.executor_id}} if t.executor_id else {}),
+async def containers(agent: Agent) -> list[op.Container]:
+    """Running containers with their resource usage (cgroups, or dockerd's stats)."""
+    usage = {
+        u.container_id: u.statistics
+        for u in await container_usage(agent.state, agent.containerizers)
     }
+    out = []
+    for cid, owner in agent.containers.items():
+        executor_id = str(owner.executor_id or getattr(owner, "task_id", ""))
+        out.append(
+            op.Container(
+                container_id=ID(cid),
+                framework_id=ID(owner.framework_id),
+                executor_id=ID(executor_id),
+                containerizer=agent.containerizers.name_of(cid),
+                statistics=usage.get(cid, msgspec.UNSET),
+            )
+        )
+    return out
 
 
-def _task_json(t: TaskEntry, agent: Agent) -> dict[str, Any]:
-    from corral.resources import from_wire
-
-    return {
-        "id": t.task_id,
-        "name": t.info.name,
-        "framework_id": t.framework_id,
-        "executor_id": t.executor_id or "",
-        "slave_id": agent.agent_id or "",
-        "state": t.state,
-        "resources": from_wire(t.info.resources).to_legacy(),
-        "statuses": [],
-    }
+def v1_task(t: TaskEntry, agent: Agent) -> op.Task:
+    return op.Task(
+        name=t.info.name,
+        task_id=t.info.task_id,
+        framework_id=ID(t.framework_id),
+        agent_id=ID(agent.agent_id or ""),
+        state=t.state,
+        resources=t.info.resources,
+        executor_id=ID(t.executor_id) if t.executor_id else msgspec.UNSET,
+    )
 
 
-def _framework_state(fw: FrameworkEntry, agent: Agent) -> dict[str, Any]:
-    executors: dict[str, dict[str, Any]] = {}
-    for key, tasks in (("tasks", fw.tasks.values()), ("completed_tasks", fw.completed)):
+def state_task(t: TaskEntry, agent: Agent) -> sv.StateTask:
+    return sv.StateTask(
+        id=t.task_id,
+        name=t.info.name,
+        framework_id=t.framework_id,
+        executor_id=t.executor_id or "",
+        slave_id=agent.agent_id or "",
+        state=t.state,
+        resources=from_wire(t.info.resources).to_legacy(),
+    )
+
+
+def framework_state(fw: FrameworkEntry, agent: Agent) -> sv.AgentStateFramework:
+    executors: dict[str, sv.AgentStateExecutor] = {}
+    for completed, tasks in ((False, fw.tasks.values()), (True, fw.completed)):
         for t in tasks:
             eid = t.executor_id or t.task_id
-            ex = executors.setdefault(
-                eid,
-                {
-                    "id": eid,
-                    "name": eid,
-                    "source": eid,
-                    "directory": str(t.sandbox),
-                    "tasks": [],
-                    "queued_tasks": [],
-                    "completed_tasks": [],
-                },
-            )
-            ex[key].append(_task_json(t, agent))
+            ex = executors.get(eid)
+            if ex is None:
+                ex = executors[eid] = sv.AgentStateExecutor(
+                    id=eid, name=eid, source=eid, directory=str(t.sandbox)
+                )
+            (ex.completed_tasks if completed else ex.tasks).append(state_task(t, agent))
+    return sv.AgentStateFramework(
+        id=fw.framework_id,
+        name=fw.info.name,
+        user=fw.info.user,
+        executors=list(executors.values()),
+        completed_executors=[],
+    )
+
+
+def agent_flags(agent: Agent) -> dict[str, str]:
     return {
-        "id": fw.framework_id,
-        "name": fw.info.name,
-        "user": fw.info.user,
-        "executors": list(executors.values()),
-        "completed_executors": [],
+        "master": agent.config.master,
+        "work_dir": str(agent.config.work_dir),
+        "port": str(agent.config.port),
+        "containerizers": ",".join(agent.containerizers.names()),
     }
 
 
-def agent_state(agent: Agent) -> dict[str, Any]:
-    frameworks = [_framework_state(fw, agent) for fw in agent.frameworks.values()]
-    completed = [_framework_state(fw, agent) for fw in agent.completed_frameworks]
-    return {
-        "version": MESOS_COMPAT_VERSION,
-        "id": agent.agent_id or "",
-        "pid": f"slave(1)@{agent.address}",
-        "hostname": agent.hostname,
-        "start_time": agent.start_time,
-        "resources": agent.config.resources.to_legacy(),
-        "attributes": dict(agent.config.attributes),
-        "master_hostname": agent.master_info.hostname if agent.master_info else None,
-        "flags": {
-            "master": agent.config.master,
-            "work_dir": str(agent.config.work_dir),
-            "port": str(agent.config.port),
-            "containerizers": ",".join(agent.containerizers.names()),
-        },
-        "containerizers": agent.containerizers.names(),
-        "frameworks": frameworks,
-        "completed_frameworks": completed,
-        "launcher_pid": agent.launcher.pid,
-        "time": time.time(),
-        "uptime": time.time() - agent.start_time,
-        "registered": agent.registered.is_set(),
-        "pending_status_updates": len(agent.updates.streams),
-        "used_resources": agent.used_resources().to_legacy(),
-    }
+def agent_state(agent: Agent) -> sv.AgentState:
+    now = time.time()
+    return sv.AgentState(
+        version=MESOS_COMPAT_VERSION,
+        id=agent.agent_id or "",
+        pid=f"slave(1)@{agent.address}",
+        hostname=agent.hostname,
+        start_time=agent.start_time,
+        resources=agent.config.resources.to_legacy(),
+        attributes=dict(agent.config.attributes),
+        master_hostname=agent.master_info.hostname if agent.master_info else None,
+        flags=agent_flags(agent),
+        containerizers=agent.containerizers.names(),
+        frameworks=[framework_state(fw, agent) for fw in agent.frameworks.values()],
+        completed_frameworks=[framework_state(fw, agent) for fw in agent.completed_frameworks],
+        launcher_pid=agent.launcher.pid,
+        time=now,
+        uptime=now - agent.start_time,
+        registered=agent.registered.is_set(),
+        pending_status_updates=len(agent.updates.streams),
+        used_resources=agent.used_resources().to_legacy(),
+    )
 
 
 async def serve(agent: Agent, host: str, port: int) -> web.AppRunner:

@@ -6,16 +6,16 @@ import asyncio
 import json
 import sys
 import time
-import urllib.error
 import urllib.parse
-import urllib.request
 from typing import Any
 
 import typer
 from rich.console import Console
 from rich.table import Table
 
-from corral.cli.common import fail, resolve_master
+from corral.cli.common import fail, fetch, resolve_master
+from corral.wire import state_views as sv
+from corral.wire.codec import to_builtins
 
 console = Console(width=None if sys.stdout.isatty() else 200)
 MasterOpt = typer.Option(
@@ -25,19 +25,17 @@ MasterOpt = typer.Option(
 )
 
 
-def _get(url: str) -> Any:
-    try:
-        with urllib.request.urlopen(url, timeout=10) as resp:
-            return json.loads(resp.read())
-    except urllib.error.HTTPError as exc:
-        fail(f"{url}: HTTP {exc.code} {exc.read().decode(errors='replace').strip()}")
-    except (urllib.error.URLError, OSError) as exc:
-        fail(f"cannot reach {url}: {getattr(exc, 'reason', exc)} (is the cluster up? see --master)")
+def _state(master: str) -> sv.MasterState:
+    return fetch(f"http://{master}/master/state", sv.MasterState)
 
 
-def _state(master: str) -> dict[str, Any]:
-    result: dict[str, Any] = _get(f"http://{master}/master/state")
-    return result
+def _print_json(obj: Any) -> None:
+    print(json.dumps(to_builtins(obj), indent=2))
+
+
+def _num(resources: sv.LegacyResources, name: str) -> str:
+    value = resources.get(name, 0)
+    return f"{value:g}" if isinstance(value, int | float) else str(value)
 
 
 def run(
@@ -159,19 +157,19 @@ def agents(master: str | None = MasterOpt, as_json: bool = typer.Option(False, "
     """List the agents."""
     state = _state(resolve_master(master))
     if as_json:
-        print(json.dumps(state["slaves"], indent=2))
+        _print_json(state.slaves)
         return
     table = Table("ID", "HOST", "ACTIVE", "CPUS", "MEM", "DISK", "ATTRIBUTES")
-    for a in state["slaves"]:
-        r, u = a["resources"], a["used_resources"]
+    for a in state.slaves:
+        r, u = a.resources, a.used_resources
         table.add_row(
-            a["id"],
-            f"{a['hostname']}:{a['port']}",
-            "yes" if a["active"] else "no",
-            f"{u['cpus']:g}/{r['cpus']:g}",
-            f"{u['mem']:g}/{r['mem']:g}",
-            f"{u['disk']:g}/{r['disk']:g}",
-            ";".join(f"{k}:{v}" for k, v in a["attributes"].items()),
+            a.id,
+            f"{a.hostname}:{a.port}",
+            "yes" if a.active else "no",
+            f"{_num(u, 'cpus')}/{_num(r, 'cpus')}",
+            f"{_num(u, 'mem')}/{_num(r, 'mem')}",
+            f"{_num(u, 'disk')}/{_num(r, 'disk')}",
+            ";".join(f"{k}:{v}" for k, v in a.attributes.items()),
         )
     console.print(table)
 
@@ -182,36 +180,35 @@ def frameworks(
     """List the frameworks."""
     state = _state(resolve_master(master))
     if as_json:
-        print(
-            json.dumps(
-                [
-                    {k: v for k, v in f.items() if k not in ("tasks", "completed_tasks")}
-                    for f in state["frameworks"]
-                ],
-                indent=2,
-            )
+        _print_json(
+            [
+                {k: v for k, v in to_builtins(f).items() if k not in ("tasks", "completed_tasks")}
+                for f in state.frameworks
+            ]
         )
         return
     table = Table("ID", "NAME", "ROLE", "ACTIVE", "TASKS", "CPUS", "MEM")
-    for f in state["frameworks"]:
-        u = f["used_resources"]
+    for f in state.frameworks:
+        u = f.used_resources
         table.add_row(
-            f["id"],
-            f["name"],
-            f["role"],
-            "yes" if f["active"] else "no",
-            str(len(f["tasks"])),
-            f"{u['cpus']:g}",
-            f"{u['mem']:g}",
+            f.id,
+            f.name,
+            f.role,
+            "yes" if f.active else "no",
+            str(len(f.tasks)),
+            _num(u, "cpus"),
+            _num(u, "mem"),
         )
     console.print(table)
 
 
-def _all_tasks(state: dict[str, Any]) -> list[dict[str, Any]]:
-    out = []
-    for f in [*state["frameworks"], *state["completed_frameworks"]]:
-        for key in ("tasks", "unreachable_tasks", "completed_tasks"):
-            out += f.get(key, [])
+LIVE_STATES = ("TASK_STAGING", "TASK_STARTING", "TASK_RUNNING", "TASK_KILLING")
+
+
+def _all_tasks(state: sv.MasterState) -> list[sv.StateTask]:
+    out: list[sv.StateTask] = []
+    for f in [*state.frameworks, *state.completed_frameworks]:
+        out += [*f.tasks, *f.unreachable_tasks, *f.completed_tasks]
     return out
 
 
@@ -224,27 +221,30 @@ def tasks(
     state = _state(resolve_master(master))
     rows = _all_tasks(state)
     if not all_tasks:
-        rows = [
-            t
-            for t in rows
-            if t["state"]
-            in ("TASK_STAGING", "TASK_STARTING", "TASK_RUNNING", "TASK_KILLING", "TASK_UNREACHABLE")
-        ]
+        rows = [t for t in rows if t.state in (*LIVE_STATES, "TASK_UNREACHABLE")]
     if as_json:
-        print(json.dumps(rows, indent=2))
+        _print_json(rows)
         return
     table = Table("ID", "NAME", "STATE", "FRAMEWORK", "AGENT", "CPUS", "MEM")
     for t in rows:
         table.add_row(
-            t["id"],
-            t["name"],
-            t["state"],
-            t["framework_id"],
-            t["slave_id"],
-            f"{t['resources']['cpus']:g}",
-            f"{t['resources']['mem']:g}",
+            t.id,
+            t.name,
+            t.state,
+            t.framework_id,
+            t.slave_id,
+            _num(t.resources, "cpus"),
+            _num(t.resources, "mem"),
         )
     console.print(table)
+
+
+def _sandbox(astate: sv.AgentState, task_id: str) -> str | None:
+    for f in [*astate.frameworks, *astate.completed_frameworks]:
+        for ex in f.executors:
+            if any(t.id == task_id for t in [*ex.tasks, *ex.completed_tasks]):
+                return ex.directory
+    return None
 
 
 def logs(
@@ -256,40 +256,29 @@ def logs(
     """Print a task's stdout (or stderr) from its sandbox."""
     address = resolve_master(master)
     state = _state(address)
-    task = next((t for t in _all_tasks(state) if t["id"] == task_id), None)
+    task = next((t for t in _all_tasks(state) if t.id == task_id), None)
     if task is None:
         fail(f"no task {task_id!r} is known to the master at {address}")
-    agent = next((a for a in state["slaves"] if a["id"] == task["slave_id"]), None)
+    agent = next((a for a in state.slaves if a.id == task.slave_id), None)
     if agent is None:
-        fail(f"task {task_id} ran on agent {task['slave_id']}, which is gone")
-    agent_addr = agent["pid"].split("@", 1)[1]
-    astate = _get(f"http://{agent_addr}/state")
-    directory = None
-    for f in [*astate["frameworks"], *astate["completed_frameworks"]]:
-        for ex in f["executors"]:
-            for t in [*ex["tasks"], *ex["completed_tasks"]]:
-                if t["id"] == task_id:
-                    directory = ex["directory"]
+        fail(f"task {task_id} ran on agent {task.slave_id}, which is gone")
+    agent_addr = agent.pid.split("@", 1)[1]
+    directory = _sandbox(fetch(f"http://{agent_addr}/state", sv.AgentState), task_id)
     if directory is None:
-        fail(f"agent {agent['id']} no longer has a sandbox for {task_id}")
+        fail(f"agent {agent.id} no longer has a sandbox for {task_id}")
     path = f"{directory}/{'stderr' if stderr else 'stdout'}"
     offset = 0
     while True:
         q = urllib.parse.urlencode({"path": path, "offset": offset, "length": 65536})
-        chunk = _get(f"http://{agent_addr}/files/read?{q}")
-        data = chunk["data"]
-        if data:
-            sys.stdout.write(data)
+        chunk = fetch(f"http://{agent_addr}/files/read?{q}", sv.FileData)
+        if chunk.data:
+            sys.stdout.write(chunk.data)
             sys.stdout.flush()
-            offset += len(data.encode())
+            offset += len(chunk.data.encode())
             continue
         if not follow:
             break
-        live = any(
-            t["id"] == task_id
-            for t in _all_tasks(_state(address))
-            if t["state"] in ("TASK_STAGING", "TASK_STARTING", "TASK_RUNNING", "TASK_KILLING")
-        )
+        live = any(t.id == task_id and t.state in LIVE_STATES for t in _all_tasks(_state(address)))
         if not live:
             break
         time.sleep(0.5)

@@ -6,10 +6,16 @@ import json
 import logging
 import os
 import sys
+import urllib.error
+import urllib.request
 from pathlib import Path
-from typing import NoReturn
+from typing import NoReturn, TypeVar
 
 import typer
+
+from corral.wire.codec import WireError, decode
+
+T = TypeVar("T")
 
 CLUSTER_FILE = Path(os.environ.get("CORRAL_HOME", Path.home() / ".corral")) / "cluster.json"
 
@@ -17,6 +23,22 @@ CLUSTER_FILE = Path(os.environ.get("CORRAL_HOME", Path.home() / ".corral")) / "c
 def fail(message: str, code: int = 2) -> NoReturn:
     typer.echo(f"corral: {message}", err=True)
     raise typer.Exit(code)
+
+
+def fetch(url: str, type_: type[T]) -> T:
+    """GET ``url`` and decode its JSON into ``type_`` (a view of ``corral.wire``); a clear
+    error, not a traceback, when the server cannot be reached or answers something else."""
+    try:
+        with urllib.request.urlopen(url, timeout=10) as resp:
+            body = resp.read()
+    except urllib.error.HTTPError as exc:
+        fail(f"{url}: HTTP {exc.code} {exc.read().decode(errors='replace').strip()}")
+    except (urllib.error.URLError, OSError) as exc:
+        fail(f"cannot reach {url}: {getattr(exc, 'reason', exc)} (is the cluster up? see --master)")
+    try:
+        return decode(body, type_)
+    except WireError as exc:
+        fail(f"{url}: unexpected answer: {exc}")
 
 
 def resolve_master(flag: str | None, keep_zk: bool = False) -> str:

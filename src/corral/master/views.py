@@ -1,44 +1,34 @@
 """Read-only views of the master: ``/master/state`` (legacy JSON), the v1 operator API,
-``/metrics/snapshot``. Built from the master's state on demand."""
+``/metrics/snapshot``. Built from the master's state on demand, as the types of
+``corral.wire.state_views`` and ``corral.wire.operator``; each task's and agent's JSON is
+encoded once and cached here (``RenderCache``), not in the records."""
 
 from __future__ import annotations
 
 import time
-from collections.abc import Callable
-from typing import Any, TypeVar
+from collections.abc import Iterable
 
 import msgspec
 from aiohttp import web
 
 from corral import MESOS_COMPAT_VERSION, __version__
-from corral.master.master import Master
-from corral.master.state import AgentRecord, FrameworkRecord, TaskRecord
+from corral.master.core.state import AgentRecord, FrameworkRecord, MasterState, TaskRecord
+from corral.master.render_cache import RenderCache
 from corral.resources import Resources
 from corral.transport.http import error, json_response, read_call
-from corral.wire.base import Message
-from corral.wire.codec import encode, to_builtins
+from corral.wire import operator as op
+from corral.wire import state_views as sv
+from corral.wire.base import ID
+from corral.wire.codec import encode
+from corral.wire.common import Capability, TimeInfo
 
-OPERATOR_CALLS = (
-    "GET_HEALTH",
-    "GET_FLAGS",
-    "GET_VERSION",
-    "GET_METRICS",
-    "GET_STATE",
-    "GET_AGENTS",
-    "GET_FRAMEWORKS",
-    "GET_EXECUTORS",
-    "GET_TASKS",
-    "GET_MASTER",
-    "GET_ROLES",
-)
+Raw = msgspec.Raw
+OPERATOR_CALLS = op.MASTER_CALLS
+AGENT_CAPABILITIES = ("MULTI_ROLE", "TASK_KILLING_STATE")
 
 
-class OperatorCall(Message, kw_only=True):
-    type: str
-
-
-def _attrs(agent: AgentRecord) -> dict[str, Any]:
-    out: dict[str, Any] = {}
+def attributes(agent: AgentRecord) -> dict[str, float | str]:
+    out: dict[str, float | str] = {}
     for a in agent.info.attributes:
         if a.scalar is not None:
             out[a.name] = a.scalar.value
@@ -49,137 +39,138 @@ def _attrs(agent: AgentRecord) -> dict[str, Any]:
     return out
 
 
-R = TypeVar("R", TaskRecord, AgentRecord)
+def task_change_key(t: TaskRecord) -> tuple[object, ...]:
+    return (
+        t.info,
+        t.state,
+        t.statuses[-1] if t.statuses else None,
+        t.status_update_state,
+        t.statistics,
+    )
 
 
-def _cached(obj: R, view: str, key: tuple[object, ...], render: Callable[[R], Any]) -> msgspec.Raw:
-    """``render(obj)`` as JSON, encoded once and reused while every part of ``key`` is the
-    same object as when it was encoded: with 100,000 tasks on 10,000 agents,
-    ``/master/state`` and ``GET_TASKS`` mostly copy bytes."""
-    hit = obj.rendered.get(view)
-    if hit is not None and all(a is b for a, b in zip(hit[0], key, strict=True)):
-        return msgspec.Raw(hit[1])
-    data = encode(render(obj))
-    obj.rendered[view] = (key, data)
-    return msgspec.Raw(data)
-
-
-def rendered(t: TaskRecord, view: str, render: Callable[[TaskRecord], Any]) -> msgspec.Raw:
-    key = (t.state, t.statuses[-1] if t.statuses else None, t.status_update_state, t.statistics)
-    return _cached(t, view, key, render)
-
-
-def agent_rendered(a: AgentRecord, view: str, render: Callable[[AgentRecord], Any]) -> msgspec.Raw:
+def agent_change_key(a: AgentRecord) -> tuple[object, ...]:
     # Resources and AgentInfo are replaced, never changed in place; the flags are interned.
-    key = (a.total, a.used, a.offered, a.info, a.active, a.connected, a.reregistered_time, a.usage)
-    return _cached(a, view, key, render)
+    return (
+        a.total,
+        a.used,
+        a.offered,
+        a.info,
+        a.address,
+        a.active,
+        a.connected,
+        a.reregistered_time,
+        a.usage,
+    )
 
 
-def task_json(t: TaskRecord) -> dict[str, Any]:
-    return {
-        "id": t.task_id,
-        "name": t.info.name,
-        "framework_id": t.framework_id,
-        "executor_id": t.executor_id or "",
-        "slave_id": t.agent_id,
-        "state": t.state,
-        "resources": t.resources.to_legacy(),
-        "role": t.role,
-        "statuses": [
-            {
-                k: v
-                for k, v in {
-                    "state": st.state,
-                    "timestamp": st.timestamp,
-                    "healthy": st.healthy,
-                }.items()
-                if v is not None
-            }
+# ---------------------------------------------------------------------- legacy JSON
+def state_task(t: TaskRecord) -> sv.StateTask:
+    view = sv.StateTask(
+        id=t.task_id,
+        name=t.info.name,
+        framework_id=t.framework_id,
+        executor_id=t.executor_id or "",
+        slave_id=t.agent_id,
+        state=t.state,
+        resources=t.resources.to_legacy(),
+        role=t.role,
+        statuses=[
+            sv.StateStatus(
+                state=st.state,
+                timestamp=msgspec.UNSET if st.timestamp is None else st.timestamp,
+                healthy=msgspec.UNSET if st.healthy is None else st.healthy,
+            )
             for st in t.statuses
         ],
-        **({"labels": to_builtins(t.info.labels)["labels"]} if t.info.labels else {}),
-        **({"container": t.info.container} if t.info.container else {}),
-        **({"statistics": t.statistics} if t.statistics is not None else {}),
-    }
+    )
+    if t.info.labels:
+        view.labels = t.info.labels.labels
+    if t.info.container:
+        view.container = t.info.container
+    if t.statistics is not None:
+        view.statistics = t.statistics
+    return view
 
 
-def agent_json(a: AgentRecord) -> dict[str, Any]:
-    return {
-        "id": a.id,
-        "hostname": a.hostname,
-        "port": a.port,
-        "pid": f"slave(1)@{a.address}",
-        "version": MESOS_COMPAT_VERSION,
-        "corral_version": a.version,
-        "attributes": _attrs(a),
-        "registered_time": a.registered_time,
-        **({"reregistered_time": a.reregistered_time} if a.reregistered_time else {}),
-        "resources": a.total.to_legacy(),
-        "used_resources": a.used.to_legacy(),
-        "offered_resources": a.offered.to_legacy(),
-        "unreserved_resources": a.total.for_role("\0").to_legacy(),
-        "reserved_resources": {},
-        "active": a.active and a.connected,
-        "deactivated": not a.active,
-        "capabilities": ["MULTI_ROLE", "TASK_KILLING_STATE"],
-        **({"usage": a.usage} if a.usage is not None else {}),
-    }
+def state_agent(a: AgentRecord) -> sv.StateAgent:
+    return sv.StateAgent(
+        id=a.id,
+        hostname=a.hostname,
+        port=a.port,
+        pid=f"slave(1)@{a.address}",
+        version=MESOS_COMPAT_VERSION,
+        corral_version=a.version,
+        attributes=attributes(a),
+        registered_time=a.registered_time,
+        reregistered_time=a.reregistered_time or msgspec.UNSET,
+        resources=a.total.to_legacy(),
+        used_resources=a.used.to_legacy(),
+        offered_resources=a.offered.to_legacy(),
+        unreserved_resources=a.total.for_role("\0").to_legacy(),
+        reserved_resources={},
+        active=a.active and a.connected,
+        deactivated=not a.active,
+        capabilities=list(AGENT_CAPABILITIES),
+        usage=msgspec.UNSET if a.usage is None else a.usage,
+    )
 
 
-def framework_json(fw: FrameworkRecord) -> dict[str, Any]:
+def state_framework(
+    fw: FrameworkRecord, tasks: RenderCache[TaskRecord]
+) -> sv.StateFrameworkOf[Raw]:
     info = fw.info
     used = fw.total_used()
-    return {
-        "id": fw.id,
-        "name": info.name,
-        "user": info.user,
-        "hostname": info.hostname or "",
-        "webui_url": info.webui_url or "",
-        "principal": info.principal,
-        "active": fw.active,
-        "connected": fw.connected,
-        "recovered": fw.recovered,
-        "failover_timeout": info.failover_timeout,
-        "checkpoint": info.checkpoint,
-        "capabilities": sorted(fw.capabilities),
-        "role": fw.roles[0] if fw.roles else "*",
-        "roles": list(fw.roles),
-        "suppressed_roles": sorted(fw.suppressed_roles),
-        "registered_time": fw.registered_time,
-        "unregistered_time": fw.unregistered_time or 0,
-        **({"reregistered_time": fw.reregistered_time} if fw.reregistered_time else {}),
-        "resources": (used + fw.total_offered()).to_legacy(),
-        "used_resources": used.to_legacy(),
-        "offered_resources": fw.total_offered().to_legacy(),
-        "tasks": [rendered(t, "legacy", task_json) for t in fw.tasks.values()],
-        "unreachable_tasks": [
-            rendered(t, "legacy", task_json) for t in fw.unreachable_tasks.values()
-        ],
-        "completed_tasks": [rendered(t, "legacy", task_json) for t in fw.completed_tasks],
-        "offers": [
-            {
-                "id": o.id,
-                "framework_id": o.framework_id,
-                "slave_id": o.agent_id,
-                "resources": o.resources.to_legacy(),
-            }
+    offered = fw.total_offered()
+    return sv.StateFrameworkOf(
+        id=fw.id,
+        name=info.name,
+        user=info.user,
+        hostname=info.hostname or "",
+        webui_url=info.webui_url or "",
+        principal=info.principal,
+        active=fw.active,
+        connected=fw.connected,
+        recovered=fw.recovered,
+        failover_timeout=info.failover_timeout,
+        checkpoint=info.checkpoint,
+        capabilities=sorted(fw.capabilities),
+        role=fw.roles[0] if fw.roles else "*",
+        roles=list(fw.roles),
+        suppressed_roles=sorted(fw.suppressed_roles),
+        registered_time=fw.registered_time,
+        unregistered_time=fw.unregistered_time or 0,
+        reregistered_time=fw.reregistered_time or msgspec.UNSET,
+        resources=(used + offered).to_legacy(),
+        used_resources=used.to_legacy(),
+        offered_resources=offered.to_legacy(),
+        tasks=tasks.get_many(fw.tasks.values()),
+        unreachable_tasks=tasks.get_many(fw.unreachable_tasks.values()),
+        completed_tasks=tasks.get_many(fw.completed_tasks),
+        offers=[
+            sv.StateOffer(
+                id=o.id,
+                framework_id=o.framework_id,
+                slave_id=o.agent_id,
+                resources=o.resources.to_legacy(),
+            )
             for o in fw.offers.values()
         ],
-        "executors": [
-            {
-                "executor_id": eid,
-                "name": ex.info.name or eid,
-                "slave_id": aid,
-                "framework_id": fw.id,
-                "resources": ex.resources.to_legacy(),
-            }
+        executors=[
+            sv.StateExecutor(
+                executor_id=eid,
+                name=ex.info.name or eid,
+                slave_id=aid,
+                framework_id=fw.id,
+                resources=ex.resources.to_legacy(),
+            )
             for (aid, eid), ex in fw.executors.items()
         ],
-        "labels": to_builtins(info.labels)["labels"] if info.labels else [],
-    }
+        labels=info.labels.labels if info.labels else [],
+    )
 
 
-def flags(master: Master) -> dict[str, str]:
+def flags(master: MasterState) -> dict[str, str]:
     c = master.config
     return {
         "port": str(c.port),
@@ -193,39 +184,7 @@ def flags(master: Master) -> dict[str, str]:
     }
 
 
-def state_json(master: Master) -> dict[str, Any]:
-    c = master.config
-    pid = f"master@{c.ip}:{c.port}"
-    return {
-        "version": MESOS_COMPAT_VERSION,
-        "corral_version": __version__,
-        "build_date": "",
-        "build_time": 0,
-        "build_user": "corral",
-        "start_time": master.start_time,
-        "elected_time": master.elected_time,
-        "id": master.id,
-        "pid": pid,
-        "hostname": c.hostname,
-        "capabilities": ["AGENT_UPDATE"],
-        "activated_slaves": sum(1 for a in master.agents.values() if a.active and a.connected),
-        "deactivated_slaves": sum(
-            1 for a in master.agents.values() if not (a.active and a.connected)
-        ),
-        "unreachable_slaves": len(master.unreachable_agents),
-        "leader": pid,
-        "leader_info": {"id": master.id, "pid": pid, "port": c.port, "hostname": c.hostname},
-        "flags": flags(master),
-        "slaves": [agent_rendered(a, "legacy", agent_json) for a in master.agents.values()],
-        "recovered_slaves": [],
-        "frameworks": [framework_json(f) for f in master.frameworks.values()],
-        "completed_frameworks": [framework_json(f) for f in master.completed_frameworks],
-        "orphan_tasks": [],
-        "unregistered_frameworks": [],
-    }
-
-
-def metrics_snapshot(master: Master) -> dict[str, float]:
+def metrics_snapshot(master: MasterState) -> sv.MetricsSnapshot:
     kinds = ("cpus", "mem", "disk", "gpus")
     total = dict.fromkeys(kinds, 0.0)
     used = dict.fromkeys(kinds, 0.0)
@@ -276,143 +235,219 @@ def metrics_snapshot(master: Master) -> dict[str, float]:
 
 
 # ---------------------------------------------------------------------- v1 operator API
-def _v1_task(t: TaskRecord) -> dict[str, Any]:
-    out: dict[str, Any] = {
-        "name": t.info.name,
-        "task_id": {"value": t.task_id},
-        "framework_id": {"value": t.framework_id},
-        "agent_id": {"value": t.agent_id},
-        "state": t.state,
-        "resources": to_builtins(t.resources.to_wire(allocation_role=t.role)),
-        "statuses": to_builtins(t.statuses),
-    }
+def v1_task(t: TaskRecord) -> op.Task:
+    view = op.Task(
+        name=t.info.name,
+        task_id=t.info.task_id,
+        framework_id=ID(t.framework_id),
+        agent_id=ID(t.agent_id),
+        state=t.state,
+        resources=t.resources.to_wire(allocation_role=t.role),
+        statuses=list(t.statuses),
+    )
     if t.executor_id:
-        out["executor_id"] = {"value": t.executor_id}
+        view.executor_id = ID(t.executor_id)
     if t.status_update_state:
-        out["status_update_state"] = t.status_update_state
-    return out
+        view.status_update_state = t.status_update_state
+    return view
 
 
-def _v1_agent(a: AgentRecord) -> dict[str, Any]:
-    return {
-        "agent_info": to_builtins(a.info),
-        "active": a.active and a.connected,
-        "deactivated": not a.active,
-        "version": MESOS_COMPAT_VERSION,
-        "pid": f"slave(1)@{a.address}",
-        "registered_time": {"nanoseconds": int(a.registered_time * 1e9)},
-        "total_resources": to_builtins(a.total.to_wire()),
-        "allocated_resources": to_builtins(a.used.to_wire()),
-        "offered_resources": to_builtins(a.offered.to_wire()),
-        "capabilities": [{"type": "MULTI_ROLE"}, {"type": "TASK_KILLING_STATE"}],
-    }
+def v1_agent(a: AgentRecord) -> op.Agent:
+    return op.Agent(
+        agent_info=a.info,
+        active=a.active and a.connected,
+        deactivated=not a.active,
+        version=MESOS_COMPAT_VERSION,
+        pid=f"slave(1)@{a.address}",
+        registered_time=TimeInfo(nanoseconds=int(a.registered_time * 1e9)),
+        total_resources=a.total.to_wire(),
+        allocated_resources=a.used.to_wire(),
+        offered_resources=a.offered.to_wire(),
+        capabilities=[Capability(type=c) for c in AGENT_CAPABILITIES],
+    )
 
 
-def _v1_framework(fw: FrameworkRecord) -> dict[str, Any]:
-    return {
-        "framework_info": to_builtins(fw.info),
-        "active": fw.active,
-        "connected": fw.connected,
-        "recovered": fw.recovered,
-        "registered_time": {"nanoseconds": int(fw.registered_time * 1e9)},
-        "allocated_resources": to_builtins(fw.total_used().to_wire()),
-        "offered_resources": to_builtins(fw.total_offered().to_wire()),
-    }
+def v1_framework(fw: FrameworkRecord) -> op.Framework:
+    return op.Framework(
+        framework_info=fw.info,
+        active=fw.active,
+        connected=fw.connected,
+        recovered=fw.recovered,
+        registered_time=TimeInfo(nanoseconds=int(fw.registered_time * 1e9)),
+        allocated_resources=fw.total_used().to_wire(),
+        offered_resources=fw.total_offered().to_wire(),
+    )
 
 
-def _get_tasks(master: Master) -> dict[str, Any]:
-    tasks, unreachable, completed = [], [], []
-    for fw in [*master.frameworks.values(), *master.completed_frameworks]:
-        tasks += [rendered(t, "v1", _v1_task) for t in fw.tasks.values()]
-        unreachable += [rendered(t, "v1", _v1_task) for t in fw.unreachable_tasks.values()]
-        completed += [rendered(t, "v1", _v1_task) for t in fw.completed_tasks]
-    return {"tasks": tasks, "unreachable_tasks": unreachable, "completed_tasks": completed}
+class MasterViews:
+    """The master's read views, with the caches of each task's and agent's JSON."""
 
+    def __init__(self, master: MasterState) -> None:
+        self.master = master
+        self.legacy_tasks = RenderCache(state_task, task_change_key)
+        self.legacy_agents = RenderCache(state_agent, agent_change_key)
+        self.v1_tasks = RenderCache(v1_task, task_change_key)
+        self.v1_agents = RenderCache(v1_agent, agent_change_key)
 
-def _get_agents(master: Master) -> dict[str, Any]:
-    agents = [agent_rendered(a, "v1", _v1_agent) for a in master.agents.values()]
-    return {"agents": agents, "recovered_agents": []}
+    # ------------------------------------------------------------------ legacy JSON
+    def state(self) -> sv.MasterStateOf[Raw, Raw]:
+        master = self.master
+        c = master.config
+        pid = f"master@{c.ip}:{c.port}"
+        agents = master.agents.values()
+        with self.legacy_tasks.full_pass(), self.legacy_agents.full_pass():
+            return sv.MasterStateOf(
+                version=MESOS_COMPAT_VERSION,
+                corral_version=__version__,
+                build_date="",
+                build_time=0,
+                build_user="corral",
+                start_time=master.start_time,
+                elected_time=master.elected_time,
+                id=master.id,
+                pid=pid,
+                hostname=c.hostname,
+                capabilities=["AGENT_UPDATE"],
+                activated_slaves=sum(1 for a in agents if a.active and a.connected),
+                deactivated_slaves=sum(1 for a in agents if not (a.active and a.connected)),
+                unreachable_slaves=len(master.unreachable_agents),
+                leader=pid,
+                leader_info=sv.LeaderInfo(id=master.id, pid=pid, port=c.port, hostname=c.hostname),
+                flags=flags(master),
+                slaves=self.legacy_agents.get_many(agents),
+                recovered_slaves=[],
+                frameworks=self._frameworks(master.frameworks.values()),
+                completed_frameworks=self._frameworks(master.completed_frameworks),
+                orphan_tasks=[],
+                unregistered_frameworks=[],
+            )
 
+    def _frameworks(self, fws: Iterable[FrameworkRecord]) -> list[sv.StateFrameworkOf[Raw]]:
+        return [state_framework(f, self.legacy_tasks) for f in fws]
 
-def _get_frameworks(master: Master) -> dict[str, Any]:
-    return {
-        "frameworks": [_v1_framework(f) for f in master.frameworks.values()],
-        "completed_frameworks": [_v1_framework(f) for f in master.completed_frameworks],
-    }
+    def slaves(self) -> sv.SlavesOf[Raw]:
+        with self.legacy_agents.full_pass():
+            agents = self.legacy_agents.get_many(self.master.agents.values())
+        return sv.SlavesOf(slaves=agents, recovered_slaves=[])
 
+    def frameworks(self) -> sv.FrameworksOf[Raw]:
+        m = self.master
+        with self.legacy_tasks.full_pass():
+            return sv.FrameworksOf(
+                frameworks=self._frameworks(m.frameworks.values()),
+                completed_frameworks=self._frameworks(m.completed_frameworks),
+                unregistered_frameworks=[],
+            )
 
-def _get_executors(master: Master) -> dict[str, Any]:
-    return {
-        "executors": [
-            {"executor_info": to_builtins(ex.info), "agent_id": {"value": aid}}
-            for fw in master.frameworks.values()
-            for (aid, _), ex in fw.executors.items()
-        ]
-    }
+    def tasks(self) -> sv.TasksOf[Raw]:
+        out: list[Raw] = []
+        with self.legacy_tasks.full_pass():
+            for fw in [*self.master.frameworks.values(), *self.master.completed_frameworks]:
+                out += self.legacy_tasks.get_many(fw.tasks.values())
+                out += self.legacy_tasks.get_many(fw.unreachable_tasks.values())
+                out += self.legacy_tasks.get_many(fw.completed_tasks)
+        return sv.TasksOf(tasks=out)
 
+    # ------------------------------------------------------------------ v1 operator API
+    def get_tasks(self) -> op.GetTasksOf[Raw]:
+        tasks: list[Raw] = []
+        unreachable: list[Raw] = []
+        completed: list[Raw] = []
+        get_many = self.v1_tasks.get_many
+        with self.v1_tasks.full_pass():
+            for fw in [*self.master.frameworks.values(), *self.master.completed_frameworks]:
+                tasks += get_many(fw.tasks.values())
+                unreachable += get_many(fw.unreachable_tasks.values())
+                completed += get_many(fw.completed_tasks)
+        return op.GetTasksOf(tasks=tasks, unreachable_tasks=unreachable, completed_tasks=completed)
 
-def operator_response(master: Master, call_type: str) -> dict[str, Any]:
-    key = call_type.lower()
-    if call_type == "GET_HEALTH":
-        body: dict[str, Any] = {"healthy": True}
-    elif call_type == "GET_VERSION":
-        body = {
-            "version_info": {
-                "version": MESOS_COMPAT_VERSION,
-                "build_date": "",
-                "build_time": 0,
-                "build_user": "corral",
-            }
-        }
-    elif call_type == "GET_FLAGS":
-        body = {"flags": [{"name": k, "value": v} for k, v in flags(master).items()]}
-    elif call_type == "GET_METRICS":
-        body = {"metrics": [{"name": k, "value": v} for k, v in metrics_snapshot(master).items()]}
-    elif call_type == "GET_STATE":
-        body = {
-            "get_tasks": _get_tasks(master),
-            "get_executors": _get_executors(master),
-            "get_frameworks": _get_frameworks(master),
-            "get_agents": _get_agents(master),
-        }
-    elif call_type == "GET_AGENTS":
-        body = _get_agents(master)
-    elif call_type == "GET_FRAMEWORKS":
-        body = _get_frameworks(master)
-    elif call_type == "GET_EXECUTORS":
-        body = _get_executors(master)
-    elif call_type == "GET_TASKS":
-        body = _get_tasks(master)
-    elif call_type == "GET_ROLES":
+    def get_agents(self) -> op.GetAgentsOf[Raw]:
+        with self.v1_agents.full_pass():
+            agents = self.v1_agents.get_many(self.master.agents.values())
+        return op.GetAgentsOf(agents=agents, recovered_agents=[])
+
+    def get_frameworks(self) -> op.GetFrameworks:
+        m = self.master
+        return op.GetFrameworks(
+            frameworks=[v1_framework(f) for f in m.frameworks.values()],
+            completed_frameworks=[v1_framework(f) for f in m.completed_frameworks],
+        )
+
+    def get_executors(self) -> op.GetExecutors:
+        return op.GetExecutors(
+            executors=[
+                op.Executor(executor_info=ex.info, agent_id=ID(aid))
+                for fw in self.master.frameworks.values()
+                for (aid, _), ex in fw.executors.items()
+            ]
+        )
+
+    def get_roles(self) -> op.GetRoles:
         roles: dict[str, Resources] = {}
-        for fw in master.frameworks.values():
+        for fw in self.master.frameworks.values():
             for role, r in fw.allocated().items():
                 roles[role] = roles.get(role, Resources()) + r
-        body = {
-            "roles": [
-                {
-                    "name": r,
-                    "weight": master.config.weights.get(r, 1.0),
-                    "resources": to_builtins(res.to_wire()),
-                }
+        weights = self.master.config.weights
+        return op.GetRoles(
+            roles=[
+                op.Role(name=r, weight=weights.get(r, 1.0), resources=res.to_wire())
                 for r, res in roles.items()
             ]
-        }
-    else:  # GET_MASTER
-        body = {
-            "master_info": to_builtins(master.master_info()),
-            "start_time": master.start_time,
-            "elected_time": master.elected_time,
-        }
-    return {"type": call_type, key: body}
+        )
+
+    def response(self, call_type: str) -> op.MasterResponseOf[Raw, Raw]:
+        """The answer to a call of ``OPERATOR_CALLS``."""
+        master = self.master
+        out: op.MasterResponseOf[Raw, Raw] = op.MasterResponseOf(type=call_type)
+        if call_type == "GET_HEALTH":
+            out.get_health = op.GetHealth(healthy=True)
+        elif call_type == "GET_VERSION":
+            out.get_version = op.GetVersion(
+                version_info=sv.VersionInfo(version=MESOS_COMPAT_VERSION)
+            )
+        elif call_type == "GET_FLAGS":
+            out.get_flags = op.GetFlags(
+                flags=[op.Flag(name=k, value=v) for k, v in flags(master).items()]
+            )
+        elif call_type == "GET_METRICS":
+            out.get_metrics = op.GetMetrics(
+                metrics=[op.Metric(name=k, value=v) for k, v in metrics_snapshot(master).items()]
+            )
+        elif call_type == "GET_STATE":
+            out.get_state = op.GetStateOf(
+                get_tasks=self.get_tasks(),
+                get_executors=self.get_executors(),
+                get_frameworks=self.get_frameworks(),
+                get_agents=self.get_agents(),
+            )
+        elif call_type == "GET_AGENTS":
+            out.get_agents = self.get_agents()
+        elif call_type == "GET_FRAMEWORKS":
+            out.get_frameworks = self.get_frameworks()
+        elif call_type == "GET_EXECUTORS":
+            out.get_executors = self.get_executors()
+        elif call_type == "GET_TASKS":
+            out.get_tasks = self.get_tasks()
+        elif call_type == "GET_ROLES":
+            out.get_roles = self.get_roles()
+        else:  # GET_MASTER
+            out.get_master = op.GetMaster(
+                master_info=master.master_info(),
+                start_time=master.start_time,
+                elected_time=master.elected_time,
+            )
+        return out
 
 
 class OperatorAPI:
-    def __init__(self, master: Master) -> None:
+    """The HTTP side: decode the call, answer with the view encoded."""
+
+    def __init__(self, master: MasterState) -> None:
         self.master = master
+        self.views = MasterViews(master)
 
     async def call(self, request: web.Request) -> web.Response:
-        call = await read_call(request, OperatorCall, "master::Call")
+        call = await read_call(request, op.OperatorCall, "master::Call")
         if isinstance(call, web.Response):
             return call
         if call.type not in OPERATOR_CALLS:
@@ -421,10 +456,10 @@ class OperatorAPI:
                 "Failed to validate master::Call: "
                 f"unsupported call type '{call.type}' in field 'type'",
             )
-        return json_response(operator_response(self.master, call.type))
+        return json_response(self.views.response(call.type))
 
     async def state(self, request: web.Request) -> web.Response:
-        body = state_json(self.master)
+        body = self.views.state()
         jsonp = request.query.get("jsonp")
         if jsonp:
             return web.Response(
@@ -437,30 +472,10 @@ class OperatorAPI:
         return json_response(metrics_snapshot(self.master))
 
     async def slaves(self, request: web.Request) -> web.Response:
-        return json_response(
-            {
-                "slaves": [
-                    agent_rendered(a, "legacy", agent_json) for a in self.master.agents.values()
-                ],
-                "recovered_slaves": [],
-            }
-        )
+        return json_response(self.views.slaves())
 
     async def frameworks(self, request: web.Request) -> web.Response:
-        m = self.master
-        return json_response(
-            {
-                "frameworks": [framework_json(f) for f in m.frameworks.values()],
-                "completed_frameworks": [framework_json(f) for f in m.completed_frameworks],
-                "unregistered_frameworks": [],
-            }
-        )
+        return json_response(self.views.frameworks())
 
     async def tasks(self, request: web.Request) -> web.Response:
-        out = []
-        for fw in [*self.master.frameworks.values(), *self.master.completed_frameworks]:
-            out += [
-                rendered(t, "legacy", task_json)
-                for t in [*fw.tasks.values(), *fw.unreachable_tasks.values(), *fw.completed_tasks]
-            ]
-        return json_response({"tasks": out})
+        return json_response(self.views.tasks())

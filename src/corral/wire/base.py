@@ -20,3 +20,8 @@ AgentID = ID
 TaskID = ID
 ExecutorID = ID
 OfferID = ID
+
+
+class View(msgspec.Struct, kw_only=True):
+    """A read-only view (``/master/state``, the operator API): every field is encoded, empty
+    lists and ``null`` included, except those left ``msgspec.UNSET`` (keys Mesos omits)."""

@@ -1,0 +1,236 @@
+"""The v1 operator API (``POST /api/v1`` on the master and the agent): calls and responses.
+
+A response is ``{"type": T, "<t>": {...}}``, as Mesos's ``master::Response`` and
+``agent::Response``: one struct with an optional field per call. The master's task and agent
+lists are generic, like those of ``state_views``: served as ``msgspec.Raw`` (cached per
+record), read as ``Task`` and ``Agent`` (``MasterResponse = MasterResponseOf[Task, Agent]``).
+"""
+
+from __future__ import annotations
+
+from typing import Generic, TypeVar
+
+from msgspec import UNSET, UnsetType
+
+from corral.wire.base import ID, Message, View
+from corral.wire.common import AgentInfo, Capability, FrameworkInfo, MasterInfo, Resource, TimeInfo
+from corral.wire.state_views import VersionInfo
+from corral.wire.tasks import ExecutorInfo, TaskStatus
+
+T = TypeVar("T")  # a task: Task when read, msgspec.Raw when served
+A = TypeVar("A")  # an agent: Agent when read, msgspec.Raw when served
+
+MASTER_CALLS = (
+    "GET_HEALTH",
+    "GET_FLAGS",
+    "GET_VERSION",
+    "GET_METRICS",
+    "GET_STATE",
+    "GET_AGENTS",
+    "GET_FRAMEWORKS",
+    "GET_EXECUTORS",
+    "GET_TASKS",
+    "GET_MASTER",
+    "GET_ROLES",
+)
+AGENT_CALLS = (
+    "GET_HEALTH",
+    "GET_VERSION",
+    "GET_AGENT",
+    "GET_FLAGS",
+    "GET_TASKS",
+    "GET_STATE",
+    "GET_CONTAINERS",
+)
+
+
+class OperatorCall(Message, kw_only=True):
+    """A call to ``/api/v1`` of the master (``master::Call``) or the agent (``agent::Call``):
+    the calls served take no payload."""
+
+    type: str
+
+
+# ---------------------------------------------------------------------- shared by both
+class GetHealth(View, kw_only=True):
+    healthy: bool
+
+
+class Flag(View, kw_only=True):
+    name: str
+    value: str
+
+
+class GetFlags(View, kw_only=True):
+    flags: list[Flag]
+
+
+class GetVersion(View, kw_only=True):
+    version_info: VersionInfo
+
+
+class Metric(View, kw_only=True):
+    name: str
+    value: float
+
+
+class GetMetrics(View, kw_only=True):
+    metrics: list[Metric]
+
+
+class Task(View, kw_only=True):
+    """``mesos.v1.Task``: the master sends its statuses, the agent does not."""
+
+    name: str
+    task_id: ID
+    framework_id: ID
+    agent_id: ID
+    state: str
+    resources: list[Resource]
+    statuses: list[TaskStatus] | UnsetType = UNSET
+    executor_id: ID | UnsetType = UNSET
+    status_update_state: str | UnsetType = UNSET
+
+
+# ---------------------------------------------------------------------- master
+class GetTasksOf(View, Generic[T], kw_only=True):
+    tasks: list[T]
+    unreachable_tasks: list[T]
+    completed_tasks: list[T]
+
+
+class Agent(View, kw_only=True):
+    """``GetAgents.Agent``."""
+
+    agent_info: AgentInfo
+    active: bool
+    deactivated: bool
+    version: str
+    pid: str
+    registered_time: TimeInfo
+    total_resources: list[Resource]
+    allocated_resources: list[Resource]
+    offered_resources: list[Resource]
+    capabilities: list[Capability]
+
+
+class GetAgentsOf(View, Generic[A], kw_only=True):
+    agents: list[A]
+    recovered_agents: list[AgentInfo]
+
+
+class Framework(View, kw_only=True):
+    """``GetFrameworks.Framework``."""
+
+    framework_info: FrameworkInfo
+    active: bool
+    connected: bool
+    recovered: bool
+    registered_time: TimeInfo
+    allocated_resources: list[Resource]
+    offered_resources: list[Resource]
+
+
+class GetFrameworks(View, kw_only=True):
+    frameworks: list[Framework]
+    completed_frameworks: list[Framework]
+
+
+class Executor(View, kw_only=True):
+    executor_info: ExecutorInfo
+    agent_id: ID
+
+
+class GetExecutors(View, kw_only=True):
+    executors: list[Executor]
+
+
+class GetStateOf(View, Generic[T, A], kw_only=True):
+    get_tasks: GetTasksOf[T]
+    get_executors: GetExecutors
+    get_frameworks: GetFrameworks
+    get_agents: GetAgentsOf[A]
+
+
+class GetMaster(View, kw_only=True):
+    master_info: MasterInfo
+    start_time: float
+    elected_time: float
+
+
+class Role(View, kw_only=True):
+    name: str
+    weight: float
+    resources: list[Resource]
+
+
+class GetRoles(View, kw_only=True):
+    roles: list[Role]
+
+
+class MasterResponseOf(View, Generic[T, A], kw_only=True):
+    """``master::Response``: ``type`` and the one payload of that call."""
+
+    type: str
+    get_health: GetHealth | UnsetType = UNSET
+    get_flags: GetFlags | UnsetType = UNSET
+    get_version: GetVersion | UnsetType = UNSET
+    get_metrics: GetMetrics | UnsetType = UNSET
+    get_state: GetStateOf[T, A] | UnsetType = UNSET
+    get_agents: GetAgentsOf[A] | UnsetType = UNSET
+    get_frameworks: GetFrameworks | UnsetType = UNSET
+    get_executors: GetExecutors | UnsetType = UNSET
+    get_tasks: GetTasksOf[T] | UnsetType = UNSET
+    get_master: GetMaster | UnsetType = UNSET
+    get_roles: GetRoles | UnsetType = UNSET
+
+
+# What a reader decodes.
+GetTasks = GetTasksOf[Task]
+GetAgents = GetAgentsOf[Agent]
+GetState = GetStateOf[Task, Agent]
+MasterResponse = MasterResponseOf[Task, Agent]
+
+
+# ---------------------------------------------------------------------- agent
+class GetAgent(View, kw_only=True):
+    agent_info: AgentInfo
+
+
+class AgentGetTasks(View, kw_only=True):
+    """The agent's ``GetTasks``: its running tasks and those that ended."""
+
+    launched_tasks: list[Task]
+    completed_tasks: list[Task]
+
+
+class AgentGetState(View, kw_only=True):
+    get_tasks: AgentGetTasks
+    get_agent: GetAgent
+
+
+class Container(View, kw_only=True):
+    """A running container (GET_CONTAINERS, the agent's ``/containers``)."""
+
+    container_id: ID
+    framework_id: ID
+    executor_id: ID
+    containerizer: str  # process | linux | docker
+    statistics: dict[str, int] | UnsetType = UNSET  # ResourceStatistics names, when readable
+
+
+class GetContainers(View, kw_only=True):
+    containers: list[Container]
+
+
+class AgentResponse(View, kw_only=True):
+    """``agent::Response``: ``type`` and the one payload of that call."""
+
+    type: str
+    get_health: GetHealth | UnsetType = UNSET
+    get_version: GetVersion | UnsetType = UNSET
+    get_agent: GetAgent | UnsetType = UNSET
+    get_flags: GetFlags | UnsetType = UNSET
+    get_tasks: AgentGetTasks | UnsetType = UNSET
+    get_state: AgentGetState | UnsetType = UNSET
+    get_containers: GetContainers | UnsetType = UNSET
