@@ -277,3 +277,17 @@ def test_container_info_json_passes_through_unchanged() -> None:
         b'"rlimit_info":{"rlimits":[{"type":"RLMT_NOFILE","hard":2,"soft":1}]}}'
     )
     assert decode(encode(decode(raw, ContainerInfo)), dict) == decode(raw, dict)
+
+
+def test_only_the_router_chooses_a_containerizer() -> None:
+    """Outside agent/containerizer/, no agent module asks what kind a container is."""
+    import corral.agent
+
+    agent_dir = Path(corral.agent.__file__).parent
+    pure = {"docker_spec.py", "images.py"}  # a DOCKER / MESOS ContainerInfo's own fields
+    for path in agent_dir.glob("*.py"):
+        if path.name in pure:
+            continue
+        text = path.read_text()
+        for needle in ("is_docker(", '"DOCKER"', "kind_for(", "DockerContainerizer", ".linux"):
+            assert needle not in text, f"{path.name} branches on the container kind ({needle})"
