@@ -209,7 +209,7 @@ def apply_variant(c: Cluster, variant: str, seed: int) -> None:
 def snapshot(c: Cluster) -> Snapshot:
     """A snapshot of every agent, with live filters copied: what ``Master.snapshot()`` did when
     the figures in RESULTS.md were taken. The master now leaves out agents with nothing to
-    offer, passes the cluster total and does not copy filters (src/corral/master/offers.py);
+    offer, passes the cluster total and does not copy filters (src/corral/master/core/offers.py);
     this keeps the allocator's worst case, and the runs comparable."""
     now = c.now
     agents = tuple(AgentView(a.agent_id, a.total, a.available) for a in c.agents)

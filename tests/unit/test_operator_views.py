@@ -8,8 +8,8 @@ import json
 import msgspec
 import pytest
 
+from corral.master.core.state import FrameworkRecord, TaskRecord
 from corral.master.render_cache import RenderCache
-from corral.master.state import FrameworkRecord, TaskRecord
 from corral.master.views import state_framework, state_task, task_change_key, v1_task
 from corral.resources import scalars
 from corral.wire import operator as op

@@ -59,7 +59,7 @@ def master(
     log_level: str = typer.Option("info", "--log-level"),
 ) -> None:
     """Run a master."""
-    from corral.master.master import MasterConfig
+    from corral.master.core.config import MasterConfig
     from corral.master.server import run_master
 
     setup_logging(log_level)

@@ -10,9 +10,9 @@ import aiohttp
 import msgspec
 from aiohttp import web
 
+from corral.master.core import events as ev
 from corral.master.errors import CallError
-from corral.master.master import Master
-from corral.master.state import AgentRecord
+from corral.master.shell import MasterShell
 from corral.transport.http import accepts_json, error, read_call
 from corral.transport.streaming import EventStream
 from corral.wire import agent as amsg
@@ -72,8 +72,8 @@ def validate_call(call: s.Call) -> None:
 
 
 class SchedulerAPI:
-    def __init__(self, master: Master) -> None:
-        self.master = master
+    def __init__(self, shell: MasterShell) -> None:
+        self.shell = shell
         self.agent_sockets: set[web.WebSocketResponse] = set()
 
     async def close_agent_links(self) -> None:
@@ -98,8 +98,7 @@ class SchedulerAPI:
                 return error(406, "Expected 'Accept' to allow 'application/json'")
             return await self._subscribe(request, call)
         try:
-            fw = self.master.framework_for_call(call, stream_id)
-            self.master.handle_call(fw, call)
+            self.shell.feed(ev.SchedulerCall(principal(request), call, stream_id))
         except CallError as exc:
             return error(exc.status, exc.message)
         if call.type == "UPDATE_FRAMEWORK":
@@ -107,19 +106,16 @@ class SchedulerAPI:
         return web.Response(status=202)
 
     async def _subscribe(self, request: web.Request, call: s.Call) -> web.StreamResponse:
-        master = self.master
+        shell = self.shell
         heartbeat = encode(s.Event(type="HEARTBEAT"))
         resp = web.StreamResponse(status=200)
         resp.content_type = "application/json"
         resp.enable_chunked_encoding()
-        stream = EventStream(resp, heartbeat, master.config.heartbeat_interval)
-        try:
-            fw = master.subscribe(call, stream)
-        except CallError:
-            fw = None
-        if fw is not None:
-            assert fw.stream_id is not None
-            resp.headers["Mesos-Stream-Id"] = fw.stream_id
+        stream = EventStream(resp, heartbeat, shell.state.config.heartbeat_interval)
+        stream_id = shell.open_stream(stream)
+        shell.feed(ev.StreamOpened(principal(request), call, stream_id))
+        if stream_id in shell.state.streams:  # subscribed (not refused on the stream)
+            resp.headers["Mesos-Stream-Id"] = stream_id
         try:
             await resp.prepare(request)
             await stream.run()
@@ -127,8 +123,7 @@ class SchedulerAPI:
             pass  # the client went away before or while streaming
         finally:
             stream.close()
-            if fw is not None:
-                master.disconnected(fw, stream)
+            shell.close_stream(stream_id)
         return resp
 
     # ------------------------------------------------------------------ agents
@@ -136,7 +131,6 @@ class SchedulerAPI:
         ws = web.WebSocketResponse(max_msg_size=0, autoping=True)
         await ws.prepare(request)
         self.agent_sockets.add(ws)
-        master = self.master
         outbox: list[amsg.MasterToAgent] = []
         wake = asyncio.Event()
 
@@ -154,7 +148,8 @@ class SchedulerAPI:
                     await ws.send_bytes(encode(batch))
 
         writer_task = asyncio.get_running_loop().create_task(writer())
-        agent: AgentRecord | None = None
+        shell = self.shell
+        link = shell.open_link(send)
         try:
             async for frame in ws:
                 if frame.type not in (aiohttp.WSMsgType.BINARY, aiohttp.WSMsgType.TEXT):
@@ -165,23 +160,38 @@ class SchedulerAPI:
                     # One message this master does not know (a newer agent's) must not cost
                     # the others in the frame (an update, a pong): decode them one by one.
                     messages = _decode_each(frame.data, request.remote)
-                if master.paused or master.closed:
-                    continue  # not acting as leader: the agent resends what matters
-                for m in messages:
-                    if isinstance(m, amsg.RegisterAgent):
-                        try:
-                            agent = master.agent_registered(m, send)
-                        except ValueError as exc:
-                            log.warning("rejected agent at %s: %s", m.address, exc)
-                            send(amsg.ShutdownAgent(message=f"Invalid registration: {exc}"))
-                    elif agent is not None and agent.id in master.agents:
-                        master.agent_message(agent, m)
+                if shell.closed:
+                    continue
+                feed_frame(shell, link, messages)
         finally:
             self.agent_sockets.discard(ws)
-            if agent is not None and agent.id in master.agents:
-                master.agent_disconnected(agent, send)
+            if not shell.closed:
+                shell.close_link(link)
             writer_task.cancel()
         return ws
+
+
+def feed_frame(shell: MasterShell, link: int, messages: list[amsg.AgentToMaster]) -> None:
+    """One frame's messages as events: registrations on their own, the runs between them
+    as one AgentMessages each."""
+    start = 0
+    for i, m in enumerate(messages):
+        if isinstance(m, amsg.RegisterAgent):
+            if i > start:
+                shell.feed(ev.AgentMessages(link, messages[start:i]))
+            shell.feed(ev.AgentRegistered(link, m))
+            start = i + 1
+    if start == 0:
+        if messages:
+            shell.feed(ev.AgentMessages(link, messages))
+    elif start < len(messages):
+        shell.feed(ev.AgentMessages(link, messages[start:]))
+
+
+def principal(request: web.Request) -> str | None:
+    """Who makes the call: none yet (authentication comes with the security issue)."""
+    del request
+    return None
 
 
 _raw_list = msgspec.json.Decoder(list[msgspec.Raw])

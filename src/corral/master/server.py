@@ -1,9 +1,9 @@
 """The master process: HTTP server, leadership, timers, and the routes of every API.
 
-One process serves HTTP all the time. While it leads, a ``Term`` (a fresh ``Master`` with its
-API objects and timers) answers the APIs; while it does not, every API call gets a 307 to the
-leader (or 503 while there is none), as Mesos does. Without ``--zk`` the one master leads from
-the start, with its registry in SQLite under ``--work-dir``.
+One process serves HTTP all the time. While it leads, a ``Term`` (a fresh ``MasterShell`` with
+its core state, API objects and timers) answers the APIs; while it does not, every API call
+gets a 307 to the leader (or 503 while there is none), as Mesos does. Without ``--zk`` the one
+master leads from the start, with its registry in SQLite under ``--work-dir``.
 """
 
 from __future__ import annotations
@@ -24,7 +24,9 @@ from corral.agent.api import version_info
 from corral.coordination.embedded import SqliteRegistry
 from corral.coordination.interfaces import Registry
 from corral.master.api import SchedulerAPI
-from corral.master.master import Master, MasterConfig, make_master_info
+from corral.master.core import events as ev
+from corral.master.core.config import MasterConfig, make_master_info
+from corral.master.shell import MasterShell
 from corral.master.views import OperatorAPI
 from corral.transport.http import json_response
 from corral.wire.codec import to_builtins
@@ -38,27 +40,26 @@ class Term:
     """One period of leadership: the master's state lives and dies with it."""
 
     def __init__(self, config: MasterConfig, registry: Registry | None) -> None:
-        self.master = Master(config, registry)
-        self.scheduler = SchedulerAPI(self.master)
-        self.operator = OperatorAPI(self.master)
+        self.shell = MasterShell(config, registry)
+        self.scheduler = SchedulerAPI(self.shell)
+        self.operator = OperatorAPI(self.shell.state)
         self._pinger: asyncio.Task[None] | None = None
 
     async def start(self) -> None:
-        await self.master.recover()
+        await self.shell.recover()
         self._pinger = asyncio.get_running_loop().create_task(self._ping())
 
     async def _ping(self) -> None:
         while True:
-            await asyncio.sleep(self.master.config.agent_ping_timeout)
-            if not self.master.paused:
-                self.master.ping_agents()
+            await asyncio.sleep(self.shell.state.config.agent_ping_timeout)
+            self.shell.feed(ev.PingDue())
 
     async def stop(self) -> None:
         if self._pinger is not None:
             self._pinger.cancel()
             with contextlib.suppress(asyncio.CancelledError):
                 await self._pinger
-        self.master.shutdown()
+        self.shell.shutdown()
         await self.scheduler.close_agent_links()
 
 
@@ -85,7 +86,7 @@ class MasterProcess:
     def on_zk_state(self, state: str) -> None:
         self.zk_state = state
         if state != "CONNECTED" and self.term is not None:
-            self.term.master.pause()  # at once: no offers, no answers, until we know more
+            self.term.shell.pause()  # at once: no offers, no answers, until we know more
         if state != "CONNECTED":
             log.error(
                 "ZooKeeper connection %s: no election or registry write is possible until a "
@@ -123,15 +124,15 @@ class MasterProcess:
 
     async def _apply(self, leading: bool, leader: str | None) -> None:
         self.leader_address = leader
-        if leading and self.term is not None and self.term.master.paused:
+        if leading and self.term is not None and self.term.shell.state.paused:
             log.info("same ZooKeeper session reconnected: resuming as leader")
-            self.term.master.resume()
+            self.term.shell.resume()
         elif leading and self.term is None:
             term = Term(self.config, self._registry)
             await term.start()
             self.term = term
-            log.info("elected leading master (id %s)", term.master.id)
-            print(f"corral master {term.master.id} is the leader", flush=True)
+            log.info("elected leading master (id %s)", term.shell.state.id)
+            print(f"corral master {term.shell.state.id} is the leader", flush=True)
         elif not leading and self.term is not None:
             term, self.term = self.term, None
             log.warning("no longer the leader; dropping the in-memory state")
@@ -185,7 +186,7 @@ class MasterProcess:
             term = self.term
             if term is None:
                 return self.not_leader(request)
-            if term.master.paused:
+            if term.shell.state.paused:
                 return web.Response(
                     status=503, text="ZooKeeper connection suspended: not acting as leader\n"
                 )
@@ -206,7 +207,7 @@ def build_app(proc: MasterProcess) -> web.Application:
         return json_response(version_info())
 
     async def redirect(request: web.Request) -> web.Response:
-        if proc.term is not None and proc.term.master.paused:
+        if proc.term is not None and proc.term.shell.state.paused:
             return web.Response(status=503, text="ZooKeeper connection suspended\n")
         leader = proc.address if proc.term is not None else proc.leader_address
         if not leader:

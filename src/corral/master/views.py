@@ -12,9 +12,8 @@ import msgspec
 from aiohttp import web
 
 from corral import MESOS_COMPAT_VERSION, __version__
-from corral.master.master import Master
+from corral.master.core.state import AgentRecord, FrameworkRecord, MasterState, TaskRecord
 from corral.master.render_cache import RenderCache
-from corral.master.state import AgentRecord, FrameworkRecord, TaskRecord
 from corral.resources import Resources
 from corral.transport.http import error, json_response, read_call
 from corral.wire import operator as op
@@ -171,7 +170,7 @@ def state_framework(
     )
 
 
-def flags(master: Master) -> dict[str, str]:
+def flags(master: MasterState) -> dict[str, str]:
     c = master.config
     return {
         "port": str(c.port),
@@ -185,7 +184,7 @@ def flags(master: Master) -> dict[str, str]:
     }
 
 
-def metrics_snapshot(master: Master) -> sv.MetricsSnapshot:
+def metrics_snapshot(master: MasterState) -> sv.MetricsSnapshot:
     kinds = ("cpus", "mem", "disk", "gpus")
     total = dict.fromkeys(kinds, 0.0)
     used = dict.fromkeys(kinds, 0.0)
@@ -283,7 +282,7 @@ def v1_framework(fw: FrameworkRecord) -> op.Framework:
 class MasterViews:
     """The master's read views, with the caches of each task's and agent's JSON."""
 
-    def __init__(self, master: Master) -> None:
+    def __init__(self, master: MasterState) -> None:
         self.master = master
         self.legacy_tasks = RenderCache(state_task, task_change_key)
         self.legacy_agents = RenderCache(state_agent, agent_change_key)
@@ -443,7 +442,7 @@ class MasterViews:
 class OperatorAPI:
     """The HTTP side: decode the call, answer with the view encoded."""
 
-    def __init__(self, master: Master) -> None:
+    def __init__(self, master: MasterState) -> None:
         self.master = master
         self.views = MasterViews(master)
 

@@ -5,7 +5,14 @@ returned ``OfferPlan`` list.
 """
 
 from corral.master.allocator.drf import allocate, dominant_share
-from corral.master.allocator.snapshot import AgentView, Filter, FrameworkView, OfferPlan, Snapshot
+from corral.master.allocator.snapshot import (
+    AgentView,
+    Filter,
+    FrameworkView,
+    OfferPlan,
+    Snapshot,
+    allocatable,
+)
 
 __all__ = [
     "AgentView",
@@ -13,6 +20,7 @@ __all__ = [
     "FrameworkView",
     "OfferPlan",
     "Snapshot",
+    "allocatable",
     "allocate",
     "dominant_share",
 ]

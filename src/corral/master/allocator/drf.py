@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from corral.master.allocator.snapshot import FrameworkView, OfferPlan, Snapshot
+from corral.master.allocator.snapshot import FrameworkView, OfferPlan, Snapshot, allocatable
 from corral.resources import SCALAR_KINDS, Resources
 
 
@@ -14,10 +14,6 @@ def dominant_share(allocated: Resources, total: Resources) -> float:
         if t > 0:
             share = max(share, allocated.scalar(kind) / t)
     return share
-
-
-def _allocatable(r: Resources, snap: Snapshot) -> bool:
-    return r.scalar("cpus") >= snap.min_cpus or r.scalar("mem") >= snap.min_mem
 
 
 def _filtered(fw: FrameworkView, agent_id: str, offer: Resources, now: float) -> bool:
@@ -89,11 +85,11 @@ def allocate(snap: Snapshot) -> list[OfferPlan]:
     for agent in snap.agents:
         available = agent.available
         progress = True
-        while progress and _allocatable(available, snap):
+        while progress and allocatable(available, snap.min_cpus, snap.min_mem):
             progress = False
             for role in sorted(by_role, key=role_key):
                 offerable = available.for_role(role)
-                if not _allocatable(offerable, snap):
+                if not allocatable(offerable, snap.min_cpus, snap.min_mem):
                     continue
                 for fw in sorted(by_role[role], key=lambda f, r=role: fw_key(r, f)):  # type: ignore[misc]
                     if _filtered(fw, agent.agent_id, offerable, snap.now):

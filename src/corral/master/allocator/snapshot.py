@@ -11,6 +11,13 @@ MIN_ALLOCATABLE_CPUS = 0.01
 MIN_ALLOCATABLE_MEM = 32.0
 
 
+def allocatable(
+    r: Resources, min_cpus: float = MIN_ALLOCATABLE_CPUS, min_mem: float = MIN_ALLOCATABLE_MEM
+) -> bool:
+    """Mesos's minimum allocatable resources: worth offering when one of these is met."""
+    return r.scalar("cpus") >= min_cpus or r.scalar("mem") >= min_mem
+
+
 @dataclass(frozen=True)
 class Filter:
     """A DECLINE's ``refuse_seconds``: do not re-offer resources contained in ``resources``."""

@@ -3,26 +3,53 @@ task or task group that is valid and fits, answering the rest with TASK_ERROR.""
 
 from __future__ import annotations
 
-import time
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
+from corral.master.core.effects import Effects
+from corral.master.core.offers import add_filter, consume_offer, take_offers
+from corral.master.core.send import allocate_soon, to_agent, to_framework
+from corral.master.core.state import AgentRecord, ExecutorRecord, FrameworkRecord, MasterState
+from corral.master.core.tasks import add_executor, add_task
 from corral.master.errors import CallError
-from corral.master.state import AgentRecord, ExecutorRecord, FrameworkRecord
 from corral.resources import ResourceError, Resources, from_wire
 from corral.wire import agent as amsg
 from corral.wire import scheduler as s
 from corral.wire.base import ID
 from corral.wire.tasks import TaskInfo, TaskStatus
 
-if TYPE_CHECKING:
-    from corral.master.master import Master
 
-
-def accept(self: Master, fw: FrameworkRecord, accept: s.Accept) -> None:
-    offers = self._take_offers(fw, accept.offer_ids, "accept.offer_ids")
+def accept(
+    state: MasterState, now: float, out: Effects, fw: FrameworkRecord, accept: s.Accept
+) -> None:
+    offers = take_offers(state, fw, accept.offer_ids, "accept.offer_ids")
     if not offers:
         raise CallError(400, "'accept.offer_ids' must name at least one offer")
-    # Parse every resource before changing anything: a malformed one is a 400.
+    parsed = parse_operations(accept)
+    agent = state.agents[offers[0].agent_id]
+    role = offers[0].role
+    remaining = Resources()
+    for offer in offers:
+        remaining = remaining + offer.resources
+        consume_offer(state, offer, out, back=False)
+        state.offer_accept_ms.add((now - offer.created) * 1e3)
+    for op in accept.operations:
+        if op.type == "LAUNCH":
+            assert op.launch is not None
+            for task in op.launch.task_infos:
+                remaining = launch_one(state, now, out, fw, agent, role, task, parsed, remaining)
+        else:
+            assert op.launch_group is not None
+            remaining = launch_group(
+                state, now, out, fw, agent, role, op.launch_group, parsed, remaining
+            )
+    # What the offers held and the launches did not use is available again.
+    agent.available = agent.available + remaining
+    add_filter(state, now, out, fw, agent.id, remaining, accept.filters)
+    allocate_soon(state, out)
+
+
+def parse_operations(accept: s.Accept) -> dict[int, Resources]:
+    """Parse every resource before changing anything: a malformed one is a 400."""
     parsed: dict[int, Resources] = {}
     for oi, op in enumerate(accept.operations):
         if op.type == "LAUNCH":
@@ -30,23 +57,21 @@ def accept(self: Master, fw: FrameworkRecord, accept: s.Accept) -> None:
                 raise CallError(400, f"'accept.operations[{oi}].launch' is missing")
             for ti, task in enumerate(op.launch.task_infos):
                 where = f"accept.operations[{oi}].launch.task_infos[{ti}]"
-                parsed[id(task)] = _parse_resources(self, task.resources, where + ".resources")
+                parsed[id(task)] = parse_resources(task.resources, where + ".resources")
                 if task.executor is not None:
-                    parsed[id(task.executor)] = _parse_resources(
-                        self, task.executor.resources, where + ".executor.resources"
+                    parsed[id(task.executor)] = parse_resources(
+                        task.executor.resources, where + ".executor.resources"
                     )
         elif op.type == "LAUNCH_GROUP":
             if op.launch_group is None:
                 raise CallError(400, f"'accept.operations[{oi}].launch_group' is missing")
             lg = op.launch_group
-            parsed[id(lg.executor)] = _parse_resources(
-                self,
+            parsed[id(lg.executor)] = parse_resources(
                 lg.executor.resources,
                 f"accept.operations[{oi}].launch_group.executor.resources",
             )
             for ti, task in enumerate(lg.task_group.tasks):
-                parsed[id(task)] = _parse_resources(
-                    self,
+                parsed[id(task)] = parse_resources(
                     task.resources,
                     f"accept.operations[{oi}].launch_group.task_group.tasks[{ti}].resources",
                 )
@@ -54,36 +79,20 @@ def accept(self: Master, fw: FrameworkRecord, accept: s.Accept) -> None:
             raise CallError(400, f"'accept.operations[{oi}].type' {op.type} is not supported yet")
         else:
             raise CallError(400, f"'accept.operations[{oi}].type': unknown operation {op.type!r}")
-
-    agent = self.agents[offers[0].agent_id]
-    role = offers[0].role
-    remaining = Resources()
-    now = time.perf_counter()
-    for offer in offers:
-        remaining = remaining + offer.resources
-        self._consume_offer(offer)
-        self.offer_accept_ms.add((now - offer.created) * 1e3)
-    for op in accept.operations:
-        if op.type == "LAUNCH":
-            assert op.launch is not None
-            for task in op.launch.task_infos:
-                remaining = _launch_one(self, fw, agent, role, task, parsed, remaining)
-        else:
-            assert op.launch_group is not None
-            remaining = _launch_group(self, fw, agent, role, op.launch_group, parsed, remaining)
-    self._add_filter(fw, agent.id, remaining, accept.filters)
-    self.schedule_allocation()
+    return parsed
 
 
-def _parse_resources(self: Master, resources: list[Any], where: str) -> Resources:
+def parse_resources(resources: list[Any], where: str) -> Resources:
     try:
         return from_wire(resources, field_name=where)
     except ResourceError as exc:
         raise CallError(400, f"Invalid resources: {exc}") from None
 
 
-def _task_error(
-    self: Master,
+def task_error(
+    state: MasterState,
+    now: float,
+    out: Effects,
     fw: FrameworkRecord,
     task: TaskInfo,
     message: str,
@@ -96,14 +105,14 @@ def _task_error(
         reason=reason,
         source="SOURCE_MASTER",
         agent_id=task.agent_id,
-        timestamp=self._now(),
+        timestamp=now,
     )
-    self.terminal_counts["TASK_ERROR"] = self.terminal_counts.get("TASK_ERROR", 0) + 1
-    self.send_event(fw, s.Event(type="UPDATE", update=s.Update(status=status)))
+    state.terminal_counts["TASK_ERROR"] = state.terminal_counts.get("TASK_ERROR", 0) + 1
+    to_framework(fw, s.Event(type="UPDATE", update=s.Update(status=status)), out)
 
 
-def _validate_task(
-    self: Master, fw: FrameworkRecord, agent: AgentRecord, task: TaskInfo, res: Resources
+def validate_task(
+    fw: FrameworkRecord, agent: AgentRecord, task: TaskInfo, res: Resources
 ) -> str | None:
     if not task.task_id.value:
         return "Task ID must not be empty"
@@ -120,8 +129,10 @@ def _validate_task(
     return None
 
 
-def _launch_one(
-    self: Master,
+def launch_one(
+    state: MasterState,
+    now: float,
+    out: Effects,
     fw: FrameworkRecord,
     agent: AgentRecord,
     role: str,
@@ -130,7 +141,7 @@ def _launch_one(
     remaining: Resources,
 ) -> Resources:
     res = parsed[id(task)]
-    problem = _validate_task(self, fw, agent, task, res)
+    problem = validate_task(fw, agent, task, res)
     needed = res
     new_executor = None
     if problem is None and task.executor is not None:
@@ -143,19 +154,20 @@ def _launch_one(
     if problem is None and not remaining.contains(needed):
         problem = f"Task uses more resources ({needed}) than available in the offers ({remaining})"
     if problem is not None:
-        _task_error(self, fw, task, problem)
+        task_error(state, now, out, fw, task, problem)
         return remaining
     remaining = remaining - needed
     if new_executor is not None:
-        self._add_executor(new_executor)
-    self._add_task(fw, agent, task, role, res)
-    if agent.send is not None:
-        agent.send(amsg.RunTask(framework_info=fw.info, task=task))
+        add_executor(state, new_executor)
+    add_task(state, fw, agent, task, role, res)
+    to_agent(agent, amsg.RunTask(framework_info=fw.info, task=task), out)
     return remaining
 
 
-def _launch_group(
-    self: Master,
+def launch_group(
+    state: MasterState,
+    now: float,
+    out: Effects,
     fw: FrameworkRecord,
     agent: AgentRecord,
     role: str,
@@ -174,7 +186,7 @@ def _launch_group(
         if task.executor is not None:
             problem = problem or "Tasks in a group must not set 'executor'"
         task.executor = None
-        p = _validate_task(self, fw, agent, task, parsed[id(task)])
+        p = validate_task(fw, agent, task, parsed[id(task)])
         if task.task_id.value in ids:
             p = f"Task {task.task_id.value} appears twice in the group"
         ids.add(task.task_id.value)
@@ -191,13 +203,14 @@ def _launch_group(
         )
     if problem is not None:
         for task in lg.task_group.tasks:
-            _task_error(self, fw, task, problem, "REASON_TASK_GROUP_INVALID")
+            task_error(state, now, out, fw, task, problem, "REASON_TASK_GROUP_INVALID")
         return remaining
     remaining = remaining - needed
     if new_executor is not None:
-        self._add_executor(new_executor)
+        add_executor(state, new_executor)
     for task in lg.task_group.tasks:
-        self._add_task(fw, agent, task, role, parsed[id(task)], executor_id=ex.executor_id.value)
-    if agent.send is not None:
-        agent.send(amsg.RunTaskGroup(framework_info=fw.info, executor=ex, task_group=lg.task_group))
+        add_task(state, fw, agent, task, role, parsed[id(task)], executor_id=ex.executor_id.value)
+    to_agent(
+        agent, amsg.RunTaskGroup(framework_info=fw.info, executor=ex, task_group=lg.task_group), out
+    )
     return remaining

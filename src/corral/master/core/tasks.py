@@ -3,32 +3,36 @@ kills and reconciliation."""
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
-
 import msgspec
 
+from corral.master.core.effects import Effects
+from corral.master.core.send import allocate_soon, to_agent, to_framework
+from corral.master.core.state import (
+    AgentRecord,
+    ExecutorRecord,
+    FrameworkRecord,
+    MasterState,
+    TaskRecord,
+)
 from corral.master.errors import CallError
-from corral.master.state import AgentRecord, ExecutorRecord, FrameworkRecord, TaskRecord
 from corral.resources import Resources
 from corral.wire import agent as amsg
 from corral.wire import scheduler as s
 from corral.wire.base import ID
 from corral.wire.tasks import TaskInfo, TaskStatus, is_terminal
 
-if TYPE_CHECKING:
-    from corral.master.master import Master
 
-
-def _add_task(
-    self: Master,
+def add_task(
+    state: MasterState,
     fw: FrameworkRecord,
     agent: AgentRecord,
     task: TaskInfo,
     role: str,
     res: Resources,
     executor_id: str | None = None,
-    state: str = "TASK_STAGING",
+    task_state: str = "TASK_STAGING",
 ) -> TaskRecord:
+    """Record a task on ``agent``; the caller settles ``agent.available``."""
     rec = TaskRecord(
         framework_id=fw.id,
         agent_id=agent.id,
@@ -36,28 +40,29 @@ def _add_task(
         role=role,
         resources=res,
         executor_id=executor_id or (task.executor.executor_id.value if task.executor else None),
-        state=state,
+        state=task_state,
     )
     fw.tasks[rec.task_id] = rec
     fw.add_used(role, res)
     agent.tasks[(fw.id, rec.task_id)] = rec
     agent.used = agent.used + res
-    self.metrics["master/tasks_launched"] += 1
+    state.metrics["master/tasks_launched"] += 1
     return rec
 
 
-def _add_executor(self: Master, ex: ExecutorRecord) -> None:
-    fw = self.frameworks[ex.framework_id]
-    agent = self.agents[ex.agent_id]
+def add_executor(state: MasterState, ex: ExecutorRecord) -> None:
+    """Record an executor; the caller settles ``agent.available``."""
+    fw = state.frameworks[ex.framework_id]
+    agent = state.agents[ex.agent_id]
     fw.executors[(ex.agent_id, ex.info.executor_id.value)] = ex
     agent.executors[(ex.framework_id, ex.info.executor_id.value)] = ex
     fw.add_used(ex.role, ex.resources)
     agent.used = agent.used + ex.resources
 
 
-def _remove_executor(self: Master, ex: ExecutorRecord) -> None:
-    fw = self.frameworks.get(ex.framework_id)
-    agent = self.agents.get(ex.agent_id)
+def remove_executor(state: MasterState, out: Effects, ex: ExecutorRecord) -> None:
+    fw = state.frameworks.get(ex.framework_id)
+    agent = state.agents.get(ex.agent_id)
     key = (ex.agent_id, ex.info.executor_id.value)
     if fw is not None and fw.executors.pop(key, None) is not None:
         fw.sub_used(ex.role, ex.resources)
@@ -66,14 +71,16 @@ def _remove_executor(self: Master, ex: ExecutorRecord) -> None:
         and agent.executors.pop((ex.framework_id, ex.info.executor_id.value), None) is not None
     ):
         agent.used = agent.used - ex.resources
-    self.schedule_allocation()
+        agent.refresh()
+    allocate_soon(state, out)
 
 
-# ------------------------------------------------------------------ task state
-def _finish_task(
-    self: Master,
+def finish_task(
+    state: MasterState,
+    now: float,
+    out: Effects,
     task: TaskRecord,
-    state: str,
+    task_state: str,
     *,
     reason: str | None = None,
     message: str | None = None,
@@ -81,62 +88,70 @@ def _finish_task(
     status: TaskStatus | None = None,
 ) -> None:
     """Move a task to a terminal state and free its resources."""
-    fw = self.frameworks.get(task.framework_id)
+    fw = state.frameworks.get(task.framework_id)
     if status is None:
         status = TaskStatus(
             task_id=task.info.task_id,
-            state=state,
+            state=task_state,
             reason=reason,
             message=message,
             source="SOURCE_MASTER",
             agent_id=ID(task.agent_id),
-            timestamp=self._now(),
+            timestamp=now,
             executor_id=ID(task.executor_id) if task.executor_id else None,
         )
     task.record(status)
-    agent = self.agents.get(task.agent_id)
+    agent = state.agents.get(task.agent_id)
     if agent is not None and agent.tasks.pop((task.framework_id, task.task_id), None) is not None:
         agent.used = agent.used - task.resources
+        agent.refresh()
     if fw is not None:
         if fw.tasks.pop(task.task_id, None) is not None:
             fw.sub_used(task.role, task.resources)
         fw.unreachable_tasks.pop(task.task_id, None)
         fw.completed_tasks.append(task)
         if notify:
-            self.send_event(fw, s.Event(type="UPDATE", update=s.Update(status=status)))
-    self.terminal_counts[state] = self.terminal_counts.get(state, 0) + 1
-    self.schedule_allocation()
+            to_framework(fw, s.Event(type="UPDATE", update=s.Update(status=status)), out)
+    state.terminal_counts[task_state] = state.terminal_counts.get(task_state, 0) + 1
+    allocate_soon(state, out)
 
 
-def status_update(self: Master, agent: AgentRecord, update: amsg.StatusUpdate) -> None:
+def status_update(
+    state: MasterState, now: float, out: Effects, agent: AgentRecord, update: amsg.StatusUpdate
+) -> None:
     """A reliable update from an agent: apply it, forward it; the framework acknowledges."""
     status = update.status
     fid = update.framework_id.value
-    fw = self.frameworks.get(fid)
+    fw = state.frameworks.get(fid)
     status.agent_id = ID(agent.id)
     if fw is None:
         # Framework removed: nobody will acknowledge; do it for them so the agent stops.
-        self.metrics["master/invalid_status_updates"] += 1
-        if status.uuid is not None and agent.send is not None:
-            agent.send(
+        state.metrics["master/invalid_status_updates"] += 1
+        if status.uuid is not None:
+            to_agent(
+                agent,
                 amsg.AcknowledgeUpdate(
                     framework_id=update.framework_id, task_id=status.task_id, uuid=status.uuid
-                )
+                ),
+                out,
             )
-        if not is_terminal(status.state) and agent.send is not None:
-            agent.send(amsg.KillTask(framework_id=update.framework_id, task_id=status.task_id))
+        if not is_terminal(status.state):
+            to_agent(
+                agent, amsg.KillTask(framework_id=update.framework_id, task_id=status.task_id), out
+            )
         return
     if status.uuid is not None and fw.acknowledged.get(status.task_id.value) == status.uuid:
         # A resend of an update the framework already acknowledged (its ack crossed the
         # resend): acknowledge again for it, and do not deliver it twice.
-        if agent.send is not None:
-            agent.send(
-                amsg.AcknowledgeUpdate(
-                    framework_id=update.framework_id, task_id=status.task_id, uuid=status.uuid
-                )
-            )
+        to_agent(
+            agent,
+            amsg.AcknowledgeUpdate(
+                framework_id=update.framework_id, task_id=status.task_id, uuid=status.uuid
+            ),
+            out,
+        )
         return
-    self.metrics["master/valid_status_updates"] += 1
+    state.metrics["master/valid_status_updates"] += 1
     task = fw.tasks.get(status.task_id.value)
     latest = update.latest_state
     if task is not None and latest and is_terminal(latest) and not is_terminal(status.state):
@@ -144,8 +159,14 @@ def status_update(self: Master, agent: AgentRecord, update: amsg.StatusUpdate) -
         # delivered one by one. Free its resources now, as Mesos does with latest_state.
         task.status_update_state = status.state
         task.status_update_uuid = status.uuid
-        self._finish_task(
-            task, latest, status=msgspec.structs.replace(status, state=latest), notify=False
+        finish_task(
+            state,
+            now,
+            out,
+            task,
+            latest,
+            status=msgspec.structs.replace(status, state=latest),
+            notify=False,
         )
         task = None
     if task is not None and status.uuid is not None and status.uuid == task.status_update_uuid:
@@ -154,54 +175,61 @@ def status_update(self: Master, agent: AgentRecord, update: amsg.StatusUpdate) -
         task.status_update_state = status.state
         task.status_update_uuid = status.uuid
         if is_terminal(status.state):
-            self._finish_task(task, status.state, status=status, notify=False)
+            finish_task(state, now, out, task, status.state, status=status, notify=False)
         else:
             task.record(status)
-    self.send_event(fw, s.Event(type="UPDATE", update=s.Update(status=status)))
+    to_framework(fw, s.Event(type="UPDATE", update=s.Update(status=status)), out)
 
 
-def acknowledge(self: Master, fw: FrameworkRecord, ack: s.Acknowledge) -> None:
+def acknowledge(state: MasterState, out: Effects, fw: FrameworkRecord, ack: s.Acknowledge) -> None:
     if len(ack.uuid) != 16:
         raise CallError(400, "'acknowledge.uuid' must be 16 bytes (base64 of a UUID)")
     fw.remember_ack(ack.task_id.value, ack.uuid)
-    agent = self.agents.get(ack.agent_id.value)
+    agent = state.agents.get(ack.agent_id.value)
     if agent is None:
         return  # the agent is gone (as Mesos: accepted and dropped); it resends if it returns
-    if agent.send is not None:
-        agent.send(
-            amsg.AcknowledgeUpdate(framework_id=ID(fw.id), task_id=ack.task_id, uuid=ack.uuid)
-        )
-
-
-def kill(self: Master, fw: FrameworkRecord, kill: s.Kill) -> None:
-    task = fw.tasks.get(kill.task_id.value)
-    if task is None:
-        self.reconcile(fw, [s.ReconcileTask(task_id=kill.task_id, agent_id=kill.agent_id)])
-        return
-    agent = self.agents.get(task.agent_id)
-    if agent is None or agent.send is None:
-        return
-    agent.send(
-        amsg.KillTask(framework_id=ID(fw.id), task_id=kill.task_id, kill_policy=kill.kill_policy)
+    to_agent(
+        agent,
+        amsg.AcknowledgeUpdate(framework_id=ID(fw.id), task_id=ack.task_id, uuid=ack.uuid),
+        out,
     )
 
 
-def reconcile(self: Master, fw: FrameworkRecord, tasks: list[s.ReconcileTask]) -> None:
-    def reply(task_id: ID, state: str, agent_id: ID | None, src: TaskRecord | None) -> None:
+def kill(state: MasterState, now: float, out: Effects, fw: FrameworkRecord, kill: s.Kill) -> None:
+    task = fw.tasks.get(kill.task_id.value)
+    if task is None:
+        reconcile(
+            state, now, out, fw, [s.ReconcileTask(task_id=kill.task_id, agent_id=kill.agent_id)]
+        )
+        return
+    agent = state.agents.get(task.agent_id)
+    if agent is None:
+        return
+    to_agent(
+        agent,
+        amsg.KillTask(framework_id=ID(fw.id), task_id=kill.task_id, kill_policy=kill.kill_policy),
+        out,
+    )
+
+
+def reconcile(
+    state: MasterState, now: float, out: Effects, fw: FrameworkRecord, tasks: list[s.ReconcileTask]
+) -> None:
+    def reply(task_id: ID, task_state: str, agent_id: ID | None, src: TaskRecord | None) -> None:
         status = TaskStatus(
             task_id=task_id,
-            state=state,
+            state=task_state,
             source="SOURCE_MASTER",
             reason="REASON_RECONCILIATION",
             message="Reconciliation: Latest task state",
             agent_id=agent_id,
-            timestamp=self._now(),
+            timestamp=now,
         )
         if src is not None and src.executor_id:
             status.executor_id = ID(src.executor_id)
         if src is not None and src.latest is not None:
             status.healthy = src.latest.healthy
-        self.send_event(fw, s.Event(type="UPDATE", update=s.Update(status=status)))
+        to_framework(fw, s.Event(type="UPDATE", update=s.Update(status=status)), out)
 
     if not tasks:
         for known in [*fw.tasks.values(), *fw.unreachable_tasks.values()]:
@@ -217,14 +245,14 @@ def reconcile(self: Master, fw: FrameworkRecord, tasks: list[s.ReconcileTask]) -
             reply(t.info.task_id, t.state, ID(t.agent_id), t)
             continue
         aid = rt.agent_id.value if rt.agent_id else None
-        if aid in self.recovered_agents or (aid is None and self.recovered_agents):
+        if aid in state.recovered_agents or (aid is None and state.recovered_agents):
             continue  # its agent may still re-register with it: no answer yet (as Mesos)
-        if aid is not None and aid in self.agents:
-            state = "TASK_GONE"
-        elif aid is not None and aid in self.unreachable_agents:
-            state = "TASK_UNREACHABLE"
+        if aid is not None and aid in state.agents:
+            answer = "TASK_GONE"
+        elif aid is not None and aid in state.unreachable_agents:
+            answer = "TASK_UNREACHABLE"
         else:
-            state = "TASK_UNKNOWN"
+            answer = "TASK_UNKNOWN"
         if not fw.partition_aware:
-            state = "TASK_LOST"
-        reply(rt.task_id, state, rt.agent_id, None)
+            answer = "TASK_LOST"
+        reply(rt.task_id, answer, rt.agent_id, None)

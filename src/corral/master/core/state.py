@@ -1,17 +1,19 @@
-"""What the master holds in memory: agents, frameworks, tasks and offers (data only)."""
+"""What the master holds in memory: agents, frameworks, tasks and offers — plain data.
+
+No streams, send callables, timer handles or threads: a framework's event stream is named by
+``stream_id`` and an agent's connection by ``link`` (ids the shell assigns); timers are named
+by keys in effects. Only ``core/`` transitions change these records."""
 
 from __future__ import annotations
 
-import asyncio
 from collections import OrderedDict, deque
-from collections.abc import Callable
 from dataclasses import dataclass, field
 
 from corral.master.allocator import Filter
+from corral.master.core.config import MasterConfig, make_master_info
+from corral.master.timings import TimerWindow
 from corral.resources import Resources
-from corral.transport.streaming import EventStream
-from corral.wire.agent import MasterToAgent
-from corral.wire.common import AgentInfo, FrameworkInfo
+from corral.wire.common import AgentInfo, FrameworkInfo, MasterInfo
 from corral.wire.tasks import ExecutorInfo, TaskInfo, TaskStatus
 
 MAX_COMPLETED_TASKS = 1000
@@ -54,8 +56,7 @@ class OfferRecord:
     agent_id: str
     role: str
     resources: Resources
-    expiry: asyncio.TimerHandle | None = None
-    created: float = 0.0  # time.perf_counter() when offered, for the offer->accept timer
+    created: float = 0.0  # ``now`` when offered, for the offer->accept timer
 
 
 @dataclass
@@ -75,7 +76,7 @@ class AgentRecord:
     version: str
     total: Resources
     registered_time: float
-    send: Callable[[MasterToAgent], None] | None = None
+    link: int | None = None  # the shell's id of its current connection; None: disconnected
     reregistered_time: float | None = None
     used: Resources = field(default_factory=Resources)
     offered: Resources = field(default_factory=Resources)
@@ -87,20 +88,26 @@ class AgentRecord:
     executors: dict[tuple[str, str], ExecutorRecord] = field(default_factory=dict)
     offers: set[str] = field(default_factory=set)
     usage: dict[str, float] | None = None  # totals over its containers, from its last report
-    # total - used - offered, and the three objects it was computed from (Resources are
-    # immutable and replaced on every change, so identity says whether it is still right).
-    _available: tuple[Resources, Resources, Resources, Resources] | None = field(
-        default=None, repr=False, compare=False
-    )
+    # total - used - offered, kept up to date by the methods below (or refresh()).
+    available: Resources = field(default_factory=Resources)
 
-    @property
-    def available(self) -> Resources:
-        c = self._available
-        if c is not None and c[0] is self.total and c[1] is self.used and c[2] is self.offered:
-            return c[3]
-        value = self.total - self.used - self.offered
-        self._available = (self.total, self.used, self.offered, value)
-        return value
+    def __post_init__(self) -> None:
+        self.refresh()
+
+    def refresh(self) -> None:
+        """Recompute ``available`` after ``total`` or ``used`` changed."""
+        self.available = self.total - self.used - self.offered
+
+    def add_offer(self, r: Resources) -> None:
+        """``r`` (part of ``available``) is now offered."""
+        self.offered = self.offered + r
+        self.available = self.available - r
+
+    def drop_offer(self, r: Resources, *, back: bool = True) -> None:
+        """An offer of ``r`` ended; ``back``: unused, so ``r`` is available again."""
+        self.offered = self.offered - r
+        if back:
+            self.available = self.available + r
 
     @property
     def hostname(self) -> str:
@@ -119,17 +126,14 @@ class FrameworkRecord:
     id: str
     info: FrameworkInfo
     registered_time: float
-    stream: EventStream | None = None
-    stream_id: str | None = None
+    stream_id: str | None = None  # its current event stream (the shell's id), while connected
     connected: bool = False
     active: bool = False
     recovered: bool = False
     reregistered_time: float | None = None
     unregistered_time: float | None = None
-    failover_timer: asyncio.TimerHandle | None = None
     suppressed_roles: set[str] = field(default_factory=set)
     filters: dict[str, list[Filter]] = field(default_factory=dict)  # agent id -> filters
-    filters_pruned: float = 0.0  # when expired filters were last dropped
     offers: dict[str, OfferRecord] = field(default_factory=dict)
     tasks: dict[str, TaskRecord] = field(default_factory=dict)
     unreachable_tasks: dict[str, TaskRecord] = field(default_factory=dict)
@@ -183,3 +187,54 @@ class FrameworkRecord:
         for r in self.offered.values():
             out = out + r
         return out
+
+
+def new_metrics() -> dict[str, int]:
+    return {
+        "master/valid_status_updates": 0,
+        "master/invalid_status_updates": 0,
+        "master/messages_launch_tasks": 0,
+        "master/slave_registrations": 0,
+        "master/slave_reregistrations": 0,
+        "master/slave_removals": 0,
+        "master/tasks_launched": 0,
+    }
+
+
+@dataclass
+class MasterState:
+    """Everything one leading master knows. Changed only by ``core.handle``."""
+
+    config: MasterConfig
+    id: str
+    start_time: float
+    elected_time: float = 0.0
+    paused: bool = False
+    agents: dict[str, AgentRecord] = field(default_factory=dict)
+    links: dict[int, str] = field(default_factory=dict)  # agent connection id -> agent id
+    recovered_agents: dict[str, dict[str, object]] = field(default_factory=dict)
+    unreachable_agents: dict[str, float] = field(default_factory=dict)
+    frameworks: dict[str, FrameworkRecord] = field(default_factory=dict)
+    streams: dict[str, str] = field(default_factory=dict)  # open stream id -> framework id
+    completed_frameworks: list[FrameworkRecord] = field(default_factory=list)
+    removed_framework_ids: set[str] = field(default_factory=set)
+    offers: dict[str, OfferRecord] = field(default_factory=dict)
+    next_framework: int = 0
+    next_agent: int = 0
+    next_offer: int = 0
+    next_filter_timer: int = 0
+    allocation_pending: bool = False  # an AllocateSoon is out and its AllocationDue not in
+    metrics: dict[str, int] = field(default_factory=new_metrics)
+    terminal_counts: dict[str, int] = field(default_factory=dict)
+    # The resources of active, connected agents; None: to be recomputed (agents changed).
+    cluster_total: Resources | None = None
+    # One allocation pass (measured by the shell), and offer -> ACCEPT (from ``now``s).
+    allocation_run_ms: TimerWindow = field(default_factory=TimerWindow)
+    offer_accept_ms: TimerWindow = field(default_factory=TimerWindow)
+
+    def __post_init__(self) -> None:
+        if not self.elected_time:
+            self.elected_time = self.start_time
+
+    def master_info(self) -> MasterInfo:
+        return make_master_info(self.config, self.id)

@@ -1,0 +1,134 @@
+"""What the master core reacts to: calls, streams, agent connections and messages, timers,
+election and pause. Built by the shell (and the HTTP layer), consumed by ``core.handle``."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from corral.coordination.interfaces import RegistrySnapshot
+from corral.wire import agent as amsg
+from corral.wire import scheduler as s
+
+
+# ---------------------------------------------------------------- frameworks
+@dataclass(frozen=True, slots=True)
+class StreamOpened:
+    """A SUBSCRIBE call (validated by the HTTP layer) on a fresh event stream."""
+
+    principal: str | None
+    call: s.Call
+    stream_id: str
+
+
+@dataclass(frozen=True, slots=True)
+class StreamClosed:
+    stream_id: str
+
+
+@dataclass(frozen=True, slots=True)
+class SchedulerCall:
+    """Any non-SUBSCRIBE scheduler call, with the ``Mesos-Stream-Id`` header it came with."""
+
+    principal: str | None
+    call: s.Call
+    stream_id: str | None
+
+
+# ---------------------------------------------------------------- agents
+@dataclass(frozen=True, slots=True)
+class AgentRegistered:
+    """A RegisterAgent message on connection ``link``."""
+
+    link: int
+    message: amsg.RegisterAgent
+
+
+@dataclass(frozen=True, slots=True)
+class AgentMessages:
+    """The other messages of one frame from connection ``link``, in order."""
+
+    link: int
+    messages: list[amsg.AgentToMaster]
+
+
+@dataclass(frozen=True, slots=True)
+class AgentDisconnected:
+    link: int
+
+
+# ---------------------------------------------------------------- timers
+@dataclass(frozen=True, slots=True)
+class AllocationDue:
+    """The shell's answer to ``AllocateSoon``, ``allocation_delay`` later."""
+
+
+@dataclass(frozen=True, slots=True)
+class AllocationTimed:
+    """How long the last allocation pass took (the shell measures it)."""
+
+    ms: float
+
+
+@dataclass(frozen=True, slots=True)
+class PingDue:
+    """Every ``agent_ping_timeout``: count missed pongs, ping again."""
+
+
+@dataclass(frozen=True, slots=True)
+class FailoverTimeout:
+    framework_id: str
+
+
+@dataclass(frozen=True, slots=True)
+class OfferTimeout:
+    offer_id: str
+    notify: bool = True
+
+
+@dataclass(frozen=True, slots=True)
+class FilterLapsed:
+    framework_id: str
+    agent_id: str
+
+
+@dataclass(frozen=True, slots=True)
+class ReregisterTimeout:
+    """Agents recovered from the registry had their time to come back."""
+
+
+TimerEvent = FailoverTimeout | OfferTimeout | FilterLapsed | ReregisterTimeout
+
+
+# ---------------------------------------------------------------- leadership
+@dataclass(frozen=True, slots=True)
+class RegistryRecovered:
+    """On election: what the registry holds from earlier masters."""
+
+    snapshot: RegistrySnapshot
+
+
+@dataclass(frozen=True, slots=True)
+class Paused:
+    """Stop acting (no offers, no answers) without forgetting anything."""
+
+
+@dataclass(frozen=True, slots=True)
+class Resumed:
+    pass
+
+
+Event = (
+    StreamOpened
+    | StreamClosed
+    | SchedulerCall
+    | AgentRegistered
+    | AgentMessages
+    | AgentDisconnected
+    | AllocationDue
+    | AllocationTimed
+    | PingDue
+    | TimerEvent
+    | RegistryRecovered
+    | Paused
+    | Resumed
+)

@@ -1,0 +1,54 @@
+"""The master core's one entry point: ``handle(state, event, now) -> effects``.
+
+Every change to a ``MasterState`` goes through here. ``now`` is the only clock. A scheduler
+call the master refuses raises ``CallError`` before anything changes (the HTTP layer answers
+it); every other outcome is a list of effects for the shell to carry out, in order."""
+
+from __future__ import annotations
+
+from corral.master.core import agents, calls, frameworks, leadership, offers
+from corral.master.core import events as ev
+from corral.master.core.effects import Effects
+from corral.master.core.state import MasterState
+
+
+def handle(state: MasterState, event: ev.Event, now: float) -> Effects:
+    out: Effects = []
+    # The most frequent events first.
+    if isinstance(event, ev.AgentMessages):
+        if not state.paused:  # not acting as leader: the agent resends what matters
+            agents.agent_messages(state, now, out, event.link, event.messages)
+    elif isinstance(event, ev.SchedulerCall):
+        calls.scheduler_call(state, now, out, event)
+    elif isinstance(event, ev.AllocationDue):
+        offers.allocation_due(state, now, out)
+    elif isinstance(event, ev.AllocationTimed):
+        state.allocation_run_ms.add(event.ms)
+    elif isinstance(event, ev.AgentRegistered):
+        if not state.paused:
+            agents.agent_registered(state, now, out, event.link, event.message)
+    elif isinstance(event, ev.AgentDisconnected):
+        agents.agent_disconnected(state, now, out, event.link)
+    elif isinstance(event, ev.StreamOpened):
+        frameworks.subscribe(state, now, out, event)
+    elif isinstance(event, ev.StreamClosed):
+        frameworks.stream_closed(state, now, out, event.stream_id)
+    elif isinstance(event, ev.OfferTimeout):
+        offers.rescind_offer(state, now, out, event.offer_id, event.notify)
+    elif isinstance(event, ev.FilterLapsed):
+        offers.filter_lapsed(state, now, out, event)
+    elif isinstance(event, ev.FailoverTimeout):
+        frameworks.failover_expired(state, now, out, event.framework_id)
+    elif isinstance(event, ev.PingDue):
+        agents.ping_agents(state, now, out)
+    elif isinstance(event, ev.ReregisterTimeout):
+        leadership.reregister_timeout(state, now, out)
+    elif isinstance(event, ev.RegistryRecovered):
+        leadership.registry_recovered(state, now, out, event)
+    elif isinstance(event, ev.Paused):
+        leadership.paused(state)
+    elif isinstance(event, ev.Resumed):
+        leadership.resumed(state, out)
+    else:  # pragma: no cover - exhaustive over ev.Event
+        raise TypeError(f"not a master event: {event!r}")
+    return out
