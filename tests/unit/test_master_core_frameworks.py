@@ -123,3 +123,13 @@ def test_suppress_and_revive_name_only_subscribed_roles() -> None:
     assert h.state.frameworks[fid].suppressed_roles == {"a"}
     h.call(fid, "st1", "REVIVE")
     assert h.state.frameworks[fid].suppressed_roles == set()
+
+
+def test_calls_while_paused_are_refused_and_change_nothing() -> None:
+    h = Harness()
+    fid = h.framework("st1")
+    h.feed(ev.Paused())
+    with pytest.raises(CallError) as e:
+        h.call(fid, "st1", "TEARDOWN")
+    assert e.value.status == 503
+    assert fid in h.state.frameworks

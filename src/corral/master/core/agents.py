@@ -50,6 +50,7 @@ def agent_registered(
         return
     aid = reg.agent_id.value if reg.agent_id and reg.agent_id.value else None
     agent = state.agents.get(aid) if aid else None
+    reregistered = agent is not None
     if agent is not None:
         # Re-registration over a new connection: keep the record, refresh the link.
         state.metrics["master/slave_reregistrations"] += 1
@@ -80,13 +81,14 @@ def agent_registered(
             total=total,
             registered_time=now,
             link=link,
+            available=total,  # nothing used or offered yet (Resources are immutable)
         )
         if reg.agent_id is not None and reg.agent_id.value:
             agent.reregistered_time = now  # it ran under an earlier master
         state.agents[aid] = agent
         reconcile_agent_tasks(state, now, out, agent, reg, returning=was_unreachable)
         log.info("agent %s registered from %s with %s", aid, reg.address, total)
-    if not agent.used.is_empty() or agent.available is not agent.total:
+    if reregistered or reg.tasks or reg.executors:
         agent.refresh()  # its total or its tasks changed
     state.links[link] = agent.id
     agent.info.id = ID(agent.id)

@@ -6,7 +6,7 @@ import logging
 
 from corral.master.core.effects import CancelTimer, CloseStream, Effects, SendToFramework, SetTimer
 from corral.master.core.events import FailoverTimeout, StreamOpened
-from corral.master.core.offers import PAUSED_RETRY, rescind_offer
+from corral.master.core.offers import PAUSED_RETRY, consume_offer, rescind_offer
 from corral.master.core.send import allocate_soon, to_agent, to_framework
 from corral.master.core.state import MAX_COMPLETED_FRAMEWORKS, FrameworkRecord, MasterState
 from corral.master.core.tasks import finish_task, remove_executor
@@ -111,8 +111,8 @@ def failover_expired(state: MasterState, now: float, out: Effects, fid: str) -> 
 
 def remove_framework(state: MasterState, now: float, out: Effects, fw: FrameworkRecord) -> None:
     out.append(CancelTimer(failover_timer(fw.id)))
-    for offer_id in list(fw.offers):
-        rescind_offer(state, now, out, offer_id, notify=False)
+    for offer in list(fw.offers.values()):
+        consume_offer(state, offer, out)  # at once, even while paused: nobody can use it
     agents_with_work = {t.agent_id for t in fw.tasks.values()} | {a for a, _ in fw.executors}
     for task in list(fw.tasks.values()):
         # The agent reports TASK_KILLED as the processes end; the master frees the

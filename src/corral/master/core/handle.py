@@ -1,8 +1,9 @@
 """The master core's one entry point: ``handle(state, event, now) -> effects``.
 
 Every change to a ``MasterState`` goes through here. ``now`` is the only clock. A scheduler
-call the master refuses raises ``CallError`` before anything changes (the HTTP layer answers
-it); every other outcome is a list of effects for the shell to carry out, in order."""
+call the master refuses (or any call while it is paused: 503) raises ``CallError`` before
+anything changes (the HTTP layer answers it); every other outcome is a list of effects for the
+shell to carry out, in order."""
 
 from __future__ import annotations
 
@@ -10,6 +11,7 @@ from corral.master.core import agents, calls, frameworks, leadership, offers
 from corral.master.core import events as ev
 from corral.master.core.effects import Effects
 from corral.master.core.state import MasterState
+from corral.master.errors import CallError
 
 
 def handle(state: MasterState, event: ev.Event, now: float) -> Effects:
@@ -19,6 +21,8 @@ def handle(state: MasterState, event: ev.Event, now: float) -> Effects:
         if not state.paused:  # not acting as leader: the agent resends what matters
             agents.agent_messages(state, now, out, event.link, event.messages)
     elif isinstance(event, ev.SchedulerCall):
+        if state.paused:
+            raise CallError(503, "ZooKeeper connection suspended: not acting as leader")
         calls.scheduler_call(state, now, out, event)
     elif isinstance(event, ev.AllocationDue):
         offers.allocation_due(state, now, out)

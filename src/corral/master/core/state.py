@@ -88,14 +88,14 @@ class AgentRecord:
     executors: dict[tuple[str, str], ExecutorRecord] = field(default_factory=dict)
     offers: set[str] = field(default_factory=set)
     usage: dict[str, float] | None = None  # totals over its containers, from its last report
-    # total - used - offered, kept up to date by the methods below (or refresh()).
+    # total - used - offered, kept up to date by the methods below (or refresh()); computed
+    # when the record is made unless given.
     available: Resources = field(default_factory=Resources)
 
     def __post_init__(self) -> None:
-        if self.used or self.offered:
+        a = self.available
+        if not (a.scalars or a.ranges or a.sets):
             self.refresh()
-        else:
-            self.available = self.total  # Resources are immutable: sharing is safe
 
     def refresh(self) -> None:
         """Recompute ``available`` after ``total`` or ``used`` changed."""
