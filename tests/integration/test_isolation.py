@@ -38,6 +38,21 @@ def container_dirs() -> list[Path]:
     return out
 
 
+def made_by(work_dir: Path) -> set[str]:
+    """Names of the cgroups a cluster under ``work_dir`` may make: its containers' ids (each
+    has a sandbox directory of that name) and its launchers' pooled ``idle-<pid>-<n>``. Read
+    while the cluster runs: other clusters on this machine make cgroups beside ours."""
+    names = {p.name for p in work_dir.rglob("*") if p.is_dir()}
+    for pid_file in work_dir.rglob("launcher.pid"):
+        names.add(f"idle-{pid_file.read_text().strip()}-")
+    return names
+
+
+def left_behind(before: set[Path], ours: set[str]) -> set[Path]:
+    idle = tuple(n for n in ours if n.startswith("idle-"))
+    return {d for d in set(container_dirs()) - before if d.name in ours or d.name.startswith(idle)}
+
+
 @pytest.fixture
 def linux() -> Iterator[LocalCluster]:
     before = set(container_dirs())
@@ -54,8 +69,9 @@ def linux() -> Iterator[LocalCluster]:
         ],
     ) as c:
         yield c
+        ours = made_by(c.work_dir)
     # Nothing left behind once the agent (and its launcher) stopped.
-    assert set(container_dirs()) - before == set()
+    assert left_behind(before, ours) == set()
 
 
 async def test_memory_limit_ends_the_task_with_the_memory_reason(linux: LocalCluster) -> None:
@@ -250,6 +266,7 @@ def test_corral_up_and_run_enforce_memory_and_cpu(tmp_path: Path) -> None:
         assert spin.returncode == 0, spin.stdout + spin.stderr
         assert "TASK_FINISHED" in spin.stdout and "exit code 0" in spin.stdout
     finally:
+        ours = made_by(tmp_path / "cluster")
         up.send_signal(signal.SIGINT)  # corral up stops its cluster, tasks included
         try:
             up.wait(30)
@@ -257,7 +274,7 @@ def test_corral_up_and_run_enforce_memory_and_cpu(tmp_path: Path) -> None:
             up.kill()
             up.wait(5)
     assert up.returncode == 0, out.read_text()
-    assert set(container_dirs()) - before == set()
+    assert left_behind(before, ours) == set()
 
 
 async def test_disk_quota_kills_a_container_that_outgrows_its_disk(tmp_path: Path) -> None:
