@@ -32,28 +32,8 @@ from corral.wire.tasks import ExecutorInfo
 pytestmark = pytest.mark.integration
 
 PINS = Path(__file__).with_name("operator_view_keys.json")
-MASTER_CALLS = (
-    "GET_HEALTH",
-    "GET_FLAGS",
-    "GET_VERSION",
-    "GET_METRICS",
-    "GET_STATE",
-    "GET_AGENTS",
-    "GET_FRAMEWORKS",
-    "GET_EXECUTORS",
-    "GET_TASKS",
-    "GET_MASTER",
-    "GET_ROLES",
-)
-AGENT_CALLS = (
-    "GET_HEALTH",
-    "GET_VERSION",
-    "GET_AGENT",
-    "GET_FLAGS",
-    "GET_TASKS",
-    "GET_STATE",
-    "GET_CONTAINERS",
-)
+MASTER_CALLS = op.MASTER_CALLS  # every call each API serves
+AGENT_CALLS = op.AGENT_CALLS
 # The type each body decodes into (the operator API calls: MasterResponse / AgentResponse).
 TYPES: dict[str, Any] = {
     "master /master/state": sv.MasterState,
