@@ -1,4 +1,7 @@
-"""The agent: registers with the master, runs tasks through the launcher, reports status.
+"""The agent's shell: it owns the master link, the containerizers (and the launcher behind
+them), executor API streams, timers, sandboxes and the files under ``--work-dir``; every
+change of state goes through the core (``agent/core``): an event in, effects out, carried
+out here in order.
 
 One long-lived WebSocket to the master carries commands down and status updates up. Command
 tasks are run by the agent itself (the launcher spawns them directly, no executor process);
@@ -12,46 +15,49 @@ import contextlib
 import logging
 import socket
 import time
-import uuid
+from collections import deque
+from collections.abc import Coroutine
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 import aiohttp
 
-from corral.agent import containers as container_ops
-from corral.agent import executors as executor_ops
-from corral.agent import master_link as link_ops
+from corral import __version__
 from corral.agent.checkpoint import Checkpoint
-from corral.agent.checkpoint import TaskRecord as CheckpointedTask
-from corral.agent.containerizer.base import (
-    AgentFacts,
-    ContainerEvent,
-    ContainerizerConfig,
-    LaunchSpec,
-)
+from corral.agent.containerizer import base as cz
 from corral.agent.containerizer.router import Router
-from corral.agent.disk import DiskWatcher
-from corral.agent.environment import kill_grace
-from corral.agent.launcher_client import LauncherClient
-from corral.agent.model import ExecutorEntry, FrameworkEntry, TaskEntry
-from corral.agent.sandbox import FetchError, fetch_uris, make_sandbox, sandbox_dir
-from corral.agent.status_updates import StatusUpdateManager
-from corral.resources import Resources, from_wire
-from corral.transport.link import LeaderLink, LeaderSource
-from corral.wire import agent as msg
-from corral.wire.base import ID
-from corral.wire.common import AgentInfo, FrameworkInfo, MasterInfo
-from corral.wire.executor import (
-    ExecutorEvent,
-    ExecutorKill,
+from corral.agent.core import effects as fx
+from corral.agent.core import events as ev
+from corral.agent.core.handle import handle
+from corral.agent.core.recovery import recover as recover_state
+from corral.agent.core.registration import agent_info, register_message
+from corral.agent.core.state import (
+    AgentSettings,
+    AgentState,
+    ExecutorEntry,
+    FrameworkEntry,
+    TaskEntry,
 )
-from corral.wire.tasks import ExecutorInfo, TaskInfo, TaskStatus, is_terminal
+from corral.agent.disk import DiskWatcher
+from corral.agent.journal import Journal
+from corral.agent.launcher_client import LauncherClient
+from corral.agent.master_link import MasterLink
+from corral.agent.sandbox import FetchError, fetch_uris, make_sandbox
+from corral.agent.status_updates import (
+    JournalRecord,
+    StatusUpdateManager,
+    UpdateRecord,
+    replay,
+)
+from corral.agent.usage import container_usage
+from corral.resources import Resources, from_wire
+from corral.transport.streaming import EventStream
+from corral.wire import agent as msg
+from corral.wire.codec import encode
+from corral.wire.common import AgentInfo, Attribute, MasterInfo, Scalar, Text
 
 log = logging.getLogger("corral.agent")
-
-DEFAULT_KILL_GRACE = 3.0
-MAX_COMPLETED_TASKS = 1000
-MAX_COMPLETED_FRAMEWORKS = 50
 
 
 @dataclass
@@ -81,56 +87,103 @@ class AgentConfig:
     docker_endpoint: str = ""  # dockerd: unix://PATH or tcp://HOST:PORT ("": $DOCKER_HOST)
 
 
+def static_agent_info(config: AgentConfig, hostname: str) -> AgentInfo:
+    """What the agent says of itself (without its id, which the master gives it)."""
+    attrs = []
+    for name, value in sorted(config.attributes.items()):
+        if isinstance(value, float):
+            attrs.append(Attribute(name=name, type="SCALAR", scalar=Scalar(value=value)))
+        else:
+            attrs.append(Attribute(name=name, type="TEXT", text=Text(value=value)))
+    return AgentInfo(
+        hostname=hostname,
+        port=config.port,
+        resources=config.resources.to_wire(),
+        attributes=attrs,
+    )
+
+
+def containerizer_config(config: AgentConfig) -> cz.ContainerizerConfig:
+    return cz.ContainerizerConfig(
+        work_dir=config.work_dir,
+        containerizers=config.containerizers,
+        isolation=config.isolation,
+        ip=config.ip,
+        cgroups_enable_cfs=config.cgroups_enable_cfs,
+        cgroups_pids_max=config.cgroups_pids_max,
+        images_dir=config.images_dir,
+        docker_endpoint=config.docker_endpoint,
+        pull_timeout=config.executor_registration_timeout,
+    )
+
+
+def core_event(event: cz.ContainerEvent) -> ev.Event:
+    """A containerizer's report as the core's event."""
+    if isinstance(event, cz.Started):
+        return ev.ContainerStarted(event.container_id, event.pid)
+    if isinstance(event, cz.Recovered):
+        return ev.ContainerRecovered(event.container_id, event.pid)
+    if isinstance(event, cz.LaunchFailed):
+        return ev.ContainerLaunchFailed(event.container_id, event.message)
+    if isinstance(event, cz.LaunchCancelled):
+        return ev.ContainerLaunchCancelled(event.container_id)
+    if isinstance(event, cz.Exited):
+        return ev.ContainerExited(
+            event.container_id, event.status, event.succeeded, event.message, event.limitation
+        )
+    return ev.ContainerLost(event.container_id, event.message)
+
+
 class Agent:
     def __init__(self, config: AgentConfig) -> None:
         self.config = config
         self.hostname = config.hostname or socket.gethostname()
-        self.agent_id: str | None = None
-        self.master_info: MasterInfo | None = None
-        self.frameworks: dict[str, FrameworkEntry] = {}
-        self.completed_frameworks: list[FrameworkEntry] = []
-        self.containers: dict[str, TaskEntry | ExecutorEntry] = {}  # container id -> owner
         self.start_time = time.time()
-        self.updates = StatusUpdateManager(
-            config.work_dir / "meta" / "status_updates.log",
-            self._forward_update,
-            retry_min=config.status_update_retry,
+        self.state = AgentState(
+            AgentSettings(
+                work_dir=config.work_dir,
+                info=static_agent_info(config, self.hostname),
+                address=self.address,
+                version=__version__,
+                executor_registration_timeout=config.executor_registration_timeout,
+                executor_shutdown_grace_period=config.executor_shutdown_grace_period,
+                status_update_retry=config.status_update_retry,
+            )
+        )
+        self.update_journal: Journal[JournalRecord] = Journal(
+            config.work_dir / "meta" / "status_updates.log", JournalRecord
         )
         self.launcher = LauncherClient(config.work_dir / "launcher", lambda reply: None)
         # The one containerizer interface: launch, kill, usage, recovery (it takes the
         # launcher's replies); what happens to containers comes back as events.
         self.containerizers = Router(
-            ContainerizerConfig(
-                work_dir=config.work_dir,
-                containerizers=config.containerizers,
-                isolation=config.isolation,
-                ip=config.ip,
-                cgroups_enable_cfs=config.cgroups_enable_cfs,
-                cgroups_pids_max=config.cgroups_pids_max,
-                images_dir=config.images_dir,
-                docker_endpoint=config.docker_endpoint,
-                pull_timeout=config.executor_registration_timeout,
-            ),
-            self.launcher,
-            self.container_event,
+            containerizer_config(config), self.launcher, self.container_event
         )
         self.checkpoint = Checkpoint(config.work_dir / "meta")
         self.disk = DiskWatcher(
-            self, config.disk_watch_interval, config.enforce_container_disk_quota
+            self.state,
+            config.disk_watch_interval,
+            config.enforce_container_disk_quota,
+            lambda cid, why: self.feed(ev.DiskQuotaExceeded(cid, why)),
         )
-        self.latest_state: dict[tuple[str, str], str] = {}  # newest state of each task
-        self._out: list[msg.AgentToMaster] = []
-        self._out_wake = asyncio.Event()
-        self._ws: aiohttp.ClientWebSocketResponse | None = None
-        self._tasks: list[asyncio.Task[None]] = []
-        self._session: aiohttp.ClientSession | None = None
+        self.executor_streams: dict[tuple[str, str], EventStream] = {}
+        self.timers: dict[tuple[str, ...], asyncio.TimerHandle] = {}
+        self.pending: deque[ev.Event] = deque()  # events raised while effects are carried out
+        self.handling = False
+        self.background: set[asyncio.Task[None]] = set()  # launches and fetches under way
+        self.master_link = MasterLink(
+            config.master,
+            session_timeout=config.zk_session_timeout,
+            backoff_factor=config.registration_backoff_factor,
+            master_timeout=config.master_timeout,
+            register=lambda: register_message(self.state),
+            deliver=lambda m: self.feed(ev.FromMaster(m)),
+            lost=self.master_lost,
+            flush=self.flush,
+        )
         self.registered = asyncio.Event()
-        self._stopping = False
-        self._last_heard = 0.0
-        self.leader = LeaderSource(config.master, session_timeout=config.zk_session_timeout)
-        self.leader.subscribe(self.on_leader)
-        policy = link_ops.link_policy(config.registration_backoff_factor)
-        self.link = LeaderLink(self.leader, policy)
+        self.loops: list[asyncio.Task[None]] = []
+        self.session: aiohttp.ClientSession | None = None  # for fetching URIs
 
     # ================================================================== lifecycle
     @property
@@ -139,328 +192,286 @@ class Agent:
 
     async def start(self) -> None:
         self.config.work_dir.mkdir(parents=True, exist_ok=True)
-        self._session = aiohttp.ClientSession()
+        self.session = aiohttp.ClientSession()
         await self.containerizers.start()  # linux or process, the launcher, dockerd
-        from corral.agent.recovery import cleanup, recover
-
         if self.config.recover == "cleanup":
-            await cleanup(self)
+            await self.cleanup()
         else:
-            await recover(self)
+            await self.recover()
         loop = asyncio.get_running_loop()
-        await self.leader.start()
-        self._tasks.append(loop.create_task(self._master_loop()))
-        self._tasks.append(loop.create_task(self._timers()))
+        await self.master_link.start()
+        self.loops.append(loop.create_task(self.master_link.run()))
+        self.loops.append(loop.create_task(self.timers_loop()))
         if self.config.enforce_container_disk_quota:
-            self._tasks.append(loop.create_task(self.disk.run()))
+            self.loops.append(loop.create_task(self.disk.run()))
 
     async def stop(self, kill_tasks: bool = False) -> None:
-        self._stopping = True
-        self.link.stop()
+        self.master_link.link.stop()
         await self.containerizers.close(kill=kill_tasks)
-        for t in self._tasks:
+        for t in self.loops:
             t.cancel()
-        for t in self._tasks:
+        for t in self.loops:
             with contextlib.suppress(asyncio.CancelledError, Exception):
                 await t
-        if self._ws is not None:
-            await self._ws.close()
-        await self.leader.stop()
-        for fw in self.frameworks.values():
-            for ex in fw.executors.values():
-                if ex.stream:
-                    ex.stream.close()
-        self.updates.flush()
-        self.updates.close()
-        self.checkpoint.flush()
+        await self.master_link.stop()
+        for timer in self.timers.values():
+            timer.cancel()
+        for stream in self.executor_streams.values():
+            stream.close()
+        self.flush()
+        self.update_journal.close()
         self.checkpoint.close()
         await self.launcher.close()
-        if self._session:
-            await self._session.close()
+        if self.session:
+            await self.session.close()
 
-    # ============================================================ master link (master_link.py)
-    def agent_info(self) -> AgentInfo:
-        return link_ops.agent_info(self)
+    def flush(self) -> None:
+        """Write the journals' buffered records (before messages that depend on them go)."""
+        self.update_journal.flush()
+        self.checkpoint.flush()
 
-    def _register_message(self) -> msg.RegisterAgent:
-        return link_ops._register_message(self)
-
-    def on_leader(self, address: str | None) -> None:
-        link_ops.on_leader(self, address)
-
-    async def _master_loop(self) -> None:
-        await link_ops.master_loop(self)
-
-    def stopping(self) -> bool:
-        return link_ops.stopping(self)
-
-    async def _writer(self, ws: aiohttp.ClientWebSocketResponse) -> None:
-        await link_ops._writer(self, ws)
-
-    def send(self, m: msg.AgentToMaster) -> None:
-        link_ops._send(self, m)
-
-    async def _timers(self) -> None:
-        await link_ops._timers(self)
-
-    def _forward_update(self, update: msg.StatusUpdate) -> None:
-        link_ops._forward_update(self, update)
-
-    def _handle_master(self, m: msg.MasterToAgent) -> None:
-        link_ops._handle_master(self, m)
-
-    # ================================================================== status updates
-    def status_update(
-        self,
-        task: TaskEntry,
-        state: str,
-        *,
-        message: str | None = None,
-        reason: str | None = None,
-        source: str = "SOURCE_EXECUTOR",
-        status: TaskStatus | None = None,
-    ) -> None:
-        """Record a new state for a task and queue a reliable update for its framework."""
-        if is_terminal(task.state):
-            return
-        if status is None:
-            status = TaskStatus(
-                task_id=task.info.task_id,
-                state=state,
-                message=message,
-                reason=reason,
-                source=source,
-                uuid=uuid.uuid4().bytes,
+    # ================================================================== recovery
+    async def recover(self) -> None:
+        """``--recover reconnect``: the checkpoint and the status-update journal rebuild the
+        core's state; each containerizer then reports what became of its containers
+        (still running, ended while the agent was down, gone) as events."""
+        checkpoint = self.checkpoint.recover()
+        pending, latest = replay(self.update_journal.read())
+        self.update_journal.rewrite(UpdateRecord(update=u) for q in pending.values() for u in q)
+        self.execute(recover_state(self.state, checkpoint, pending, latest))
+        found = await self.containerizers.recover(
+            {
+                cid: cz.Recoverable(
+                    sandbox=owner.sandbox,
+                    container=owner.info.container if isinstance(owner, TaskEntry) else None,
+                )
+                for cid, owner in self.state.containers.items()
+            }
+        )
+        self.feed(ev.RecoveryFinished())
+        if checkpoint.agent_id or found.running or found.ended:
+            log.info(
+                "recovered agent %s: %d running containers adopted, %d ended while down, "
+                "%d gone, %d unknown killed",
+                checkpoint.agent_id,
+                found.running,
+                found.ended,
+                found.gone,
+                found.unknown,
             )
-        status.agent_id = ID(self.agent_id or "")
-        status.timestamp = status.timestamp or time.time()
-        if task.executor_id:
-            status.executor_id = ID(task.executor_id)
-        task.state = status.state
-        self.latest_state[(task.framework_id, task.task_id)] = status.state
-        if task.container_id:
-            status.container_status = status.container_status or None
-        self.updates.push(
-            msg.StatusUpdate(framework_id=ID(task.framework_id), status=status),
-            asyncio.get_running_loop().time(),
-        )
-        if is_terminal(task.state):
-            self._task_terminal(task)
 
-    def _task_terminal(self, task: TaskEntry) -> None:
-        fw = self.frameworks.get(task.framework_id)
-        if fw is None:
+    async def cleanup(self) -> None:
+        """``--recover cleanup``: kill everything an earlier run left, start afresh."""
+        await self.containerizers.cleanup()
+        self.checkpoint.wipe()
+        self.update_journal.rewrite([])
+
+    # ================================================================== the core
+    def feed(self, event: ev.Event) -> None:
+        """Hand ``event`` to the core and carry out its effects. Events raised while effects
+        are carried out (a containerizer reporting at once) wait their turn."""
+        self.pending.append(event)
+        if self.handling:
             return
-        fw.tasks.pop(task.task_id, None)
-        fw.completed.append(task)  # forgotten by the checkpoint once its update is acknowledged
-        if len(fw.completed) > MAX_COMPLETED_TASKS:
-            del fw.completed[: len(fw.completed) - MAX_COMPLETED_TASKS]
-        if task.executor_id:
-            ex = fw.executors.get(task.executor_id)
-            if ex is not None:
-                ex.tasks.discard(task.task_id)
-                if ex.kind == "group":
-                    self._group_task_ended(fw, ex, task)
-                # A custom executor's cgroups are not shrunk as its tasks end: lowering a
-                # memory limit below what the executor still holds would OOM-kill it (Mesos
-                # too only ever raises the hard limit).
-
-    def _acknowledge(self, m: msg.AcknowledgeUpdate) -> None:
-        acked = self.updates.acknowledge(
-            m.framework_id, m.task_id, m.uuid, asyncio.get_running_loop().time()
-        )
-        if acked is not None and is_terminal(acked.status.state):
-            self.latest_state.pop((m.framework_id.value, m.task_id.value), None)
-            self.checkpoint.forget_task(m.framework_id.value, m.task_id.value)
-            self._maybe_forget_framework(m.framework_id.value)
-
-    def _maybe_forget_framework(self, fid: str) -> None:
-        """A framework with nothing left here (tasks, executors, pending updates) is done."""
-        fw = self.frameworks.get(fid)
-        if fw is None or fw.tasks or fw.executors:
-            return
-        if any(self.updates.has_pending(fid, t.task_id) for t in fw.completed):
-            return
-        del self.frameworks[fid]
-        self.completed_frameworks.append(fw)
-        if len(self.completed_frameworks) > MAX_COMPLETED_FRAMEWORKS:
-            del self.completed_frameworks[0]
-
-    # ================================================================== launching
-    def framework_entry(self, info: FrameworkInfo) -> FrameworkEntry:
-        assert info.id is not None
-        fid = info.id.value
-        fw = self.frameworks.get(fid)
-        if fw is None:
-            fw = self.frameworks[fid] = FrameworkEntry(info=info)
-        else:
-            fw.info = info
-        return fw
-
-    def _executor(self, fid: str, eid: str) -> ExecutorEntry | None:
-        fw = self.frameworks.get(fid)
-        return fw.executors.get(eid) if fw else None
-
-    def run_task(self, framework_info: FrameworkInfo, info: TaskInfo) -> None:
-        fw = self.framework_entry(framework_info)
-        tid = info.task_id.value
-        if tid in fw.tasks:
-            return  # a duplicate delivery
-        if info.executor is not None:
-            self._run_executor_task(fw, info.executor, info)
-            return
-        cid = str(uuid.uuid4())
-        sandbox = sandbox_dir(self.config.work_dir, cid)
-        task = TaskEntry(framework_id=fw.framework_id, info=info, sandbox=sandbox, container_id=cid)
-        fw.tasks[tid] = task
-        self.containers[cid] = task
-        self.checkpoint.task(
-            CheckpointedTask(framework=fw.info, task=info, sandbox=str(sandbox), container_id=cid)
-        )
-        asyncio.get_running_loop().create_task(self._launch_command(fw, task, sandbox))
-
-    async def _launch_command(self, fw: FrameworkEntry, task: TaskEntry, sandbox: Path) -> None:
-        info = task.info
-        assert info.command is not None and task.container_id is not None
+        self.handling = True
         try:
-            make_sandbox(sandbox)
-            if info.command.uris:
-                self.status_update(task, "TASK_STARTING")
-                await fetch_uris(info.command.uris, sandbox, self._session, sandbox / "stderr")
+            while self.pending:
+                self.execute(handle(self.state, self.pending.popleft(), time.time()))
+        finally:
+            self.handling = False
+
+    def container_event(self, event: cz.ContainerEvent) -> None:
+        """The containerizers' sink: a container started, failed to, or ended."""
+        self.feed(core_event(event))
+
+    def execute(self, effects: list[fx.Effect]) -> None:
+        for e in effects:
+            if isinstance(e, fx.SendToMaster):
+                self.master_link.send(e.message)
+            elif isinstance(e, fx.WriteUpdateJournal):
+                self.update_journal.append(e.record)
+            elif isinstance(e, fx.CheckpointTask):
+                self.checkpoint.task(e.record)
+            elif isinstance(e, fx.PrepareSandbox):
+                self.prepare_sandbox(e)
+            elif isinstance(e, fx.LaunchContainer):
+                self.spawn(self.containerizers.launch(self.launch_spec(e)))
+            elif isinstance(e, fx.KillContainer):
+                self.containerizers.kill(e.container_id, e.grace)
+            elif isinstance(e, fx.ForgetTask):
+                self.checkpoint.forget_task(e.framework_id, e.task_id)
+            elif isinstance(e, fx.SendToExecutor):
+                stream = self.executor_streams.get((e.framework_id, e.executor_id))
+                if stream is not None and not stream.closed:
+                    stream.send(encode(e.event))
+            else:
+                self.execute_rare(e)
+
+    def execute_rare(self, e: fx.Effect) -> None:
+        """The effects that are not on every task's path."""
+        if isinstance(e, fx.DestroyContainer):
+            self.containerizers.destroy(e.container_id)
+        elif isinstance(e, fx.UpdateContainer):
+            self.containerizers.update(e.container_id, e.resources)
+        elif isinstance(e, fx.CheckpointExecutor):
+            self.checkpoint.executor(e.record)
+        elif isinstance(e, fx.ForgetExecutor):
+            self.checkpoint.forget_executor(e.framework_id, e.executor_id)
+        elif isinstance(e, fx.MakeSandbox):
+            make_sandbox(e.sandbox)
+        elif isinstance(e, fx.CloseExecutorStream):
+            stream = self.executor_streams.pop((e.framework_id, e.executor_id), None)
+            if stream is not None:
+                stream.close()
+        elif isinstance(e, fx.SetTimer):
+            self.set_timer(e)
+        elif isinstance(e, fx.CancelTimer):
+            timer = self.timers.pop(e.key, None)
+            if timer is not None:
+                timer.cancel()
+        elif isinstance(e, fx.SaveAgentId):
+            self.checkpoint.save_agent_id(e.agent_id)
+        elif isinstance(e, fx.Registered):
+            self.registered.set()
+            log.info("registered with master as %s", e.agent_id)
+        elif isinstance(e, fx.Reconnect):
+            # Removed (e.g. after missed pings): reconnect with the same id, so the master
+            # treats it as a returning agent (and kills what its frameworks gave up on).
+            log.error("the master removed this agent: %s; re-registering", e.reason)
+            self.master_link.reconnect()
+
+    def spawn(self, coro: Coroutine[Any, Any, None]) -> None:
+        """Run a launch or a fetch in the background (kept referenced until it ends)."""
+        task = asyncio.get_running_loop().create_task(coro)
+        self.background.add(task)
+        task.add_done_callback(self.background.discard)
+
+    def set_timer(self, e: fx.SetTimer) -> None:
+        old = self.timers.pop(e.key, None)
+        if old is not None:
+            old.cancel()
+        event: ev.Event = e.event  # type: ignore[assignment]
+
+        def fire() -> None:
+            self.timers.pop(e.key, None)
+            self.feed(event)
+
+        delay = max(0.0, e.at - time.time())
+        self.timers[e.key] = asyncio.get_running_loop().call_later(delay, fire)
+
+    # ------------------------------------------------------------------ sandboxes
+    def prepare_sandbox(self, e: fx.PrepareSandbox) -> None:
+        if e.command is not None and e.command.uris:
+            self.spawn(self.fetch(e))
+            return
+        try:
+            make_sandbox(e.sandbox)
+        except OSError as exc:
+            self.feed(ev.SandboxFailed(e.container_id, str(exc)))
+        else:
+            self.feed(ev.SandboxReady(e.container_id))
+
+    async def fetch(self, e: fx.PrepareSandbox) -> None:
+        assert e.command is not None
+        try:
+            make_sandbox(e.sandbox)
+            await fetch_uris(e.command.uris, e.sandbox, self.session, e.sandbox / "stderr")
         except (FetchError, OSError, ValueError) as exc:
-            container_ops.task_launch_failed(self, task, str(exc))
-            return
-        if task.kill_requested:
-            self.containers.pop(task.container_id, None)
-            self.status_update(task, "TASK_KILLED", reason="REASON_TASK_KILLED_DURING_LAUNCH")
-            return
-        if task.state == "TASK_STAGING":
-            self.status_update(task, "TASK_STARTING")
-        await self.containerizers.launch(
-            LaunchSpec(
-                container_id=task.container_id,
-                framework=fw.info,
-                sandbox=sandbox,
-                command=info.command,
-                resources=from_wire(info.resources),
-                executor_id=info.task_id.value,
-                agent=self.facts(),
-                shutdown_grace=self._shutdown_grace(None),
-                task=info,
-                kill_requested=lambda: task.kill_requested,
-            )
+            self.feed(ev.SandboxFailed(e.container_id, str(exc)))
+        else:
+            self.feed(ev.SandboxReady(e.container_id))
+
+    def launch_spec(self, e: fx.LaunchContainer) -> cz.LaunchSpec:
+        state, cid = self.state, e.container_id
+
+        def kill_requested() -> bool:
+            owner = state.containers.get(cid)
+            return isinstance(owner, TaskEntry) and owner.kill_requested
+
+        return cz.LaunchSpec(
+            container_id=cid,
+            framework=e.framework,
+            sandbox=e.sandbox,
+            command=e.command,
+            resources=e.resources,
+            executor_id=e.executor_id,
+            agent=self.facts(),
+            shutdown_grace=e.shutdown_grace,
+            task=e.task,
+            executor=e.executor,
+            kill_requested=kill_requested,
         )
 
-    def facts(self) -> AgentFacts:
+    def facts(self) -> cz.AgentFacts:
         """What a container is told of the agent that runs it."""
-        return AgentFacts(
-            agent_id=self.agent_id or "",
+        return cz.AgentFacts(
+            agent_id=self.state.agent_id or "",
             address=self.address,
             hostname=self.hostname,
             ip=self.config.ip,
         )
 
-    def _shutdown_grace(self, executor: ExecutorInfo | None) -> float:
-        if executor is not None and executor.shutdown_grace_period is not None:
-            return executor.shutdown_grace_period.nanoseconds / 1e9
-        return self.config.executor_shutdown_grace_period
+    # ================================================================== the master
+    def agent_info(self) -> AgentInfo:
+        return agent_info(self.state)
 
-    # ---------------------------------------------- executors and task groups (executors.py)
-    def _run_executor_task(self, fw: FrameworkEntry, einfo: ExecutorInfo, info: TaskInfo) -> None:
-        executor_ops._run_executor_task(self, fw, einfo, info)
+    def send(self, m: msg.AgentToMaster) -> None:
+        """Queue a message for the master (dropped while there is no link)."""
+        self.master_link.send(m)
 
-    def _start_executor(self, fw: FrameworkEntry, einfo: ExecutorInfo, kind: str) -> ExecutorEntry:
-        return executor_ops._start_executor(self, fw, einfo, kind)
+    def master_lost(self) -> bool:
+        """The master link broke: updates wait for the next registration. Whether the
+        agent was registered."""
+        was = self.registered.is_set()
+        self.registered.clear()
+        self.feed(ev.MasterDisconnected())
+        return was
 
-    async def _launch_executor(self, fw: FrameworkEntry, ex: ExecutorEntry) -> None:
-        await executor_ops._launch_executor(self, fw, ex)
-
-    def _registration_timeout(self, ex: ExecutorEntry) -> None:
-        executor_ops._registration_timeout(self, ex)
-
-    def _executor_failed(
-        self, fw: FrameworkEntry, ex: ExecutorEntry, message: str, reason: str
-    ) -> None:
-        executor_ops._executor_failed(self, fw, ex, message, reason)
-
-    def _to_executor(self, ex: ExecutorEntry, event: ExecutorEvent) -> None:
-        executor_ops._to_executor(self, ex, event)
-
-    def run_task_group(
-        self, framework_info: FrameworkInfo, einfo: ExecutorInfo, tasks: list[TaskInfo]
-    ) -> None:
-        executor_ops.run_task_group(self, framework_info, einfo, tasks)
-
-    def _group_task_ended(self, fw: FrameworkEntry, ex: ExecutorEntry, task: TaskEntry) -> None:
-        executor_ops._group_task_ended(self, fw, ex, task)
-
-    # ================================================================== killing
-    def kill_task(self, fid: str, tid: str, grace: float | None) -> None:
-        fw = self.frameworks.get(fid)
-        task = fw.tasks.get(tid) if fw else None
-        if fw is None or task is None:
-            return
-        if task.executor_id and task.container_id is None:
-            ex = fw.executors.get(task.executor_id)
-            if ex is not None:
-                kill = ExecutorKill(task_id=task.info.task_id, kill_policy=task.info.kill_policy)
-                self._to_executor(ex, ExecutorEvent(type="KILL", kill=kill))
-            return
-        if task.kill_requested:
-            return
-        task.kill_requested = True
-        if task.pid is None:
-            return  # still fetching or spawning: reported KILLED once the launch returns
-        if "TASK_KILLING_STATE" in fw.info.capability_set():
-            self.status_update(task, "TASK_KILLING")
-        if grace is None:
-            grace = kill_grace(task.info.kill_policy)
-        assert task.container_id is not None
-        self.containerizers.kill(task.container_id, DEFAULT_KILL_GRACE if grace is None else grace)
-
-    def shutdown_executor(self, fid: str, eid: str) -> None:
-        ex = self._executor(fid, eid)
-        if ex is None:
-            return
-        fw = self.frameworks[fid]
-        if ex.kind == "group":
-            for tid in list(ex.tasks):
-                self.kill_task(fid, tid, None)
-            return
-        ex.shutting_down = True
-        grace = self._shutdown_grace(ex.info)
-        if ex.stream is not None and not ex.stream.closed:
-            # As Mesos: SHUTDOWN, and destroy the container only if it outlives the grace period.
-            self._to_executor(ex, ExecutorEvent(type="SHUTDOWN"))
-            asyncio.get_running_loop().call_later(
-                grace, self.containerizers.destroy, ex.container_id
-            )
-        else:
-            self.containerizers.kill(ex.container_id, grace)
-        del fw  # tasks are reported when the executor's process ends
-
-    def shutdown_framework(self, fid: str) -> None:
-        fw = self.frameworks.get(fid)
-        if fw is None:
-            return
-        for eid in list(fw.executors):
-            self.shutdown_executor(fid, eid)
-        for tid, task in list(fw.tasks.items()):
-            if task.container_id is not None:
-                self.kill_task(fid, tid, None)
-
-    # ================================================= container events (containers.py)
-    def container_event(self, event: ContainerEvent) -> None:
-        """The containerizers' sink: a container started, failed to, or ended."""
-        container_ops.on_container_event(self, event)
+    async def timers_loop(self) -> None:
+        """Once a second: resend due status updates, report usage now and then, and give up
+        on a silent master."""
+        loop = asyncio.get_running_loop()
+        next_usage = loop.time() + self.config.usage_report_interval
+        while True:
+            await asyncio.sleep(1.0)
+            self.feed(ev.Tick())
+            interval = self.config.usage_report_interval
+            if interval > 0 and loop.time() >= next_usage:
+                next_usage = loop.time() + interval
+                if self.registered.is_set():
+                    usage = await container_usage(self.state, self.containerizers)
+                    if usage:
+                        self.send(msg.UsageReport(containers=usage))
+            await self.master_link.check_silence(loop.time())
 
     # ================================================================== views
+    @property
+    def agent_id(self) -> str | None:
+        return self.state.agent_id
+
+    @property
+    def master_info(self) -> MasterInfo | None:
+        return self.state.master_info
+
+    @property
+    def frameworks(self) -> dict[str, FrameworkEntry]:
+        return self.state.frameworks
+
+    @property
+    def completed_frameworks(self) -> list[FrameworkEntry]:
+        return self.state.completed_frameworks
+
+    @property
+    def containers(self) -> dict[str, TaskEntry | ExecutorEntry]:
+        return self.state.containers
+
+    @property
+    def updates(self) -> StatusUpdateManager:
+        return self.state.updates
+
     def sandbox_of(self, framework_id: str, executor_id: str) -> Path | None:
         """The sandbox of an executor, or of a command task (whose executor id is its task id)."""
-        fw = self.frameworks.get(framework_id) or next(
-            (f for f in reversed(self.completed_frameworks) if f.framework_id == framework_id),
-            None,
-        )
+        fw = self.state.framework_or_completed(framework_id)
         if fw is None:
             return None
         ex = fw.executors.get(executor_id)
@@ -474,7 +485,7 @@ class Agent:
 
     def used_resources(self) -> Resources:
         used = Resources()
-        for fw in self.frameworks.values():
+        for fw in self.state.frameworks.values():
             for t in fw.tasks.values():
                 used = used + from_wire(t.info.resources)
         return used

@@ -13,7 +13,9 @@ from aiohttp import web
 
 from corral import MESOS_COMPAT_VERSION, __version__
 from corral.agent.agent import Agent
-from corral.agent.model import ExecutorEntry, FrameworkEntry, TaskEntry
+from corral.agent.core.events import ExecutorDisconnected, ExecutorMessage, ExecutorUpdate
+from corral.agent.core.events import ExecutorSubscribed as CoreExecutorSubscribed
+from corral.agent.core.state import ExecutorEntry, FrameworkEntry, TaskEntry
 from corral.agent.usage import container_usage
 from corral.resources import from_wire
 from corral.transport.http import (
@@ -23,18 +25,11 @@ from corral.transport.http import (
     read_call,
 )
 from corral.transport.streaming import EventStream
-from corral.wire import agent as msg
 from corral.wire import operator as op
 from corral.wire import state_views as sv
 from corral.wire.base import ID
-from corral.wire.codec import decode, encode
-from corral.wire.executor import (
-    ExecutorAcknowledged,
-    ExecutorCall,
-    ExecutorEvent,
-    ExecutorLaunch,
-    ExecutorSubscribed,
-)
+from corral.wire.codec import encode
+from corral.wire.executor import ExecutorCall, ExecutorEvent
 from corral.wire.tasks import TASK_STATES
 
 FILE_READ_MAX = 64 * 1024
@@ -103,27 +98,15 @@ class AgentAPI:
                 return error(
                     400, "Failed to validate executor::Call: 'status.executor_id' mismatch"
                 )
-            task = fw.tasks.get(status.task_id.value)
-            status.source = status.source or "SOURCE_EXECUTOR"
-            if task is not None:
-                agent.status_update(task, status.state, status=status)
-            # The agent (not the scheduler) acknowledges to the executor once recorded.
-            ack = ExecutorAcknowledged(task_id=status.task_id, uuid=status.uuid)
-            if ex.stream is not None:
-                ex.stream.send(encode(ExecutorEvent(type="ACKNOWLEDGED", acknowledged=ack)))
+            # Recorded, then acknowledged to the executor by the agent (not the scheduler).
+            agent.feed(ExecutorUpdate(fw.framework_id, ex.executor_id, status))
             return web.Response(status=202)
         if call.type == "MESSAGE":
             if call.message is None:
                 return error(
                     400, "Failed to validate executor::Call: Expecting 'message' to be present"
                 )
-            agent.send(
-                msg.ExecutorToFramework(
-                    framework_id=call.framework_id,
-                    executor_id=call.executor_id,
-                    data=call.message.data,
-                )
-            )
+            agent.feed(ExecutorMessage(fw.framework_id, ex.executor_id, call.message.data))
             return web.Response(status=202)
         if call.type == "HEARTBEAT":
             return web.Response(status=202)
@@ -132,52 +115,23 @@ class AgentAPI:
     async def _subscribe(
         self, request: web.Request, ex: ExecutorEntry, known: set[str]
     ) -> web.StreamResponse:
+        """The executor's event stream: SUBSCRIBED and what waited for it (the core says
+        what), then whatever the core sends it until it disconnects."""
         agent = self.agent
-        fw = agent.frameworks[ex.framework_id]
+        key = (ex.framework_id, ex.executor_id)
         resp = web.StreamResponse(status=200, headers={"Content-Type": "application/json"})
         resp.enable_chunked_encoding()
         await resp.prepare(request)
-        if ex.stream is not None:
-            ex.stream.close()
+        old = agent.executor_streams.pop(key, None)
+        if old is not None:
+            old.close()
         stream = EventStream(resp, encode(ExecutorEvent(type="HEARTBEAT")), EXECUTOR_HEARTBEAT)
-        ex.stream = stream
-        first = not ex.subscribed
-        ex.subscribed = True
-        einfo = ex.info
-        if einfo.framework_id is None:
-            einfo.framework_id = ID(fw.framework_id)
-        subscribed = ExecutorSubscribed(
-            executor_info=einfo,
-            framework_info=fw.info,
-            agent_info=agent.agent_info(),
-            container_id={"value": ex.container_id},
-        )
-        stream.send(encode(ExecutorEvent(type="SUBSCRIBED", subscribed=subscribed)))
-        if first:
-            for data in ex.queued:
-                stream.send(data)
-            ex.queued.clear()
-        else:
-            # A re-subscribing executor gets what was queued while it was away (kills,
-            # messages, shutdown); launches only for tasks it has not started yet.
-            staging = {t for t in ex.tasks if (e := fw.tasks.get(t)) and e.state == "TASK_STAGING"}
-            for data in ex.queued:
-                stream.send(data)
-            queued_launches = {
-                ev.launch.task.task_id.value
-                for ev in (decode(d, ExecutorEvent) for d in ex.queued)
-                if ev.type == "LAUNCH" and ev.launch is not None
-            }
-            ex.queued.clear()
-            for tid in staging - queued_launches - known:
-                stream.send(
-                    encode(
-                        ExecutorEvent(type="LAUNCH", launch=ExecutorLaunch(task=fw.tasks[tid].info))
-                    )
-                )
+        agent.executor_streams[key] = stream
+        agent.feed(CoreExecutorSubscribed(key[0], key[1], frozenset(known)))
         await stream.run()
-        if ex.stream is stream:
-            ex.stream = None
+        if agent.executor_streams.get(key) is stream:
+            del agent.executor_streams[key]
+            agent.feed(ExecutorDisconnected(key[0], key[1]))
         return resp
 
     # ------------------------------------------------------------------ operator API
@@ -327,7 +281,10 @@ async def operator_response(agent: Agent, call_type: str) -> op.AgentResponse:
 
 async def containers(agent: Agent) -> list[op.Container]:
     """Running containers with their resource usage (cgroups, or dockerd's stats)."""
-    usage = {u.container_id: u.statistics for u in await container_usage(agent)}
+    usage = {
+        u.container_id: u.statistics
+        for u in await container_usage(agent.state, agent.containerizers)
+    }
     out = []
     for cid, owner in agent.containers.items():
         executor_id = str(owner.executor_id or getattr(owner, "task_id", ""))

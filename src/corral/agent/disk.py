@@ -12,14 +12,11 @@ from __future__ import annotations
 import asyncio
 import logging
 import os
+from collections.abc import Callable
 from pathlib import Path
-from typing import TYPE_CHECKING
 
-from corral.agent.model import ExecutorEntry, TaskEntry
+from corral.agent.core.state import AgentState, ExecutorEntry, TaskEntry
 from corral.resources import from_wire
-
-if TYPE_CHECKING:
-    from corral.agent.agent import Agent
 
 log = logging.getLogger("corral.agent")
 
@@ -54,12 +51,12 @@ def disk_usage(path: Path | str) -> int:
     return total
 
 
-def quota_mb(owner: TaskEntry | ExecutorEntry, agent: Agent) -> float:
+def quota_mb(owner: TaskEntry | ExecutorEntry, state: AgentState) -> float:
     """The disk a container may use: its task's, or a custom executor's plus its tasks'."""
     if isinstance(owner, TaskEntry):
         return from_wire(owner.info.resources).scalar("disk")
     disk = from_wire(owner.info.resources).scalar("disk")
-    fw = agent.frameworks.get(owner.framework_id)
+    fw = state.frameworks.get(owner.framework_id)
     for tid in owner.tasks:
         task = fw.tasks.get(tid) if fw else None
         if task is not None:
@@ -68,12 +65,22 @@ def quota_mb(owner: TaskEntry | ExecutorEntry, agent: Agent) -> float:
 
 
 class DiskWatcher:
-    def __init__(self, agent: Agent, interval: float, enforce: bool) -> None:
-        self.agent = agent
+    """Measures the sandboxes of ``state``'s containers; with ``enforce``, tells
+    ``exceeded(container id, why)`` of each that outgrew its quota (the agent's core then
+    destroys it and fails its task for it)."""
+
+    def __init__(
+        self,
+        state: AgentState,
+        interval: float,
+        enforce: bool,
+        exceeded: Callable[[str, str], None],
+    ) -> None:
+        self.state = state
         self.interval = interval
         self.enforce = enforce
+        self.exceeded = exceeded
         self.usage: dict[str, int] = {}  # container id -> bytes at the last check
-        self.exceeded: dict[str, str] = {}  # container id -> why it was killed
 
     async def run(self) -> None:
         while True:
@@ -84,14 +91,14 @@ class DiskWatcher:
                 log.exception("disk usage check failed")
 
     async def check(self) -> None:
-        agent = self.agent
+        state = self.state
         watched: list[tuple[str, Path, float]] = []
-        for cid, owner in list(agent.containers.items()):
-            if cid in self.exceeded:
-                continue
+        for cid, owner in list(state.containers.items()):
+            if cid in state.disk_exceeded:
+                continue  # already being destroyed for it
             if isinstance(owner, TaskEntry) and owner.pid is None:
                 continue  # not started yet: its URIs may still be fetched
-            watched.append((cid, owner.sandbox, quota_mb(owner, agent)))
+            watched.append((cid, owner.sandbox, quota_mb(owner, state)))
         if not watched:
             self.usage.clear()
             return
@@ -100,15 +107,10 @@ class DiskWatcher:
         if not self.enforce:
             return
         for (cid, _, limit), size in zip(watched, sizes, strict=True):
-            if limit > 0 and size > limit * MB and cid in agent.containers:
-                self.exceeded[cid] = (
+            if limit > 0 and size > limit * MB and cid in state.containers:
+                why = (
                     f"Disk usage ({size / MB:.1f} MB) exceeds quota ({limit:g} MB): "
                     "the container was killed"
                 )
-                log.info("container %s: %s", cid, self.exceeded[cid])
-                agent.containerizers.destroy(cid)
-
-    def forget(self, cid: str) -> str | None:
-        """The container ended: why it was killed for its disk use, if it was."""
-        self.usage.pop(cid, None)
-        return self.exceeded.pop(cid, None)
+                log.info("container %s: %s", cid, why)
+                self.exceeded(cid, why)

@@ -64,8 +64,7 @@ def spawning_with(limits: list[RLimit]) -> Iterator[list[tuple[int, tuple[int, i
             cur_hard = current[1]
             if not privileged and cur_hard != INFINITY and (hard == INFINITY or hard > cur_hard):
                 raise PermissionError(
-                    f"RLIMIT_{lim.name}: hard limit {lim.hard} is above the launcher's "
-                    f"({cur_hard})"
+                    f"RLIMIT_{lim.name}: hard limit {lim.hard} is above the launcher's ({cur_hard})"
                 )
             try:
                 resource.setrlimit(res, (soft, hard) if privileged else (soft, cur_hard))

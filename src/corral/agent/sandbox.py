@@ -15,18 +15,6 @@ from corral.wire.tasks import URI
 ARCHIVE_SUFFIXES = (".tar", ".tar.gz", ".tgz", ".tar.bz2", ".tbz2", ".tar.xz", ".txz", ".zip")
 
 
-def sandbox_dir(work_dir: Path, container_id: str) -> Path:
-    """``<work_dir>/sandboxes/<container id>``.
-
-    Flat on purpose: each directory created costs kernel time (up to ~0.7 ms of CPU each on
-    this kind of ext4 disk), and Mesos's deep ``slaves/…/runs/<id>`` layout needs three per
-    task. Tools find sandboxes through ``directory`` in the agent's ``/state``, and the
-    agent's ``/files`` also answers Mesos's virtual path
-    ``/frameworks/<fid>/executors/<eid>/runs/latest``.
-    """
-    return work_dir / "sandboxes" / container_id
-
-
 def make_sandbox(path: Path) -> None:
     try:
         path.mkdir()

@@ -4,7 +4,7 @@ and resent with backoff until the framework acknowledges them (through the maste
 from __future__ import annotations
 
 from collections import deque
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -18,14 +18,39 @@ RETRY_MIN = 10.0
 RETRY_MAX = 600.0
 
 
-class _Ack(msgspec.Struct, tag="ack", tag_field="k"):
+class AckRecord(msgspec.Struct, tag="ack", tag_field="k"):
+    """The journal's record of an acknowledgement."""
+
     framework_id: str
     task_id: str
     uuid: bytes
 
 
-class _Upd(msgspec.Struct, tag="upd", tag_field="k"):
+class UpdateRecord(msgspec.Struct, tag="upd", tag_field="k"):
+    """The journal's record of an update."""
+
     update: StatusUpdate
+
+
+JournalRecord = AckRecord | UpdateRecord
+Pending = dict[tuple[str, str], list[StatusUpdate]]
+
+
+def replay(records: Iterable[JournalRecord]) -> tuple[Pending, dict[tuple[str, str], str]]:
+    """A journal's records, in order → the updates still unacknowledged per (framework, task)
+    and the latest state recorded for every task."""
+    pending: Pending = {}
+    latest: dict[tuple[str, str], str] = {}
+    for rec in records:
+        if isinstance(rec, UpdateRecord):
+            key = (rec.update.framework_id.value, rec.update.status.task_id.value)
+            pending.setdefault(key, []).append(rec.update)
+            latest[key] = rec.update.status.state
+        else:
+            q = pending.get((rec.framework_id, rec.task_id))
+            if q and q[0].status.uuid == rec.uuid:
+                q.pop(0)
+    return pending, latest
 
 
 @dataclass
@@ -43,12 +68,16 @@ class StatusUpdateManager:
         journal: Path | None,
         send: Callable[[StatusUpdate], None],
         retry_min: float = RETRY_MIN,
+        record: Callable[[JournalRecord], None] | None = None,
     ) -> None:
+        """``journal``: the file this manager writes and recovers from; or, with ``record``,
+        none: every record is handed to ``record`` (the agent core turns it into an effect)."""
         self.streams: dict[tuple[str, str], _Stream] = {}
         self._send = send
         self._retry_min = retry_min
-        self._journal: Journal[_Ack | _Upd] | None = (
-            Journal(journal, _Ack | _Upd) if journal is not None else None
+        self._record = record
+        self._journal: Journal[JournalRecord] | None = (
+            Journal(journal, JournalRecord) if journal is not None else None
         )
         self.connected = False
 
@@ -59,22 +88,16 @@ class StatusUpdateManager:
         """
         if self._journal is None:
             return {}
-        pending: dict[tuple[str, str], list[StatusUpdate]] = {}
-        latest: dict[tuple[str, str], str] = {}
-        for rec in self._journal.read():
-            if isinstance(rec, _Upd):
-                key = (rec.update.framework_id.value, rec.update.status.task_id.value)
-                pending.setdefault(key, []).append(rec.update)
-                latest[key] = rec.update.status.state
-            else:
-                q = pending.get((rec.framework_id, rec.task_id))
-                if q and q[0].status.uuid == rec.uuid:
-                    q.pop(0)
-        self._journal.rewrite(_Upd(update=u) for q in pending.values() for u in q)
+        pending, latest = replay(self._journal.read())
+        self._journal.rewrite(UpdateRecord(update=u) for q in pending.values() for u in q)
+        self.restore(pending)
+        return latest
+
+    def restore(self, pending: dict[tuple[str, str], list[StatusUpdate]]) -> None:
+        """Queue updates recovered from a journal (see ``replay``), unsent until connected."""
         for key, q in pending.items():
             if q:
                 self.streams[key] = _Stream(pending=deque(q), interval=self._retry_min)
-        return latest
 
     def reset(self) -> None:
         """Forget every update and truncate the journal (``--recover cleanup``)."""
@@ -82,8 +105,10 @@ class StatusUpdateManager:
         if self._journal is not None:
             self._journal.rewrite([])
 
-    def _write(self, rec: _Ack | _Upd) -> None:
-        if self._journal is not None:
+    def _write(self, rec: JournalRecord) -> None:
+        if self._record is not None:
+            self._record(rec)
+        elif self._journal is not None:
             self._journal.append(rec)
 
     def flush(self) -> None:
@@ -100,7 +125,7 @@ class StatusUpdateManager:
         if stream is None:
             stream = self.streams[key] = _Stream(interval=self._retry_min)
         stream.pending.append(update)
-        self._write(_Upd(update=update))
+        self._write(UpdateRecord(update=update))
         if len(stream.pending) == 1:
             self._forward(stream, now)
 
@@ -120,7 +145,7 @@ class StatusUpdateManager:
         if stream is None or not stream.pending or stream.pending[0].status.uuid != uuid:
             return None
         acked = stream.pending.popleft()
-        self._write(_Ack(framework_id=key[0], task_id=key[1], uuid=uuid))
+        self._write(AckRecord(framework_id=key[0], task_id=key[1], uuid=uuid))
         stream.interval = self._retry_min
         if stream.pending:
             self._forward(stream, now)

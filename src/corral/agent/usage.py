@@ -3,21 +3,17 @@ agent's ``/containers`` and ``GET_CONTAINERS``, and reported to the master perio
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
-
-from corral.agent.model import TaskEntry
+from corral.agent.containerizer.router import Router
+from corral.agent.core.state import AgentState, TaskEntry
 from corral.wire.agent import ContainerUsage
 from corral.wire.base import ID
 
-if TYPE_CHECKING:
-    from corral.agent.agent import Agent
 
-
-async def container_usage(agent: Agent) -> list[ContainerUsage]:
+async def container_usage(state: AgentState, containerizers: Router) -> list[ContainerUsage]:
     """Usage of every running container that its containerizer can measure: linux containers
     from their cgroups, docker ones from dockerd (process containers have nothing to read)."""
-    containers = dict(agent.containers)
-    measured = await agent.containerizers.usage(list(containers))
+    containers = dict(state.containers)
+    measured = await containerizers.usage(list(containers))
     out = []
     for cid, owner in containers.items():
         stats = measured.get(cid)

@@ -339,10 +339,17 @@ class FrameworkElection:
         self._lock: Any = None
         self._loop: asyncio.AbstractEventLoop | None = None
 
-    async def campaign(self) -> None:
+    async def start(self) -> None:
+        """Connect (the store can be used from here on); ``campaign`` calls it if needed."""
+        if self._loop is not None:
+            return
         loop = self._loop = asyncio.get_running_loop()
         self.client.add_listener(self._listener)
         await loop.run_in_executor(None, lambda: self.client.start(timeout=30))
+
+    async def campaign(self) -> None:
+        await self.start()
+        loop = asyncio.get_running_loop()
         self._lock = self.client.Lock(f"{self.base}/leader", self.identifier)
         await loop.run_in_executor(None, self._lock.acquire)
 
@@ -363,6 +370,8 @@ class FrameworkElection:
     async def stop(self) -> None:
         def close() -> None:
             if self._lock is not None:
+                with contextlib.suppress(KazooException):
+                    self._lock.cancel()
                 with contextlib.suppress(KazooException):
                     self._lock.release()
             close_client(self.client)

@@ -11,8 +11,9 @@ import contextlib
 import inspect
 import logging
 import uuid
-from collections.abc import Awaitable
-from typing import Any
+from collections.abc import Awaitable, Callable
+from functools import partial
+from typing import Literal
 
 import aiohttp
 
@@ -20,9 +21,9 @@ from corral.transport.link import Backoff, LeaderLink, LeaderSource, LinkPolicy,
 from corral.wire import scheduler as s
 from corral.wire.base import ID
 from corral.wire.codec import decode, encode
-from corral.wire.common import Filters, FrameworkInfo
+from corral.wire.common import DurationInfo, Filters, FrameworkInfo
 from corral.wire.recordio import Decoder
-from corral.wire.tasks import TaskInfo, TaskStatus
+from corral.wire.tasks import ExecutorInfo, KillPolicy, TaskGroupInfo, TaskInfo, TaskStatus
 
 log = logging.getLogger("corral.scheduler_client")
 
@@ -71,6 +72,20 @@ def link_policy(max_backoff: float) -> LinkPolicy:
     return LinkPolicy(backoff=Backoff(base=0.1, cap=max_backoff), give_up_on_client_error=True)
 
 
+class Fenced(CallFailed):
+    """This instance lost its election: it makes no more calls."""
+
+    def __init__(self, why: str = "this framework instance is no longer the leader") -> None:
+        super().__init__(409, why)
+
+
+class CallbackFailed(Exception):
+    """A scheduler callback raised, and the driver was told to stop on callback errors."""
+
+
+CallbackErrors = Literal["log", "stop"]
+
+
 class SchedulerDriver:
     def __init__(
         self,
@@ -80,7 +95,12 @@ class SchedulerDriver:
         *,
         implicit_acknowledgements: bool = True,
         max_backoff: float = 15.0,
+        on_callback_error: CallbackErrors = "log",
     ) -> None:
+        """``on_callback_error``: when a callback raises, ``"log"`` logs it with its
+        traceback and goes on (the connection stays up); ``"stop"`` logs it, closes the
+        connection (the framework fails over: its tasks keep running) and ``run`` raises
+        ``CallbackFailed`` from it."""
         self.leader = LeaderSource(master)
         self.leader.subscribe(self._on_leader)
         self.zk_url = self.leader.zk_url
@@ -95,8 +115,10 @@ class SchedulerDriver:
         self.connected = asyncio.Event()
         self._session: aiohttp.ClientSession | None = None
         self._stopping = False
-        self._background: set[asyncio.Task[Any]] = set()
+        self._background: set[asyncio.Task[None]] = set()
         self._removed = False
+        self.on_callback_error: CallbackErrors = on_callback_error
+        self.fenced = False
         self._response: aiohttp.ClientResponse | None = None
 
     # ------------------------------------------------------------------ lifecycle
@@ -151,8 +173,23 @@ class SchedulerDriver:
         if self._response is not None:
             self._response.close()  # re-subscribe with the new leader
 
-    def _done(self) -> bool:
-        return self._stopping or self._removed
+    def fence(self) -> None:
+        """This instance lost its election: refuse every call from now on, and close the
+        event stream (no TEARDOWN: the framework and its tasks belong to the new leader)."""
+        if self.fenced:
+            return
+        log.warning(
+            "framework %s: fenced (lost the election); making no more calls",
+            self.framework_id or self.framework_info.name,
+        )
+        self.fenced = True
+        self._stopping = True
+        self.link.stop()
+        self.connected.clear()
+        for t in list(self._background):
+            t.cancel()
+        if self._response is not None:
+            self._response.close()
 
     async def stop(self, failover: bool = False) -> None:
         """Stop; unless ``failover``, tear the framework down (its tasks are killed)."""
@@ -210,38 +247,66 @@ class SchedulerDriver:
 
     # ------------------------------------------------------------------ events
     async def _dispatch(self, result: MaybeAwaitable) -> None:
-        if inspect.isawaitable(result):
-            await result
+        # ``result`` is what the callback returned (its coroutine, if async); a plain callback
+        # that raised is caught by ``_callback`` below.
+        try:
+            if inspect.isawaitable(result):
+                await result
+        except (Fenced, asyncio.CancelledError):
+            raise
+        except Exception as exc:
+            self._callback_failed(exc)
+
+    async def _callback(self, invoke: Callable[[], MaybeAwaitable]) -> None:
+        try:
+            result = invoke()
+        except Exception as exc:
+            self._callback_failed(exc)
+            return
+        await self._dispatch(result)
+
+    def _callback_failed(self, exc: Exception) -> None:
+        log.error(
+            "framework %s: a scheduler callback raised",
+            self.framework_id or self.framework_info.name,
+            exc_info=exc,
+        )
+        if self.on_callback_error == "stop":
+            self._stopping = True
+            self.link.stop()
+            raise CallbackFailed(f"a scheduler callback raised {exc!r}") from exc
 
     async def _event(self, ev: s.Event) -> None:
         sched = self.scheduler
         if ev.type == "SUBSCRIBED" and ev.subscribed:
-            self.framework_id = ev.subscribed.framework_id.value
+            fid = self.framework_id = ev.subscribed.framework_id.value
             self.heartbeat_interval = ev.subscribed.heartbeat_interval_seconds or 15.0
             self.connected.set()
-            await self._dispatch(sched.subscribed(self, self.framework_id))
+            await self._callback(partial(sched.subscribed, self, fid))
         elif ev.type == "OFFERS" and ev.offers:
-            await self._dispatch(sched.offers(self, ev.offers.offers))
+            await self._callback(partial(sched.offers, self, ev.offers.offers))
         elif ev.type == "RESCIND" and ev.rescind:
-            await self._dispatch(sched.rescind(self, ev.rescind.offer_id.value))
+            await self._callback(partial(sched.rescind, self, ev.rescind.offer_id.value))
         elif ev.type == "UPDATE" and ev.update:
             status = ev.update.status
-            await self._dispatch(sched.update(self, status))
+            await self._callback(partial(sched.update, self, status))
             if self.implicit_acks and status.uuid is not None and status.agent_id is not None:
                 self.spawn(self.acknowledge(status))
         elif ev.type == "MESSAGE" and ev.message:
             m = ev.message
-            await self._dispatch(sched.message(self, m.agent_id.value, m.executor_id.value, m.data))
+            await self._callback(
+                partial(sched.message, self, m.agent_id.value, m.executor_id.value, m.data)
+            )
         elif ev.type == "FAILURE" and ev.failure:
-            await self._dispatch(sched.failure(self, ev.failure))
+            await self._callback(partial(sched.failure, self, ev.failure))
         elif ev.type == "ERROR" and ev.error:
             # As Mesos advises: an ERROR ends this scheduler (removed, or failed over to
             # another instance, which re-subscribing would kick out in turn).
             self._removed = True
             self.link.stop()
-            await self._dispatch(sched.error(self, ev.error.message))
+            await self._callback(partial(sched.error, self, ev.error.message))
 
-    def spawn(self, coro: Awaitable[Any]) -> None:
+    def spawn(self, coro: Awaitable[object]) -> None:
         """Run a call in the background; failures are logged, not raised."""
 
         async def wrapper() -> None:
@@ -259,6 +324,8 @@ class SchedulerDriver:
 
     # ------------------------------------------------------------------ calls
     async def call(self, call: s.Call) -> None:
+        if self.fenced:
+            raise Fenced()
         assert self._session is not None
         if self.framework_id is None or self.master is None:
             raise CallFailed(503, "not subscribed")
@@ -281,12 +348,10 @@ class SchedulerDriver:
     async def launch_group(
         self,
         offer_ids: list[str],
-        executor: Any,
+        executor: ExecutorInfo,
         tasks: list[TaskInfo],
         refuse_seconds: float | None = None,
     ) -> None:
-        from corral.wire.tasks import TaskGroupInfo
-
         op = s.Operation(
             type="LAUNCH_GROUP",
             launch_group=s.LaunchGroup(executor=executor, task_group=TaskGroupInfo(tasks=tasks)),
@@ -324,11 +389,21 @@ class SchedulerDriver:
     async def suppress(self, roles: list[str] | None = None) -> None:
         await self.call(s.Call(type="SUPPRESS", suppress=s.Roles(roles=roles or [])))
 
-    async def kill(self, task_id: str, agent_id: str | None = None) -> None:
+    async def kill(
+        self, task_id: str, agent_id: str | None = None, grace_period: float | None = None
+    ) -> None:
+        """Kill a task; ``grace_period`` seconds between SIGTERM and SIGKILL (kill policy)."""
+        policy = None
+        if grace_period is not None:
+            policy = KillPolicy(grace_period=DurationInfo(nanoseconds=int(grace_period * 1e9)))
         await self.call(
             s.Call(
                 type="KILL",
-                kill=s.Kill(task_id=ID(task_id), agent_id=ID(agent_id) if agent_id else None),
+                kill=s.Kill(
+                    task_id=ID(task_id),
+                    agent_id=ID(agent_id) if agent_id else None,
+                    kill_policy=policy,
+                ),
             )
         )
 
@@ -372,4 +447,12 @@ def new_task_id(prefix: str = "task") -> str:
     return f"{prefix}-{uuid.uuid4().hex[:12]}"
 
 
-__all__ = ["CallFailed", "Scheduler", "SchedulerDriver", "new_task_id"]
+__all__ = [
+    "CallFailed",
+    "CallbackErrors",
+    "CallbackFailed",
+    "Fenced",
+    "Scheduler",
+    "SchedulerDriver",
+    "new_task_id",
+]

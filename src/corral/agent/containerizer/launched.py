@@ -223,5 +223,3 @@ def capped_default(name: str, value: int) -> lp.RLimit:
     _, hard = resource.getrlimit(getattr(resource, f"RLIMIT_{name}"))
     v = value if hard == INFINITY else min(value, hard)
     return lp.RLimit(name=name, soft=v, hard=v)
-
-

@@ -64,9 +64,7 @@ class LinuxContainerizer(LauncherContainerizer):
             raise LaunchRefused(str(exc)) from None
         private = "network/private" in self.config.isolation
         ports = (
-            [p for b, e in spec.resources.port_ranges() for p in range(b, e + 1)]
-            if private
-            else []
+            [p for b, e in spec.resources.port_ranges() for p in range(b, e + 1)] if private else []
         )
         return Options(
             cgroups=limits,

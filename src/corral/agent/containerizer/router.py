@@ -116,9 +116,7 @@ class Router:
 
     def names(self) -> list[str]:
         """The containerizers this agent really uses, in order of preference."""
-        names = [
-            c.name for n in self.config.containerizers for c in self.all() if c.name == n
-        ]
+        names = [c.name for n in self.config.containerizers for c in self.all() if c.name == n]
         if self.launched.name not in names:
             names.append(self.launched.name)  # commands always run somewhere
         return names

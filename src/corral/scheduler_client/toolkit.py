@@ -1,0 +1,443 @@
+"""The framework toolkit: store + election + driver + tracker + placement, tied together.
+
+A framework author subclasses ``Framework`` and writes decisions only: ``desired()`` returns
+the ``Goal``s (what should run, how many), optionally ``task_info`` (how a task is built) and
+``on_update`` (to watch tasks). ``run_framework`` does the rest: it elects one leader among
+the instances sharing a store, subscribes with the framework id kept there (and the
+framework's ``failover_timeout``), reconciles before acting, launches and kills what the
+planner says, and fences itself the moment it loses the election.
+
+``FrameworkCore`` is the part that reacts to events; it makes its calls through any
+``CallSink`` (the real driver, or ``corral.scheduler_client.testing.FakeMaster``), so a
+framework's logic is unit-tested without processes.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import getpass
+import logging
+import time
+from collections.abc import Callable, Sequence
+from dataclasses import replace
+from pathlib import Path
+from typing import Protocol
+
+import aiohttp
+
+from corral.resources import Resources
+from corral.scheduler_client.driver import (
+    CallbackErrors,
+    CallFailed,
+    Fenced,
+    Scheduler,
+    SchedulerDriver,
+)
+from corral.scheduler_client.matching import command_task
+from corral.scheduler_client.placement import agents_from_offers
+from corral.scheduler_client.planner import Goal, Launch, Plan, plan
+from corral.scheduler_client.store import FrameworkState, Store, open_state
+from corral.scheduler_client.tracker import (
+    Changes,
+    TrackedTask,
+    Tracker,
+    Unknown,
+    UnknownRule,
+    decode_task,
+    encode_task,
+    new_task_id,
+)
+from corral.wire import scheduler as s
+from corral.wire.base import ID
+from corral.wire.common import Capability, Filters, FrameworkInfo
+from corral.wire.tasks import TaskInfo, TaskStatus
+
+log = logging.getLogger("corral.scheduler_client.toolkit")
+
+TASK_PREFIX = "task/"
+
+
+class CallSink(Protocol):
+    async def call(self, call: s.Call) -> None: ...
+
+
+class Framework:
+    """Override ``desired`` (and, if you like, the other hooks). Keep them pure and quick:
+    they run on the event loop between events."""
+
+    name: str = "framework"
+    role: str = "*"
+    failover_timeout: float = 7 * 24 * 3600.0  # how long the master keeps our tasks for us
+    unknown_tasks: UnknownRule = Unknown.KILL
+    refuse_seconds: float = 5.0  # how long declined offers stay away
+
+    def desired(self) -> Sequence[Goal]:
+        """What should run now."""
+        return []
+
+    def task_info(self, launch: Launch, task_id: str) -> TaskInfo:
+        """The TaskInfo for one launch: by default the goal's command, with Marathon's
+        ``PORT0..N``, ``PORTS``, ``PORT`` and ``HOST`` in the environment."""
+        a = launch.assignment
+        env = dict(launch.goal.env)
+        for i, port in enumerate(a.ports):
+            env[f"PORT{i}"] = str(port)
+        if a.ports:
+            env["PORT"] = str(a.ports[0])
+            env["PORTS"] = ",".join(str(p) for p in a.ports)
+        env["HOST"] = a.hostname
+        return command_task(
+            task_id,
+            launch.goal.spec.name,
+            a.agent_id,
+            launch.goal.command,
+            a.resources,
+            role=launch.goal.spec.role,
+            env=env,
+        )
+
+    def on_update(self, task: TrackedTask, status: TaskStatus) -> None:
+        """A status update for one of our tasks (after the tracker recorded it)."""
+
+    def on_unplaced(self, group: str, reason: str) -> None:
+        """A goal that cannot be met with the offers at hand, and why."""
+        log.info("%s: cannot place %s: %s", self.name, group, reason)
+
+
+class FrameworkCore:
+    """Reacts to subscription, offers, updates and ticks; persists, then calls."""
+
+    def __init__(
+        self,
+        framework: Framework,
+        store: Store | None,
+        tracker: Tracker | None = None,
+        clock: Callable[[], float] = time.time,
+        totals: Callable[[], dict[str, Resources]] | None = None,
+    ) -> None:
+        self.framework = framework
+        self.store = store
+        self.tracker = tracker or Tracker(framework.unknown_tasks)
+        self.clock = clock
+        self.totals = totals
+        self.framework_id: str | None = None
+        self.last_plan: Plan | None = None
+        self.unplaced: dict[str, str] = {}
+
+    async def load(self) -> str | None:
+        """Read the framework id and the tracked tasks back from the store."""
+        if self.store is None:
+            return None
+        tasks = []
+        for key in await self.store.keys(TASK_PREFIX):
+            data = await self.store.get(key)
+            if data is not None:
+                tasks.append(decode_task(data))
+        self.tracker.load(tasks)
+        self.framework_id = await self.store.framework_id()
+        return self.framework_id
+
+    async def apply(self, sink: CallSink, changes: Changes) -> None:
+        """Persist first, then make the calls in order (a crash in between re-reconciles)."""
+        if self.store is not None:
+            for t in changes.persist:
+                await self.store.put(TASK_PREFIX + t.task_id, encode_task(t))
+            for tid in changes.forget:
+                await self.store.delete(TASK_PREFIX + tid)
+        for call in changes.calls:
+            await sink.call(call)
+
+    # ------------------------------------------------------------------ events
+    async def subscribed(self, sink: CallSink, framework_id: str) -> None:
+        if framework_id != self.framework_id and self.store is not None:
+            await self.store.set_framework_id(framework_id)
+        self.framework_id = framework_id
+        await self.apply(sink, self.tracker.subscribed(self.clock()))
+
+    def disconnected(self) -> None:
+        self.tracker.disconnected()
+
+    async def update(self, sink: CallSink, status: TaskStatus) -> None:
+        changes = self.tracker.update(status, self.clock())
+        await self.apply(sink, changes)
+        tid = status.task_id.value
+        ended = next((t for t in changes.ended if t.task_id == tid), None)
+        task = self.tracker.tasks.get(tid) or ended
+        if task is not None:
+            self.framework.on_update(task, status)
+        if ended is not None and self.tracker.ready:
+            await sink.call(s.Call(type="REVIVE", revive=s.Roles()))  # a replacement may be due
+
+    async def offers(self, sink: CallSink, offers: list[s.Offer]) -> None:
+        ids = [o.id.value for o in offers]
+        if not self.tracker.ready:
+            await self._decline(sink, ids, 1.0)  # not reconciled: act on nothing yet
+            return
+        p = plan(
+            self.goals(),
+            self.tracker.live(),
+            agents_from_offers(offers),
+            totals=self.totals() if self.totals else None,
+        )
+        self.last_plan = p
+        for group, reason in p.unplaced.items():
+            if self.unplaced.get(group) != reason:
+                self.framework.on_unplaced(group, reason)
+        self.unplaced = dict(p.unplaced)
+        await self._kill(sink, p)
+        by_agent: dict[str, list[Launch]] = {}
+        for launch in p.launches:
+            by_agent.setdefault(launch.assignment.agent_id, []).append(launch)
+        for launches in by_agent.values():
+            infos = []
+            for launch in launches:
+                tid = new_task_id(launch.goal.group)
+                a = launch.assignment
+                record = TrackedTask(
+                    task_id=tid,
+                    group=launch.goal.group,
+                    agent_id=a.agent_id,
+                    hostname=a.hostname,
+                    attributes=_attributes_of(offers, a.agent_id),
+                    ports=list(a.ports),
+                    launched_at=self.clock(),
+                    updated_at=self.clock(),
+                )
+                await self.apply(sink, self.tracker.launching(record))
+                infos.append(self.framework.task_info(launch, tid))
+            op = s.Operation(type="LAUNCH", launch=s.Launch(task_infos=infos))
+            accept = s.Call(
+                type="ACCEPT",
+                accept=s.Accept(
+                    offer_ids=[ID(o) for o in launches[0].assignment.offer_ids],
+                    operations=[op],
+                    filters=Filters(refuse_seconds=self.framework.refuse_seconds),
+                ),
+            )
+            try:
+                await sink.call(accept)
+            except Fenced:
+                raise
+            except (CallFailed, OSError, aiohttp.ClientError) as exc:
+                # Did the master get it? Ask (the periodic reconciliation asks again).
+                log.warning("%s: launching failed: %s", self.framework.name, exc)
+                asked = self.tracker.launch_failed(i.task_id.value for i in infos)
+                with contextlib.suppress(CallFailed, OSError, aiohttp.ClientError):
+                    await self.apply(sink, asked)
+        if p.decline:
+            await self._decline(sink, p.decline, self.framework.refuse_seconds)
+
+    def goals(self) -> list[Goal]:
+        """The framework's goals; a spec in the default role takes the framework's role
+        (so its reservations are used, and the task is allocated to that role)."""
+        role = self.framework.role
+        out = []
+        for g in self.framework.desired():
+            if g.spec.role == "*" and role != "*":
+                g = replace(g, spec=replace(g.spec, role=role))
+            out.append(g)
+        return out
+
+    async def tick(self, sink: CallSink) -> None:
+        """Timers: reconciliation retries, and kills (scaling down needs no offer)."""
+        await self.apply(sink, self.tracker.tick(self.clock()))
+        if self.tracker.ready:
+            p = plan(self.goals(), self.tracker.live(), [])
+            await self._kill(sink, p)
+
+    async def _kill(self, sink: CallSink, p: Plan) -> None:
+        goals = {g.group: g for g in self.goals()}
+        for t in p.kills:
+            goal = goals.get(t.group)
+            grace = goal.kill_grace_period if goal else None
+            await self.apply(sink, self.tracker.kill(t.task_id, grace))
+
+    async def _decline(self, sink: CallSink, offer_ids: list[str], refuse: float) -> None:
+        await sink.call(
+            s.Call(
+                type="DECLINE",
+                decline=s.Decline(
+                    offer_ids=[ID(o) for o in offer_ids], filters=Filters(refuse_seconds=refuse)
+                ),
+            )
+        )
+
+
+def _attributes_of(offers: list[s.Offer], agent_id: str) -> dict[str, str]:
+    for a in agents_from_offers(o for o in offers if o.agent_id.value == agent_id):
+        return dict(a.attributes)
+    return {}
+
+
+class _DriverScheduler(Scheduler):
+    """Bridges the driver's callbacks to the core."""
+
+    def __init__(self, core: FrameworkCore) -> None:
+        self.core = core
+
+    async def subscribed(self, driver: SchedulerDriver, framework_id: str) -> None:
+        log.info("%s: subscribed as %s", self.core.framework.name, framework_id)
+        await self.core.subscribed(driver, framework_id)
+
+    async def offers(self, driver: SchedulerDriver, offers: list[s.Offer]) -> None:
+        await self.core.offers(driver, offers)
+
+    async def update(self, driver: SchedulerDriver, status: TaskStatus) -> None:
+        await self.core.update(driver, status)
+
+    def disconnected(self, driver: SchedulerDriver) -> None:
+        self.core.disconnected()
+
+    def error(self, driver: SchedulerDriver, message: str) -> None:
+        log.error("%s: the master says: %s", self.core.framework.name, message)
+
+
+class Runner:
+    """Run a ``Framework`` as one instance of an HA group sharing ``state`` (a directory or
+    ``zk://`` URL). ``leading`` is set once this instance leads; ``subscribed`` once it
+    subscribed; ``run`` returns when stopped or fenced."""
+
+    def __init__(
+        self,
+        framework: Framework,
+        master: str,
+        state: str | Path,
+        *,
+        user: str | None = None,
+        lease_ttl: float = 5.0,
+        session_timeout: float = 10.0,
+        on_callback_error: CallbackErrors = "log",
+        tick_interval: float = 0.5,
+    ) -> None:
+        self.framework = framework
+        self.master = master
+        self.location = state
+        self.user = user or getpass.getuser()
+        self.lease_ttl = lease_ttl
+        self.session_timeout = session_timeout
+        self.on_callback_error: CallbackErrors = on_callback_error
+        self.tick_interval = tick_interval
+        self.leading = asyncio.Event()
+        self.fenced = False
+        self.state: FrameworkState | None = None
+        self.core: FrameworkCore | None = None
+        self.driver: SchedulerDriver | None = None
+        self._task: asyncio.Task[None] | None = None
+        self._stop_task: asyncio.Task[None] | None = None
+        self._stopping = False
+
+    async def run(self) -> None:
+        """Campaign, then lead until stopped or fenced. Returns normally when stopped."""
+        self._task = asyncio.current_task()
+        self.state = await open_state(
+            self.location,
+            self.framework.name,
+            lease_ttl=self.lease_ttl,
+            session_timeout=self.session_timeout,
+        )
+        try:
+            try:
+                await self.state.election.campaign()
+            except asyncio.CancelledError:
+                if self._stopping:
+                    return
+                raise
+            self.leading.set()
+            core = self.core = FrameworkCore(self.framework, self.state.store)
+            framework_id = await core.load()
+            log.info(
+                "%s: leading (framework id %s, %d tracked tasks)",
+                self.framework.name,
+                framework_id or "new",
+                len(core.tracker.tasks),
+            )
+            info = FrameworkInfo(
+                user=self.user,
+                name=self.framework.name,
+                id=ID(framework_id) if framework_id else None,
+                failover_timeout=self.framework.failover_timeout,
+                checkpoint=True,
+                roles=[self.framework.role],
+                capabilities=[Capability(type="MULTI_ROLE")],
+            )
+            driver = self.driver = SchedulerDriver(
+                self.master,
+                info,
+                _DriverScheduler(core),
+                on_callback_error=self.on_callback_error,
+            )
+            await self._lead(driver, core, self.state)
+        finally:
+            await self.state.close()
+
+    async def _lead(self, driver: SchedulerDriver, core: FrameworkCore, st: FrameworkState) -> None:
+        running = asyncio.create_task(driver.run())
+        lost = asyncio.create_task(st.election.lost.wait())
+        ticker = asyncio.create_task(self._tick(driver, core))
+        try:
+            await asyncio.wait({running, lost}, return_when=asyncio.FIRST_COMPLETED)
+            if lost.done():
+                self.fenced = True
+                driver.fence()
+            await running
+        finally:
+            for t in (lost, ticker):
+                t.cancel()
+                with contextlib.suppress(asyncio.CancelledError):
+                    await t
+
+    async def _tick(self, driver: SchedulerDriver, core: FrameworkCore) -> None:
+        while True:
+            await asyncio.sleep(self.tick_interval)
+            if not driver.connected.is_set():
+                continue
+            try:
+                await core.tick(driver)
+            except Fenced:
+                return
+            except CallFailed as exc:
+                log.warning("%s: %s", self.framework.name, exc)
+            except Exception:
+                # The framework's own code (``desired``) raised: never lost, never silent.
+                log.exception("%s: a tick failed", self.framework.name)
+                if self.on_callback_error == "stop":
+                    await driver.stop(failover=True)
+                    return
+
+    async def stop(self) -> None:
+        """Stop this instance; the framework stays registered (another instance takes over,
+        the lease or lock is released at once)."""
+        self._stopping = True
+        if self.driver is not None:
+            await self.driver.stop(failover=True)
+        elif self._task is not None:
+            self._task.cancel()  # still campaigning
+
+    def request_stop(self) -> None:
+        """``stop`` from a signal handler."""
+        self._stop_task = asyncio.get_running_loop().create_task(self.stop())
+
+
+async def run_framework(
+    framework: Framework,
+    master: str,
+    state: str | Path,
+    *,
+    lease_ttl: float = 5.0,
+    session_timeout: float = 10.0,
+    on_callback_error: CallbackErrors = "log",
+) -> None:
+    """Run ``framework`` until it is stopped or loses its election (see ``Runner``)."""
+    runner = Runner(
+        framework,
+        master,
+        state,
+        lease_ttl=lease_ttl,
+        session_timeout=session_timeout,
+        on_callback_error=on_callback_error,
+    )
+    await runner.run()
+
+
+__all__ = ["CallSink", "Framework", "FrameworkCore", "Goal", "Runner", "run_framework"]
