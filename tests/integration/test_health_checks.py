@@ -181,3 +181,26 @@ async def test_http_health_check_reaches_a_task_in_its_own_network_namespace() -
         assert_turned_unhealthy(updates, 2)
     finally:
         c.__exit__(None, None, None)
+
+
+async def test_probes_resume_after_the_agent_restarts(cluster: LocalCluster) -> None:
+    # The agent restarts while a probed task runs; the new agent probes it again, so the task
+    # still gets killed when it turns unhealthy.
+    hc = {"type": "COMMAND", "command": {"value": "test ! -e sick"}, **FAST}
+    hc["consecutive_failures"] = 1
+    async with connected(cluster.master) as (driver, rec):
+        offer = await rec.next_offer()
+        t = task("kept", offer, "sleep 600")
+        t.health_check = msgspec.convert(hc, HealthCheck)
+        await driver.launch([offer.id.value], [t])
+        await rec.wait_for(
+            lambda: any(u.healthy for u in health_updates(rec, "kept")), 20, "kept healthy"
+        )
+        sandbox = sandbox_of(cluster, "kept")
+        agent = cluster.agents[0]
+        cluster.kill_agent(agent)
+        cluster.restart_agent(agent)
+        Path(sandbox, "sick").touch()
+        killed = await rec.wait_state("kept", "TASK_KILLED", 30)
+        assert killed.healthy is False
+        assert killed.message is not None and "consecutive health check failures" in killed.message

@@ -4,13 +4,22 @@ kill of an unhealthy task, and the last result on every later update."""
 from __future__ import annotations
 
 import msgspec
-from agent_core_world import FID, Agent, command_task, framework, of_type
+from agent_core_world import FID, WORK, Agent, command_task, framework, make_state, of_type
 
+from corral.agent.checkpoint import Recovered, TaskRecord
 from corral.agent.core import effects as fx
 from corral.agent.core import events as ev
-from corral.agent.status_updates import UpdateRecord
+from corral.agent.core.recovery import recover
+from corral.agent.status_updates import UpdateRecord, replay
 from corral.wire.agent import StatusUpdate
-from corral.wire.tasks import CheckInfo, CheckStatusInfo, CommandCheckStatus, HealthCheck
+from corral.wire.base import ID
+from corral.wire.tasks import (
+    CheckInfo,
+    CheckStatusInfo,
+    CommandCheckStatus,
+    HealthCheck,
+    TaskStatus,
+)
 
 HEALTH = msgspec.convert({"type": "TCP", "tcp": {"port": 31000}}, HealthCheck)
 CHECK = msgspec.convert({"type": "COMMAND", "command": {"command": {"value": "x"}}}, CheckInfo)
@@ -67,3 +76,36 @@ def test_check_results_are_carried_by_later_updates() -> None:
     assert up.status.reason == "REASON_TASK_CHECK_STATUS_UPDATED"
     (end,) = updates(a.feed(ev.ContainerExited(cid, 0, True, "Command exited with status 0")))
     assert end.status.state == "TASK_FINISHED" and end.status.check_status == result
+
+
+def test_a_running_task_is_probed_again_after_an_agent_restart() -> None:
+    def record(tid: str, cid: str) -> TaskRecord:
+        return TaskRecord(
+            framework=framework(),
+            task=command_task(tid, health_check=HEALTH),
+            sandbox=str(WORK / "sandboxes" / cid),
+            container_id=cid,
+        )
+
+    running = TaskStatus(task_id=ID("probed"), state="TASK_RUNNING", uuid=bytes(16))
+    ended = TaskStatus(task_id=ID("ended"), state="TASK_RUNNING", uuid=bytes(15) + b"\x01")
+    journal = [
+        UpdateRecord(update=StatusUpdate(framework_id=ID(FID), status=s)) for s in (running, ended)
+    ]
+    pending, latest = replay(journal)
+    a = Agent(make_state())
+    recover(
+        a.state,
+        Recovered(
+            agent_id="agent-7",
+            tasks=[record("probed", "c-1"), record("ended", "c-2")],
+            executors=[],
+        ),
+        pending,
+        latest,
+    )
+    a.feed(ev.ContainerRecovered("c-1", 11))
+    a.feed(ev.ContainerExited("c-2", 0, True, "Command exited with status 0"))
+    out = a.feed(ev.RecoveryFinished())
+    assert of_type(out, fx.StartProbes) == [fx.StartProbes(FID, "probed")]  # not the ended one
+    assert a.feed(ev.RecoveryFinished()) == []  # once

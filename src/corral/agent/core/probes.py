@@ -16,6 +16,21 @@ from corral.health.policy import Reported
 from corral.wire.tasks import TaskStatus, is_terminal
 
 
+def resume(state: AgentState, task: TaskEntry) -> None:
+    """After an agent restart: a task still running in its container is probed again (from
+    a fresh verdict; its grace period starts over)."""
+    info = task.info
+    if info.health_check is None and info.check is None:
+        return
+    if task.state != "TASK_RUNNING" or not task.container_id:
+        return
+    if task.probes is None:
+        task.probes = Reported()
+    if not task.probes.probing:
+        task.probes.probing = True
+        state.outbox.append(StartProbes(task.framework_id, task.task_id))
+
+
 def annotate(state: AgentState, task: TaskEntry, status: TaskStatus) -> None:
     info = task.info
     if task.probes is None:

@@ -12,6 +12,7 @@ from pathlib import Path
 
 from corral.agent.checkpoint import Recovered
 from corral.agent.core.effects import Effect, ForgetExecutor, ForgetTask
+from corral.agent.core.probes import resume as resume_probes
 from corral.agent.core.state import AgentState, ExecutorEntry, TaskEntry
 from corral.agent.status_updates import Pending
 from corral.wire.tasks import is_terminal
@@ -71,8 +72,10 @@ def recover(
 
 def recovery_finished(state: AgentState) -> None:
     """Task groups whose tasks all ended while the agent was down are gone (they have no
-    container of their own to report it)."""
+    container of their own to report it); tasks still running get their probes back."""
     for fw in state.frameworks.values():
+        for task in fw.tasks.values():
+            resume_probes(state, task)
         for eid, ex in list(fw.executors.items()):
             if ex.kind == "group" and not ex.tasks:
                 del fw.executors[eid]
