@@ -9,6 +9,9 @@ from collections.abc import Callable
 
 import aiohttp
 
+from corral.wire.codec import decode
+from corral.wire.state_views import FileData
+
 POLL = 0.25  # seconds between reads while the task runs
 CHUNK = 1 << 20
 FILES = ("stdout", "stderr")
@@ -47,6 +50,5 @@ async def _read(session: aiohttp.ClientSession, agent: str, path: str, offset: i
     with contextlib.suppress(aiohttp.ClientError, TimeoutError, ValueError, OSError):
         async with session.get(f"http://{agent}/files/read", params=params) as resp:
             if resp.status == 200:
-                body = await resp.json()
-                return str(body.get("data") or "")
+                return decode(await resp.read(), FileData).data
     return ""  # not there yet (404 before the sandbox exists) or the agent is unreachable
