@@ -42,12 +42,14 @@ def test_two_processes_worth_of_tables_on_one_file(tmp_path: Path) -> None:
 
 async def test_leader_that_loses_its_lease_is_fenced(tmp_path: Path) -> None:
     path = tmp_path / "fw.sqlite"
-    leader = LeaseElection(path, "fw", "A", ttl=0.6)
+    leader = LeaseElection(path, "fw", "A", ttl=1.0)
     await leader.campaign()
     assert leader.lease is not None and leader.lease.holder == "A"
-    standby = LeaseElection(path, "fw", "B", ttl=0.6)
+    standby = LeaseElection(path, "fw", "B", ttl=1.0)
     waiting = asyncio.create_task(standby.campaign())
-    await asyncio.sleep(0.5)
+    # Watching for something that must not happen takes time: over 2.5 leases, an unrenewed
+    # lease would have gone to B.
+    await asyncio.sleep(2.5)
     assert not waiting.done()  # A keeps renewing: B waits
     # A stalls (as if paused) and B takes over once A's lease is out of date:
     thief = LeaseTable(path)
