@@ -34,5 +34,15 @@ if ! command -v dockerd >/dev/null || ! dpkg -s busybox-static >/dev/null 2>&1; 
         echo "install_test_deps: not root or no apt-get: skipping docker (docker tests will skip)" >&2
     fi
 fi
+# Browser tests: Debian's Chromium, driven by Playwright (never `playwright install`).
+if ! command -v chromium >/dev/null; then
+    if [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null; then
+        export DEBIAN_FRONTEND=noninteractive
+        apt-get update -qq
+        apt-get install -y -qq chromium >/dev/null
+    else
+        echo "install_test_deps: not root or no apt-get: skipping chromium (browser tests will skip)" >&2
+    fi
+fi
 PIP_DISABLE_PIP_VERSION_CHECK=1 PIP_ROOT_USER_ACTION=ignore "$PY" -m pip install -q -e '.[test]'
 PYTHON="$PY" bash scripts/install_pymesos.sh
