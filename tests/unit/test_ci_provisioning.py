@@ -7,14 +7,14 @@ from corral.frameworks.ci.templates import CiConfig, Template
 
 
 def config(**over: object) -> CiConfig:
-    base: dict[str, object] = dict(
-        name="linux",
-        command="agent",
-        labels=("linux",),
-        max=3,
-        provision_delay=60.0,
-        idle_termination=100.0,
-    )
+    base: dict[str, object] = {
+        "name": "linux",
+        "command": "agent",
+        "labels": ("linux",),
+        "max": 3,
+        "provision_delay": 60.0,
+        "idle_termination": 100.0,
+    }
     base.update(over)
     return CiConfig(templates=(Template(**base),))  # type: ignore[arg-type]
 
@@ -97,7 +97,7 @@ def test_existing_capacity_serves_first_and_later_builds_wait_their_own_delay() 
     w = World(config(max=10))
     w.demand(1)
     w.advance(60)
-    (first,) = w.launch_all()
+    (_first,) = w.launch_all()
     w.demand(2)  # one more build at t=60: the idle agent takes the first
     assert not [d for d in w.advance(59) if d.kind == "create"]
     out = w.advance(1)
@@ -153,7 +153,7 @@ def test_the_minimum_is_made_at_once_and_kept() -> None:
     w = World(config(min=1, idle_termination=10))
     out = w.feed(p.Tick())
     assert w.kinds(out) == ["create"] and "minimum of 1" in out[0].reason
-    (a,) = w.launch_all()
+    (_a,) = w.launch_all()
     out = w.advance(10)
     assert w.kinds(out) == ["keep"] and "at least 1" in out[0].reason
     assert w.advance(10) == []
