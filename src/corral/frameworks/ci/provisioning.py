@@ -41,6 +41,7 @@ from corral.frameworks.ci.templates import CiConfig, Template
 AgentStateName = Literal["pending", "starting", "idle", "busy", "draining", "removing"]
 DecisionKind = Literal["create", "keep", "remove", "drain", "wait", "gone"]
 LOG_SIZE = 1000
+STATES = ("pending", "starting", "idle", "busy", "draining", "removing")
 LIVE = ("pending", "starting", "idle", "busy")  # states that give capacity
 
 
@@ -121,13 +122,9 @@ class CiState:
         )
 
     def needs_master(self) -> bool:
-        """Whether the framework must be registered: it needs or holds resources."""
-        return bool(
-            self.agents
-            or self.requests
-            or any(d.units for d in self.demand.values())
-            or any(t.min > 0 for t in self.config.templates)
-        )
+        """Whether the framework must be registered: it holds agents, or has decided to
+        make one (work that waits within its provision-delay needs no resources yet)."""
+        return bool(self.agents)
 
     def waiting_units(self) -> int:
         return sum(len(d.units) for d in self.demand.values()) + len(self.requests)
