@@ -8,9 +8,9 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from browser import browser_page
 from ci_harness import CiProcess, request
 
+from browser import browser_page
 from corral.testing import LocalCluster, wait_until
 
 pytestmark = [pytest.mark.integration, pytest.mark.browser]
@@ -56,8 +56,14 @@ def test_demand_busy_idle_and_drain(ci: CiProcess) -> None:
     status, _ = request("POST", ci.url + "/v1/demand", {"labels": ["linux"], "count": 3})
     assert status == 200
     got = wait_until(
-        lambda: (a := agents(ci)) and all(x["state"] == "idle" for x in a.values())
-        and len(a) == 2 and a, 20, what="two idle agents",
+        lambda: (
+            (a := agents(ci))
+            and all(x["state"] == "idle" for x in a.values())
+            and len(a) == 2
+            and a
+        ),
+        20,
+        what="two idle agents",
     )
     assert set(got) == {"linux-1", "linux-2"}  # the maximum, though 3 builds wait
     reasons = [d["reason"] for d in ci.get("/v1/decisions")]
@@ -99,8 +105,6 @@ def test_a_full_cluster_is_said_and_shown(ci: CiProcess) -> None:
     wait_until(lambda: not ci.get("/v1/agents"), 20, what="the pending agent dropped")
 
 
-
-
 def test_bad_input_names_the_field(ci: CiProcess) -> None:
     status, body = request("POST", ci.url + "/v1/demand", {"labels": ["x"], "count": "two"})
     assert status == 422 and "count" in body["message"]
@@ -108,3 +112,40 @@ def test_bad_input_names_the_field(ci: CiProcess) -> None:
     assert status == 422 and "template" in body["message"]
     status, body = request("POST", ci.url + "/v1/agents/ghost/report", {"busy": 1})
     assert status == 404 and "ghost" in body["message"]
+
+
+def test_the_polling_adapter_reports_a_queue(ci: CiProcess) -> None:
+    import subprocess
+    import sys
+
+    def adapter(queue: str) -> None:
+        subprocess.run(
+            [
+                sys.executable,
+                "-m",
+                "corral.frameworks.ci.adapter",
+                "--ci-url",
+                ci.url,
+                "--source",
+                "poller",
+                "--once",
+                "--queue-command",
+                f"printf '{queue}'",
+            ],
+            check=True,
+            timeout=30,
+            capture_output=True,
+        )
+
+    adapter("arm 2\\nlinux 1\\n")
+    got = {
+        (tuple(d["labels"]), d["count"]) for d in ci.get("/v1/demand") if d["source"] == "poller"
+    }
+    assert got == {(("arm",), 2), (("linux",), 1)}
+    reasons = [d["reason"] for d in ci.get("/v1/decisions")]
+    assert any("labels arm: no template has them" in r for r in reasons), reasons
+    # Builds gone from the queue are set back to 0 (by the same poller, on its next poll).
+    request("POST", ci.url + "/v1/demand", {"labels": ["arm"], "count": 0, "source": "poller"})
+    request("POST", ci.url + "/v1/demand", {"labels": ["linux"], "count": 0, "source": "poller"})
+    assert not [d for d in ci.get("/v1/demand") if d["source"] == "poller"]
+    wait_until(lambda: not ci.get("/v1/agents"), 20, what="no agent left")
