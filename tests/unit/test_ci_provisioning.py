@@ -252,3 +252,17 @@ def test_restore_keeps_agents_and_names_stay_unique() -> None:
     state = p.restore(config(provision_delay=0, max=5), agents)
     p.handle(state, p.SetDemand(frozenset({"linux"}), 2), 2.0)
     assert sorted(state.agents) == ["linux-7", "linux-8"]
+
+
+def test_agents_of_a_template_no_longer_configured_go_busy_ones_drained_first() -> None:
+    agents = [
+        p.Agent(name="old-1", template="old", created_at=1.0, state="idle", task_id="old-1.t"),
+        p.Agent(
+            name="old-2", template="old", created_at=1.0, state="busy", busy=1, task_id="old-2.t"
+        ),
+    ]
+    state = p.restore(config(), agents)
+    out = p.handle(state, p.Tick(), 2.0)
+    assert [(d.kind, d.agent) for d in out] == [("remove", "old-1"), ("drain", "old-2")]
+    out = p.handle(state, p.Report("old-2", 0), 3.0)
+    assert [(d.kind, d.agent) for d in out] == [("remove", "old-2")]

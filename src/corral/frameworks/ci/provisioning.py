@@ -410,6 +410,16 @@ def _say(
 # ---------------------------------------------------------------------- the rules
 def _evaluate(state: CiState, now: float, out: list[Decision]) -> None:
     templates = state.config.templates
+    # Agents of a template no longer configured (read back after a restart) go: drained
+    # first when busy.
+    for a in list(state.agents.values()):
+        if state.config.template(a.template) is None and a.state in LIVE:
+            if a.busy > 0:
+                a.state = "draining"
+                a.note = f"draining: template {a.template} is no longer configured"
+                out.append(Decision(now, "drain", a.template, a.note, a.name))
+            else:
+                _remove(state, a, now, out, f"template {a.template} is no longer configured")
     # Draining agents that went idle go now.
     for a in list(state.agents.values()):
         if a.state == "draining" and a.busy == 0:
