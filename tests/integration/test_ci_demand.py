@@ -149,3 +149,32 @@ def test_the_polling_adapter_reports_a_queue(ci: CiProcess) -> None:
     request("POST", ci.url + "/v1/demand", {"labels": ["linux"], "count": 0, "source": "poller"})
     assert not [d for d in ci.get("/v1/demand") if d["source"] == "poller"]
     wait_until(lambda: not ci.get("/v1/agents"), 20, what="no agent left")
+
+
+def test_a_restart_keeps_running_agents(ci: CiProcess, tmp_path: Path) -> None:
+    own = CiProcess(ci.cluster, tmp_path, TEMPLATES).start()  # its own store
+    try:
+        restart(own)
+    finally:
+        own.stop()
+
+
+def restart(ci: CiProcess) -> None:
+    request("POST", ci.url + "/v1/demand", {"labels": ["linux"], "count": 1, "source": "r"})
+    (name,) = wait_until(
+        lambda: [a["name"] for a in ci.get("/v1/agents") if a["state"] == "idle"],
+        20,
+        what="an idle agent",
+    )
+    request("POST", ci.url + f"/v1/agents/{name}/report", {"busy": 1})
+    task = ci.get(f"/v1/agents/{name}")["task_id"]
+    framework = ci.get("/v1/status")["framework_id"]
+    ci.stop()  # SIGTERM while an agent runs: the framework fails over, the task keeps running
+    ci.start()
+    wait_until(lambda: ci.get("/v1/status")["registered"], 20, what="re-registering")
+    assert ci.get("/v1/status")["framework_id"] == framework
+    again = ci.get(f"/v1/agents/{name}")
+    assert again["task_id"] == task and again["state"] in ("busy", "idle")
+    request("POST", ci.url + "/v1/demand", {"labels": ["linux"], "count": 0, "source": "r"})
+    request("POST", ci.url + f"/v1/agents/{name}/report", {"busy": 0})
+    wait_until(lambda: not ci.get("/v1/agents"), 20, what="the agent removed after the restart")
