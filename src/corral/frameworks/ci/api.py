@@ -18,6 +18,7 @@ from aiohttp import web
 
 from corral.frameworks.ci import provisioning as p
 from corral.frameworks.ci.framework import CiFramework, CiRunner
+from corral.frameworks.ci.model import STATES
 
 
 class DemandBody(msgspec.Struct, forbid_unknown_fields=False):
@@ -169,7 +170,7 @@ def build_app(ci: CiFramework, runner: CiRunner | None = None) -> web.Applicatio
         templates = []
         for t in ci.config.templates:
             agents = ci.state.of_template(t.name)
-            counts = {st: sum(1 for a in agents if a.state == st) for st in p.STATES}
+            counts = {st: sum(1 for a in agents if a.state == st) for st in STATES}
             templates.append(
                 {
                     "name": t.name,
