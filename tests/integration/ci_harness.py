@@ -1,0 +1,98 @@
+"""Helpers for the ci framework's integration tests: the framework and a Buildbot master as
+processes on free ports, stopped by pid."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+import urllib.request
+from pathlib import Path
+from typing import Any
+
+from corral.testing import LocalCluster, free_port, wait_until
+
+BIN = str(Path(sys.executable).parent)
+
+
+def request(method: str, url: str, body: object | None = None) -> tuple[int, Any]:
+    data = json.dumps(body).encode() if body is not None else None
+    req = urllib.request.Request(url, data=data, method=method)
+    req.add_header("Content-Type", "application/json")
+    try:
+        with urllib.request.urlopen(req, timeout=10) as resp:
+            return resp.status, json.loads(resp.read() or b"null")
+    except urllib.error.HTTPError as exc:
+        return exc.code, json.loads(exc.read() or b"null")
+
+
+def spawn(argv: list[str], log: Path, cwd: Path | None = None) -> subprocess.Popen[bytes]:
+    with open(log, "ab") as out:
+        return subprocess.Popen(
+            argv,
+            stdout=out,
+            stderr=out,
+            stdin=subprocess.DEVNULL,
+            cwd=cwd,
+            start_new_session=True,
+            env={**os.environ, "PYTHONUNBUFFERED": "1", "PATH": BIN + ":" + os.environ["PATH"]},
+        )
+
+
+def stop(proc: subprocess.Popen[bytes] | None) -> None:
+    if proc is None or proc.poll() is not None:
+        return
+    proc.terminate()
+    try:
+        proc.wait(20)
+    except subprocess.TimeoutExpired:
+        proc.kill()
+        proc.wait(5)
+
+
+class CiProcess:
+    def __init__(self, cluster: LocalCluster, tmp: Path, templates: str) -> None:
+        self.cluster = cluster
+        self.port = free_port()
+        self.url = f"http://127.0.0.1:{self.port}"
+        self.config = tmp / "templates.toml"
+        self.config.write_text(templates)
+        self.log = tmp / "ci.log"
+        self.argv = [
+            sys.executable,
+            "-m",
+            "corral",
+            "ci",
+            "--master",
+            cluster.master,
+            "--config",
+            str(self.config),
+            "--port",
+            str(self.port),
+            "--work-dir",
+            str(tmp / "ci-state"),
+            "--unregister-after",
+            "1",
+        ]
+        self.proc: subprocess.Popen[bytes] | None = None
+
+    def start(self) -> CiProcess:
+        self.proc = spawn(self.argv, self.log)
+
+        def up() -> bool:
+            assert self.proc is not None
+            if self.proc.poll() is not None:
+                raise RuntimeError(f"corral ci exited; see {self.log}")
+            return request("GET", self.url + "/v1/status")[0] == 200
+
+        wait_until(up, 20, what=f"corral ci on {self.url}")
+        return self
+
+    def get(self, path: str) -> Any:
+        status, body = request("GET", self.url + path)
+        assert status == 200, (path, status, body)
+        return body
+
+    def stop(self) -> None:
+        stop(self.proc)
