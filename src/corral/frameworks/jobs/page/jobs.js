@@ -64,8 +64,8 @@
     remove: (name) => call("DELETE", "job/" + enc(name)),
     disable: (name) => call("PUT", "job/" + enc(name) + "/disable"),
     enable: (name) => call("PUT", "job/" + enc(name) + "/enable"),
-    history: (name) => call("GET", "job/" + enc(name) + "/runs"),
-    allHistory: () => call("GET", "runs?limit=100"),
+    history: (name) => call("GET", "job/" + enc(name) + "/runs?limit=50"),
+    allHistory: () => call("GET", "runs?limit=50"),
   };
 
   // ------------------------------------------------------------------ state
@@ -119,8 +119,8 @@
 
   function lastResult(job) {
     if (job.disabled) return "disabled";
-    const s = state.summary.get(job.name);
-    if (s && typeof s.state === "string" && /running|queued/.test(s.state)) return "running";
+    const s = job.state || (state.summary.get(job.name) || {}).state;
+    if (typeof s === "string" && /running|queued/.test(s)) return "running";
     if (typeof job.lastResult === "string" && job.lastResult) return job.lastResult;
     const ok = job.lastSuccess || "";
     const bad = job.lastError || "";
@@ -192,7 +192,7 @@
     for (const job of shown.slice(0, TABLE_LIMIT)) {
       const res = resultOnly(job);
       const summary = state.summary.get(job.name);
-      const runState = job.disabled ? "disabled" : (summary && summary.state) || "idle";
+      const runState = job.disabled ? "disabled" : job.state || (summary && summary.state) || "idle";
       const row = el(
         "tr",
         {
@@ -375,23 +375,26 @@
       ? `${state.selected} has not run yet.`
       : "No runs yet.";
     tbody.replaceChildren(...runs.map((r) => {
-      const result = r.result || r.state || "";
+      const result = r.state || r.result || "";
       const logs = el("td", { class: "logs" });
-      const out = r.stdoutUrl || r.logUrl || (r.logs && r.logs.stdout);
-      const err = r.stderrUrl || (r.logs && r.logs.stderr);
-      if (out) logs.append(el("a", { href: out, target: "_blank", rel: "noopener", text: "stdout" }));
-      if (err) logs.append(" ", el("a", { href: err, target: "_blank", rel: "noopener", text: "stderr" }));
+      const links = r.logs || {};
+      // the API gives absolute paths (/v1/runs/...); keep them relative to the page
+      const rel = (u) => (u && u.startsWith("/") ? u.slice(1) : u);
+      if (links.stdout) logs.append(el("a", { href: rel(links.stdout), target: "_blank", rel: "noopener", text: "stdout" }));
+      if (links.stderr) logs.append(" ", el("a", { href: rel(links.stderr), target: "_blank", rel: "noopener", text: "stderr" }));
+      let why = r.reason || "";
+      if (!why && r.exitStatus !== undefined && r.exitStatus !== null && r.exitStatus !== 0) why = "exit status " + r.exitStatus;
       return el(
         "tr",
-        { "data-run": r.id || r.runId || "", "data-result": result },
-        el("td", { text: r.job || r.jobName || state.selected || "" }),
-        el("td", { class: "run-id" }, el("code", { text: r.id || r.runId || r.taskId || "" })),
-        el("td", { text: fmtTime(r.scheduledAt || r.scheduled || r.due) }),
-        el("td", { text: fmtTime(r.startedAt || r.started) }),
-        el("td", { text: fmtTime(r.finishedAt || r.finished) }),
+        { "data-run": r.id || "", "data-result": result, "data-kind": r.kind || "" },
+        el("td", { text: r.job || state.selected || "" }),
+        el("td", { class: "run-id" }, el("code", { text: r.id || "" }), r.kind ? el("span", { class: "muted", text: " " + r.kind }) : null),
+        el("td", { text: fmtTime(r.scheduled) }),
+        el("td", { text: fmtTime(r.started) }),
+        el("td", { text: fmtTime(r.ended) }),
         el("td", { class: "result" },
           el("span", { class: "badge " + String(result).toLowerCase(), text: result }),
-          r.message ? el("span", { class: "muted", text: " " + r.message }) : null),
+          why ? el("span", { class: "muted", text: " " + why }) : null),
         el("td", { text: r.attempt !== undefined ? String(r.attempt) : "" }),
         logs
       );
@@ -473,7 +476,7 @@
     try {
       const [jobs, summary] = await Promise.all([
         api.jobs(),
-        api.summary().catch(() => ({ jobs: [] })),
+        Promise.resolve({ jobs: [] }),
       ]);
       state.jobs = (Array.isArray(jobs) ? jobs : jobs.jobs || []).slice()
         .sort((a, b) => a.name.localeCompare(b.name));
