@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import typer
 
-from corral.cli import client, daemons, job_command, run_command
+from corral.cli import client, daemons, job_command, jobs_command, run_command
 
 app = typer.Typer(
     name="corral",
@@ -21,6 +21,7 @@ app.command()(client.agents)
 app.command()(client.tasks)
 app.command()(client.frameworks)
 app.command()(client.logs)
+app.command()(jobs_command.jobs)
 app.add_typer(job_command.app, name="job")
 
 
