@@ -137,6 +137,10 @@ class JobsApi:
     async def guard(self, request: web.Request, handler: Any) -> web.StreamResponse:
         path = request.path
         needs_core = path.startswith(("/scheduler", "/v1")) or path == "/metrics"
+        runner = self.shell.runner
+        leading = runner is not None and runner.leading.is_set() and not runner.fenced
+        if not leading:
+            return await handler(request)  # a standby: the serving layer proxies it
         if needs_core and not self.shell.ready.is_set():
             return error(503, "the jobs framework is loading its state; try again shortly")
         try:
