@@ -112,3 +112,14 @@ def test_graph_cycles_and_rewiring() -> None:
     assert rewire_on_delete("a", (), "R/x/PT1H", g) == {"b": ((), "R/x/PT1H")}
     g.remove("b")
     assert g.parents["c"] == () and g.edges() == []
+
+
+def test_containers_map_to_mesos_container_info() -> None:
+    from corral.frameworks.jobs.containers import container_info
+
+    d = container_info({"type": "DOCKER", "image": "busybox", "network": "bridge"})
+    assert d.type == "DOCKER" and d.docker is not None and d.docker.network == "BRIDGE"
+    m = container_info({"type": "MESOS", "image": "alpine"})
+    assert m.mesos is not None and m.mesos.image is not None
+    with pytest.raises(JobError, match="container.type"):
+        container_info({"type": "RKT", "image": "x"})

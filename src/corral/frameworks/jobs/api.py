@@ -140,7 +140,8 @@ class JobsApi:
         runner = self.shell.runner
         leading = runner is not None and runner.leading.is_set() and not runner.fenced
         if not leading:
-            return await handler(request)  # a standby: the serving layer proxies it
+            proxied: web.StreamResponse = await handler(request)  # the serving layer proxies
+            return proxied
         if needs_core and not self.shell.ready.is_set():
             return error(503, "the jobs framework is loading its state; try again shortly")
         try:

@@ -24,6 +24,7 @@ from dataclasses import dataclass, field
 import msgspec
 
 from corral.frameworks.jobs import runs as R
+from corral.frameworks.jobs.containers import container_info
 from corral.frameworks.jobs.graph import Graph, GraphError, rewire_on_delete
 from corral.frameworks.jobs.model import Job, JobError, check_job
 from corral.frameworks.jobs.runs import Attempt, JobState, Run
@@ -312,6 +313,8 @@ class JobsCore:
     def add_job(self, job: Job, now: float) -> list[Effect]:
         """Create or replace a job. Raises JobError (nothing changes) if it is refused."""
         job = check_job(job, now)
+        if job.container is not None:
+            container_info(job.container)  # raises JobError naming the field
         try:
             self.graph.check(job.name, job.parents)
         except GraphError as exc:

@@ -18,6 +18,7 @@ import time
 from collections.abc import Sequence
 
 from corral.frameworks.jobs import runs as R
+from corral.frameworks.jobs.containers import container_info
 from corral.frameworks.jobs.core import (
     DeleteJob,
     Effect,
@@ -307,7 +308,7 @@ class JobsShell:
         env.update({"CHRONOS_JOB_NAME": j.name, "HOST": a.hostname})
         if parsed:
             env["CORRAL_JOB_RUN"] = parsed[1]
-        return command_task(
+        info = command_task(
             task_id,
             f"ChronosTask:{j.name}",
             a.agent_id,
@@ -319,6 +320,9 @@ class JobsShell:
             env=env,
             uris=list(j.uris) or [str(f.get("uri", "")) for f in j.fetch],
         )
+        if j.container is not None:
+            info.container = container_info(j.container)  # checked when the job was added
+        return info
 
     def update(self, task: TrackedTask, status: TaskStatus) -> None:
         group = task.group or group_of(task.task_id)
