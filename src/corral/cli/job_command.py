@@ -257,8 +257,8 @@ def runs_of(base: str, name: str, limit: int) -> list[dict[str, Any]]:
 def run_row(r: dict[str, Any]) -> list[str]:
     reason = r.get("reason") or ""
     exit_status = r.get("exitStatus")
-    if exit_status not in (None, 0) and not reason:
-        reason = f"exit status {exit_status}"
+    if exit_status not in (None, 0) and f"status {exit_status}" not in reason:
+        reason = f"{reason} (exit status {exit_status})".strip()
     return [
         str(r.get("id") or ""),
         str(r.get("kind") or ""),

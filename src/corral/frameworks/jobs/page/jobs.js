@@ -350,6 +350,7 @@
     state.selected = name;
     $("#history-job").textContent = name ? "of " + name : "";
     $("#history-all").hidden = !name;
+    $("#history tbody").replaceChildren(); // never show one job's runs under another's name
     renderJobs();
     renderGraph();
     refreshHistory();
@@ -362,6 +363,7 @@
   }
 
   async function refreshHistory() {
+    const asked = state.selected;
     let runs;
     try {
       runs = runsOf(state.selected ? await api.history(state.selected) : await api.allHistory());
@@ -369,6 +371,7 @@
       if (state.selected) showError(err);
       runs = [];
     }
+    if (asked !== state.selected) return;
     const tbody = $("#history tbody");
     $("#history-empty").hidden = runs.length > 0;
     $("#history-empty").textContent = state.selected
@@ -382,11 +385,17 @@
       const rel = (u) => (u && u.startsWith("/") ? u.slice(1) : u);
       if (links.stdout) logs.append(el("a", { href: rel(links.stdout), target: "_blank", rel: "noopener", text: "stdout" }));
       if (links.stderr) logs.append(" ", el("a", { href: rel(links.stderr), target: "_blank", rel: "noopener", text: "stderr" }));
+      if (!links.stdout && !links.stderr && r.sandbox && r.sandbox.path) {
+        // no log route: say where the output is (the agent's /files serves that path)
+        logs.append(el("code", { class: "sandbox", title: "sandbox on " + (r.host || r.sandbox.agentId), text: (r.host ? r.host + ":" : "") + r.sandbox.path }));
+      }
       let why = r.reason || "";
-      if (!why && r.exitStatus !== undefined && r.exitStatus !== null && r.exitStatus !== 0) why = "exit status " + r.exitStatus;
+      if (r.exitStatus !== undefined && r.exitStatus !== null && r.exitStatus !== 0 && !why.includes("status " + r.exitStatus)) {
+        why = (why ? why + " " : "") + "(exit status " + r.exitStatus + ")";
+      }
       return el(
         "tr",
-        { "data-run": r.id || "", "data-result": result, "data-kind": r.kind || "" },
+        { "data-run": r.id || "", "data-job": r.job || state.selected || "", "data-result": result, "data-kind": r.kind || "" },
         el("td", { text: r.job || state.selected || "" }),
         el("td", { class: "run-id" }, el("code", { text: r.id || "" }), r.kind ? el("span", { class: "muted", text: " " + r.kind }) : null),
         el("td", { text: fmtTime(r.scheduled) }),
