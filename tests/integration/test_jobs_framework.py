@@ -11,6 +11,7 @@ import subprocess
 import sys
 import urllib.error
 import urllib.request
+import uuid
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -19,16 +20,20 @@ from typing import Any
 import pytest
 
 from corral.testing import LocalCluster, free_port, wait_until
+from corral.testing.zookeeper import ZkEnsemble
 
 pytestmark = pytest.mark.integration
 
 
 class JobsProc:
-    def __init__(self, master: str, work: Path, log: Path, lease_ttl: float = 1.5) -> None:
+    def __init__(
+        self, master: str, work: Path, log: Path, lease_ttl: float = 1.5, zk: str = ""
+    ) -> None:
         self.port = free_port()
         self.url = f"http://127.0.0.1:{self.port}"
         self.log = log
         self._out = log.open("wb")
+        extra = ["--zk", zk, "--zk-session-timeout", "2"] if zk else []
         self.popen = subprocess.Popen(
             [
                 sys.executable,
@@ -43,6 +48,7 @@ class JobsProc:
                 str(work),
                 "--lease-ttl",
                 str(lease_ttl),
+                *extra,
             ],
             stdout=self._out,
             stderr=subprocess.STDOUT,
@@ -249,21 +255,24 @@ def test_the_chronos_python_client_drives_it(jobs: JobsProc) -> None:
 def test_leader_killed_mid_schedule_loses_and_repeats_nothing(
     cl: LocalCluster, tmp_path: Path
 ) -> None:
+    failover_check(cl, tmp_path, "")
+
+
+@pytest.mark.zookeeper
+def test_zookeeper_leader_killed_mid_schedule_loses_and_repeats_nothing(
+    zk: ZkEnsemble, cl: LocalCluster, tmp_path: Path
+) -> None:
+    failover_check(cl, tmp_path, zk.url(f"/jobs-{uuid.uuid4().hex[:8]}"))
+
+
+def failover_check(cl: LocalCluster, tmp_path: Path, state_zk: str) -> None:
     work = tmp_path / "work"
-    first = JobsProc(cl.master, work, tmp_path / "first.log")
+    first = JobsProc(cl.master, work, tmp_path / "first.log", zk=state_zk)
     second = None
     try:
         wait_until(first.up, 30, what="the first instance")
-        second = JobsProc(cl.master, work, tmp_path / "second.log")
-        wait_until(
-            lambda: (
-                second.call("GET", "/ping")[0] == 200
-                if second.popen.poll() is None
-                else second.up()
-            ),
-            30,
-            what="the standby",
-        )
+        second = JobsProc(cl.master, work, tmp_path / "second.log", zk=state_zk)
+        wait_until(second.up, 30, what="the standby to proxy to the leader")
         body = job("ha", schedule=f"R/{start_in(1)}/PT1S", command="sleep 0.3", epsilon="PT30S")
         assert second.call("POST", "/v1/scheduler/iso8601", body)[0] == 204  # proxied
         wait_until(
