@@ -97,7 +97,7 @@ class JobsShell:
     def attach(self, runner: Runner) -> None:
         self.runner = runner
         self._tasks.append(asyncio.create_task(self._lead()))
-        self._tasks.append(asyncio.create_task(self._write()))
+        self._tasks.append(asyncio.create_task(self.write_forever()))
 
     async def close(self) -> None:
         if self._timer is not None:
@@ -211,7 +211,7 @@ class JobsShell:
         if self.ready.is_set():
             self.submit(self.core.tick(self.now()))
 
-    async def _write(self) -> None:
+    async def write_forever(self) -> None:
         while True:
             batch = [await self._queue.get()]
             while not self._queue.empty():
