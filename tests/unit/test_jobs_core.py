@@ -283,3 +283,27 @@ def test_history_is_trimmed_now_and_then() -> None:
         h.advance(1)
     trims = [e for e in h.effects if isinstance(e, TrimRuns)]
     assert trims and trims[0].keep == 3
+
+
+def test_a_run_is_written_ahead_of_its_instant_and_wanted_only_at_it() -> None:
+    h = Harness()
+    h.add(schedule="R/2027-01-15T08:01:00Z/PT1M")
+    h.advance(57.5)  # 2.5 s before: nothing yet
+    assert not h.runs()
+    h.advance(0.5)  # 2 s before: written, not wanted
+    (run,) = h.runs().values()
+    assert run.state == R.PENDING and run.not_before == T0 + 60
+    assert h.core.wanted(h.now) == []
+    h.advance(2)
+    assert [r.id for r in h.core.wanted(h.now)] == [run.id]
+    assert isinstance(h.effects[-1], Revive) or any(isinstance(e, Revive) for e in h.effects[-3:])
+
+
+def test_forbid_is_decided_at_the_instant_not_when_prestaging() -> None:
+    h = Harness()
+    h.add(schedule="R/2027-01-15T08:00:00Z/PT1M")
+    (g,) = h.launch_wanted()
+    h.advance(59)  # the first run is still going when the next would be prestaged
+    h.end(g)  # ... and ends before the instant
+    h.advance(1)
+    assert h.states() == [R.SUCCEEDED, R.PENDING]

@@ -121,5 +121,5 @@ def test_containers_map_to_mesos_container_info() -> None:
     assert d.type == "DOCKER" and d.docker is not None and d.docker.network == "BRIDGE"
     m = container_info({"type": "MESOS", "image": "alpine"})
     assert m.mesos is not None and m.mesos.image is not None
-    with pytest.raises(JobError, match="container.type"):
+    with pytest.raises(JobError, match=r"container\.type"):
         container_info({"type": "RKT", "image": "x"})

@@ -119,7 +119,10 @@ def exit_status(message: str | None) -> int | None:
 
 
 class JobsCore:
-    def __init__(self, *, history: int = 100) -> None:
+    def __init__(self, *, history: int = 100, prestage: float = 2.0) -> None:
+        """``prestage``: a scheduled run is written this many seconds before its instant
+        (it gets a task only at the instant), so 1,000 runs due at once are already in the
+        store when they fall due."""
         self.jobs: dict[str, Entry] = {}
         self.graph = Graph()
         self.runs: dict[tuple[str, str], Run] = {}  # active runs
@@ -127,6 +130,8 @@ class JobsCore:
         self.unplaced: dict[str, str] = {}  # group -> why it does not fit
         self.history = history
         self._due: list[tuple[float, str]] = []
+        self._undecided: list[tuple[float, str]] = []  # due, but a run is still active
+        self.prestage = prestage
         self._timers: list[tuple[float, str, str]] = []
         self.loaded = False
 
@@ -134,7 +139,9 @@ class JobsCore:
     def next_wake(self) -> float | None:
         while self._due and self._stale_due(*self._due[0]):
             heapq.heappop(self._due)
-        times = [t for t in (self._due[0][0] if self._due else None,) if t is not None]
+        times = [self._due[0][0] - self.prestage] if self._due else []
+        if self._undecided:
+            times.append(self._undecided[0][0])
         if self._timers:
             times.append(self._timers[0][0])
         return min(times) if times else None
@@ -387,12 +394,20 @@ class JobsCore:
     # ------------------------------------------------------------------ time
     def tick(self, now: float) -> list[Effect]:
         out: list[Effect] = []
-        while self._due and self._due[0][0] <= now:
+        while self._undecided and self._undecided[0][0] <= now:
+            at, name = heapq.heappop(self._undecided)
+            e = self.jobs.get(name)
+            if e is not None and not e.job.disabled:
+                out += self._start_scheduled(e, at, now)
+        while self._due and self._due[0][0] - self.prestage <= now:
             at, name = heapq.heappop(self._due)
             e = self.jobs.get(name)
             if e is None or e.next_due != at or e.schedule is None:
                 continue
-            out += self._start_scheduled(e, at, now)
+            if at > now and self.active_runs(name):
+                heapq.heappush(self._undecided, (at, name))  # the policy decides at the instant
+            else:
+                out += self._start_scheduled(e, at, now)
             e.state.last_instant = at
             e.next_due = e.schedule.next_at(at + 0.001)
             self._push_due(e)
@@ -415,6 +430,8 @@ class JobsCore:
         if r.state == R.RETRYING and now >= r.not_before:
             r.state = R.PENDING
             return [self._put_run(r, launchable=True), Revive()]
+        if r.state == R.PENDING and r.not_before and now >= r.not_before:
+            return [Revive()]  # a prestaged run falls due: offers, please
         if (
             r.state == R.RUNNING
             and e.job.timeout
@@ -441,6 +458,7 @@ class JobsCore:
             scheduled=at,
             created=now,
             deadline=at + e.job.epsilon_seconds,
+            not_before=at if at > now else 0.0,
         )
         if now > run.deadline:
             run.reason = (
