@@ -307,3 +307,18 @@ def test_forbid_is_decided_at_the_instant_not_when_prestaging() -> None:
     h.end(g)  # ... and ends before the instant
     h.advance(1)
     assert h.states() == [R.SUCCEEDED, R.PENDING]
+
+
+def test_an_instant_waiting_for_its_decision_is_owed_after_a_failover() -> None:
+    h = Harness()
+    h.add(schedule="R/2027-01-15T08:00:00Z/PT10S", epsilon="PT30S")
+    h.launch_wanted()
+    h.advance(8.5)  # instant 10 is prestaged while run 0 is active: undecided
+    assert h.core.entry("a").state.last_instant is not None
+    assert h.core.entry("a").state.last_instant < T0 + 10
+    jobs = [e.job for e in h.core.jobs.values()]
+    states = {n: R.decode_state(R.encode_state(e.state)) for n, e in h.core.jobs.items()}
+    new = JobsCore()
+    effects = new.load(jobs, states, list(h.runs().values()), {}, T0 + 12)
+    written = {R.decode_run(e.data).scheduled - T0 for e in effects if isinstance(e, PutRun)}
+    assert 10 in written

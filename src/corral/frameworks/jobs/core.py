@@ -399,6 +399,8 @@ class JobsCore:
             e = self.jobs.get(name)
             if e is not None and not e.job.disabled:
                 out += self._start_scheduled(e, at, now)
+                self._handled(e, at)
+                out.append(self._put_state(e))
         while self._due and self._due[0][0] - self.prestage <= now:
             at, name = heapq.heappop(self._due)
             e = self.jobs.get(name)
@@ -408,10 +410,9 @@ class JobsCore:
                 heapq.heappush(self._undecided, (at, name))  # the policy decides at the instant
             else:
                 out += self._start_scheduled(e, at, now)
-            e.state.last_instant = at
+            self._handled(e, at)
             e.next_due = e.schedule.next_at(at + 0.001)
             self._push_due(e)
-            e.version += 1
             out.append(self._put_state(e))
         while self._timers and self._timers[0][0] <= now:
             _, job, run_id = heapq.heappop(self._timers)
@@ -419,6 +420,13 @@ class JobsCore:
             if r is not None:
                 out += self._check_timers(r, now)
         return out
+
+    def _handled(self, e: Entry, at: float) -> None:
+        """Move the job's last handled instant to ``at``, but never past an instant still
+        waiting for its decision (a new leader must see that one as owed)."""
+        waiting = [t for t, n in self._undecided if n == e.job.name and t <= at]
+        mark = min(waiting) - 0.01 if waiting else at
+        e.state.last_instant = max(e.state.last_instant or mark, mark) if not waiting else mark
 
     def _check_timers(self, r: Run, now: float) -> list[Effect]:
         e = self.jobs[r.job]
