@@ -397,7 +397,8 @@ class JobsCore:
         while self._undecided and self._undecided[0][0] <= now:
             at, name = heapq.heappop(self._undecided)
             e = self.jobs.get(name)
-            if e is not None and not e.job.disabled:
+            still = e is not None and e.schedule is not None and e.schedule.next_at(at) == at
+            if e is not None and still and not e.job.disabled and not e.job.parents:
                 out += self._start_scheduled(e, at, now)
                 self._handled(e, at)
                 out.append(self._put_state(e))
