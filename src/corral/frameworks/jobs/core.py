@@ -512,7 +512,8 @@ class JobsCore:
 
     # ------------------------------------------------------------------ tasks
     def launched(self, group: str, task_id: str, agent: str, host: str, now: float) -> list[Effect]:
-        """The toolkit is launching a task for ``group`` (just before its ACCEPT)."""
+        """The toolkit is launching a task for ``group`` (just before its ACCEPT; its task
+        record is already written)."""
         key = self.groups.get(group)
         r = self.runs.get(key) if key else None
         if r is None or r.attempt != (R.parse_group(group) or ("", "", 0))[2]:
@@ -527,7 +528,10 @@ class JobsCore:
         r.state = R.RUNNING
         self.unplaced.pop(group, None)
         self._arm(r)
-        return [self._put_run(r)]
+        # Not written now: the toolkit has just written the task's record (its group names
+        # this run), which a new leader reads back; the run is written at TASK_RUNNING. So a
+        # burst of launches costs one write per task, not two, before the ACCEPT goes out.
+        return []
 
     def task_update(
         self, group: str, task_id: str, state: str, message: str, agent: str, now: float
