@@ -10,6 +10,9 @@ far in the future, then prints:
 * how long defining the jobs took (POST /v1/scheduler/iso8601, 16 at a time);
 * the spread between each due run's scheduled instant and its start (the task RUNNING, as
   the run history reports it): p50 / p99 / max, and when the last one started and ended;
+* beside it, measured first on the same cluster: the same number of trivial tasks launched at
+  once by ``bench/launch.py``'s bare framework (the public SDK, no jobs logic), first ACCEPT
+  to each task RUNNING: the cluster's own floor for a burst of that size;
 * latency (p50 / p99 over ``--reps`` requests) of listing every job (GET /v1/scheduler/jobs),
   the summary, a search, the graph (GET /v1/graph and /v1/scheduler/graph/csv), beside, in
   the same run, the jobs daemon's GET /ping (the HTTP floor) and the master's GET
@@ -124,6 +127,23 @@ async def latency(url: str, reps: int) -> tuple[list[float], int]:
     return out, size
 
 
+def bare_burst(master: str, count: int) -> list[float]:
+    """``count`` tasks launched at once by bench/launch.py's bare framework: the seconds from
+    its first ACCEPT to each task's RUNNING."""
+    sys.path.insert(0, str(Path(__file__).resolve().parent))
+    from launch import BenchFramework, drive  # bench/launch.py
+
+    fw = BenchFramework(
+        count=count, command="true", shell=True, arguments=[], cpus=0.1, mem=32,
+        name="bench-jobs-baseline", stop_when="running",
+    )  # fmt: skip
+    asyncio.run(drive(master, fw, 120.0))
+    if fw.failure_message:
+        raise SystemExit(f"baseline framework: {fw.failure_message}")
+    first = fw.first_submit or 0.0
+    return [t.running - first for t in fw.times.values() if t.running is not None]
+
+
 def get_json(url: str) -> Any:
     with urllib.request.urlopen(url, timeout=60) as resp:
         return json.loads(resp.read())
@@ -160,6 +180,15 @@ def main() -> None:
         wait_until(
             lambda: sum(1 for s in cluster.state()["slaves"] if s["active"]) >= args.agents,
             60, what=f"{args.agents} simulated agents",
+        )  # fmt: skip
+        base = bare_burst(master, args.due)
+        figures.update(
+            baseline_p50_s=pct(base, 50), baseline_p99_s=pct(base, 99),
+            baseline_max_s=max(base) if base else math.nan,
+        )  # fmt: skip
+        wait_until(
+            lambda: not [f for f in cluster.state()["frameworks"] if f["tasks"]],
+            60, what="the baseline's tasks to end",
         )  # fmt: skip
         port = free_port()
         url = f"http://127.0.0.1:{port}"
@@ -254,6 +283,12 @@ def main() -> None:
     print(f"due runs        {figures['states']}")
     print("start delay     p50 {:.3f} s   p99 {:.3f} s   max {:.3f} s   (goal: p99 <= 1 s)".format(
         figures["start_delay_p50_s"], figures["start_delay_p99_s"], figures["start_delay_max_s"]))
+    print(
+        "baseline        p50 {:.3f} s   p99 {:.3f} s   max {:.3f} s   (bare SDK framework, "
+        "same tasks at once: first ACCEPT -> RUNNING)".format(
+            figures["baseline_p50_s"], figures["baseline_p99_s"], figures["baseline_max_s"]
+        )
+    )
     print(
         f"last start      +{figures['last_start_s']:.3f} s, "
         f"last end +{figures['last_end_s']:.3f} s after the instant"
