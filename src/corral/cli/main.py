@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import typer
 
-from corral.cli import ci_command, client, daemons, run_command
+from corral.cli import ci_command, client, daemons, job_command, jobs_command, run_command
 
 app = typer.Typer(
     name="corral",
@@ -22,6 +22,8 @@ app.command()(client.tasks)
 app.command()(client.frameworks)
 app.command()(client.logs)
 app.command()(ci_command.ci)
+app.command()(jobs_command.jobs)
+app.add_typer(job_command.app, name="job")
 
 
 def main() -> None:

@@ -310,9 +310,15 @@ def place(
     )
     free = {a.agent_id: a.available for a in agents}
     placed_now = list(placed)
+    by_id = {a.agent_id: a for a in agents}
+    # Tasks per (group, agent), kept as tasks are placed: the spread rule reads it for every
+    # fitting agent, so counting ``placed`` there would be tasks x agents x placed.
+    counts: dict[tuple[str, str], int] = {}
+    for p in placed_now:
+        counts[(p.group, p.agent_id)] = counts.get((p.group, p.agent_id), 0) + 1
     result = Placement()
     for spec in specs:
-        found = _place_one(spec, agents, free, placed_now, totals)
+        found = _place_one(spec, agents, free, placed_now, totals, counts)
         if isinstance(found, str):
             result.unplaced.append(Unplaced(spec, found))
             result.outcomes.append(result.unplaced[-1])
@@ -320,8 +326,9 @@ def place(
         result.assignments.append(found)
         result.outcomes.append(found)
         free[found.agent_id] = free[found.agent_id] - found.resources
-        agent = next(a for a in agents if a.agent_id == found.agent_id)
+        agent = by_id[found.agent_id]
         placed_now.append(Placed(spec.key, agent.agent_id, agent.hostname, agent.attributes))
+        counts[(spec.key, agent.agent_id)] = counts.get((spec.key, agent.agent_id), 0) + 1
     return result
 
 
@@ -331,6 +338,7 @@ def _place_one(
     free: Mapping[str, Resources],
     placed: Sequence[Placed],
     totals: Mapping[str, Resources] | None,
+    counts: Mapping[tuple[str, str], int],
 ) -> Assignment | str:
     if not agents:
         return "no agent is offering resources to this framework right now"
@@ -351,24 +359,24 @@ def _place_one(
             values = [cand.value_of.get(c.field) for cand in candidates]
             return rejection(c, values, len(candidates))
         candidates = kept
-    usable = {cand.agent.agent_id: _usable(free[cand.agent.agent_id], spec) for cand in candidates}
-    fits: list[tuple[AgentOffer, Resources, tuple[int, ...]]] = []
-    for cand in candidates:
-        u = usable[cand.agent.agent_id]
+    # The agent with the fewest tasks of the group wins, then the first offered: try them in
+    # that order and stop at the first that fits (sorted() is stable).
+    order = sorted(candidates, key=lambda c: counts.get((spec.key, c.agent.agent_id), 0))
+    found: tuple[AgentOffer, Resources, tuple[int, ...]] | None = None
+    for cand in order:
+        u = _usable(free[cand.agent.agent_id], spec)
         scal = _take_scalars(u, spec)
         if scal is None:
             continue
         took = _take_ports(u, spec)
         if took is None:
             continue
-        fits.append((cand.agent, scal + took[0], took[1]))
-    if not fits:
+        found = (cand.agent, scal + took[0], took[1])
+        break
+    if found is None:
+        usable = {c.agent.agent_id: _usable(free[c.agent.agent_id], spec) for c in candidates}
         return _resource_reason(spec, [c.agent for c in candidates], usable, totals, len(agents))
-    on_agent = {
-        a.agent_id: sum(1 for p in placed if p.group == spec.key and p.agent_id == a.agent_id)
-        for a, _, _ in fits
-    }
-    agent, res, ports = min(fits, key=lambda f: on_agent[f[0].agent_id])
+    agent, res, ports = found
     return Assignment(spec, agent.agent_id, agent.hostname, agent.offer_ids, res, ports)
 
 
