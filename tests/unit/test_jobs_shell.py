@@ -28,6 +28,10 @@ class SlowKv:
         self.release.wait(5)
         self.data[key] = value
 
+    def put_many(self, items: list[tuple[str, bytes]]) -> None:
+        self.release.wait(5)
+        self.data.update(items)
+
     def delete(self, key: str) -> None:
         self.data.pop(key, None)
 

@@ -26,6 +26,9 @@ class MemoryKV:
     def put(self, key: str, value: bytes) -> None:
         self.data[key] = value
 
+    def put_many(self, items: list[tuple[str, bytes]]) -> None:
+        self.data.update(items)
+
     def delete(self, key: str) -> None:
         self.data.pop(key, None)
 

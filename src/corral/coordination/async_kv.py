@@ -21,6 +21,11 @@ class AsyncKeyValueStore:
     async def put(self, key: str, value: bytes) -> None:
         await asyncio.to_thread(self.kv.put, key, value)
 
+    async def put_many(self, items: list[tuple[str, bytes]]) -> None:
+        """Every put in one trip to the worker thread (and one transaction in SQLite)."""
+        if items:
+            await asyncio.to_thread(self.kv.put_many, items)
+
     async def delete(self, key: str) -> None:
         await asyncio.to_thread(self.kv.delete, key)
 

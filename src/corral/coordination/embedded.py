@@ -38,6 +38,21 @@ class SqliteKeyValueStore:
                 (key, value),
             )
 
+    def put_many(self, items: list[tuple[str, bytes]]) -> None:
+        """Put every (key, value) in one transaction: one commit for a batch of launches."""
+        with self._lock:
+            self._db.execute("BEGIN")
+            try:
+                self._db.executemany(
+                    f"INSERT INTO {self._table} (k, v) VALUES (?, ?) "
+                    "ON CONFLICT(k) DO UPDATE SET v = excluded.v",
+                    items,
+                )
+            except BaseException:
+                self._db.execute("ROLLBACK")
+                raise
+            self._db.execute("COMMIT")
+
     def delete(self, key: str) -> None:
         with self._lock:
             self._db.execute(f"DELETE FROM {self._table} WHERE k = ?", (key,))

@@ -277,6 +277,11 @@ class ZkKeyValueStore:
             except NodeExistsError:
                 self.client.set(node, value)
 
+    def put_many(self, items: list[tuple[str, bytes]]) -> None:
+        """One put after another (each node is written atomically; a batch is not)."""
+        for key, value in items:
+            self.put(key, value)
+
     def delete(self, key: str) -> None:
         try:
             self.client.delete(self._node(key))

@@ -48,6 +48,9 @@ class Store:
     async def put(self, key: str, value: bytes) -> None:
         await self._kv.put(quote(key, safe=""), value)
 
+    async def put_many(self, items: list[tuple[str, bytes]]) -> None:
+        await self._kv.put_many([(quote(k, safe=""), v) for k, v in items])
+
     async def delete(self, key: str) -> None:
         await self._kv.delete(quote(key, safe=""))
 

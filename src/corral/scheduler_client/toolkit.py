@@ -141,8 +141,10 @@ class FrameworkCore:
     async def apply(self, sink: CallSink, changes: Changes) -> None:
         """Persist first, then make the calls in order (a crash in between re-reconciles)."""
         if self.store is not None:
-            for t in changes.persist:
-                await self.store.put(TASK_PREFIX + t.task_id, encode_task(t))
+            if changes.persist:
+                await self.store.put_many(
+                    [(TASK_PREFIX + t.task_id, encode_task(t)) for t in changes.persist]
+                )
             for tid in changes.forget:
                 await self.store.delete(TASK_PREFIX + tid)
         for call in changes.calls:
@@ -191,6 +193,7 @@ class FrameworkCore:
             by_agent.setdefault(launch.assignment.agent_id, []).append(launch)
         for launches in by_agent.values():
             infos = []
+            records = Changes()
             for launch in launches:
                 tid = new_task_id(launch.goal.group)
                 a = launch.assignment
@@ -204,8 +207,9 @@ class FrameworkCore:
                     launched_at=self.clock(),
                     updated_at=self.clock(),
                 )
-                await self.apply(sink, self.tracker.launching(record))
+                records.extend(self.tracker.launching(record))
                 infos.append(self.framework.task_info(launch, tid))
+            await self.apply(sink, records)  # every record of this ACCEPT in one write
             op = s.Operation(type="LAUNCH", launch=s.Launch(task_infos=infos))
             accept = s.Call(
                 type="ACCEPT",
