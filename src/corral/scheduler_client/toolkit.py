@@ -71,6 +71,7 @@ class Framework:
     failover_timeout: float = 7 * 24 * 3600.0  # how long the master keeps our tasks for us
     unknown_tasks: UnknownRule = Unknown.KILL
     refuse_seconds: float = 5.0  # how long declined offers stay away
+    webui_url: str | None = None  # the framework's own page, linked from the master's UI
 
     def desired(self) -> Sequence[Goal]:
         """What should run now."""
@@ -364,6 +365,7 @@ class Runner:
                 checkpoint=True,
                 roles=[self.framework.role],
                 capabilities=[Capability(type="MULTI_ROLE")],
+                webui_url=self.framework.webui_url,
             )
             driver = self.driver = SchedulerDriver(
                 self.master,
