@@ -218,6 +218,8 @@ class JobsShell:
                 batch.append(self._queue.get_nowait())
             revive = False
             states: dict[str, bytes] = {}
+            puts: list[tuple[str, bytes]] = []  # written together, before any delete
+            launchable: list[str] = []
             try:
                 for effects, _ in batch:
                     for e in effects:
@@ -225,10 +227,17 @@ class JobsShell:
                             states[e.name] = e.data
                         elif isinstance(e, Revive):
                             revive = True
+                        elif isinstance(e, PutRun):
+                            puts.append((R.run_key(e.job, e.run_id), e.data))
+                            if e.launchable:
+                                launchable.append(e.launchable)
+                        elif isinstance(e, PutJob):
+                            puts.append((f"job/{e.job.name}", encode_job(e.job)))
                         else:
+                            await self._flush(puts, launchable)
                             await self._apply(e, states)
-                for name, data in states.items():
-                    await self.store.put(f"jobstate/{name}", data)
+                puts += [(f"jobstate/{name}", data) for name, data in states.items()]
+                await self._flush(puts, launchable)
                 for _, fut in batch:
                     if not fut.done():
                         fut.set_result(None)
@@ -240,15 +249,17 @@ class JobsShell:
             if revive:
                 await self._revive()
 
+    async def _flush(self, puts: list[tuple[str, bytes]], launchable: list[str]) -> None:
+        """Write the pending puts in one batch; only then may their runs be launched."""
+        if puts:
+            await self.store.put_many(puts)
+            puts.clear()
+        self.durable.update(launchable)
+        launchable.clear()
+
     async def _apply(self, e: Effect, states: dict[str, bytes]) -> None:
         store = self.store
-        if isinstance(e, PutRun):
-            await store.put(R.run_key(e.job, e.run_id), e.data)
-            if e.launchable:
-                self.durable.add(e.launchable)
-        elif isinstance(e, PutJob):
-            await store.put(f"job/{e.job.name}", encode_job(e.job))
-        elif isinstance(e, DeleteJob):
+        if isinstance(e, DeleteJob):
             states.pop(e.name, None)
             await store.delete(f"job/{e.name}")
             await store.delete(f"jobstate/{e.name}")
