@@ -151,7 +151,21 @@ MESOS_MASTER_NAMES = [
     *(f"master/frameworks_{k}" for k in ("active", "inactive", "connected", "disconnected")),
     *(
         f"master/tasks_{k}"
-        for k in ["staging", "starting", "running", "killing", "finished", "failed", "killed", "lost", "error", "dropped", "unreachable", "gone", "gone_by_operator"]
+        for k in [
+            "staging",
+            "starting",
+            "running",
+            "killing",
+            "finished",
+            "failed",
+            "killed",
+            "lost",
+            "error",
+            "dropped",
+            "unreachable",
+            "gone",
+            "gone_by_operator",
+        ]
     ),
     "master/outstanding_offers",
     *(

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import typer
 
-from corral.cli import client, daemons, run_command
+from corral.cli import client, daemons, events, run_command
 
 app = typer.Typer(
     name="corral",
@@ -20,6 +20,7 @@ app.command(context_settings={"allow_interspersed_args": False})(run_command.run
 app.command()(client.agents)
 app.command()(client.tasks)
 app.command()(client.frameworks)
+app.command()(events.events)
 app.command()(client.logs)
 
 
