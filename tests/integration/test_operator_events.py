@@ -177,3 +177,14 @@ def test_master_metrics_count_what_ran(cluster: LocalCluster) -> None:
     assert m["corral_master_status_update_ack_seconds_count"][()] >= 8
     snap = http_json(f"{cluster.url}/metrics/snapshot")
     assert snap["master/elected"] == 1 and snap["master/tasks_finished"] >= 4
+
+
+def test_agent_metrics_and_snapshot(cluster: LocalCluster) -> None:
+    agent_url = f"http://127.0.0.1:{cluster.agents[0].port}"
+    m = metrics(agent_url)
+    assert m["corral_agent_registered"][()] == 1
+    assert m["corral_agent_resources_total"][(("resource", "cpus"),)] > 0
+    assert m["corral_agent_tasks_completed"][(("state", "finished"),)] >= 1
+    snap = http_json(f"{agent_url}/metrics/snapshot")
+    assert snap["slave/registered"] == 1 and snap["slave/cpus_total"] > 0
+    assert {"slave/tasks_running", "slave/uptime_secs", "slave/mem_percent"} <= set(snap)
