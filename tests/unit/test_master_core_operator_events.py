@@ -206,3 +206,16 @@ def test_snapshot_has_mesos_names_and_prometheus_families_parse() -> None:
     ]
     assert count[0].value == 1
     assert all(f.documentation for f in fams.values())
+
+
+def test_a_standby_serves_the_full_snapshot_with_elected_0() -> None:
+    from corral.master.core.config import MasterConfig
+    from corral.master.server import MasterProcess
+
+    proc = MasterProcess(MasterConfig())
+    snap = proc.snapshot()
+    assert snap["master/elected"] == 0
+    assert [n for n in MESOS_MASTER_NAMES if n not in snap] == []
+    text = proc.metrics.exposition().decode()
+    fams = {f.name: f for f in text_string_to_metric_families(text)}
+    assert fams["corral_master_elected"].samples[0].value == 0
