@@ -5,6 +5,7 @@ Prometheus exposition parses and counts what ran."""
 
 from __future__ import annotations
 
+import http.client
 import json
 import os
 import queue
@@ -13,6 +14,7 @@ import subprocess
 import sys
 import threading
 import urllib.request
+import uuid
 from collections.abc import Iterator
 from typing import Any
 
@@ -188,3 +190,31 @@ def test_agent_metrics_and_snapshot(cluster: LocalCluster) -> None:
     snap = http_json(f"{agent_url}/metrics/snapshot")
     assert snap["slave/registered"] == 1 and snap["slave/cpus_total"] > 0
     assert {"slave/tasks_running", "slave/uptime_secs", "slave/mem_percent"} <= set(snap)
+
+
+@pytest.mark.zookeeper
+def test_standby_redirects_subscribe_and_reports_elected_0(zk: Any) -> None:
+    path = f"/corral-{uuid.uuid4().hex[:8]}"
+    with LocalCluster(
+        0, masters=2, zk=zk.url(path), master_flags=["--agent-ping-timeout", "1"]
+    ) as ha:
+        wait_until(lambda: ha.leader_index() is not None, 20, what="a leader")
+        li = ha.leader_index()
+        standby = ha.ports[1 - li]  # type: ignore[operator]
+        conn = http.client.HTTPConnection("127.0.0.1", standby, timeout=5)
+        conn.request(
+            "POST",
+            "/api/v1",
+            body=b'{"type":"SUBSCRIBE"}',
+            headers={"Content-Type": "application/json"},
+        )
+        resp = conn.getresponse()
+        resp.read()
+        assert resp.status == 307
+        assert resp.getheader("Location") == f"//127.0.0.1:{ha.ports[li]}/api/v1"  # type: ignore[index]
+        conn.close()
+        m = metrics(f"http://127.0.0.1:{standby}")
+        assert m["corral_master_elected"][()] == 0
+        assert (("status", "active"),) in m["corral_master_agents"]
+        snap = http_json(f"http://127.0.0.1:{standby}/metrics/snapshot")
+        assert snap["master/elected"] == 0 and "master/tasks_running" in snap
