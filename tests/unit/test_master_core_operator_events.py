@@ -75,7 +75,8 @@ def test_framework_updated_on_disconnect_and_removed_on_teardown() -> None:
     (up,) = happened(h)
     assert isinstance(up, fx.FrameworkUpdated) and not up.framework.connected
     h.advance(61.0)
-    assert any(isinstance(e, fx.Publish) for e in h.out)
+    (gone,) = [x for x in happened(h) if isinstance(x, fx.FrameworkRemoved)]
+    assert gone.info.id == ID(fid)
     h2 = Harness()
     fid = h2.framework("st1")
     h2.call(fid, "st1", "TEARDOWN")
