@@ -12,6 +12,7 @@ import msgspec
 from aiohttp import web
 
 from corral import MESOS_COMPAT_VERSION, __version__
+from corral.agent import metrics
 from corral.agent.agent import Agent
 from corral.agent.core.events import ExecutorDisconnected, ExecutorMessage, ExecutorUpdate
 from corral.agent.core.events import ExecutorSubscribed as CoreExecutorSubscribed
@@ -48,6 +49,8 @@ def build_app(agent: Agent) -> web.Application:
     app.router.add_get("/containers", api.containers)
     app.router.add_get("/slave(1)/containers", api.containers)
     app.router.add_get("/version", api.version)
+    app.router.add_get("/metrics", api.prometheus)
+    app.router.add_get("/metrics/snapshot", api.metrics_snapshot)
     app.router.add_get("/files/browse", api.browse)
     app.router.add_get("/files/browse.json", api.browse)
     app.router.add_get("/files/read", api.read)
@@ -154,6 +157,15 @@ class AgentAPI:
 
     async def version(self, request: web.Request) -> web.Response:
         return json_response(version_info())
+
+    async def metrics_snapshot(self, request: web.Request) -> web.Response:
+        a = self.agent
+        return json_response(metrics.snapshot(a.state, a.start_time, time.time()))
+
+    async def prometheus(self, request: web.Request) -> web.Response:
+        a = self.agent
+        body = metrics.exposition(a.state, a.start_time, time.time())
+        return web.Response(body=body, headers={"Content-Type": metrics.CONTENT_TYPE})
 
     async def state(self, request: web.Request) -> web.Response:
         return json_response(agent_state(self.agent))

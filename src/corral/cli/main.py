@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import typer
 
-from corral.cli import ci_command, client, daemons, job_command, jobs_command, run_command
+from corral.cli import ci_command, client, daemons, events, job_command, jobs_command, run_command
 
 app = typer.Typer(
     name="corral",
@@ -20,6 +20,7 @@ app.command(context_settings={"allow_interspersed_args": False})(run_command.run
 app.command()(client.agents)
 app.command()(client.tasks)
 app.command()(client.frameworks)
+app.command()(events.events)
 app.command()(client.logs)
 app.command()(ci_command.ci)
 app.command()(jobs_command.jobs)

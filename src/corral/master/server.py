@@ -14,6 +14,7 @@ import gc
 import json
 import logging
 import signal
+import time
 import uuid
 from collections.abc import Awaitable, Callable
 from pathlib import Path
@@ -26,8 +27,11 @@ from corral.coordination.interfaces import Registry
 from corral.master.api import SchedulerAPI
 from corral.master.core import events as ev
 from corral.master.core.config import MasterConfig, make_master_info
+from corral.master.core.state import MasterState
+from corral.master.metrics import CONTENT_TYPE as METRICS_CONTENT_TYPE
+from corral.master.metrics import MasterMetrics
 from corral.master.shell import MasterShell
-from corral.master.views import OperatorAPI
+from corral.master.views import OperatorAPI, metrics_snapshot
 from corral.transport.http import json_response
 from corral.wire.codec import to_builtins
 
@@ -39,10 +43,12 @@ Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
 class Term:
     """One period of leadership: the master's state lives and dies with it."""
 
-    def __init__(self, config: MasterConfig, registry: Registry | None) -> None:
-        self.shell = MasterShell(config, registry)
+    def __init__(
+        self, config: MasterConfig, registry: Registry | None, metrics: MasterMetrics
+    ) -> None:
+        self.shell = MasterShell(config, registry, metrics.observe)
         self.scheduler = SchedulerAPI(self.shell)
-        self.operator = OperatorAPI(self.shell.state)
+        self.operator = OperatorAPI(self.shell.state, self.shell.subscribers)
         self._pinger: asyncio.Task[None] | None = None
 
     async def start(self) -> None:
@@ -73,6 +79,25 @@ class MasterProcess:
         self._registry: Registry | None = None
         self.contender: object | None = None
         self._follower: asyncio.Task[None] | None = None
+        # What a standby reports: the same names, nothing in them, elected 0.
+        self._standby = MasterState(config=config, id="", start_time=time.time())
+        self.metrics = MasterMetrics(self.metrics_now)
+
+    def snapshot(self) -> dict[str, float]:
+        """``/metrics/snapshot``: the term's, or a standby's (elected 0)."""
+        if self.term is not None:
+            return metrics_snapshot(self.term.shell.state)
+        snap = metrics_snapshot(self._standby)
+        snap["master/elected"] = 0
+        return snap
+
+    def metrics_now(self) -> tuple[dict[str, float], int, int]:
+        subs = self.term.shell.subscribers if self.term is not None else None
+        return (
+            self.snapshot(),
+            len(subs.streams) if subs is not None else 0,
+            subs.dropped if subs is not None else 0,
+        )
 
     @property
     def address(self) -> str:
@@ -128,7 +153,7 @@ class MasterProcess:
             log.info("same ZooKeeper session reconnected: resuming as leader")
             self.term.shell.resume()
         elif leading and self.term is None:
-            term = Term(self.config, self._registry)
+            term = Term(self.config, self._registry, self.metrics)
             await term.start()
             self.term = term
             log.info("elected leading master (id %s)", term.shell.state.id)
@@ -214,10 +239,13 @@ def build_app(proc: MasterProcess) -> web.Application:
             return web.Response(status=503, text="No leader elected")
         return web.Response(status=307, headers={"Location": f"//{leader}"})
 
-    async def metrics(request: web.Request) -> web.StreamResponse:
-        if proc.term is None:
-            return json_response({"master/elected": 0})
-        return await proc.term.operator.metrics(request)
+    async def metrics_snapshot(request: web.Request) -> web.StreamResponse:
+        return json_response(proc.snapshot())
+
+    async def prometheus(request: web.Request) -> web.StreamResponse:
+        return web.Response(
+            body=proc.metrics.exposition(), headers={"Content-Type": METRICS_CONTENT_TYPE}
+        )
 
     async def index(request: web.Request) -> web.Response:
         role = "leader" if proc.term is not None else f"standby (leader: {proc.leader_address})"
@@ -236,7 +264,8 @@ def build_app(proc: MasterProcess) -> web.Application:
         app.router.add_get(prefix + "/redirect", redirect)
     app.router.add_get("/master/agent", lead(lambda t: t.scheduler.agent_link))
     app.router.add_get("/version", version)
-    app.router.add_get("/metrics/snapshot", metrics)
+    app.router.add_get("/metrics/snapshot", metrics_snapshot)
+    app.router.add_get("/metrics", prometheus)
     app.router.add_get("/", index)
     return app
 

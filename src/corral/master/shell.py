@@ -22,12 +22,15 @@ from corral.master.core.effects import (
     CloseStream,
     Effects,
     MarkUnreachable,
+    Observe,
     Persist,
+    Publish,
     RegistryOp,
     SendToAgent,
     SendToFramework,
     SetTimer,
 )
+from corral.master.subscribers import Subscribers
 from corral.transport.streaming import EventStream
 from corral.wire import agent as amsg
 from corral.wire.codec import encode
@@ -35,12 +38,22 @@ from corral.wire.codec import encode
 log = logging.getLogger("corral.master")
 
 AgentSend = Callable[[amsg.MasterToAgent], None]
+ObserveFn = Callable[[str, float], None]
+
+
+def ignore(metric: str, seconds: float) -> None:
+    """The default ``observe``: no histograms."""
 
 
 class MasterShell:
     """One leading master: its core state and the I/O that state names by id."""
 
-    def __init__(self, config: MasterConfig, registry: Registry | None = None) -> None:
+    def __init__(
+        self,
+        config: MasterConfig,
+        registry: Registry | None = None,
+        observe: ObserveFn = ignore,
+    ) -> None:
         now = time.time()
         self.state = MasterState(config=config, id=str(uuid.uuid4()), start_time=now)
         self.registry = registry
@@ -51,6 +64,8 @@ class MasterShell:
         self.timers: dict[Hashable, asyncio.TimerHandle] = {}
         self.allocation: asyncio.TimerHandle | None = None
         self.closed = False
+        self.subscribers = Subscribers()  # the operator event stream's
+        self.observe = observe  # latency histograms: (metric, seconds)
 
     # ------------------------------------------------------------------ the loop
     def feed(self, event: ev.Event) -> None:
@@ -85,6 +100,11 @@ class MasterShell:
                 stream = self.streams.get(e.stream_id)
                 if stream is not None:
                     stream.close()
+            elif type(e) is Publish:
+                if self.subscribers:
+                    self.subscribers.publish(e.happened)
+            elif type(e) is Observe:
+                self.observe(e.metric, e.seconds)
             elif type(e) is Persist:
                 self.persist(e.op)
 
@@ -108,6 +128,7 @@ class MasterShell:
         started = time.perf_counter()
         self.feed(ev.AllocationDue())
         ms = (time.perf_counter() - started) * 1e3
+        self.observe("allocation", ms / 1e3)
         if not self.state.paused:
             self.feed(ev.AllocationTimed(ms))
 
@@ -173,4 +194,5 @@ class MasterShell:
             self.allocation.cancel()
         for stream in self.streams.values():
             stream.close()
+        self.subscribers.close()
         self.writer.shutdown(wait=False)

@@ -5,8 +5,10 @@ encoded once and cached here (``RenderCache``), not in the records."""
 
 from __future__ import annotations
 
+import asyncio
 import time
 from collections.abc import Iterable
+from typing import TYPE_CHECKING
 
 import msgspec
 from aiohttp import web
@@ -16,14 +18,19 @@ from corral.master.core.state import AgentRecord, FrameworkRecord, MasterState, 
 from corral.master.render_cache import RenderCache
 from corral.resources import Resources
 from corral.transport.http import error, json_response, read_call
+from corral.transport.streaming import EventStream
 from corral.wire import operator as op
 from corral.wire import state_views as sv
 from corral.wire.base import ID
 from corral.wire.codec import encode
 from corral.wire.common import Capability, TimeInfo
 
+if TYPE_CHECKING:
+    from corral.master.subscribers import Subscribers
+
 Raw = msgspec.Raw
-OPERATOR_CALLS = op.MASTER_CALLS
+HEARTBEAT = encode(op.OperatorEvent(type="HEARTBEAT"))
+OPERATOR_CALLS = (*op.MASTER_CALLS, "SUBSCRIBE")
 AGENT_CAPABILITIES = ("MULTI_ROLE", "TASK_KILLING_STATE")
 
 
@@ -200,10 +207,12 @@ def metrics_snapshot(master: MasterState) -> sv.MetricsSnapshot:
         "master/elected": 1,
         "master/uptime_secs": time.time() - master.start_time,
         "master/slaves_active": sum(1 for a in master.agents.values() if a.active),
+        "master/slaves_inactive": sum(1 for a in master.agents.values() if not a.active),
         "master/slaves_connected": sum(1 for a in master.agents.values() if a.connected),
         "master/slaves_disconnected": sum(1 for a in master.agents.values() if not a.connected),
         "master/slaves_unreachable": len(master.unreachable_agents),
         "master/frameworks_active": sum(1 for f in master.frameworks.values() if f.active),
+        "master/frameworks_inactive": sum(1 for f in master.frameworks.values() if not f.active),
         "master/frameworks_connected": sum(1 for f in master.frameworks.values() if f.connected),
         "master/frameworks_disconnected": sum(
             1 for f in master.frameworks.values() if not f.connected
@@ -440,13 +449,15 @@ class MasterViews:
 
 
 class OperatorAPI:
-    """The HTTP side: decode the call, answer with the view encoded."""
+    """The HTTP side: decode the call, answer with the view encoded; SUBSCRIBE streams the
+    operator events (the shell's ``Subscribers`` fan them out)."""
 
-    def __init__(self, master: MasterState) -> None:
+    def __init__(self, master: MasterState, subscribers: Subscribers | None = None) -> None:
         self.master = master
         self.views = MasterViews(master)
+        self.subscribers = subscribers
 
-    async def call(self, request: web.Request) -> web.Response:
+    async def call(self, request: web.Request) -> web.StreamResponse:
         call = await read_call(request, op.OperatorCall, "master::Call")
         if isinstance(call, web.Response):
             return call
@@ -456,7 +467,40 @@ class OperatorAPI:
                 "Failed to validate master::Call: "
                 f"unsupported call type '{call.type}' in field 'type'",
             )
+        if call.type == "SUBSCRIBE":
+            return await self.subscribe(request)
         return json_response(self.views.response(call.type))
+
+    async def subscribe(self, request: web.Request) -> web.StreamResponse:
+        subs = self.subscribers
+        if subs is None:
+            return error(400, "SUBSCRIBE is not served here")
+        if subs.full():
+            return error(
+                503, f"Too many operator event subscribers (at most {subs.max_subscribers})"
+            )
+        interval = self.master.config.heartbeat_interval
+        resp = web.StreamResponse(status=200)
+        resp.content_type = "application/json"
+        resp.enable_chunked_encoding()
+        stream = EventStream(resp, HEARTBEAT, interval)
+        state = self.views.response("GET_STATE").get_state
+        assert not isinstance(state, msgspec.UnsetType)
+        first: op.OperatorEventOf[Raw, Raw] = op.OperatorEventOf(
+            type="SUBSCRIBED",
+            subscribed=op.SubscribedOf(get_state=state, heartbeat_interval_seconds=interval),
+        )
+        stream.send(encode(first))
+        sid = subs.add(stream)  # nothing can happen between the snapshot and this
+        try:
+            await resp.prepare(request)
+            await stream.run()
+        except (ConnectionError, asyncio.CancelledError):
+            pass
+        finally:
+            stream.close()
+            subs.remove(sid)
+        return resp
 
     async def state(self, request: web.Request) -> web.Response:
         body = self.views.state()

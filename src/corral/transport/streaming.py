@@ -27,6 +27,11 @@ class EventStream:
     def closed(self) -> bool:
         return self._closed
 
+    @property
+    def backlog(self) -> int:
+        """Records queued and not yet handed to the connection."""
+        return len(self._pending)
+
     def send(self, event: bytes) -> None:
         if self._closed:
             return

@@ -234,3 +234,68 @@ class AgentResponse(View, kw_only=True):
     get_tasks: AgentGetTasks | UnsetType = UNSET
     get_state: AgentGetState | UnsetType = UNSET
     get_containers: GetContainers | UnsetType = UNSET
+
+
+# ---------------------------------------------------------------------- operator events
+# ``master::Event``: what SUBSCRIBE on ``/api/v1`` streams (RecordIO), ``{"type": T, "<t>": …}``.
+OPERATOR_EVENT_TYPES = (
+    "SUBSCRIBED",
+    "TASK_ADDED",
+    "TASK_UPDATED",
+    "AGENT_ADDED",
+    "AGENT_REMOVED",
+    "FRAMEWORK_ADDED",
+    "FRAMEWORK_UPDATED",
+    "FRAMEWORK_REMOVED",
+    "HEARTBEAT",
+)
+
+
+class SubscribedOf(View, Generic[T, A], kw_only=True):
+    get_state: GetStateOf[T, A]
+    heartbeat_interval_seconds: float
+
+
+class TaskAdded(View, kw_only=True):
+    task: Task
+
+
+class TaskUpdated(View, kw_only=True):
+    framework_id: ID
+    status: TaskStatus
+    state: str
+
+
+class AgentAdded(View, kw_only=True):
+    agent: Agent
+
+
+class AgentRemoved(View, kw_only=True):
+    agent_id: ID
+
+
+class FrameworkEvent(View, kw_only=True):
+    """The payload of FRAMEWORK_ADDED and FRAMEWORK_UPDATED."""
+
+    framework: Framework
+
+
+class FrameworkRemoved(View, kw_only=True):
+    framework_info: FrameworkInfo
+
+
+class OperatorEventOf(View, Generic[T, A], kw_only=True):
+    """``master::Event``: ``type`` and the one payload of that type (none for HEARTBEAT)."""
+
+    type: str
+    subscribed: SubscribedOf[T, A] | UnsetType = UNSET
+    task_added: TaskAdded | UnsetType = UNSET
+    task_updated: TaskUpdated | UnsetType = UNSET
+    agent_added: AgentAdded | UnsetType = UNSET
+    agent_removed: AgentRemoved | UnsetType = UNSET
+    framework_added: FrameworkEvent | UnsetType = UNSET
+    framework_updated: FrameworkEvent | UnsetType = UNSET
+    framework_removed: FrameworkRemoved | UnsetType = UNSET
+
+
+OperatorEvent = OperatorEventOf[Task, Agent]

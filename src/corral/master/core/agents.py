@@ -6,10 +6,15 @@ import logging
 
 from corral.master.core.effects import (
     AdmitAgent,
+    AgentAdded,
+    AgentRemoved,
     Effects,
+    FrameworkAdded,
     MarkUnreachable,
     Persist,
+    Publish,
     SendToAgent,
+    TaskUpdated,
 )
 from corral.master.core.offers import agents_changed, rescind_offer
 from corral.master.core.send import allocate_soon, to_agent, to_framework
@@ -86,6 +91,7 @@ def agent_registered(
         if reg.agent_id is not None and reg.agent_id.value:
             agent.reregistered_time = now  # it ran under an earlier master
         state.agents[aid] = agent
+        out.append(Publish(AgentAdded(agent)))
         reconcile_agent_tasks(state, now, out, agent, reg, returning=was_unreachable)
         log.info("agent %s registered from %s with %s", aid, reg.address, total)
     if reregistered or reg.tasks or reg.executors:
@@ -130,6 +136,7 @@ def reconcile_agent_tasks(
             # A framework from before a master failover: known only from the agent.
             fw = FrameworkRecord(id=fid, info=infos[fid], registered_time=now, recovered=True)
             state.frameworks[fid] = fw
+            out.append(Publish(FrameworkAdded(fw)))
         if is_terminal(at.state):
             # Ended while its terminal update is not yet acknowledged: remember it as ended,
             # so reconciliation answers its true state (not TASK_GONE) until the update lands.
@@ -158,6 +165,7 @@ def reconcile_agent_tasks(
         role = (fw.roles or ("*",))[0]
         rec = add_task(
             state,
+            out,
             fw,
             agent,
             at.task,
@@ -328,6 +336,7 @@ def remove_agent(
                 unreachable_time={"nanoseconds": int(now * 1e9)},
             )
             task.record(status)
+            out.append(Publish(TaskUpdated(fw.id, status, status.state)))
             fw.tasks.pop(task.task_id, None)
             fw.sub_used(task.role, task.resources)
             fw.unreachable_tasks[task.task_id] = task
@@ -345,6 +354,7 @@ def remove_agent(
     for ex in list(agent.executors.values()):
         remove_executor(state, out, ex)
     del state.agents[agent.id]
+    out.append(Publish(AgentRemoved(agent.id)))
     state.unreachable_agents[agent.id] = now
     out.append(Persist(MarkUnreachable(agent.id, now)))
     for fw in state.frameworks.values():

@@ -5,7 +5,7 @@ field) before anything changes, so a refused call leaves the state untouched."""
 
 from __future__ import annotations
 
-from corral.master.core.effects import Effects
+from corral.master.core.effects import Effects, FrameworkUpdated, Publish
 from corral.master.core.events import SchedulerCall
 from corral.master.core.frameworks import remove_framework
 from corral.master.core.launches import accept
@@ -91,7 +91,7 @@ def scheduler_call(state: MasterState, now: float, out: Effects, ev: SchedulerCa
         )
     elif t == "ACKNOWLEDGE":
         assert call.acknowledge is not None
-        acknowledge(state, out, fw, call.acknowledge)
+        acknowledge(state, now, out, fw, call.acknowledge)
     elif t == "RECONCILE":
         reconcile(state, now, out, fw, call.reconcile.tasks if call.reconcile else [])
     elif t == "MESSAGE":
@@ -122,6 +122,7 @@ def scheduler_call(state: MasterState, now: float, out: Effects, ev: SchedulerCa
         )
         fw.info = info
         fw.suppressed_roles = set(call.update_framework.suppressed_roles)
+        out.append(Publish(FrameworkUpdated(fw)))
         allocate_soon(state, out)
     else:
         raise CallError(400, f"Unknown call type '{t}'")

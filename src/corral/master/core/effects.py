@@ -7,8 +7,11 @@ from dataclasses import dataclass
 from typing import Any
 
 from corral.master.core.events import TimerEvent
+from corral.master.core.state import AgentRecord, FrameworkRecord, TaskRecord
 from corral.wire import agent as amsg
 from corral.wire import scheduler as s
+from corral.wire.common import FrameworkInfo
+from corral.wire.tasks import TaskStatus
 
 
 @dataclass(frozen=True, slots=True)
@@ -69,7 +72,83 @@ class AllocateSoon:
     """Feed ``AllocationDue`` after ``allocation_delay``."""
 
 
+# ---------------------------------------------------------------- what happened, for operators
+# The operator API's SUBSCRIBE events (Mesos's ``master::Event``), said by the core as it
+# changes the state; the shell renders them for its subscribers (if it has any) right after
+# ``handle`` returns, so a record they name is read in the state that transition left.
+@dataclass(frozen=True, slots=True)
+class TaskAdded:
+    task: TaskRecord
+
+
+@dataclass(frozen=True, slots=True)
+class TaskUpdated:
+    framework_id: str
+    status: TaskStatus
+    state: str  # the task's latest state (may be newer than ``status``)
+
+
+@dataclass(frozen=True, slots=True)
+class AgentAdded:
+    agent: AgentRecord
+
+
+@dataclass(frozen=True, slots=True)
+class AgentRemoved:
+    agent_id: str
+
+
+@dataclass(frozen=True, slots=True)
+class FrameworkAdded:
+    framework: FrameworkRecord
+
+
+@dataclass(frozen=True, slots=True)
+class FrameworkUpdated:
+    framework: FrameworkRecord
+
+
+@dataclass(frozen=True, slots=True)
+class FrameworkRemoved:
+    info: FrameworkInfo
+
+
+Happened = (
+    TaskAdded
+    | TaskUpdated
+    | AgentAdded
+    | AgentRemoved
+    | FrameworkAdded
+    | FrameworkUpdated
+    | FrameworkRemoved
+)
+
+
+@dataclass(frozen=True, slots=True)
+class Publish:
+    """Tell the operator event stream's subscribers what ``happened``."""
+
+    happened: Happened
+
+
+@dataclass(frozen=True, slots=True)
+class Observe:
+    """A duration the core computed from its ``now``s (e.g. offer -> ACCEPT), for the
+    shell's latency histograms; ``metric`` names one of them."""
+
+    metric: str
+    seconds: float
+
+
 Effect = (
-    SendToFramework | CloseStream | SendToAgent | Persist | SetTimer | CancelTimer | AllocateSoon
+    SendToFramework
+    | CloseStream
+    | SendToAgent
+    | Persist
+    | SetTimer
+    | CancelTimer
+    | AllocateSoon
+    | Publish
+    | Observe
 )
 Effects = list[Effect]

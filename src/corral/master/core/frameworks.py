@@ -4,7 +4,17 @@ from __future__ import annotations
 
 import logging
 
-from corral.master.core.effects import CancelTimer, CloseStream, Effects, SendToFramework, SetTimer
+from corral.master.core.effects import (
+    CancelTimer,
+    CloseStream,
+    Effects,
+    FrameworkAdded,
+    FrameworkRemoved,
+    FrameworkUpdated,
+    Publish,
+    SendToFramework,
+    SetTimer,
+)
 from corral.master.core.events import FailoverTimeout, StreamOpened
 from corral.master.core.offers import PAUSED_RETRY, consume_offer, rescind_offer
 from corral.master.core.send import allocate_soon, to_agent, to_framework
@@ -33,6 +43,7 @@ def subscribe(state: MasterState, now: float, out: Effects, ev: StreamOpened) ->
         out.append(CloseStream(stream_id))
         return
     fw = state.frameworks.get(fid) if fid else None
+    known = fw is not None
     if fid is None:
         fid = f"{state.id}-{state.next_framework:04d}"
         state.next_framework += 1
@@ -69,6 +80,7 @@ def subscribe(state: MasterState, now: float, out: Effects, ev: StreamOpened) ->
     fw.active = True
     fw.unregistered_time = None
     fw.suppressed_roles = set(call.subscribe.suppressed_roles)
+    out.append(Publish(FrameworkUpdated(fw) if known else FrameworkAdded(fw)))
     if call.framework_id is not None:
         # A re-subscription: updates its agents sent while it was away went nowhere, so
         # have them resent now rather than at their next retry.
@@ -94,6 +106,7 @@ def stream_closed(state: MasterState, now: float, out: Effects, stream_id: str) 
     fw.unregistered_time = now
     for offer_id in list(fw.offers):
         rescind_offer(state, now, out, offer_id, notify=False)
+    out.append(Publish(FrameworkUpdated(fw)))
     timeout = max(0.0, fw.info.failover_timeout)
     log.info("framework %s disconnected; failover timeout %.1fs", fw.id, timeout)
     out.append(SetTimer(failover_timer(fw.id), now + timeout, FailoverTimeout(fw.id)))
@@ -132,6 +145,7 @@ def remove_framework(state: MasterState, now: float, out: Effects, fw: Framework
     fw.connected = fw.active = False
     fw.unregistered_time = now
     del state.frameworks[fw.id]
+    out.append(Publish(FrameworkRemoved(fw.info)))
     state.removed_framework_ids.add(fw.id)
     state.completed_frameworks.append(fw)
     if len(state.completed_frameworks) > MAX_COMPLETED_FRAMEWORKS:

@@ -6,7 +6,7 @@ from __future__ import annotations
 from typing import Any
 
 from corral.health.policy import validate as validate_checks
-from corral.master.core.effects import Effects
+from corral.master.core.effects import Effects, Observe
 from corral.master.core.offers import add_filter, consume_offer, take_offers
 from corral.master.core.send import allocate_soon, to_agent, to_framework
 from corral.master.core.state import AgentRecord, ExecutorRecord, FrameworkRecord, MasterState
@@ -33,6 +33,7 @@ def accept(
         remaining = remaining + offer.resources
         consume_offer(state, offer, out, back=False)
         state.offer_accept_ms.add((now - offer.created) * 1e3)
+        out.append(Observe("offer_accept", now - offer.created))
     for op in accept.operations:
         if op.type == "LAUNCH":
             assert op.launch is not None
@@ -160,7 +161,7 @@ def launch_one(
     remaining = remaining - needed
     if new_executor is not None:
         add_executor(state, new_executor)
-    add_task(state, fw, agent, task, role, res)
+    add_task(state, out, fw, agent, task, role, res)
     to_agent(agent, amsg.RunTask(framework_info=fw.info, task=task), out)
     return remaining
 
@@ -210,7 +211,9 @@ def launch_group(
     if new_executor is not None:
         add_executor(state, new_executor)
     for task in lg.task_group.tasks:
-        add_task(state, fw, agent, task, role, parsed[id(task)], executor_id=ex.executor_id.value)
+        add_task(
+            state, out, fw, agent, task, role, parsed[id(task)], executor_id=ex.executor_id.value
+        )
     to_agent(
         agent, amsg.RunTaskGroup(framework_info=fw.info, executor=ex, task_group=lg.task_group), out
     )

@@ -20,6 +20,7 @@ MAX_COMPLETED_TASKS = 1000
 MAX_COMPLETED_FRAMEWORKS = 50
 MAX_STATUSES = 8
 MAX_REMEMBERED_ACKS = 10000
+MAX_FORWARDED = 10000  # updates awaiting an ACKNOWLEDGE that are timed, per framework
 
 
 @dataclass
@@ -146,6 +147,8 @@ class FrameworkRecord:
     executors: dict[tuple[str, str], ExecutorRecord] = field(default_factory=dict)
     # task id -> uuid of the last update the framework acknowledged (bounded, oldest dropped)
     acknowledged: OrderedDict[str, bytes] = field(default_factory=OrderedDict)
+    # uuid of each forwarded update -> ``now`` it went out, until acknowledged (bounded)
+    forwarded: dict[bytes, float] = field(default_factory=dict)
     used: dict[str, Resources] = field(default_factory=dict)  # role -> resources of tasks
     offered: dict[str, Resources] = field(default_factory=dict)  # role -> outstanding offers
 

@@ -5,9 +5,10 @@ from __future__ import annotations
 
 import msgspec
 
-from corral.master.core.effects import Effects
+from corral.master.core.effects import Effects, Observe, Publish, TaskAdded, TaskUpdated
 from corral.master.core.send import allocate_soon, to_agent, to_framework
 from corral.master.core.state import (
+    MAX_FORWARDED,
     AgentRecord,
     ExecutorRecord,
     FrameworkRecord,
@@ -24,6 +25,7 @@ from corral.wire.tasks import TaskInfo, TaskStatus, is_terminal
 
 def add_task(
     state: MasterState,
+    out: Effects,
     fw: FrameworkRecord,
     agent: AgentRecord,
     task: TaskInfo,
@@ -47,6 +49,7 @@ def add_task(
     agent.tasks[(fw.id, rec.task_id)] = rec
     agent.used = agent.used + res
     state.metrics["master/tasks_launched"] += 1
+    out.append(Publish(TaskAdded(rec)))
     return rec
 
 
@@ -101,6 +104,7 @@ def finish_task(
             executor_id=ID(task.executor_id) if task.executor_id else None,
         )
     task.record(status)
+    out.append(Publish(TaskUpdated(task.framework_id, status, task_state)))
     agent = state.agents.get(task.agent_id)
     if agent is not None and agent.tasks.pop((task.framework_id, task.task_id), None) is not None:
         agent.used = agent.used - task.resources
@@ -178,12 +182,20 @@ def status_update(
             finish_task(state, now, out, task, status.state, status=status, notify=False)
         else:
             task.record(status)
+            out.append(Publish(TaskUpdated(fid, status, status.state)))
+    if status.uuid is not None and len(fw.forwarded) < MAX_FORWARDED:
+        fw.forwarded[status.uuid] = now  # for the update -> ACKNOWLEDGE histogram
     to_framework(fw, s.Event(type="UPDATE", update=s.Update(status=status)), out)
 
 
-def acknowledge(state: MasterState, out: Effects, fw: FrameworkRecord, ack: s.Acknowledge) -> None:
+def acknowledge(
+    state: MasterState, now: float, out: Effects, fw: FrameworkRecord, ack: s.Acknowledge
+) -> None:
     if len(ack.uuid) != 16:
         raise CallError(400, "'acknowledge.uuid' must be 16 bytes (base64 of a UUID)")
+    forwarded = fw.forwarded.pop(ack.uuid, None)
+    if forwarded is not None:
+        out.append(Observe("status_update_ack", now - forwarded))
     fw.remember_ack(ack.task_id.value, ack.uuid)
     agent = state.agents.get(ack.agent_id.value)
     if agent is None:
