@@ -77,7 +77,7 @@ class HealthCheck(Struct):
     timeout_seconds: float = 20
     max_consecutive_failures: int = 3
     delay_seconds: float = 15
-    ignore_http1xx: bool = False
+    ignore_http1xx: bool = msgspec.field(default=False, name="ignoreHttp1xx")
 
 
 class UpgradeStrategy(Struct):
