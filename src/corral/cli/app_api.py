@@ -134,11 +134,11 @@ class ServicesClient:
         )
 
     def deployments(self) -> list[dict[str, Any]]:
-        doc = self.get("/v2/deployments")
+        doc = self.get("/v2/deployments", {"embed": "why"})
         return list(doc) if isinstance(doc, list) else []
 
     def queue(self) -> list[dict[str, Any]]:
-        doc = self.get("/v2/queue")
+        doc = self.get("/v2/queue", {"embed": "why"})
         return list(doc.get("queue", [])) if isinstance(doc, dict) else []
 
     def why(self, app_id: str) -> list[str]:

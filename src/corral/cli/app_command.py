@@ -130,11 +130,11 @@ def wait_for(
             elapsed = time.monotonic() - start
             if elapsed - last_why >= 2.0 and elapsed >= 2.0:
                 last_why = elapsed
-                reasons = collect_reasons(c, app_id)
+                reasons = collect_reasons(c, app_id, p.waiting)
                 live.update(Group(bar, reasons_text(reasons)))
             if elapsed >= timeout:
                 live.stop()
-                reasons = collect_reasons(c, app_id)
+                reasons = collect_reasons(c, app_id, p.waiting)
                 err_console.print(
                     f"corral: deployment {deployment_id} is not done after {timeout:g} s "
                     f"({p.describe()}; {p.ready}/{p.target} instances ready). It goes on; "
@@ -151,10 +151,10 @@ def wait_for(
     console.print(f"deployment {deployment_id} succeeded in {took:.1f} s: {obs.message}")
 
 
-def collect_reasons(c: ServicesClient, app_id: str) -> list[str]:
-    out: list[str] = []
+def collect_reasons(c: ServicesClient, app_id: str, waiting: str | None = None) -> list[str]:
+    out: list[str] = [waiting] if waiting else []
     try:
-        out += c.why(app_id)
+        out += [r for r in c.why(app_id) if r not in out]
     except ApiError as exc:
         if exc.status != 404:
             out.append(f"(cannot ask why: {exc.message})")
@@ -190,7 +190,8 @@ def started(
     )
     if wait:
         if deployment_id is None:
-            fail("the API returned no deployment id to wait for")
+            console.print("no deployment to wait for: the change is done")
+            return
         wait_for(c, deployment_id, app_id, version, timeout=timeout, delete=delete)
 
 
@@ -219,7 +220,7 @@ def deploy(
     except OSError as exc:
         fail(f"FILE: cannot read {file}: {exc.strerror or exc}")
     except Invalid as exc:
-        fail_api(ApiError(422, f"{file}: {exc}", [(d.path, list(d.errors)) for d in exc.details]))
+        fail_api(ApiError(422, exc.message, [(d.path, list(d.errors)) for d in exc.details]))
     except ValueError as exc:
         fail(f"FILE: {file} is not valid {file.suffix[1:].upper()}: {exc}")
     if not isinstance(doc, dict):

@@ -28,6 +28,7 @@ class Progress:
     step: int  # 1-based current step of the deployment (0: unknown)
     steps: int
     actions: list[str] = field(default_factory=list)  # "RestartApplication /web"
+    waiting: str | None = None  # the deployment's own reason (corral's ``waiting``)
 
     def describe(self) -> str:
         step = f"step {self.step}/{self.steps}" if self.steps else "starting"
@@ -104,6 +105,7 @@ def observe(
             int(dep.get("currentStep") or 0),
             int(dep.get("totalSteps") or len(dep.get("steps") or [])),
             actions_of(dep),
+            str(dep["waiting"]) if dep.get("waiting") else None,
         )
         return Observation(False, False, progress)
     progress = Progress(ready, target, 0, 0)
@@ -150,8 +152,12 @@ def queue_lines(queue: list[dict[str, Any]], app_id: str) -> list[str]:
         left = delay.get("timeLeftSeconds") if isinstance(delay, dict) else None
         if left:
             line += f"; launch delayed {float(left):.0f} s more (backoff after failures)"
-        if item.get("reason"):
-            line += f"; {item['reason']}"
+        offers = (item.get("processedOffersSummary") or {}).get("rejectSummaryLastOffers") or []
+        why = item.get("reason") or next(
+            (r.get("reason") for r in offers if isinstance(r, dict) and r.get("reason")), None
+        )
+        if why:
+            line += f"; {why}"
         out.append(line)
     return out
 

@@ -191,8 +191,8 @@ async function refresh() {
   try {
     const [apps, deployments, queue] = await Promise.all([
       api("GET", "/v2/apps"),
-      api("GET", "/v2/deployments"),
-      api("GET", "/v2/queue"),
+      api("GET", "/v2/deployments?embed=why"),
+      api("GET", "/v2/queue?embed=why"),
     ]);
     state.apps = (apps && apps.apps) || [];
     state.byId = new Map(state.apps.map((a) => [a.id, a]));
@@ -322,7 +322,8 @@ function renderQueue() {
     el("tbody", {}, qs.map((q) => {
       const id = q.app && q.app.id;
       const delay = q.delay || {};
-      const reasons = [q.reason, ...(state.why.get(id) || [])].filter(Boolean);
+      const offers = ((q.processedOffersSummary || {}).rejectSummaryLastOffers || []).map((r) => r.reason);
+      const reasons = [q.reason, ...offers, ...(state.why.get(id) || [])].filter(Boolean);
       return el("tr", { dataset: { app: id } },
         el("td", {}, el("a", { href: "#", onclick: (e) => { e.preventDefault(); select(id); } }, id)),
         el("td", {}, q.count),
