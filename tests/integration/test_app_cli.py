@@ -34,11 +34,15 @@ timeoutSeconds = 2
 @pytest.fixture(scope="module")
 def services(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
     tmp = tmp_path_factory.mktemp("app-cli")
-    with LocalCluster(
-        1, work_dir=tmp / "cluster", agent_resources="cpus:2;mem:2048;disk:1000;ports:[31000-31100]"
-    ) as c:
-        with services_process(c, tmp / "services") as url:
-            yield url
+    with (
+        LocalCluster(
+            1,
+            work_dir=tmp / "cluster",
+            agent_resources="cpus:2;mem:2048;disk:1000;ports:[31000-31100]",
+        ) as c,
+        services_process(c, tmp / "services") as url,
+    ):
+        yield url
 
 
 def corral_app(url: str, *args: str, timeout: float = 90) -> subprocess.CompletedProcess[str]:

@@ -11,9 +11,9 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from browser import browser_page
 from services_proc import services_process
 
+from browser import browser_page
 from corral.testing import LocalCluster
 
 pytestmark = [pytest.mark.integration, pytest.mark.browser]
@@ -34,6 +34,11 @@ WEB = {
         }
     ],
 }
+ALL_REPLACED = """(before) => {
+  const rows = document.querySelectorAll('#instances tbody tr[data-task]');
+  const ids = [...rows].map(r => r.dataset.task);
+  return ids.length === 3 && ids.every(i => !before.includes(i));
+}"""
 BIG = {"id": "/page/big", "cmd": "sleep 300", "cpus": 64, "mem": 16}
 
 
@@ -125,12 +130,7 @@ def test_create_scale_stuck_restart_delete_from_the_page(services: str) -> None:
             return len(ids) == 3 and not ids & before
 
         page.wait_for_function(counts(page, "3/3 running · 3 healthy"), timeout=30_000)
-        page.wait_for_function(
-            "(before) => { const ids = [...document.querySelectorAll('#instances tbody tr[data-task]')]"
-            ".map(r => r.dataset.task); return ids.length === 3 && ids.every(i => !before.includes(i)); }",
-            arg=sorted(before),
-            timeout=30_000,
-        )
+        page.wait_for_function(ALL_REPLACED, arg=sorted(before), timeout=30_000)
         assert replaced()
         page.wait_for_function(f"document.querySelectorAll('#versions li').length > {versions}")
 
