@@ -126,9 +126,8 @@ def main(argv: list[str] | None = None) -> int:
                 "sim.log",
             )  # fmt: skip
             wait_until(
-                lambda: sum(1 for s in c.state().get("slaves", []) if s.get("active")) >= args.agents,
-                60, what=f"{args.agents} simulated agents",
-            )  # fmt: skip
+                lambda: active_agents(c) >= args.agents, 60, what=f"{args.agents} simulated agents"
+            )
             port = free_port()
             base = f"http://127.0.0.1:{port}"
             spawn(
@@ -153,8 +152,11 @@ def main(argv: list[str] | None = None) -> int:
             out["services_running_s"] = now() - t0
             wait_no_deployments(base, args.timeout, "the create deployment to end")
             out["services_deployed_s"] = now() - t0
-            note(f"services: {args.instances} instances running after {out['services_running_s']:.2f} s "
-                 f"(deployment over after {out['services_deployed_s']:.2f} s)")  # fmt: skip
+            note(
+                f"services: {args.instances} instances running after "
+                f"{out['services_running_s']:.2f} s (deployment over after "
+                f"{out['services_deployed_s']:.2f} s)"
+            )
 
             # ---- 2. rolling restart
             before = {t["id"] for t in app_state(base, "/bench/sleep").get("tasks", [])}
@@ -167,8 +169,10 @@ def main(argv: list[str] | None = None) -> int:
             after = app_state(base, "/bench/sleep")
             ids = {t["id"] for t in after.get("tasks", []) if t.get("state") == "TASK_RUNNING"}
             out["restart_replaced_all"] = len(ids) == args.instances and not ids & before
-            note(f"services: rolling restart of {args.instances} done in {out['services_restart_s']:.2f} s "
-                 f"(all replaced: {out['restart_replaced_all']})")  # fmt: skip
+            note(
+                f"services: rolling restart of {args.instances} done in "
+                f"{out['services_restart_s']:.2f} s (all replaced: {out['restart_replaced_all']})"
+            )
             call("DELETE", f"{base}/v2/apps/bench/sleep?force=true")
             wait_until(
                 lambda: not app_state(base, "/bench/sleep"), args.timeout, what="the app deleted"
@@ -184,16 +188,21 @@ def main(argv: list[str] | None = None) -> int:
                 out["bare_running_s"] = fw.last_event - fw.first_submit
                 out["bare_running_incl_subscribe_s"] = fw.last_event - fw.subscribed_at
             out["bare_failure"] = fw.failure_message
-            note(f"bare framework: {args.instances} running {out.get('bare_running_s', float('nan')):.2f} s "
-                 f"after its first ACCEPT ({out.get('bare_running_incl_subscribe_s', float('nan')):.2f} s "
-                 f"after subscribing){'  FAILURE: ' + fw.failure_message if fw.failure_message else ''}")  # fmt: skip
+            nan = float("nan")
+            failure = f"  FAILURE: {fw.failure_message}" if fw.failure_message else ""
+            note(
+                f"bare framework: {args.instances} running "
+                f"{out.get('bare_running_s', nan):.2f} s after its first ACCEPT "
+                f"({out.get('bare_running_incl_subscribe_s', nan):.2f} s after subscribing)"
+                + failure
+            )
 
             # ---- 4. GET /v2/apps with apps x per-app instances
             t0 = now()
 
             def create(i: int) -> int:
-                body = {"id": f"/list/app-{i:05d}", "cmd": "sleep 100000", "cpus": 0.001,
-                        "mem": 0.1, "instances": args.per_app}  # fmt: skip
+                body = {"id": f"/list/app-{i:05d}", "cmd": "sleep 100000", "cpus": 0.01,
+                        "mem": 1, "instances": args.per_app}  # fmt: skip
                 return call("POST", f"{base}/v2/apps", body)[0]
 
             with ThreadPoolExecutor(8) as pool:
@@ -227,11 +236,16 @@ def main(argv: list[str] | None = None) -> int:
             _, _, took_tasks = call("GET", f"{base}/v2/tasks")
             out["tasks_ms"] = took_tasks * 1e3
             m = out["list_ms"]
-            note(f"GET /v2/apps with {args.apps} apps / {total} instances: median {m['median']:.1f} ms, "
-                 f"p90 {m['p90']:.1f}, max {m['max']:.1f} ({m['bytes'] / 1e3:.0f} kB; goal < 200 ms); "
-                 f"GET /v2/tasks once {out['tasks_ms']:.0f} ms")  # fmt: skip
-            note(f"(created {args.apps} apps in {out['create_apps_s']:.1f} s; all running after "
-                 f"{out['list_all_running_s']:.1f} s)")  # fmt: skip
+            note(
+                f"GET /v2/apps with {args.apps} apps / {total} instances: median "
+                f"{m['median']:.1f} ms, p90 {m['p90']:.1f}, max {m['max']:.1f} "
+                f"({m['bytes'] / 1e3:.0f} kB; goal < 200 ms); "
+                f"GET /v2/tasks once {out['tasks_ms']:.0f} ms"
+            )
+            note(
+                f"(created {args.apps} apps in {out['create_apps_s']:.1f} s; "
+                f"all running after {out['list_all_running_s']:.1f} s)"
+            )
     finally:
         for p in reversed(children):
             if p.poll() is None:
@@ -247,6 +261,10 @@ def main(argv: list[str] | None = None) -> int:
     if args.json:
         print(json.dumps(out, indent=2, default=str))
     return 0
+
+
+def active_agents(c: LocalCluster) -> int:
+    return sum(1 for s in c.state().get("slaves", []) if s.get("active"))
 
 
 def _pong(base: str) -> bool:
