@@ -391,6 +391,10 @@ def _client_round_trip(app: AppDefinition) -> MarathonApp:
     client = MarathonApp.from_json(json.loads(json.dumps(rendered)))
     again = parse_app(json.loads(client.to_json()))  # the client's JSON parses back
     assert again.id == app.id
+    full = parse_app(json.loads(client.to_json(minimal=False)))  # nulls and all
+    assert render_app(full) == {
+        k: v for k, v in rendered.items() if k not in ("version", "versionInfo")
+    }
     return client
 
 

@@ -8,7 +8,8 @@ import msgspec
 import pytest
 
 from corral.frameworks.services.appdef import AppDefinition
-from corral.frameworks.services.codec import parse_app
+from corral.frameworks.services.codec import Invalid, parse_app
+from corral.frameworks.services.serviceports import assign_service_ports, service_ports
 from corral.frameworks.services.taskinfo import (
     app_id_of_task,
     new_task_id,
@@ -300,3 +301,25 @@ def test_command_check_and_zero_failures() -> None:
 def test_short_assignment_is_an_error() -> None:
     with pytest.raises(ValueError, match="needs 2"):
         launch(app_of(cmd="x", portDefinitions=[{"port": 0}, {"port": 0}]), (31000,))
+
+
+def test_service_ports_are_assigned_and_kept() -> None:
+    app = app_of(cmd="x", portDefinitions=[{"port": 0}, {"port": 10001}, {"port": 0}])
+    got = assign_service_ports(app, taken={10000, 10002})
+    assert service_ports(got) == [10003, 10001, 10004]
+    assert task_spec(got).ports == 3 and task_spec(got).named_ports == ()
+    env = env_of(launch(got, (31000, 31001, 31002)))
+    assert env["PORT_10003"] == "31000" and env["PORT1"] == "31001"
+    fixed = app_of(cmd="x", requirePorts=True, portDefinitions=[{"port": 0}])
+    assert service_ports(assign_service_ports(fixed, taken=())) == [0]
+    bridge = app_of(
+        container={
+            "type": "DOCKER",
+            "docker": {"image": "i", "network": "BRIDGE"},
+            "portMappings": [{"containerPort": 80, "servicePort": 0}],
+        }
+    )
+    assert service_ports(assign_service_ports(bridge, taken=[10000])) == [10001]
+    with pytest.raises(Invalid) as info:
+        assign_service_ports(app, taken=range(10000, 20000))
+    assert info.value.details[0].path == "/portDefinitions/0"

@@ -24,6 +24,7 @@ from corral.frameworks.services.appdef import (
     HealthCheck,
     PortDefinition,
     PortMapping,
+    UnreachableStrategy,
     Volume,
 )
 from corral.frameworks.services.convert import BAD, Rules, to_struct
@@ -90,6 +91,12 @@ RULES: dict[type, Rules] = {
     ),
     HealthCheck: Rules(ignored=frozenset({"ipProtocol"})),
     PortDefinition: Rules(),
+    UnreachableStrategy: Rules(
+        unsupported={
+            "unreachableInactiveAfterSeconds": "use inactiveAfterSeconds",
+            "unreachableExpungeAfterSeconds": "use expungeAfterSeconds",
+        }
+    ),
 }
 
 

@@ -5,7 +5,8 @@
 ``dict[str, str]`` are descended into, every leaf is converted by ``msgspec.convert``, and
 each failure becomes a ``Detail`` at the field's camelCase path (``/container/docker/image``).
 Unknown keys are errors too, except those listed as ignored (Marathon's read-only and
-legacy keys, which clients send back).
+legacy keys, which clients send back). ``null`` for a field that cannot be null means "not
+given" (clients serializing every attribute send nulls).
 """
 
 from __future__ import annotations
@@ -62,6 +63,8 @@ def to_struct(
             errors.append(Detail(where, ["unknown field"]))
             bad = True
             continue
+        if item is None and not f.required and not _nullable(f.type):
+            continue  # null for a field that cannot be null: not given (its default)
         got = to_type(item, f.type, where, errors, rules)
         if got is BAD:
             bad = True
@@ -106,6 +109,12 @@ def to_type(
     except msgspec.ValidationError as exc:
         errors.append(Detail(path or "/", [str(exc).split(" - at `", 1)[0]]))
         return BAD
+
+
+def _nullable(tp: Any) -> bool:
+    return typing.get_origin(tp) in (typing.Union, types.UnionType) and type(None) in (
+        typing.get_args(tp)
+    )
 
 
 def kind(value: object) -> str:

@@ -204,6 +204,11 @@ def openapi_document() -> dict[str, Any]:
     """The OpenAPI 3.1 document (plain JSON data)."""
     (_, components) = msgspec.json.schema_components((AppDefinition,), ref_template=REF)
     schemas: dict[str, Any] = dict(components)
+    props = schemas["AppDefinition"]["properties"]
+    props["unreachableStrategy"] = {
+        "anyOf": [{"$ref": REF.format(name="UnreachableStrategy")}, {"const": "disabled"}],
+        "default": "disabled",
+    }
     schemas["AppList"] = {"type": "array", "items": {"$ref": REF.format(name="AppDefinition")}}
     schemas["TaskIds"] = {
         "type": "object",
