@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import typer
 
-from corral.cli import app_command, client, daemons, run_command
+from corral.cli import app_command, client, daemons, run_command, services_command
 
 app = typer.Typer(
     name="corral",
@@ -21,6 +21,7 @@ app.command()(client.agents)
 app.command()(client.tasks)
 app.command()(client.frameworks)
 app.command()(client.logs)
+app.command()(services_command.services)
 app.add_typer(app_command.app, name="app")
 
 
