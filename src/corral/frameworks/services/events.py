@@ -64,7 +64,7 @@ def timestamp(now: float | None = None) -> str:
     """Marathon's timestamp form, ``2026-01-01T00:00:00.000Z`` (what the client parses)."""
     t = time.time() if now is None else now
     whole = int(t)
-    millis = int(round((t - whole) * 1000))
+    millis = round((t - whole) * 1000)
     if millis == 1000:
         whole, millis = whole + 1, 0
     return time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime(whole)) + f".{millis:03d}Z"
