@@ -296,6 +296,15 @@ def test_network_and_container_rules() -> None:
     assert "/networks/0/mode" in errs
     errs = errors_of({"id": "a", "cmd": "x", "networks": [{"mode": "container/bridge"}]})
     assert "needs a DOCKER container" in errs["/networks"][0]
+    errs = errors_of(
+        {
+            "id": "a",
+            "container": {
+                "docker": {"image": "i", "parameters": [{"key": "ulimit", "value": "nofile=1"}]}
+            },
+        }
+    )
+    assert "got ulimit" in errs["/container/docker/parameters"][0]
     errs = errors_of({"id": "a", "container": {"type": "RKT", "docker": {"image": "i"}}})
     assert "/container/type" in errs
     errs = errors_of(
@@ -421,7 +430,6 @@ def test_render_goes_through_the_marathon_client() -> None:
                 "docker": {
                     "image": "nginx",
                     "network": "BRIDGE",
-                    "parameters": [{"key": "a", "value": "b"}],
                     "portMappings": [{"containerPort": 80, "hostPort": 0, "name": "http"}],
                 },
                 "volumes": [{"containerPath": "/data", "hostPath": "data", "mode": "RO"}],

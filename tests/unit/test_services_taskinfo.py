@@ -162,7 +162,6 @@ def test_docker_bridge_container() -> None:
                 "network": "BRIDGE",
                 "forcePullImage": True,
                 "privileged": False,
-                "parameters": [{"key": "ulimit", "value": "nofile=1"}],
             },
             "portMappings": [
                 {"containerPort": 80, "hostPort": 0, "name": "http"},
@@ -179,7 +178,7 @@ def test_docker_bridge_container() -> None:
     c = info.container
     assert c is not None and c.type == "DOCKER" and c.docker is not None
     assert c.docker.image == "nginx:1" and c.docker.network == "BRIDGE"
-    assert c.docker.force_pull_image and c.docker.parameters[0].key == "ulimit"
+    assert c.docker.force_pull_image and c.docker.parameters == []
     assert [(m.host_port, m.container_port, m.protocol) for m in c.docker.port_mappings] == [
         (31000, 80, "tcp"),
         (31001, 53, "udp"),
@@ -323,3 +322,41 @@ def test_service_ports_are_assigned_and_kept() -> None:
     with pytest.raises(Invalid) as info:
         assign_service_ports(app, taken=range(10000, 20000))
     assert info.value.details[0].path == "/portDefinitions/0"
+
+
+def test_the_agent_accepts_what_we_build(tmp_path: Any) -> None:
+    """The agent's own checks (health check validation, docker create arguments) take the
+    TaskInfos this module builds."""
+    from corral.agent.docker_spec import container_info, create_kwargs
+    from corral.health.policy import validate
+
+    for check in (
+        {"protocol": "HTTP"},
+        {"protocol": "MESOS_HTTPS", "maxConsecutiveFailures": 0},
+        {"protocol": "TCP"},
+        {"protocol": "COMMAND", "command": {"value": "true"}},
+    ):
+        info = launch(app_of(cmd="x", healthChecks=[check]), (31000,))
+        assert validate(info) is None, check
+    app = app_of(
+        args=["-g", "daemon off;"],
+        container={
+            "type": "DOCKER",
+            "docker": {"image": "nginx", "network": "BRIDGE"},
+            "portMappings": [{"containerPort": 80, "hostPort": 0, "protocol": "udp,tcp"}],
+            "volumes": [{"containerPath": "/data", "hostPath": "data", "mode": "RO"}],
+        },
+    )
+    info = launch(app, (31000,))
+    ci, docker = container_info(info)
+    kwargs = create_kwargs(
+        info=info,
+        ci=ci,
+        docker=docker,
+        env=env_of(info),
+        sandbox=tmp_path,
+        name="corral-x",
+        labels={},
+    )
+    assert kwargs["image"] == "nginx" and kwargs["command"] == ["-g", "daemon off;"]
+    assert kwargs["ports"] == {"80/udp": 31000, "80/tcp": 31000}

@@ -208,6 +208,14 @@ def _check_container(app: AppDefinition) -> list[Detail]:
         errors.append(
             Detail("/container/docker", ["privileged and parameters need a DOCKER container"])
         )
+    if c.docker is not None and c.docker.parameters:
+        keys = ", ".join(p.key for p in c.docker.parameters)
+        errors.append(
+            Detail(
+                "/container/docker/parameters",
+                [f"arbitrary docker parameters are not supported by corral's agents (got {keys})"],
+            )
+        )
     if c.port_mappings and networking(app) != BRIDGE:
         errors.append(
             Detail(
