@@ -486,3 +486,16 @@ def _refs(node: object) -> list[str]:
     if isinstance(node, list):
         return [r for v in node for r in _refs(v)]
     return []
+
+
+def test_openapi_lists_what_the_api_serves() -> None:
+    from corral.frameworks.services.api import PATHS as SERVED
+
+    doc = openapi_document()
+    for line in SERVED:
+        *methods, path = line.split()
+        if path == "/" or path.startswith("/ui"):
+            continue  # the page, not the API
+        assert path in doc["paths"], path
+        for method in methods:
+            assert method.lower() in doc["paths"][path], line

@@ -79,6 +79,12 @@ PATHS: dict[str, dict[str, tuple[str, list[dict[str, Any]], str | None]]] = {
         "patch": ("Partial update of an app", [_id(), _FORCE], "AppDefinition"),
         "delete": ("Destroy an app", [_id(), _FORCE], None),
     },
+    "/v2/apps/{groupId}/*": {
+        "get": ('Every app of a group, as {"*": [...]}', [_id("groupId"), _EMBED], None),
+    },
+    "/v2/apps/{appId}/why": {
+        "get": ("corral: every reason instances of the app are not running", [_id()], None),
+    },
     "/v2/apps/{appId}/restart": {
         "post": ("Replace every instance, following upgradeStrategy", [_id(), _FORCE], None),
     },
@@ -137,10 +143,7 @@ PATHS: dict[str, dict[str, tuple[str, list[dict[str, Any]], str | None]]] = {
         "delete": ("Reset an app's launch backoff (204)", [_id()], None),
     },
     "/v2/info": {"get": ("Framework and leader information", [], None)},
-    "/v2/leader": {
-        "get": ("The leader's address", [], None),
-        "delete": ("Make the leader abdicate", [], None),
-    },
+    "/v2/leader": {"get": ("The leader's address", [], None)},
     "/v2/events": {
         "get": (
             "Server-Sent Events (Accept: text/event-stream)",
