@@ -37,7 +37,7 @@ from corral.frameworks.services.errors import (
 )
 from corral.frameworks.services.ids import normalize_id
 
-NOT_YET = "is not supported by corral"
+NOT_YET = "not supported by corral"
 
 # Keys Marathon (and clients echoing its JSON back) send that are not part of a definition.
 READ_ONLY = frozenset(
@@ -63,30 +63,30 @@ RULES: dict[type, Rules] = {
     AppDefinition: Rules(
         ignored=READ_ONLY,
         unsupported={
-            "readinessChecks": f"readiness checks {NOT_YET} (use healthChecks)",
-            "secrets": f"secrets {NOT_YET}",
-            "residency": f"resident apps (persistent volumes) {NOT_YET}",
-            "ipAddress": f"ipAddress (IP per task) {NOT_YET}",
-            "tty": f"tty {NOT_YET}",
-            "check": f"check {NOT_YET} (use healthChecks)",
-            "resourceLimits": f"resourceLimits {NOT_YET}",
-            "executorResources": f"executorResources {NOT_YET}",
+            "readinessChecks": f"{NOT_YET}: readiness checks (use healthChecks)",
+            "secrets": f"{NOT_YET}: secrets",
+            "residency": f"{NOT_YET}: resident apps (persistent volumes)",
+            "ipAddress": f"{NOT_YET}: ipAddress (IP per task)",
+            "tty": f"{NOT_YET}: tty",
+            "check": f"{NOT_YET}: check (use healthChecks)",
+            "resourceLimits": f"{NOT_YET}: resourceLimits",
+            "executorResources": f"{NOT_YET}: executorResources",
         },
     ),
     Container: Rules(
-        unsupported={"linuxInfo": f"linuxInfo {NOT_YET}", "mesos": f"container.mesos {NOT_YET}"}
+        unsupported={"linuxInfo": f"{NOT_YET}: linuxInfo", "mesos": f"{NOT_YET}: container.mesos"}
     ),
     Docker: Rules(
         unsupported={
-            "credential": f"docker credentials {NOT_YET}",
-            "pullConfig": f"pullConfig {NOT_YET}",
+            "credential": f"{NOT_YET}: docker credentials",
+            "pullConfig": f"{NOT_YET}: pullConfig",
         }
     ),
-    PortMapping: Rules(unsupported={"networkNames": f"networkNames (user networks) {NOT_YET}"}),
+    PortMapping: Rules(unsupported={"networkNames": f"{NOT_YET}: networkNames (user networks)"}),
     Volume: Rules(
         unsupported={
-            "persistent": f"persistent volumes {NOT_YET}",
-            "external": f"external volumes {NOT_YET}",
+            "persistent": f"{NOT_YET}: persistent volumes",
+            "external": f"{NOT_YET}: external volumes",
         }
     ),
     HealthCheck: Rules(ignored=frozenset({"ipProtocol"})),
@@ -231,7 +231,7 @@ def _legacy(doc: dict[str, Any], errors: list[Detail]) -> dict[str, Any]:
     if isinstance(env, dict):
         for k, v in env.items():
             if isinstance(v, dict) and "secret" in v:
-                errors.append(Detail(f"/env/{k}", [f"secrets {NOT_YET}"]))
+                errors.append(Detail(f"/env/{k}", [f"{NOT_YET}: secrets"]))
         doc["env"] = {k: v for k, v in env.items() if not (isinstance(v, dict) and "secret" in v)}
     return doc
 
