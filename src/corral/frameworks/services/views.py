@@ -7,14 +7,12 @@ touches the store.
 
 from __future__ import annotations
 
-import asyncio
-from collections.abc import AsyncIterator
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 
 from corral.frameworks.services.appdef import AppDefinition
 
-Action = tuple[str, str]  # (StartApplication | StopApplication | ScaleApplication |
-#                           RestartApplication, app id)
+# (StartApplication | StopApplication | ScaleApplication | RestartApplication, app id)
+Action = tuple[str, str]
 
 
 class NotFound(LookupError):
@@ -121,55 +119,6 @@ class DeploymentResult:
     version: str
 
 
-Event = tuple[str, dict[str, object]]
-
-
-@dataclass
-class EventQueue:
-    """One subscriber's events, in order: ``async for event_type, payload in queue``.
-
-    Bounded: a subscriber that falls more than ``limit`` events behind loses the oldest
-    ones (``dropped`` counts them) rather than slowing the framework down."""
-
-    limit: int = 10_000
-    dropped: int = 0
-    closed: bool = False
-    _queue: asyncio.Queue[Event | None] = field(default_factory=asyncio.Queue)
-    _on_close: list[object] = field(default_factory=list)
-
-    def put(self, event: Event) -> None:
-        if self.closed:
-            return
-        if self._queue.qsize() >= self.limit:
-            self._queue.get_nowait()
-            self.dropped += 1
-        self._queue.put_nowait(event)
-
-    def close(self) -> None:
-        if not self.closed:
-            self.closed = True
-            self._queue.put_nowait(None)
-            for cb in self._on_close:
-                if callable(cb):
-                    cb(self)
-
-    async def get(self) -> Event | None:
-        """The next event, or None once closed."""
-        if self.closed and self._queue.empty():
-            return None
-        return await self._queue.get()
-
-    def __aiter__(self) -> AsyncIterator[Event]:
-        return self._iterate()
-
-    async def _iterate(self) -> AsyncIterator[Event]:
-        while True:
-            event = await self.get()
-            if event is None:
-                return
-            yield event
-
-
 __all__ = [
     "Action",
     "AlreadyExists",
@@ -177,8 +126,6 @@ __all__ = [
     "BadRequest",
     "DeploymentResult",
     "DeploymentView",
-    "Event",
-    "EventQueue",
     "InstanceView",
     "Locked",
     "NotFound",
