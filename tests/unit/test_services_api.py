@@ -339,3 +339,26 @@ async def test_the_marathon_client_parses_every_answer(served: tuple[FakeService
         assert c.list_apps() == []
 
     await asyncio.to_thread(more)
+
+
+def test_every_api_path_is_in_the_openapi_table() -> None:
+    from corral.frameworks.services import openapi
+    from corral.frameworks.services.api import PATHS
+
+    missing = []
+    for line in PATHS:
+        *methods, path = line.split()
+        if path == "/" or path.startswith("/ui"):
+            continue  # the page, not the API
+        missing += [f"{m} {path}" for m in methods if m.lower() not in openapi.PATHS.get(path, {})]
+    assert not missing
+
+
+async def test_page_and_openapi_are_served(served: tuple[FakeServices, str]) -> None:
+    _, url = served
+    status, doc, headers = await call("GET", url + "/")
+    assert status == 200 and headers["Content-Type"].startswith("text/html")
+    status, doc, _ = await call("GET", url + "/ui/../api.py")
+    assert status == 404
+    status, doc, _ = await call("GET", url + "/openapi.json")
+    assert status == 200 and "/v2/apps" in doc["paths"]
