@@ -375,7 +375,6 @@ def converge(st: State, app_id: str, now: float) -> list[Effect]:
     live = [i for i in app.instances.values() if i.tracked and not i.killing
             and not inactive(app, i, now)]
     held = sum(1 for i in app.instances.values() if not i.tracked and not inactive(app, i, now))
-    terminating = sum(1 for i in app.instances.values() if i.tracked and i.killing)
 
     def member(i: Instance) -> Member:
         return Member(i.task_id, counts(app.config_def(i.version) or goal, i), i.staged_at)
@@ -386,7 +385,7 @@ def converge(st: State, app_id: str, now: float) -> list[Effect]:
         new = [member(i) for i in live if i.version == cv]
         dec = replace(n, goal.upgrade_strategy.minimum_health_capacity,
                       goal.upgrade_strategy.maximum_over_capacity, old, new,
-                      old_terminating=terminating + held, kill_selection=goal.kill_selection)
+                      old_terminating=held, kill_selection=goal.kill_selection)
         launch, kills = dec.launch, list(dec.kill)
     else:
         total = len(live) + held

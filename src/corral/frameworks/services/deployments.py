@@ -77,14 +77,14 @@ def plan(
 ) -> Deployment:
     """``everyone``: every app's definition after the change (for the dependency order)."""
     lv = levels(everyone)
+    gone = {a: d for a, d in original.items() if d is not None and target.get(a) is None}
+    olv = levels({**everyone, **gone}) if gone else lv
     stops: dict[int, list[tuple[str, str]]] = {}
     others: dict[int, list[tuple[str, str]]] = {}
     for app_id in sorted(target):
         act = action_of(original.get(app_id), target[app_id])
         if act == STOP:
-            old = original[app_id]
-            depth = lv.get(app_id, 0) if old is None else levels(
-                {**everyone, app_id: old}).get(app_id, 0)
+            depth = olv.get(app_id, 0)
             stops.setdefault(depth, []).append((act, app_id))
         else:
             others.setdefault(lv.get(app_id, 0), []).append((act, app_id))

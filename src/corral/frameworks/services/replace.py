@@ -9,7 +9,8 @@ version, say how many new instances may exist now and which old ones to kill:
 * old instances that do not count (not healthy / not running) go first; of those that
   count, enough are kept that old + new counting ones stay >= ``min_healthy``;
 * new ones are launched up to ``n``, while old (terminating included) + new stays
-  <= ``max_capacity``. So a replacement is started before the old one is killed.
+  <= ``max_capacity`` (old ones being killed no longer count, as in Marathon). So a
+  replacement is started before a counting old one is killed.
 """
 
 from __future__ import annotations
@@ -72,7 +73,7 @@ def replace(
     if len(counting_old) > keep:
         to_kill += counting_old[: len(counting_old) - keep]
     kills += [m.task_id for m in to_kill]
-    old_active = len(old) + old_terminating  # killed ones hold resources until they end
+    old_active = len(old) - len(to_kill) + old_terminating  # as Marathon: killed ones free
     room = max_capacity - old_active - len(new)
     return Decision(launch=max(0, min(n - len(new), room)), kill=tuple(kills))
 
