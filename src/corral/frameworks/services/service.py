@@ -103,6 +103,7 @@ class Services:
         self.indexed = False
         self._pending: list[c.Effect] = []
         self._lock = asyncio.Lock()
+        self._flushing = asyncio.Lock()
         self._last_version = ""
         self._specs: dict[tuple[str, str], TaskSpec] = {}
         self._goals: list[Goal] | None = None
@@ -305,10 +306,11 @@ class Services:
 
     async def flush(self) -> None:
         assert self.core is not None
-        while self._pending:
-            batch, self._pending = self._pending, []
-            for e in batch:
-                await self._carry_out(e)
+        async with self._flushing:  # one at a time: effects are carried out in order
+            while self._pending:
+                batch, self._pending = self._pending, []
+                for e in batch:
+                    await self._carry_out(e)
 
     async def _carry_out(self, e: c.Effect) -> None:
         assert self.core is not None
