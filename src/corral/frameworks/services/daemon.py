@@ -77,7 +77,12 @@ async def run_services(config: DaemonConfig) -> int:
         local=("/ping", "/metrics"),
     )
     api.leader = server.leader_address
-    api.leading = lambda: server.is_leading and bool(getattr(services, "leading", True))
+    # Leading in earnest: elected, state loaded and tasks reconciled (commands accepted).
+    api.leading = lambda: (
+        server.is_leading
+        and bool(getattr(services, "leading", True))
+        and bool(getattr(services, "indexed", True))
+    )
     await server.start()
     info.http_port = server.port
     info.webui_url = server.advertise.rstrip("/") + "/"
