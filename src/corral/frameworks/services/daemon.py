@@ -53,6 +53,7 @@ async def run_services(config: DaemonConfig) -> int:
         config.master, config.state, name=config.name, lease_ttl=config.lease_ttl
     )
     runner = services.runner
+    assert runner is not None  # Services.create always builds one
     runner.session_timeout = config.zk_session_timeout
     zk = str(config.state) if str(config.state).startswith("zk://") else None
     info = InstanceInfo(
