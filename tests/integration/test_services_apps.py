@@ -16,6 +16,7 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
+import psutil
 import pytest
 from services_api_proc import ServicesProc, running, running_at_master, task_pid
 
@@ -55,6 +56,28 @@ def svc(cluster3: LocalCluster, tmp_path_factory: pytest.TempPathFactory) -> Ite
         proc.stop()
 
 
+def task_processes() -> list[int]:
+    """Our tasks' processes (the module's cluster outlives each test; its tasks must not)."""
+    out = []
+    for p in psutil.Process().children(recursive=True):
+        try:
+            if "sleep 60" in " ".join(p.cmdline()) and p.status() != psutil.STATUS_ZOMBIE:
+                out.append(p.pid)
+        except psutil.Error:
+            pass
+    return out
+
+
+@pytest.fixture(autouse=True)
+def no_apps_left(svc: ServicesProc, cluster3: LocalCluster) -> Iterator[None]:
+    """Every test starts and ends with no app: its tasks are gone before the next one."""
+    yield
+    for app in svc.call("GET", "/v2/apps")[1]["apps"]:
+        svc.call("DELETE", f"/v2/apps{app['id']}?force=true")
+    wait_until(lambda: not running_at_master(cluster3), 30, 0.2, "every task killed")
+    wait_until(lambda: not task_processes(), 30, 0.1, "every task process gone")
+
+
 def sleeper(app_id: str, n: int, **extra: Any) -> dict[str, Any]:
     return {"id": app_id, "cmd": "sleep 600", "cpus": 0.1, "mem": 32, "instances": n, **extra}
 
@@ -91,10 +114,16 @@ def test_unique_hostname_spreads_and_says_why_not(
     tasks = wait_until(lambda: running(svc, "/uniq", 3), 60, 0.2, "3 unique instances")
     assert sorted(t["host"] for t in tasks) == sorted(HOSTS)
     svc.call("PUT", "/v2/apps/uniq", {"instances": 4})
-    reasons = wait_until(
-        lambda: svc.call("GET", "/v2/apps/uniq/why")[1]["reasons"], 30, 0.2, "a reason"
-    )
-    assert any("UNIQUE" in r for r in reasons), reasons
+    seen: list[list[str]] = []
+
+    def unique_reason() -> bool:
+        seen.append(svc.call("GET", "/v2/apps/uniq/why")[1]["reasons"])
+        return any("UNIQUE" in r for r in seen[-1])
+
+    try:
+        wait_until(unique_reason, 30, 0.2, "the UNIQUE reason")
+    except TimeoutError:
+        raise AssertionError(f"no UNIQUE reason; last reasons: {seen[-1:]}") from None
     status, dep = svc.call("GET", "/v2/deployments?embed=why")
     assert any(d["waiting"] for d in dep if "/uniq" in d["affectedApps"]), dep
     _, queue = svc.call("GET", "/v2/queue")
