@@ -23,6 +23,9 @@ CONDITIONS = {"TASK_STAGING": "Staging", "TASK_STARTING": "Starting", "TASK_RUNN
               "TASK_DROPPED": "Dropped", "TASK_UNREACHABLE": "Unreachable",
               "TASK_GONE": "Gone", "TASK_UNKNOWN": "Unknown"}
 
+OFFER_PATIENCE = 3.0  # seconds before "waiting for offers" is said (a placement reason
+#                       usually comes first)
+
 
 @dataclass(frozen=True)
 class Kill:
@@ -402,6 +405,10 @@ def converge(st: State, app_id: str, now: float) -> list[Effect]:
     elif app.backoff.delay_until > 0 and left <= 0:
         app.backoff.delay_until = 0.0
     app.launch = launch
+    if launch == 0:
+        app.demand_since = None
+    elif app.demand_since is None:
+        app.demand_since = now
     app.waiting = waiting(st, app, now, cv, n, left)
     if app.waiting and app.waiting_since is None:
         app.waiting_since = now
@@ -453,7 +460,7 @@ def waiting(st: State, app: App, now: float, cv: str, n: int, left: float) -> st
                            f"{app.backoff.failures} failed task(s){why}")
         elif app.unplaced:
             reasons.append(f"{missing} of {n} instances cannot be placed: {app.unplaced}")
-        elif app.launch > 0:
+        elif app.launch > 0 and now - (app.demand_since or now) >= OFFER_PATIENCE:
             reasons.append(f"waiting for offers to launch {app.launch} of {n} instances")
     staging = [i for i in new if i.state in ("TASK_STAGING", "TASK_STARTING")]
     if staging:

@@ -438,10 +438,6 @@ class Services:
         out = [r for r in (a.waiting or "").split("; ") if r]
         if a.unplaced and not any(a.unplaced in r for r in out):
             out.append(f"placement: {a.unplaced}")
-        for dep in self.deployments():
-            if app_id in dep.affected_apps and dep.waiting is None:
-                out.append(f"deployment {dep.id}: step {dep.current_step} of "
-                           f"{dep.total_steps} in progress")
         return out
 
     def subscribe(self) -> EventQueue:

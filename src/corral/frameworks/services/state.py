@@ -43,6 +43,7 @@ class App:
     launch: int = 0  # instances to launch now (read by the goals)
     waiting: str | None = None
     waiting_since: float | None = None
+    demand_since: float | None = None  # since when launches wait for an offer
 
     def head(self) -> AppHead:
         return AppHead(
