@@ -193,3 +193,48 @@ async def test_an_app_that_never_fits_says_so() -> None:
     await settle(svc, fake)
     assert fake.running() == []
     assert any("can never be placed: needs cpus 64" in r for r in svc.why("/big"))
+
+
+async def test_an_instance_killed_by_its_health_check_is_replaced_and_events_flow() -> None:
+    svc, fake, clock = await started()
+    events = svc.subscribe()
+    await svc.put_apps([web(2)])
+    await settle(svc, fake)
+    victim = fake.running()[0]
+    await fake.set_state(victim, "TASK_RUNNING", healthy=False)
+    await fake.set_state(victim, "TASK_KILLED", healthy=False)  # the agent's kill
+    await svc.tick()
+    clock.t += 5
+    await settle(svc, fake)
+    assert len(fake.running()) == 2 and victim not in fake.running()
+    view = svc.app("/web")
+    assert view is not None and view.last_task_failure is not None
+    types = set()
+    while not events._items.empty():
+        item = await events.get()
+        assert item is not None
+        types.add(item[0])
+    assert {"deployment_info", "deployment_success", "status_update_event",
+            "instance_changed_event", "health_status_changed_event"} <= types
+
+
+async def test_lost_agent_instance_replaced_after_inactive_seconds() -> None:
+    from corral.frameworks.services.appdef import UnreachableStrategy
+
+    svc, fake, clock = await started()
+    strategy = UnreachableStrategy(inactive_after_seconds=10, expunge_after_seconds=20)
+    await svc.put_apps([web(1, unreachable_strategy=strategy)])
+    await settle(svc, fake)
+    (tid,) = fake.running()
+    fake.tasks[tid].state = "TASK_LOST"
+    await fake._deliver(fake._update(tid, "TASK_LOST", fake.tasks[tid].agent_id,
+                                     reason="REASON_AGENT_REMOVED"))
+    await settle(svc, fake)
+    assert fake.running() == []  # not replaced yet: it may come back
+    assert any("unreachable" in r for r in svc.why("/web"))
+    clock.t += 11
+    await settle(svc, fake)
+    assert len(fake.running()) == 1
+    clock.t += 10
+    await svc.tick()
+    assert [i.task_id for i in svc.instances("/web")] == fake.running()
