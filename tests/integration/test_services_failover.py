@@ -1,9 +1,10 @@
-"""Two ``corral services`` processes on one work dir: the standby proxies the API; the
-leader killed -9, the standby takes over with every instance kept (checked at the master:
-none lost, none launched twice) and accepts changes."""
+"""Two ``corral services`` processes on one store (a work dir, then ZooKeeper): the standby
+proxies the API; the leader killed -9, the standby takes over with every instance kept
+(checked at the master: none lost, none launched twice) and accepts changes."""
 
 from __future__ import annotations
 
+import uuid
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -11,6 +12,7 @@ import pytest
 from services_api_proc import ServicesProc, framework, running, running_at_master
 
 from corral.testing import LocalCluster, wait_until
+from corral.testing.zookeeper import ZkEnsemble
 
 pytestmark = pytest.mark.integration
 
@@ -23,14 +25,26 @@ def procs() -> Iterator[list[ServicesProc]]:
         p.stop()
 
 
-def test_leader_killed_standby_takes_over(
+def test_sqlite_leader_killed_standby_takes_over(
     cluster: LocalCluster, tmp_path: Path, procs: list[ServicesProc]
 ) -> None:
+    failover(cluster, tmp_path, procs, [])
+
+
+def test_zookeeper_leader_killed_standby_takes_over(
+    zk: ZkEnsemble, cluster: LocalCluster, tmp_path: Path, procs: list[ServicesProc]
+) -> None:
+    failover(cluster, tmp_path, procs, ["--zk", zk.url(f"/services-{uuid.uuid4().hex[:8]}")])
+
+
+def failover(
+    cluster: LocalCluster, tmp_path: Path, procs: list[ServicesProc], extra: list[str]
+) -> None:
     state = tmp_path / "state"
-    first = ServicesProc(cluster.master_url, state, tmp_path / "first.log")
+    first = ServicesProc(cluster.master_url, state, tmp_path / "first.log", extra)
     procs.append(first)
     first.wait_leading()
-    second = ServicesProc(cluster.master_url, state, tmp_path / "second.log")
+    second = ServicesProc(cluster.master_url, state, tmp_path / "second.log", extra)
     procs.append(second)
     wait_until(lambda: second.call("GET", "/ping")[0] == 200, 20, 0.1, "the standby's API")
     assert not second.leading()
