@@ -148,14 +148,12 @@ async def test_rolling_upgrade_good_then_bad_is_stuck_with_reason_and_rolls_back
 
 async def test_scale_down_kills_by_kill_selection_and_delete_stops_all() -> None:
     svc, fake, clock = await started()
-    await svc.put_apps([web(3, kill_selection="OLDEST_FIRST")])
-    for _ in range(3):
+    for n in (1, 2, 3):  # one at a time, so their ages differ
         clock.t += 1
-        await fake.offer()
-        await svc.flush()
-        await fake.start_all()
-        await svc.tick()
+        await svc.put_apps([web(n, kill_selection="OLDEST_FIRST")])
+        await settle(svc, fake)
     oldest = min(svc.instances("/web"), key=lambda i: i.staged_at or "").task_id
+    assert [i.version for i in svc.instances("/web")].count(svc.versions("/web")[-1]) == 3
     app = svc.app("/web")
     assert app is not None
     await svc.put_apps([msgspec.structs.replace(app.definition, instances=2)])
@@ -238,3 +236,20 @@ async def test_lost_agent_instance_replaced_after_inactive_seconds() -> None:
     clock.t += 10
     await svc.tick()
     assert [i.task_id for i in svc.instances("/web")] == fake.running()
+
+
+async def test_force_cancelled_delete_still_removes_the_app_and_scale_kill() -> None:
+    svc, fake, _clock = await started()
+    await svc.put_apps([web(3)])
+    await settle(svc, fake)
+    victim = fake.running()[0]
+    res = await svc.kill([victim], scale=True)
+    await settle(svc, fake)
+    view = svc.app("/web")
+    assert not isinstance(res, list) and view is not None
+    assert view.definition.instances == 2 and victim not in fake.running()
+    assert len(fake.running()) == 2
+    dep = await svc.delete_apps(["/web"])
+    assert await svc.cancel_deployment(dep.deployment_id, force=True) is None
+    await settle(svc, fake)
+    assert svc.app("/web") is None and fake.running() == [] and "/web" not in svc.st.apps

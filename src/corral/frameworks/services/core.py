@@ -210,7 +210,7 @@ def cancel(st: State, dep_id: str, now: float) -> list[Effect]:
             continue
         if app.deleting and not st.locks(app_id):
             app.goal = None  # a cancelled delete still deletes what it stopped
-            app.deleting = app.goal is None
+            st.watch.add(app_id)
         out.append(Put(rec.head_key(app_id), rec.encode(app.head())))
         out += converge(st, app_id, now)
     out.append(Delete(rec.deployment_key(dep_id)))
@@ -364,6 +364,8 @@ def converge(st: State, app_id: str, now: float) -> list[Effect]:
         for i in list(app.instances.values()):
             out += kill_instance(st, i.task_id)
         app.launch, app.waiting = 0, None
+        if app.deleting:
+            st.watch.add(app_id)
         return out
     strategy = goal.unreachable_strategy
     watch = False
@@ -481,6 +483,10 @@ def waiting(st: State, app: App, now: float, cv: str, n: int, left: float) -> st
 def tick(st: State, now: float) -> list[Effect]:
     out: list[Effect] = []
     for app_id in list(st.watch):
+        app = st.apps.get(app_id)
+        if app is not None and app.deleting and not app.instances and not st.locks(app_id):
+            out += remove_app(st, app)  # a delete whose deployment was cancelled
+            continue
         out += converge(st, app_id, now)
     out += progress(st, now)
     return out
