@@ -408,9 +408,14 @@ class Services:
             step = d.steps[d.current] if d.current < len(d.steps) else []
             reasons = [f"{a}: {self.st.apps[a].waiting}" for _, a in step
                        if a in self.st.apps and self.st.apps[a].waiting]
+            why = None
+            if reasons:
+                waited = self.clock() - d.step_started_at
+                why = f"step {d.current + 1} of {len(d.steps)} waiting {waited:.0f}s: " + \
+                    "; ".join(reasons)
             out.append(DeploymentView(d.id, d.version, d.affected, [list(x) for x in d.steps],
                                       min(d.current + 1, len(d.steps)), list(step),
-                                      "; ".join(reasons) or None, len(d.steps)))
+                                      why, len(d.steps)))
         return out
 
     def queue(self) -> list[QueueItem]:
