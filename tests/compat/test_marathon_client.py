@@ -18,7 +18,7 @@ import pytest
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "integration"))
 
-from services_api_proc import ServicesProc
+from services_api_proc import ServicesProc, clear_apps
 
 from corral.testing import LocalCluster, wait_until
 
@@ -33,19 +33,33 @@ pytestmark = [pytest.mark.integration, pytest.mark.compat]
 
 
 @pytest.fixture(scope="module")
-def svc(tmp_path_factory: pytest.TempPathFactory) -> Iterator[ServicesProc]:
-    d = tmp_path_factory.mktemp("compat")
+def cluster2m() -> Iterator[LocalCluster]:
     with LocalCluster(
         2,
         master_flags=["--agent-ping-timeout", "1", "--max-agent-ping-timeouts", "3"],
         agent_flags=["--status-update-retry", "1"],
     ) as cluster:
-        proc = ServicesProc(cluster.master_url, d / "state", d / "services.log")
-        try:
-            proc.wait_leading()
-            yield proc
-        finally:
-            proc.stop()
+        yield cluster
+
+
+@pytest.fixture(scope="module")
+def svc_proc(
+    cluster2m: LocalCluster, tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[ServicesProc]:
+    d = tmp_path_factory.mktemp("compat")
+    proc = ServicesProc(cluster2m.master_url, d / "state", d / "services.log")
+    try:
+        proc.wait_leading()
+        yield proc
+    finally:
+        proc.stop()
+
+
+@pytest.fixture
+def svc(svc_proc: ServicesProc, cluster2m: LocalCluster) -> Iterator[ServicesProc]:
+    """The module's services process; each test leaves no app (nor task) behind."""
+    yield svc_proc
+    clear_apps(svc_proc, cluster2m)
 
 
 def running(c: MarathonClient, app_id: str, n: int) -> list[Any] | None:
@@ -81,7 +95,13 @@ def test_the_marathon_client_end_to_end(svc: ServicesProc) -> None:
     while "MarathonApiPostEvent" not in kinds:
         kinds.add(type(events.get(timeout=10)).__name__)
     assert [a.id for a in c.list_apps(label="k==v", embed_counts=True)] == ["/client-app"]
-    wait_until(lambda: running(c, "client-app", 2), 60, 0.2, "2 instances")
+    tasks = wait_until(lambda: running(c, "client-app", 2), 60, 0.2, "2 instances")
+    assert all(isinstance(t.service_ports, list) for t in tasks), tasks
+    # The core's events parse in the client too (an unknown type or shape ends its stream).
+    while "MarathonStatusUpdateEvent" not in kinds:
+        event = events.get(timeout=10)
+        assert not isinstance(event, Exception), event
+        kinds.add(type(event).__name__)
 
     c.scale_app("client-app", instances=3)  # PUT /v2/apps//client-app
     wait_until(lambda: running(c, "client-app", 3), 60, 0.2, "3 instances")
@@ -107,6 +127,10 @@ def test_the_marathon_client_end_to_end(svc: ServicesProc) -> None:
     wait_until(lambda: running(c, "client-app", 2), 60, 0.2, "restarted")
     assert len(c.list_versions("client-app")) >= 4
 
+    seen = []
+    while not events.empty():
+        seen.append(events.get_nowait())
+    assert not [e for e in seen if isinstance(e, Exception)], seen
     assert c.delete_app("client-app")
     wait_until(lambda: not c.list_apps(), 30, 0.2, "deleted")
     with pytest.raises(NotFoundError):

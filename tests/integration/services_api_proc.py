@@ -145,4 +145,33 @@ def running(proc: ServicesProc, app_id: str, n: int) -> list[dict[str, Any]] | N
     return None
 
 
-__all__ = ["ServicesProc", "api", "framework", "running", "running_at_master", "task_pid"]
+def task_processes() -> list[int]:
+    """Our tasks' processes (a module's cluster outlives each test; its tasks must not)."""
+    out = []
+    for p in psutil.Process().children(recursive=True):
+        try:
+            if "sleep 60" in " ".join(p.cmdline()) and p.status() != psutil.STATUS_ZOMBIE:
+                out.append(p.pid)
+        except psutil.Error:
+            pass
+    return out
+
+
+def clear_apps(svc: ServicesProc, cluster: LocalCluster) -> None:
+    """Delete every app and wait until its tasks and their processes are gone."""
+    for app in svc.call("GET", "/v2/apps")[1]["apps"]:
+        svc.call("DELETE", f"/v2/apps{app['id']}?force=true")
+    wait_until(lambda: not running_at_master(cluster), 30, 0.2, "every task killed")
+    wait_until(lambda: not task_processes(), 30, 0.1, "every task process gone")
+
+
+__all__ = [
+    "ServicesProc",
+    "api",
+    "clear_apps",
+    "framework",
+    "running",
+    "running_at_master",
+    "task_pid",
+    "task_processes",
+]

@@ -16,9 +16,8 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
-import psutil
 import pytest
-from services_api_proc import ServicesProc, running, running_at_master, task_pid
+from services_api_proc import ServicesProc, clear_apps, running, running_at_master, task_pid
 
 from corral.testing import LocalCluster, wait_until
 
@@ -56,26 +55,11 @@ def svc(cluster3: LocalCluster, tmp_path_factory: pytest.TempPathFactory) -> Ite
         proc.stop()
 
 
-def task_processes() -> list[int]:
-    """Our tasks' processes (the module's cluster outlives each test; its tasks must not)."""
-    out = []
-    for p in psutil.Process().children(recursive=True):
-        try:
-            if "sleep 60" in " ".join(p.cmdline()) and p.status() != psutil.STATUS_ZOMBIE:
-                out.append(p.pid)
-        except psutil.Error:
-            pass
-    return out
-
-
 @pytest.fixture(autouse=True)
 def no_apps_left(svc: ServicesProc, cluster3: LocalCluster) -> Iterator[None]:
     """Every test starts and ends with no app: its tasks are gone before the next one."""
     yield
-    for app in svc.call("GET", "/v2/apps")[1]["apps"]:
-        svc.call("DELETE", f"/v2/apps{app['id']}?force=true")
-    wait_until(lambda: not running_at_master(cluster3), 30, 0.2, "every task killed")
-    wait_until(lambda: not task_processes(), 30, 0.1, "every task process gone")
+    clear_apps(svc, cluster3)
 
 
 def sleeper(app_id: str, n: int, **extra: Any) -> dict[str, Any]:

@@ -77,7 +77,7 @@ def ts(value: object) -> str | None:
     return str(value)
 
 
-def task_json(t: InstanceView) -> TaskJson:
+def task_json(t: InstanceView, service_ports: list[int] | None = None) -> TaskJson:
     health: list[HealthResult] = []
     if t.healthy is not None:
         health.append(
@@ -96,7 +96,7 @@ def task_json(t: InstanceView) -> TaskJson:
         app_id=t.app_id,
         host=t.host or "",
         ports=list(t.ports),
-        service_ports=[],
+        service_ports=service_ports or [],
         slave_id=t.agent_id or "",
         state=t.state,
         staged_at=ts(t.staged_at),
@@ -108,8 +108,15 @@ def task_json(t: InstanceView) -> TaskJson:
     )
 
 
-def tasks_bytes(tasks: Iterable[InstanceView]) -> bytes:
-    return _encoder.encode([task_json(t) for t in tasks])
+def tasks_bytes(tasks: Iterable[InstanceView], service_ports: list[int] | None = None) -> bytes:
+    return _encoder.encode([task_json(t, service_ports) for t in tasks])
+
+
+def service_ports(d: AppDefinition) -> list[int]:
+    """The app's service ports (its portDefinitions' or portMappings' ``port``s)."""
+    if d.container is not None and d.container.port_mappings:
+        return [m.service_port for m in d.container.port_mappings]
+    return [p.port for p in d.port_definitions]
 
 
 def task_failure(failure: dict[str, Any] | None) -> dict[str, Any] | None:
@@ -158,7 +165,8 @@ class AppRenderer:
             _encoder.encode([{"id": d} for d in view.deployments]),
         ]
         if "tasks" in embed:
-            parts += [b',"tasks":', tasks_bytes(view.instances)]
+            ports = service_ports(view.definition)
+            parts += [b',"tasks":', tasks_bytes(view.instances, ports)]
         if "lastTaskFailure" in embed:
             failure = task_failure(view.last_task_failure)
             if failure is not None:
@@ -225,6 +233,7 @@ __all__ = [
     "TaskJson",
     "deployment_json",
     "queue_item_json",
+    "service_ports",
     "task_failure",
     "task_json",
     "tasks_bytes",
