@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import contextlib
+import json
 import os
 import signal
 import subprocess
@@ -14,12 +15,16 @@ from pathlib import Path
 from corral.testing import LocalCluster, free_port, wait_until
 
 
-def _pong(url: str) -> bool:
+def _leading(url: str) -> bool:
+    """Up and leading (``/metrics`` is answered by each instance itself), and answering."""
     try:
-        with urllib.request.urlopen(url + "/ping", timeout=1) as resp:
-            return resp.status == 200
-    except OSError:
+        with urllib.request.urlopen(url + "/metrics", timeout=1) as resp:
+            doc = json.loads(resp.read())
+        with urllib.request.urlopen(url + "/v2/apps", timeout=2) as resp:
+            ok = resp.status == 200
+    except (OSError, ValueError):
         return False
+    return ok and doc.get("gauges", {}).get("services.leading", {}).get("value") == 1
 
 
 @contextlib.contextmanager
@@ -52,7 +57,7 @@ def services_process(cluster: LocalCluster, work_dir: Path) -> Iterator[str]:
         )
     try:
         wait_until(
-            lambda: proc.poll() is None and _pong(url),
+            lambda: proc.poll() is None and _leading(url),
             30,
             what=f"corral services on {url} (log: {log_path})",
         )

@@ -8,6 +8,7 @@ so the command can print it without a traceback.
 from __future__ import annotations
 
 import json
+import time
 import urllib.error
 import urllib.parse
 import urllib.request
@@ -69,11 +70,13 @@ def absolute_id(app_id: str) -> str:
 
 
 class ServicesClient:
-    def __init__(self, url: str, timeout: float = 10.0) -> None:
+    def __init__(self, url: str, timeout: float = 10.0, unavailable_retry: float = 15.0) -> None:
         self.url = url.rstrip("/")
         if "://" not in self.url:
             self.url = "http://" + self.url
         self.timeout = timeout
+        # A 503 (no leader yet, an election, a leader still reconciling) is retried this long.
+        self.unavailable_retry = unavailable_retry
 
     def request(
         self,
@@ -82,7 +85,24 @@ class ServicesClient:
         body: object = None,
         query: dict[str, str] | None = None,
     ) -> tuple[int, Any, dict[str, str]]:
-        """Send one request; returns (status, decoded JSON or None, headers)."""
+        """Send one request; returns (status, decoded JSON or None, headers). A 503 is tried
+        again every 0.5 s for ``unavailable_retry`` seconds."""
+        deadline = time.monotonic() + self.unavailable_retry
+        while True:
+            try:
+                return self.request_once(method, path, body, query)
+            except ApiError as exc:
+                if exc.status != 503 or time.monotonic() >= deadline:
+                    raise
+            time.sleep(0.5)
+
+    def request_once(
+        self,
+        method: str,
+        path: str,
+        body: object = None,
+        query: dict[str, str] | None = None,
+    ) -> tuple[int, Any, dict[str, str]]:
         url = self.url + path
         if query:
             url += "?" + urllib.parse.urlencode(query)
