@@ -104,6 +104,7 @@ class Services:
         self._pending: list[c.Effect] = []
         self._lock = asyncio.Lock()
         self._flushing = asyncio.Lock()
+        self._flushes: set[asyncio.Task[None]] = set()
         self._last_version = ""
         self._specs: dict[tuple[str, str], TaskSpec] = {}
         self._goals: list[Goal] | None = None
@@ -292,7 +293,14 @@ class Services:
             ended=task.terminal, killed=task.desired == KILLED, now=self.clock()))
         self._goals = None
         with contextlib.suppress(RuntimeError):
-            asyncio.get_running_loop().create_task(self.flush())
+            job = asyncio.get_running_loop().create_task(self.flush())
+            self._flushes.add(job)
+            job.add_done_callback(self._flushed)
+
+    def _flushed(self, task: asyncio.Task[None]) -> None:
+        self._flushes.discard(task)
+        if not task.cancelled() and task.exception() is not None:
+            log.error("services: carrying out effects failed", exc_info=task.exception())
 
     def _enqueue(self, effects: list[c.Effect]) -> None:
         """The synchronous part at once (events, the tracker's kill marks); the rest
