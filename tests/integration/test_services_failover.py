@@ -46,7 +46,8 @@ def failover(
     first.wait_leading()
     second = ServicesProc(cluster.master_url, state, tmp_path / "second.log", extra)
     procs.append(second)
-    wait_until(lambda: second.call("GET", "/ping")[0] == 200, 20, 0.1, "the standby's API")
+    # The standby answers once it has opened the store and read who leads there.
+    wait_until(lambda: second.call("GET", "/v2/leader")[0] == 200, 20, 0.1, "the standby's API")
     assert not second.leading()
 
     # The standby proxies: a change through it lands on the leader.
