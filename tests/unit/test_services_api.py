@@ -362,3 +362,32 @@ async def test_page_and_openapi_are_served(served: tuple[FakeServices, str]) -> 
     assert status == 404
     status, doc, _ = await call("GET", url + "/openapi.json")
     assert status == 200 and "/v2/apps" in doc["paths"]
+
+
+async def test_a_command_waits_for_a_fresh_leader_to_reconcile() -> None:
+    from corral.frameworks.services.views import NotLeader
+
+    fake = FakeServices()
+    ready = asyncio.Event()
+    real = fake.create_app
+
+    async def create_app(app: AppDefinition, *, force: bool = False) -> DeploymentResult:
+        if not ready.is_set():
+            raise NotLeader("still reconciling")
+        return await real(app, force=force)
+
+    fake.create_app = create_app  # type: ignore[method-assign]
+    api = Api(fake, leading=ready.is_set, elected=lambda: True)  # type: ignore[arg-type]
+    server = TestServer(make_app(api), host="127.0.0.1")
+    await server.start_server()
+    try:
+        url = str(server.make_url("")).rstrip("/")
+        asyncio.get_running_loop().call_later(0.3, ready.set)
+        status, doc, _ = await call("POST", url + "/v2/apps", {"id": "late", "cmd": "x"})
+        assert status == 201, doc
+        ready.clear()
+        api.settle_seconds = 0.2
+        status, doc, _ = await call("POST", url + "/v2/apps", {"id": "later", "cmd": "x"})
+        assert status == 503 and doc == {"message": "still reconciling"}
+    finally:
+        await server.close()

@@ -8,6 +8,7 @@ and the OpenAPI table).
 
 from __future__ import annotations
 
+import asyncio
 import logging
 
 from aiohttp import web
@@ -66,7 +67,7 @@ PATHS = (
 async def errors(request: web.Request, handler: Handler) -> web.StreamResponse:
     api = request.app[API_KEY]
     try:
-        response = await handler(request)
+        response = await _settled(api, request, handler)
     except Invalid as exc:
         response = invalid_response(exc)
     except BadRequest as exc:
@@ -94,6 +95,22 @@ async def errors(request: web.Request, handler: Handler) -> web.StreamResponse:
         response = error(500, f"internal error in {request.method} {request.path}; see the log")
     api.requests[f"{response.status // 100}xx"] += 1
     return response
+
+
+async def _settled(api: Api, request: web.Request, handler: Handler) -> web.StreamResponse:
+    """The handler's answer; a command that reaches a leader still reconciling (just
+    elected) waits for it, up to ``api.settle_seconds``, instead of failing at once."""
+    loop = asyncio.get_running_loop()
+    deadline = loop.time() + api.settle_seconds
+    while True:
+        try:
+            return await handler(request)
+        except NotLeader:
+            if not api.elected() or loop.time() >= deadline:
+                raise
+            await request.read()  # kept by aiohttp: the retry sees the same body
+            while not api.leading() and api.elected() and loop.time() < deadline:
+                await asyncio.sleep(0.1)
 
 
 def make_app(api: Api) -> web.Application:

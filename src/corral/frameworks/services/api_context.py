@@ -47,7 +47,9 @@ class Api:
     info: InstanceInfo = field(default_factory=InstanceInfo)
     # The leader's API base URL (``http://host:port``); None while unknown.
     leader: Callable[[], Awaitable[str | None]] | None = None
-    leading: Callable[[], bool] = lambda: True
+    leading: Callable[[], bool] = lambda: True  # elected, loaded and reconciled
+    elected: Callable[[], bool] = lambda: True  # holds the election (may still reconcile)
+    settle_seconds: float = 10.0  # how long a command waits for a fresh leader to reconcile
     page_dir: Path = PAGE_DIR
     renderer: AppRenderer = field(default_factory=lambda: AppRenderer(codec.render_app))
     started: float = field(default_factory=time.time)

@@ -78,6 +78,7 @@ async def run_services(config: DaemonConfig) -> int:
         local=("/ping", "/metrics"),
     )
     api.leader = server.leader_address
+    api.elected = lambda: server.is_leading
     # Leading in earnest: elected, state loaded and tasks reconciled (commands accepted).
     api.leading = lambda: (
         server.is_leading
