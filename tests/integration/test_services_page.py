@@ -134,9 +134,11 @@ def test_create_scale_stuck_restart_delete_from_the_page(services: str) -> None:
         assert replaced()
         page.wait_for_function(f"document.querySelectorAll('#versions li').length > {versions}")
 
+        page.wait_for_selector("#deployments .deployment", state="detached", timeout=20_000)
         page.click("#delete-btn")
         page.click("#delete-btn")
         page.wait_for_selector("#detail", state="hidden")
+        assert page.locator("#error").is_hidden(), page.inner_text("#error")
         page.wait_for_selector(
             "#apps tbody tr[data-app='/page/web']", state="detached", timeout=20_000
         )
