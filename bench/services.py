@@ -268,11 +268,15 @@ def active_agents(c: LocalCluster) -> int:
 
 
 def _pong(base: str) -> bool:
+    """Up, leading (``/metrics`` is answered by each instance itself) and answering."""
     try:
-        with urllib.request.urlopen(base + "/ping", timeout=1) as resp:
-            return resp.status == 200
-    except OSError:
+        with urllib.request.urlopen(base + "/metrics", timeout=1) as resp:
+            doc = json.loads(resp.read())
+        with urllib.request.urlopen(base + "/v2/apps", timeout=2) as resp:
+            ok = resp.status == 200
+    except (OSError, ValueError):
         return False
+    return ok and doc.get("gauges", {}).get("services.leading", {}).get("value") == 1
 
 
 if __name__ == "__main__":
