@@ -391,3 +391,34 @@ async def test_a_command_waits_for_a_fresh_leader_to_reconcile() -> None:
         assert status == 503 and doc == {"message": "still reconciling"}
     finally:
         await server.close()
+
+
+async def test_groups_tasks_text_and_queue_delay(served: tuple[FakeServices, str]) -> None:
+    fake, url = served
+    group = {"id": "/team", "apps": [{"id": "web", "cmd": "sleep 1", "instances": 2}]}
+    status, doc, headers = await call("POST", url + "/v2/groups", group)
+    assert status == 201 and headers["Marathon-Deployment-Id"] == doc["deploymentId"], doc
+    assert list(fake.defs) == ["/team/web"]
+    assert (await call("POST", url + "/v2/groups", group))[0] == 409
+    status, doc, _ = await call("GET", url + "/v2/groups/team?embed=group.apps.tasks")
+    assert doc["id"] == "/team" and doc["apps"][0]["id"] == "/team/web"
+    assert len(doc["apps"][0]["tasks"]) == 2
+    status, doc, _ = await call("GET", url + "/v2/groups")
+    assert doc["id"] == "/" and doc["groups"][0]["id"] == "/team"
+    assert (await call("PUT", url + "/v2/groups/team", {"scaleBy": 2}))[0] == 200
+    assert fake.defs["/team/web"][0].instances == 4
+    assert (await call("PUT", url + "/v2/groups/team", {"scaleBy": "x"}))[0] == 422
+    status, doc, _ = await call("GET", url + "/v2/apps/team/*")
+    assert [a["id"] for a in doc["*"]] == ["/team/web"]
+    async with (
+        aiohttp.ClientSession() as http,
+        http.get(url + "/v2/tasks?status=running", headers={"Accept": "text/plain"}) as r,
+    ):
+        lines = (await r.text()).splitlines()
+    assert lines[0].split("\t")[0] == "/team/web" and len(lines[0].split("\t")) == 6
+    assert (await call("GET", url + "/v2/tasks?status=bogus"))[0] == 400
+    assert (await call("DELETE", url + "/v2/queue/team/web/delay"))[0] == 204
+    assert (await call("DELETE", url + "/v2/queue/nope/delay"))[0] == 404
+    assert (await call("DELETE", url + "/v2/groups/team"))[0] == 200
+    assert fake.defs == {}
+    assert (await call("GET", url + "/v2/groups/team"))[0] == 404
