@@ -4,7 +4,17 @@ from __future__ import annotations
 
 import typer
 
-from corral.cli import ci_command, client, daemons, events, job_command, jobs_command, run_command
+from corral.cli import (
+    app_command,
+    ci_command,
+    client,
+    daemons,
+    events,
+    job_command,
+    jobs_command,
+    run_command,
+    services_command,
+)
 
 app = typer.Typer(
     name="corral",
@@ -25,6 +35,8 @@ app.command()(client.logs)
 app.command()(ci_command.ci)
 app.command()(jobs_command.jobs)
 app.add_typer(job_command.app, name="job")
+app.command()(services_command.services)
+app.add_typer(app_command.app, name="app")
 
 
 def main() -> None:

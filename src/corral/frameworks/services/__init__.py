@@ -1,0 +1,1 @@
+"""The services framework: long-running apps the Marathon way (``corral services``)."""

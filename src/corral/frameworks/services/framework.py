@@ -1,0 +1,60 @@
+"""The services framework on the toolkit: a ``Framework`` whose goals are the core's
+decisions (one goal per app, counting what runs plus what the core wants launched now),
+whose task infos come from ``taskinfo``, and whose updates feed the core. Kills are
+explicit (the core picks which instance goes), so a goal never shrinks below what runs."""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Callable, Sequence
+
+from corral.frameworks.services import taskinfo
+from corral.resources import Resources
+from corral.scheduler_client.placement import TaskSpec
+from corral.scheduler_client.planner import Goal, Launch
+from corral.scheduler_client.toolkit import Framework
+from corral.scheduler_client.tracker import TrackedTask, Unknown
+from corral.wire.tasks import TaskInfo, TaskStatus
+
+OUR_TASK = re.compile(r"^[a-z0-9._-]+\.[0-9a-f-]{8,}$")
+
+
+def unknown_rule(status: TaskStatus) -> Unknown:
+    """Adopt live tasks whose id is one of ours (an app's), kill the others. Adopted tasks
+    of apps that no longer exist have no goal, so the planner kills them."""
+    return Unknown.ADOPT if OUR_TASK.match(status.task_id.value) else Unknown.KILL
+
+
+class ServicesFramework(Framework):
+    name = "services"
+    unknown_tasks = staticmethod(unknown_rule)
+
+    def __init__(self, name: str = "services") -> None:
+        self.name = name
+        self.goals_of: Callable[[], Sequence[Goal]] = lambda: []
+        self.launch_hook: Callable[[Launch, str], TaskInfo] | None = None
+        self.update_hook: Callable[[TrackedTask, TaskStatus], None] | None = None
+
+    def desired(self) -> Sequence[Goal]:
+        return self.goals_of()
+
+    def task_info(self, launch: Launch, task_id: str) -> TaskInfo:
+        if self.launch_hook is None:
+            raise RuntimeError("services: no shell attached")
+        return self.launch_hook(launch, task_id)
+
+    def on_update(self, task: TrackedTask, status: TaskStatus) -> None:
+        if self.update_hook is not None:
+            self.update_hook(task, status)
+
+
+def hold_goal(group: str, count: int) -> Goal:
+    """Keep what runs in ``group`` (before the state is loaded): no launch, no kill."""
+    return Goal(TaskSpec(name=group, resources=Resources(), group=group), count)
+
+
+def app_goal(spec: TaskSpec, count: int, grace: float | None) -> Goal:
+    return Goal(spec, count, kill_grace_period=grace)
+
+
+__all__ = ["ServicesFramework", "app_goal", "hold_goal", "taskinfo", "unknown_rule"]
