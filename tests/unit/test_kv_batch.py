@@ -31,10 +31,10 @@ def test_store_put_many_quotes_keys_like_put(tmp_path: Path) -> None:
 
 
 def test_one_accepts_records_are_written_in_one_batch() -> None:
-    from test_toolkit_framework import MemoryKV, Web, ready
+    from test_toolkit_framework import Web, ready
 
     from corral.scheduler_client import FrameworkCore
-    from corral.scheduler_client.testing import FakeMaster
+    from corral.scheduler_client.testing import FakeMaster, MemoryKV
 
     class Counting(MemoryKV):
         batches: list[int] = []

@@ -13,28 +13,8 @@ from corral.frameworks.services.replace import Member, replace
 from corral.frameworks.services.service import Services
 from corral.frameworks.services.views import Locked
 from corral.scheduler_client.store import Store
-from corral.scheduler_client.testing import FakeMaster
+from corral.scheduler_client.testing import FakeMaster, MemoryKV
 from corral.scheduler_client.toolkit import FrameworkCore
-
-
-class MemoryKV:
-    def __init__(self) -> None:
-        self.data: dict[str, bytes] = {}
-
-    def get(self, key: str) -> bytes | None:
-        return self.data.get(key)
-
-    def put(self, key: str, value: bytes) -> None:
-        self.data[key] = value
-
-    def delete(self, key: str) -> None:
-        self.data.pop(key, None)
-
-    def keys(self, prefix: str = "") -> list[str]:
-        return sorted(k for k in self.data if k.startswith(prefix))
-
-    def close(self) -> None:
-        pass
 
 
 class Clock:
@@ -45,8 +25,9 @@ class Clock:
         return self.t
 
 
-async def started(kv: MemoryKV | None = None, agents: int = 2,
-                  clock: Clock | None = None) -> tuple[Services, FakeMaster, Clock]:
+async def started(
+    kv: MemoryKV | None = None, agents: int = 2, clock: Clock | None = None
+) -> tuple[Services, FakeMaster, Clock]:
     clock = clock or Clock()
     core = FrameworkCore(ServicesFramework(), Store(kv) if kv else None, clock=clock)
     fake = FakeMaster(core, framework_id="fw-1")
@@ -69,8 +50,7 @@ async def settle(svc: Services, fake: FakeMaster, start: bool = True) -> None:
 
 
 def web(n: int = 3, **kw: object) -> AppDefinition:
-    return AppDefinition(id="/web", cmd="sleep 1000", cpus=0.1, mem=32, instances=n,
-                         **kw)  # type: ignore[arg-type]
+    return AppDefinition(id="/web", cmd="sleep 1000", cpus=0.1, mem=32, instances=n, **kw)  # type: ignore[arg-type]
 
 
 def test_replace_rule_defaults_start_all_new_next_to_old() -> None:
@@ -88,8 +68,14 @@ def test_replace_rule_defaults_start_all_new_next_to_old() -> None:
 def test_steps_follow_dependencies() -> None:
     db = AppDefinition(id="/db", cmd="x")
     api = AppDefinition(id="/api", cmd="x", dependencies=["/db"])
-    dep = plan("d", "v", {"/db": None, "/api": None}, {"/db": db, "/api": api},
-               {"/db": db, "/api": api}, 0.0)
+    dep = plan(
+        "d",
+        "v",
+        {"/db": None, "/api": None},
+        {"/db": db, "/api": api},
+        {"/db": db, "/api": api},
+        0.0,
+    )
     assert dep.steps == [[("StartApplication", "/db")], [("StartApplication", "/api")]]
     stop = plan("d", "v", {"/db": db, "/api": api}, {"/db": None, "/api": None}, {}, 0.0)
     assert stop.steps == [[("StopApplication", "/api")], [("StopApplication", "/db")]]
@@ -212,8 +198,13 @@ async def test_an_instance_killed_by_its_health_check_is_replaced_and_events_flo
         item = await events.get()
         assert item is not None
         types.add(item[0])
-    assert {"deployment_info", "deployment_success", "status_update_event",
-            "instance_changed_event", "health_status_changed_event"} <= types
+    assert {
+        "deployment_info",
+        "deployment_success",
+        "status_update_event",
+        "instance_changed_event",
+        "health_status_changed_event",
+    } <= types
 
 
 async def test_lost_agent_instance_replaced_after_inactive_seconds() -> None:
@@ -225,8 +216,9 @@ async def test_lost_agent_instance_replaced_after_inactive_seconds() -> None:
     await settle(svc, fake)
     (tid,) = fake.running()
     fake.tasks[tid].state = "TASK_LOST"
-    await fake._deliver(fake._update(tid, "TASK_LOST", fake.tasks[tid].agent_id,
-                                     reason="REASON_AGENT_REMOVED"))
+    await fake._deliver(
+        fake._update(tid, "TASK_LOST", fake.tasks[tid].agent_id, reason="REASON_AGENT_REMOVED")
+    )
     await settle(svc, fake)
     assert fake.running() == []  # not replaced yet: it may come back
     assert any("unreachable" in r for r in svc.why("/web"))

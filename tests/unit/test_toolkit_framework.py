@@ -9,34 +9,11 @@ from corral.scheduler_client.driver import CallFailed
 from corral.scheduler_client.placement import Constraint, TaskSpec
 from corral.scheduler_client.planner import Goal, plan
 from corral.scheduler_client.store import Store
-from corral.scheduler_client.testing import FakeMaster, FakeTask
+from corral.scheduler_client.testing import FakeMaster, FakeTask, MemoryKV
 from corral.scheduler_client.toolkit import Framework, FrameworkCore
 from corral.scheduler_client.tracker import TrackedTask, Unknown
 from corral.wire import scheduler as s
 from corral.wire.tasks import TaskStatus
-
-
-class MemoryKV:
-    def __init__(self) -> None:
-        self.data: dict[str, bytes] = {}
-
-    def get(self, key: str) -> bytes | None:
-        return self.data.get(key)
-
-    def put(self, key: str, value: bytes) -> None:
-        self.data[key] = value
-
-    def put_many(self, items: list[tuple[str, bytes]]) -> None:
-        self.data.update(items)
-
-    def delete(self, key: str) -> None:
-        self.data.pop(key, None)
-
-    def keys(self, prefix: str = "") -> list[str]:
-        return sorted(k for k in self.data if k.startswith(prefix))
-
-    def close(self) -> None:
-        pass
 
 
 class Web(Framework):

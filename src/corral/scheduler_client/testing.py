@@ -186,4 +186,30 @@ class FakeMaster:
         return self._update(task_id, task.state, task.agent_id, reason="REASON_RECONCILIATION")
 
 
-__all__ = ["FakeAgent", "FakeMaster", "FakeTask"]
+class MemoryKV:
+    """A framework store in memory (a ``KeyValueStore``): give it to ``Store`` to test a
+    failover, two ``FrameworkCore``s sharing one."""
+
+    def __init__(self) -> None:
+        self.data: dict[str, bytes] = {}
+
+    def get(self, key: str) -> bytes | None:
+        return self.data.get(key)
+
+    def put(self, key: str, value: bytes) -> None:
+        self.data[key] = value
+
+    def put_many(self, items: list[tuple[str, bytes]]) -> None:
+        self.data.update(items)
+
+    def delete(self, key: str) -> None:
+        self.data.pop(key, None)
+
+    def keys(self, prefix: str = "") -> list[str]:
+        return sorted(k for k in self.data if k.startswith(prefix))
+
+    def close(self) -> None:
+        pass
+
+
+__all__ = ["FakeAgent", "FakeMaster", "FakeTask", "MemoryKV"]
