@@ -301,8 +301,17 @@ def up(
     enforce_container_disk_quota: bool = typer.Option(
         False, "--enforce-container-disk-quota", help="Agents: kill containers over their disk."
     ),
+    services: bool = typer.Option(
+        True, "--services/--no-services", help="Start the services framework (Marathon API)."
+    ),
+    services_port: int = typer.Option(8080, "--services-port", help="The services API's port."),
+    jobs: bool = typer.Option(
+        True, "--jobs/--no-jobs", help="Start the jobs framework (Chronos API)."
+    ),
+    jobs_port: int = typer.Option(4400, "--jobs-port", help="The jobs API's port."),
 ) -> None:
-    """Start a whole cluster on this machine (master + agents); Ctrl-C stops it all."""
+    """Start a whole cluster on this machine (masters, agents, and the services and jobs
+    frameworks); Ctrl-C stops it all."""
     from corral.agent.host import detect
     from corral.testing.cluster import LocalCluster
 
@@ -341,11 +350,20 @@ def up(
         ]
     else:
         resources_list = [resources]
-    with socket.socket() as s:
-        try:
-            s.bind(("127.0.0.1", port))
-        except OSError:
-            fail(f"--port {port} is in use (is a cluster already up? try --port)")
+    wanted_frameworks = [
+        (name, flag, p)
+        for name, flag, p, on in (
+            ("services", "--services-port", services_port, services),
+            ("jobs", "--jobs-port", jobs_port, jobs),
+        )
+        if on
+    ]
+    for flag, p in [("--port", port)] + [(flag, p) for _, flag, p in wanted_frameworks]:
+        with socket.socket() as s:
+            try:
+                s.bind(("127.0.0.1", p))
+            except OSError:
+                fail(f"{flag} {p} is in use (is a cluster already up? try {flag})")
     ensemble = None
     zk_url = None
     if masters > 1:
@@ -384,6 +402,14 @@ def up(
         if ensemble is not None:
             ensemble.stop()
         fail(f"cluster did not start: {exc}")
+    for name, flag, p in wanted_frameworks:
+        try:
+            cluster.start_framework(name, p, ["--work-dir", str(work_dir / name)], timeout=60)
+        except (RuntimeError, TimeoutError) as exc:
+            cluster.stop()
+            if ensemble is not None:
+                ensemble.stop()
+            fail(f"the {name} framework did not start ({flag} {p}): {exc}")
     CLUSTER_FILE.parent.mkdir(parents=True, exist_ok=True)
     CLUSTER_FILE.write_text(
         json.dumps({"master": cluster.master_url, "pid": os.getpid(), "work_dir": str(work_dir)})
@@ -395,6 +421,9 @@ def up(
         print(f"  masters on ports {', '.join(str(p) for p in cluster.ports)}; {agents} agent(s)")
     else:
         print(f"corral cluster up: master at {cluster.url} with {agents} agent(s)")
+    for name, _, p in wanted_frameworks:
+        what = {"services": "Marathon's /v2 API", "jobs": "Chronos's API"}[name]
+        print(f"  {name}: page and {what} at http://127.0.0.1:{p}/")
     print(f"  logs in {work_dir / 'logs'}; try: corral run -- echo hello")
     print("  Ctrl-C stops everything.", flush=True)
     try:
@@ -402,7 +431,7 @@ def up(
             time.sleep(0.2)
             dead = [
                 p.name
-                for p in [*cluster.masters, *cluster.agents]
+                for p in [*cluster.masters, *cluster.agents, *cluster.frameworks]
                 if p and p.popen and p.popen.poll() is not None
             ]
             if dead:

@@ -152,6 +152,7 @@ class LocalCluster:
         self.agent_flags = agent_flags or []
         self.masters: list[Proc] = []
         self.agents: list[AgentProc] = []
+        self.frameworks: list[Proc] = []
 
     @property
     def master_proc(self) -> Proc | None:
@@ -386,21 +387,70 @@ class LocalCluster:
                 except ProcessLookupError:
                     pass
 
+    # ------------------------------------------------------------------ frameworks
+    def start_framework(
+        self,
+        command: str,
+        port: int,
+        flags: list[str] | None = None,
+        *,
+        name: str | None = None,
+        timeout: float = 30.0,
+    ) -> Proc:
+        """Start ``corral <command> --master <the masters> --port <port> <flags>`` (a framework
+        such as ``services`` or ``jobs``) and wait until its ``/ping`` answers. Frameworks
+        are stopped first in ``stop()``, so their tasks outlive them as they do in production
+        (the master keeps them for the framework's failover timeout)."""
+        name = name or (command if not self.frameworks else f"{command}{len(self.frameworks)}")
+        argv = [
+            sys.executable,
+            "-m",
+            "corral",
+            command,
+            "--master",
+            self.zk if self.zk is not None else self.master,
+            "--port",
+            str(port),
+            *(flags or []),
+        ]
+        proc = Proc(name, argv, self.work_dir / "logs" / f"{name}.log")
+        self.frameworks.append(proc)
+        self._spawn(proc)
+
+        def up() -> bool:
+            assert proc.popen is not None
+            if proc.popen.poll() is not None:
+                raise RuntimeError(f"{name} exited; see {proc.log}")
+            try:
+                with urllib.request.urlopen(f"http://{self.ip}:{port}/ping", timeout=1) as r:
+                    return bool(r.status == 200)
+            except OSError:
+                return False
+
+        wait_until(up, timeout, what=f"{name} answering on port {port} (log: {proc.log})")
+        return proc
+
+    @staticmethod
+    def _terminate(proc: Proc) -> None:
+        p = proc.popen
+        if p is not None and p.poll() is None:
+            p.terminate()
+            try:
+                p.wait(10)
+            except subprocess.TimeoutExpired:
+                p.kill()
+                p.wait(5)
+
     def stop(self) -> None:
+        for proc in self.frameworks:
+            self._terminate(proc)
         for agent in self.agents:
             try:
                 self.stop_agent(agent)
             except Exception:
                 pass
         for proc in self.masters:
-            p = proc.popen
-            if p is not None and p.poll() is None:
-                p.terminate()
-                try:
-                    p.wait(10)
-                except subprocess.TimeoutExpired:
-                    p.kill()
-                    p.wait(5)
+            self._terminate(proc)
         if self._tmp is not None:
             self._tmp.cleanup()
             self._tmp = None
