@@ -32,6 +32,7 @@ async def run_ci(
     server = FrameworkServer(runner, build_app(ci, runner), host, port, advertise=advertise)
     await server.start()
     ci.api_url = server.advertise
+    runner.framework.webui_url = server.advertise.rstrip("/") + "/"  # linked from the master
     log.info("ci: API on %s, %d template(s)", server.advertise, len(config.templates))
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGTERM, signal.SIGINT):

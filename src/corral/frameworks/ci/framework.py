@@ -380,6 +380,7 @@ class CiRunner(Runner):
             checkpoint=True,
             roles=[self.ci.config.role],
             capabilities=[Capability(type="MULTI_ROLE")],
+            webui_url=self.framework.webui_url,
         )
 
     def wants_master(self) -> bool:

@@ -34,6 +34,7 @@ async def run_jobs(
     server = FrameworkServer(runner, build_app(api), host, port, local=("/ping",))
     await server.start()
     api.advertise = server.advertise
+    shell.framework.webui_url = server.advertise.rstrip("/") + "/"  # linked from the master
     log.info("jobs API on %s", server.advertise)
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGINT, signal.SIGTERM):

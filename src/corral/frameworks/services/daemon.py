@@ -10,7 +10,6 @@ supervisor restarts it as a standby.
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import getpass
 import logging
 import signal
@@ -88,10 +87,7 @@ async def run_services(config: DaemonConfig) -> int:
     await server.start()
     info.http_port = server.port
     info.webui_url = server.advertise.rstrip("/") + "/"
-    # The toolkit's Runner builds FrameworkInfo itself: a ``webui_url`` attribute of the
-    # framework is how the page's URL reaches the master once the Runner reads it.
-    with contextlib.suppress(AttributeError):
-        setattr(runner.framework, "webui_url", info.webui_url)  # noqa: B010
+    runner.framework.webui_url = info.webui_url  # the Runner subscribes with it
     log.info("corral services: API and page at %s (state %s)", server.advertise, config.state)
     print(f"corral services: listening at {server.advertise}", file=sys.stderr, flush=True)
     loop = asyncio.get_running_loop()

@@ -1,0 +1,81 @@
+"""``corral up``: a master, an agent and the services and jobs frameworks, stopped by Ctrl-C."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import urllib.request
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from corral.testing import free_port, wait_until
+
+pytestmark = pytest.mark.integration
+
+
+def get(url: str) -> Any:
+    with urllib.request.urlopen(url, timeout=5) as r:
+        return json.loads(r.read())
+
+
+def test_up_starts_the_frameworks_and_links_their_pages(tmp_path: Path) -> None:
+    master, services, jobs = free_port(), free_port(), free_port()
+    out = tmp_path / "up.log"
+    env = {**os.environ, "CORRAL_HOME": str(tmp_path / "home"), "PYTHONUNBUFFERED": "1"}
+    with out.open("wb") as log:
+        up = subprocess.Popen(
+            [
+                sys.executable, "-m", "corral", "up", "--agents", "1",
+                "--resources", "cpus:2;mem:2048;disk:4096;ports:[33000-33100]",
+                "--port", str(master), "--services-port", str(services),
+                "--jobs-port", str(jobs), "--work-dir", str(tmp_path / "cluster"),
+            ],
+            stdout=log, stderr=subprocess.STDOUT, env=env,
+        )  # fmt: skip
+    try:
+        wait_until(lambda: "Ctrl-C" in out.read_text() or up.poll() is not None, 90,
+                   what="corral up to say the cluster is up")  # fmt: skip
+        text = out.read_text()
+        assert up.poll() is None, text
+        assert f"services: page and Marathon's /v2 API at http://127.0.0.1:{services}/" in text
+        assert f"jobs: page and Chronos's API at http://127.0.0.1:{jobs}/" in text
+        info = f"http://127.0.0.1:{services}/v2/info"
+        wait_until(lambda: get(info)["elected"] is True, 30, what="the services leader")
+        assert get(f"http://127.0.0.1:{jobs}/v1/scheduler/jobs") == []
+
+        def linked() -> dict[str, str]:
+            state = get(f"http://127.0.0.1:{master}/master/state")
+            return {f["name"]: f.get("webui_url", "") for f in state["frameworks"]}
+
+        wait_until(lambda: {"services", "jobs"} <= set(linked()), 30, what="both subscribed")
+        assert linked()["services"] == f"http://127.0.0.1:{services}/"
+        assert linked()["jobs"] == f"http://127.0.0.1:{jobs}/"
+    finally:
+        up.send_signal(signal.SIGINT)
+        try:
+            up.wait(60)
+        except subprocess.TimeoutExpired:
+            up.kill()
+            up.wait(10)
+    assert up.returncode == 0, out.read_text()
+
+
+def test_up_names_a_framework_port_in_use(tmp_path: Path) -> None:
+    import socket
+
+    with socket.socket() as busy:
+        busy.bind(("127.0.0.1", 0))
+        port = busy.getsockname()[1]
+        r = subprocess.run(
+            [sys.executable, "-m", "corral", "up", "--port", str(free_port()),
+             "--jobs-port", str(port), "--work-dir", str(tmp_path)],
+            capture_output=True, text=True, timeout=60,
+            env={**os.environ, "CORRAL_HOME": str(tmp_path / "home")},
+        )  # fmt: skip
+    assert r.returncode != 0
+    assert f"--jobs-port {port} is in use" in r.stderr + r.stdout
