@@ -11,7 +11,7 @@ import urllib.request
 from pathlib import Path
 from typing import Any
 
-from corral.testing import LocalCluster, free_port, wait_until
+from corral.testing import LocalCluster, free_port, http_json, wait_until
 
 BIN = str(Path(sys.executable).parent)
 
@@ -96,3 +96,45 @@ class CiProcess:
 
     def stop(self) -> None:
         stop(self.proc)
+
+
+def start_buildbot(master_dir: Path, api: str, log: Path) -> subprocess.Popen[bytes]:
+    """``buildbot start --nodaemon`` on a created master dir; returns once its API answers."""
+    bb = spawn([f"{BIN}/buildbot", "start", "--nodaemon", str(master_dir)], log)
+
+    def up() -> bool:
+        if bb.poll() is not None:
+            raise RuntimeError(f"buildbot exited; see {master_dir / 'twistd.log'}")
+        return bool(http_json(f"{api}/builders")["builders"])
+
+    try:
+        wait_until(up, 60, what="the Buildbot master")
+    except BaseException:
+        stop(bb)
+        raise
+    return bb
+
+
+def force_builds(api: str, builds: int, timeout: float = 90) -> list[dict[str, Any]]:
+    """Force ``builds`` builds of builder 1 at once; the completed builds, once all are."""
+    for i in range(builds):
+        status, answer = request(
+            "POST",
+            f"{api}/forceschedulers/force",
+            {
+                "jsonrpc": "2.0",
+                "method": "force",
+                "id": i,
+                "params": {"builderid": "1", "username": "", "reason": f"test {i}"},
+            },
+        )
+        assert status == 200 and "error" not in answer, answer
+
+    def done() -> list[dict[str, Any]] | None:
+        got: list[dict[str, Any]] = http_json(f"{api}/builds?complete=true")["builds"]
+        return got if len(got) >= builds else None
+
+    finished: list[dict[str, Any]] = wait_until(
+        done, timeout, interval=0.5, what=f"{builds} builds to complete"
+    )
+    return finished

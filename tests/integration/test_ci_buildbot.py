@@ -8,9 +8,9 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from ci_harness import BIN, CiProcess, request, spawn, stop
+from ci_harness import BIN, CiProcess, force_builds, start_buildbot, stop
 
-from corral.testing import LocalCluster, free_port, http_json, wait_until
+from corral.testing import LocalCluster, free_port, wait_until
 
 pytestmark = pytest.mark.integration
 
@@ -79,33 +79,8 @@ def run_builds(cluster: LocalCluster, tmp: Path, builds: int) -> None:
     try:
         ci.start()
         assert ci.get("/v1/status")["registered"] is False  # on demand: nothing needed yet
-        bb = spawn([*buildbot, "start", "--nodaemon", str(master_dir)], tmp / "buildbot.log")
-
-        def master_up() -> bool:
-            assert bb is not None
-            if bb.poll() is not None:
-                raise RuntimeError(f"buildbot exited; see {master_dir / 'twistd.log'}")
-            return bool(http_json(f"{api}/builders")["builders"])
-
-        wait_until(master_up, 60, what="the Buildbot master")
-        for i in range(builds):
-            status, answer = request(
-                "POST",
-                f"{api}/forceschedulers/force",
-                {
-                    "jsonrpc": "2.0",
-                    "method": "force",
-                    "id": i,
-                    "params": {"builderid": "1", "username": "", "reason": f"test {i}"},
-                },
-            )
-            assert status == 200 and "error" not in answer, answer
-
-        def done() -> list[dict[str, object]] | None:
-            got = http_json(f"{api}/builds?complete=true")["builds"]
-            return got if len(got) >= builds else None
-
-        finished = wait_until(done, 90, interval=0.5, what=f"{builds} builds to complete")
+        bb = start_buildbot(master_dir, api, tmp / "buildbot.log")
+        finished = force_builds(api, builds, timeout=90)
         assert [b["results"] for b in finished] == [0] * builds, finished  # SUCCESS
         workers = {b["workerid"] for b in finished}
         assert len(workers) == builds  # one agent per starving build: all ran at once

@@ -15,7 +15,7 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from ci_harness import BIN, request, spawn, stop
+from ci_harness import BIN, force_builds, start_buildbot, stop
 from services_api_proc import ServicesProc
 
 from corral.testing import LocalCluster, free_port, http_json, wait_until
@@ -80,33 +80,8 @@ def test_marathon_latent_workers_run_builds_on_the_services_framework(
     bb = None
     try:
         wait_until(svc.leading, 30, what="corral services to lead")
-        bb = spawn([f"{BIN}/buildbot", "start", "--nodaemon", str(master_dir)], tmp_path / "bb.log")
-
-        def master_up() -> bool:
-            assert bb is not None
-            if bb.poll() is not None:
-                raise RuntimeError(f"buildbot exited; see {master_dir / 'twistd.log'}")
-            return bool(http_json(f"{api}/builders")["builders"])
-
-        wait_until(master_up, 60, what="the Buildbot master")
-        for i in range(builds):
-            status, answer = request(
-                "POST",
-                f"{api}/forceschedulers/force",
-                {
-                    "jsonrpc": "2.0",
-                    "method": "force",
-                    "id": i,
-                    "params": {"builderid": "1", "username": "", "reason": f"test {i}"},
-                },
-            )
-            assert status == 200 and "error" not in answer, answer
-
-        def done() -> list[dict[str, object]] | None:
-            got = http_json(f"{api}/builds?complete=true")["builds"]
-            return got if len(got) >= builds else None
-
-        finished = wait_until(done, 120, interval=0.5, what=f"{builds} builds to complete")
+        bb = start_buildbot(master_dir, api, tmp_path / "bb.log")
+        finished = force_builds(api, builds, timeout=120)
         assert [b["results"] for b in finished] == [0] * builds, finished  # SUCCESS
         assert len({b["workerid"] for b in finished}) == builds
         # The apps Buildbot made were real tasks of the services framework, ...
