@@ -28,6 +28,7 @@ command = { value = "true" }
 gracePeriodSeconds = 5
 intervalSeconds = 1
 timeoutSeconds = 2
+delaySeconds = 0
 """
 
 

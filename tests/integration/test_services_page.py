@@ -31,6 +31,7 @@ WEB = {
             "gracePeriodSeconds": 5,
             "intervalSeconds": 1,
             "timeoutSeconds": 2,
+            "delaySeconds": 0,
         }
     ],
 }
