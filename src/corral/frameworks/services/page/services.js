@@ -19,6 +19,7 @@ const TEMPLATE = {
       path: "/",
       portIndex: 0,
       gracePeriodSeconds: 30,
+      delaySeconds: 0,
       intervalSeconds: 5,
       timeoutSeconds: 2,
       maxConsecutiveFailures: 3,
