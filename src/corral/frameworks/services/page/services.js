@@ -293,7 +293,9 @@ function renderDeployments() {
     const actions = (d.currentActions || []).map((a) => `${a.action} ${a.app}`).join(", ");
     const reasons = [];
     if (d.waiting) reasons.push(d.waiting);
-    for (const id of d.affectedApps || []) for (const r of state.why.get(id) || []) reasons.push(`${id}: ${r}`);
+    for (const id of d.affectedApps || []) {
+      for (const r of state.why.get(id) || []) if (!(d.waiting || "").includes(r)) reasons.push(`${id}: ${r}`);
+    }
     const pct = total ? Math.round((100 * Math.max(0, cur - 1)) / total) : 0;
     return el("div", { class: "deployment", dataset: { deployment: d.id } },
       el("div", { class: "dep-head" },
@@ -396,7 +398,7 @@ function renderDetail() {
   }
   const reasons = state.why.get(a.id) || [];
   $("detail-why").replaceChildren(...(reasons.length
-    ? [el("h3", {}, "Why instances are not running"), reasonList(reasons, "why")] : []));
+    ? [el("h3", {}, "Why it is waiting"), reasonList(reasons, "why")] : []));
   const f = a.lastTaskFailure;
   $("detail-failure").replaceChildren(...(f ? [el("p", { class: "failure" },
     `Last failure: ${f.taskId} ${f.state} at ${f.timestamp}${f.host ? ` on ${f.host}` : ""}: ${f.message || ""}`)] : []));
