@@ -138,7 +138,14 @@ def test_create_scale_stuck_restart_delete_from_the_page(services: str) -> None:
         page.wait_for_selector("#deployments .deployment", state="detached", timeout=20_000)
         page.click("#delete-btn")
         page.click("#delete-btn")
-        page.wait_for_selector("#detail", state="hidden")
+        try:
+            page.wait_for_selector("#detail", state="hidden")
+        except Exception:
+            raise AssertionError(
+                f"still shown; error: {page.inner_text('#error')!r}, "
+                f"button: {page.inner_text('#delete-btn')!r}, "
+                f"counts: {page.inner_text('#detail-counts')!r}"
+            ) from None
         assert page.locator("#error").is_hidden(), page.inner_text("#error")
         page.wait_for_selector(
             "#apps tbody tr[data-app='/page/web']", state="detached", timeout=20_000

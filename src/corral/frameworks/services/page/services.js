@@ -230,16 +230,20 @@ async function refreshWhy() {
 
 async function refreshDetail() {
   const id = state.selected;
+  let doc;
   try {
-    const doc = await api("GET", `/v2/apps/${appPath(id)}`);
-    state.detail = doc.app;
+    doc = await api("GET", `/v2/apps/${appPath(id)}`);
   } catch (e) {
-    if (e.status === 404) { state.selected = null; state.detail = null; return; }
+    if (e.status === 404 && state.selected === id) { state.selected = null; state.detail = null; return; }
     throw e;
   }
+  // The selection may have changed (or the app been deleted) while this was in flight.
+  if (state.selected !== id) return;
+  state.detail = doc.app;
   const key = `${id}@${state.detail.version}`;
   if (state.versionsOf !== key) {
     const v = await api("GET", `/v2/apps/${appPath(id)}/versions`).catch(() => ({ versions: [] }));
+    if (state.selected !== id) return;
     state.versions = v.versions || [];
     state.versionsOf = key;
   }
@@ -382,7 +386,7 @@ function renderRows() {
 }
 
 function renderDetail() {
-  const a = state.detail;
+  const a = state.selected && state.detail && state.detail.id === state.selected ? state.detail : null;
   $("detail").hidden = !a;
   if (!a) return;
   $("detail-id").textContent = a.id;
