@@ -11,7 +11,7 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from services_proc import services_process
+from services_proc import remove_all_apps, services_process
 
 from browser import browser_page
 from corral.testing import LocalCluster
@@ -55,6 +55,12 @@ def services(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
         services_process(c, tmp / "services") as url,
     ):
         yield url
+
+
+@pytest.fixture(autouse=True)
+def no_app_left(services: str) -> Iterator[None]:
+    yield
+    remove_all_apps(services)
 
 
 def counts(page: object, text: str) -> str:
