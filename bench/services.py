@@ -27,6 +27,7 @@ import argparse
 import asyncio
 import json
 import os
+import shutil
 import signal
 import statistics
 import subprocess
@@ -96,13 +97,15 @@ def main(argv: list[str] | None = None) -> int:
     )
     ap.add_argument("--reads", type=int, default=20, help="GET /v2/apps repeats")
     ap.add_argument("--timeout", type=float, default=300.0, help="per phase, seconds")
+    ap.add_argument(
+        "--lease-ttl", type=float, default=5.0, help="corral services' --lease-ttl (its default 5)"
+    )
     ap.add_argument("--json", action="store_true")
     args = ap.parse_args(argv)
     signal.signal(signal.SIGTERM, lambda *_: sys.exit(143))
 
     out: dict[str, Any] = {"config": vars(args), "date": time.strftime("%a %b %d %H:%M:%S %Z %Y")}
-    tmp = tempfile.TemporaryDirectory(prefix="corral-bench-services-")
-    work = Path(tmp.name)
+    work = Path(tempfile.mkdtemp(prefix="corral-bench-services-"))
     children: list[subprocess.Popen[bytes]] = []
 
     def spawn(argv_: list[str], log: str) -> subprocess.Popen[bytes]:
@@ -132,7 +135,8 @@ def main(argv: list[str] | None = None) -> int:
             base = f"http://127.0.0.1:{port}"
             spawn(
                 [sys.executable, "-m", "corral", "services", "--master", c.master,
-                 "--port", str(port), "--work-dir", str(work / "services")],
+                 "--port", str(port), "--work-dir", str(work / "services"),
+                 "--lease-ttl", str(args.lease_ttl)],
                 "services.log",
             )  # fmt: skip
             wait_until(lambda: _pong(base), 30, what=f"corral services (log {work}/services.log)")
@@ -257,7 +261,7 @@ def main(argv: list[str] | None = None) -> int:
         if os.environ.get("KEEP_BENCH_LOGS"):
             print(f"logs kept in {work}", file=sys.stderr)
         else:
-            tmp.cleanup()
+            shutil.rmtree(work, ignore_errors=True)
     if args.json:
         print(json.dumps(out, indent=2, default=str))
     return 0

@@ -74,3 +74,30 @@ def services_process(cluster: LocalCluster, work_dir: Path) -> Iterator[str]:
 
 def cli_env() -> dict[str, str]:
     return {**os.environ, "COLUMNS": "200", "NO_COLOR": "1", "TERM": "dumb"}
+
+
+def remove_all_apps(url: str, timeout: float = 30) -> None:
+    """Delete every app (force) and wait until no task is left and their processes are gone,
+    so a failed test does not leave task processes to the next one."""
+    import psutil
+
+    with urllib.request.urlopen(url + "/v2/apps", timeout=5) as resp:
+        apps = json.loads(resp.read())["apps"]
+    for a in apps:
+        req = urllib.request.Request(f"{url}/v2/apps{a['id']}?force=true", method="DELETE")
+        with contextlib.suppress(OSError):
+            urllib.request.urlopen(req, timeout=5).close()
+
+    def no_tasks() -> bool:
+        with urllib.request.urlopen(url + "/v2/tasks", timeout=5) as resp:
+            return not json.loads(resp.read())["tasks"]
+
+    def no_sleepers() -> bool:
+        for p in psutil.Process().children(recursive=True):
+            with contextlib.suppress(psutil.Error):
+                if "sleep 300" in " ".join(p.cmdline()) and p.status() != psutil.STATUS_ZOMBIE:
+                    return False
+        return True
+
+    wait_until(no_tasks, timeout, what="every app's tasks gone")
+    wait_until(no_sleepers, timeout, what="every task process gone")

@@ -9,7 +9,7 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from services_proc import cli_env, services_process
+from services_proc import cli_env, remove_all_apps, services_process
 
 from corral.testing import LocalCluster
 
@@ -28,6 +28,7 @@ command = { value = "true" }
 gracePeriodSeconds = 5
 intervalSeconds = 1
 timeoutSeconds = 2
+delaySeconds = 0
 """
 
 
@@ -43,6 +44,12 @@ def services(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
         services_process(c, tmp / "services") as url,
     ):
         yield url
+
+
+@pytest.fixture(autouse=True)
+def no_app_left(services: str) -> Iterator[None]:
+    yield
+    remove_all_apps(services)
 
 
 def corral_app(url: str, *args: str, timeout: float = 90) -> subprocess.CompletedProcess[str]:

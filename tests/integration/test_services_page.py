@@ -11,7 +11,7 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from services_proc import services_process
+from services_proc import remove_all_apps, services_process
 
 from browser import browser_page
 from corral.testing import LocalCluster
@@ -31,6 +31,7 @@ WEB = {
             "gracePeriodSeconds": 5,
             "intervalSeconds": 1,
             "timeoutSeconds": 2,
+            "delaySeconds": 0,
         }
     ],
 }
@@ -54,6 +55,12 @@ def services(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
         services_process(c, tmp / "services") as url,
     ):
         yield url
+
+
+@pytest.fixture(autouse=True)
+def no_app_left(services: str) -> Iterator[None]:
+    yield
+    remove_all_apps(services)
 
 
 def counts(page: object, text: str) -> str:
@@ -137,7 +144,14 @@ def test_create_scale_stuck_restart_delete_from_the_page(services: str) -> None:
         page.wait_for_selector("#deployments .deployment", state="detached", timeout=20_000)
         page.click("#delete-btn")
         page.click("#delete-btn")
-        page.wait_for_selector("#detail", state="hidden")
+        try:
+            page.wait_for_selector("#detail", state="hidden")
+        except Exception:
+            raise AssertionError(
+                f"still shown; error: {page.inner_text('#error')!r}, "
+                f"button: {page.inner_text('#delete-btn')!r}, "
+                f"counts: {page.inner_text('#detail-counts')!r}"
+            ) from None
         assert page.locator("#error").is_hidden(), page.inner_text("#error")
         page.wait_for_selector(
             "#apps tbody tr[data-app='/page/web']", state="detached", timeout=20_000

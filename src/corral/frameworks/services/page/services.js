@@ -19,6 +19,7 @@ const TEMPLATE = {
       path: "/",
       portIndex: 0,
       gracePeriodSeconds: 30,
+      delaySeconds: 0,
       intervalSeconds: 5,
       timeoutSeconds: 2,
       maxConsecutiveFailures: 3,
@@ -229,16 +230,20 @@ async function refreshWhy() {
 
 async function refreshDetail() {
   const id = state.selected;
+  let doc;
   try {
-    const doc = await api("GET", `/v2/apps/${appPath(id)}`);
-    state.detail = doc.app;
+    doc = await api("GET", `/v2/apps/${appPath(id)}`);
   } catch (e) {
-    if (e.status === 404) { state.selected = null; state.detail = null; return; }
+    if (e.status === 404 && state.selected === id) { state.selected = null; state.detail = null; return; }
     throw e;
   }
+  // The selection may have changed (or the app been deleted) while this was in flight.
+  if (state.selected !== id) return;
+  state.detail = doc.app;
   const key = `${id}@${state.detail.version}`;
   if (state.versionsOf !== key) {
     const v = await api("GET", `/v2/apps/${appPath(id)}/versions`).catch(() => ({ versions: [] }));
+    if (state.selected !== id) return;
     state.versions = v.versions || [];
     state.versionsOf = key;
   }
@@ -292,7 +297,9 @@ function renderDeployments() {
     const actions = (d.currentActions || []).map((a) => `${a.action} ${a.app}`).join(", ");
     const reasons = [];
     if (d.waiting) reasons.push(d.waiting);
-    for (const id of d.affectedApps || []) for (const r of state.why.get(id) || []) reasons.push(`${id}: ${r}`);
+    for (const id of d.affectedApps || []) {
+      for (const r of state.why.get(id) || []) if (!(d.waiting || "").includes(r)) reasons.push(`${id}: ${r}`);
+    }
     const pct = total ? Math.round((100 * Math.max(0, cur - 1)) / total) : 0;
     return el("div", { class: "deployment", dataset: { deployment: d.id } },
       el("div", { class: "dep-head" },
@@ -379,7 +386,7 @@ function renderRows() {
 }
 
 function renderDetail() {
-  const a = state.detail;
+  const a = state.selected && state.detail && state.detail.id === state.selected ? state.detail : null;
   $("detail").hidden = !a;
   if (!a) return;
   $("detail-id").textContent = a.id;
@@ -395,7 +402,7 @@ function renderDetail() {
   }
   const reasons = state.why.get(a.id) || [];
   $("detail-why").replaceChildren(...(reasons.length
-    ? [el("h3", {}, "Why instances are not running"), reasonList(reasons, "why")] : []));
+    ? [el("h3", {}, "Why it is waiting"), reasonList(reasons, "why")] : []));
   const f = a.lastTaskFailure;
   $("detail-failure").replaceChildren(...(f ? [el("p", { class: "failure" },
     `Last failure: ${f.taskId} ${f.state} at ${f.timestamp}${f.host ? ` on ${f.host}` : ""}: ${f.message || ""}`)] : []));
