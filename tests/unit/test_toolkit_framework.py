@@ -217,3 +217,25 @@ async def test_a_lost_accept_is_reconciled_and_launched_again() -> None:
     fake.failing = False
     await fake.offer()
     assert len(fake.launched()) == 1
+
+
+async def test_many_tasks_ending_at_once_revive_once_then_once_more_on_the_tick() -> None:
+    now = [1000.0]
+    fake = FakeMaster(FrameworkCore(Web(3), None, clock=lambda: now[0]))
+    fake.add_agent()
+    await ready(fake)
+    await fake.offer()
+    await fake.start_all()
+    for victim in fake.running():
+        await fake.set_state(victim, "TASK_FAILED")
+    assert len(fake.calls_of("REVIVE")) == 1  # not one per ended task
+    await fake.core.tick(fake)
+    assert len(fake.calls_of("REVIVE")) == 1  # too soon
+    now[0] += 1.0
+    await fake.core.tick(fake)
+    assert len(fake.calls_of("REVIVE")) == 2  # the ones that waited
+    await fake.core.tick(fake)
+    assert len(fake.calls_of("REVIVE")) == 2  # nothing waits any more
+    await fake.offer()
+    await fake.start_all()
+    assert len(fake.running()) == 3

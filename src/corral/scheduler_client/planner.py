@@ -80,10 +80,11 @@ def plan(
         for _ in range(max(0, g.count - len(have))):
             goal_of[len(specs)] = g
             specs.append(g.spec)
+    killed = {t.task_id for t in out.kills}  # by id: comparing records is slow and O(n)
     placed = [
         Placed(t.group, t.agent_id or "", t.hostname, t.attributes)
         for t in live
-        if t not in out.kills
+        if t.task_id not in killed
     ]
     result = place(specs, agents, placed, totals=totals)
     for i, outcome in enumerate(result.outcomes):

@@ -56,6 +56,7 @@ from corral.wire.tasks import TaskInfo, TaskStatus
 log = logging.getLogger("corral.scheduler_client.toolkit")
 
 TASK_PREFIX = "task/"
+REVIVE_EVERY = 0.5  # seconds between two REVIVEs for replacements
 
 
 class CallSink(Protocol):
@@ -125,6 +126,8 @@ class FrameworkCore:
         self.framework_id: str | None = None
         self.last_plan: Plan | None = None
         self.unplaced: dict[str, str] = {}
+        self.last_revive = float("-inf")
+        self.revive_pending = False
 
     async def load(self) -> str | None:
         """Read the framework id and the tracked tasks back from the store."""
@@ -170,7 +173,17 @@ class FrameworkCore:
         if task is not None:
             self.framework.on_update(task, status)
         if ended is not None and self.tracker.ready:
-            await sink.call(s.Call(type="REVIVE", revive=s.Roles()))  # a replacement may be due
+            self.revive_pending = True  # a replacement may be due
+            await self._revive(sink)
+
+    async def _revive(self, sink: CallSink) -> None:
+        """REVIVE at most once per ``REVIVE_EVERY`` seconds: 1,000 tasks ending at once (a
+        rolling restart) ask for offers once, not 1,000 times; the tick sends what waits."""
+        now = self.clock()
+        if self.revive_pending and now - self.last_revive >= REVIVE_EVERY:
+            self.revive_pending = False
+            self.last_revive = now
+            await sink.call(s.Call(type="REVIVE", revive=s.Roles()))
 
     async def offers(self, sink: CallSink, offers: list[s.Offer]) -> None:
         ids = [o.id.value for o in offers]
@@ -247,6 +260,8 @@ class FrameworkCore:
     async def tick(self, sink: CallSink) -> None:
         """Timers: reconciliation retries, and kills (scaling down needs no offer)."""
         await self.apply(sink, self.tracker.tick(self.clock()))
+        if self.tracker.ready and self.revive_pending:
+            await self._revive(sink)
         if self.tracker.ready:
             p = plan(self.goals(), self.tracker.live(), [])
             await self._kill(sink, p)
