@@ -399,6 +399,10 @@ def test_corral_up_with_three_masters(tmp_path: Path) -> None:
             "1",
             "--port",
             str(port),
+            "--services-port",
+            str(free_port()),
+            "--jobs-port",
+            str(free_port()),
             "--work-dir",
             str(tmp_path / "cluster"),
         ],
@@ -415,10 +419,12 @@ def test_corral_up_with_three_masters(tmp_path: Path) -> None:
         while time.monotonic() < deadline:
             line = proc.stdout.readline()
             lines.append(line)
-            if "corral cluster up" in line or not line:
+            if "Ctrl-C" in line or not line:
                 break
         assert any("corral cluster up" in ln for ln in lines), "".join(lines)
         assert "zk://" in "".join(lines)
+        # The frameworks follow the leading master through ZooKeeper too.
+        assert "services: page" in "".join(lines) and "jobs: page" in "".join(lines)
         cluster_file = json.loads((tmp_path / "home" / "cluster.json").read_text())
         run = subprocess.run(
             [sys.executable, "-m", "corral", "run", "--", "true"],
