@@ -194,6 +194,26 @@ def test_a_chain_runs_in_order_and_stops_where_b_fails(jobs: JobsProc) -> None:
     assert "parent cb" in detail["blocked"]
 
 
+def test_a_runs_output_is_linked_from_its_history(jobs: JobsProc) -> None:
+    spec = job("talks", schedule=f"R1/{start_in(3600)}/PT24H",
+               command="echo hello from the run; echo and to stderr >&2")  # fmt: skip
+    assert jobs.call("POST", "/v1/scheduler/iso8601", spec)[0] == 204
+    assert jobs.call("PUT", "/v1/scheduler/job/talks")[0] == 204  # run now
+    (r,) = wait_until(
+        lambda: [x for x in runs(jobs, "talks") if x["state"] == "succeeded"] or None,
+        30,
+        what="the manual run to succeed",
+    )
+    status, out = jobs.call("GET", r["logs"]["stdout"])
+    assert status == 200 and "hello from the run" in out
+    status, err = jobs.call("GET", r["logs"]["stderr"])
+    assert status == 200 and "and to stderr" in err and "hello" not in err
+    status, body = jobs.call("GET", r["logs"]["stdout"].replace("/stdout", "/core"))
+    assert status == 404 and "stdout and stderr" in body["message"]
+    status, body = jobs.call("GET", "/v1/runs/talks/no-such-run/logs/stdout")
+    assert status == 404 and "no run" in body["message"]
+
+
 def test_epsilon_misses_are_recorded(jobs: JobsProc) -> None:
     big = job("toobig", schedule=f"R1/{start_in(1)}/PT1H", cpus=64, epsilon="PT2S")
     assert jobs.call("POST", "/v1/scheduler/iso8601", big)[0] == 204

@@ -18,6 +18,7 @@ from aiohttp import web
 from corral.frameworks.jobs import runs as R
 from corral.frameworks.jobs.core import UnknownJob
 from corral.frameworks.jobs.framework import JobsShell
+from corral.frameworks.jobs.logs import LogUnavailable, sandbox_file
 from corral.frameworks.jobs.model import JobError, decode_job, job_dict
 from corral.frameworks.jobs.openapi import openapi_document
 from corral.frameworks.jobs.schedule import iso
@@ -115,6 +116,8 @@ class JobsApi:
                 "frameworkId": fid,
                 "path": f"/frameworks/{fid}/executors/{cur.task_id}/runs/latest",
             }
+            base = f"/v1/runs/{r.job}/{r.id}/logs"
+            out["logs"] = {"stdout": base + "/stdout", "stderr": base + "/stderr"}
         return out
 
     async def history(self, name: str, limit: int) -> list[R.Run]:
@@ -325,6 +328,33 @@ class JobsApi:
             r = R.decode_run(data)
         return web.json_response({"run": self.run_view(r)})
 
+    async def run_log(self, request: web.Request) -> web.StreamResponse:
+        """The run's stdout or stderr (its latest attempt), read from its agent's ``/files``
+        through the master's list of agents; the last ``LOG_LIMIT`` bytes at most."""
+        name, rid, which = (request.match_info[k] for k in ("name", "id", "file"))
+        if which not in ("stdout", "stderr"):
+            return error(404, f"a run has stdout and stderr, not {which!r}")
+        r = self.core.runs.get((name, rid))
+        if r is None:
+            data = await self.shell.store.get(R.run_key(name, rid))
+            if data is None:
+                return error(404, f"job {name!r} has no run {rid!r}")
+            r = R.decode_run(data)
+        cur = r.attempts[-1] if r.attempts else None
+        if cur is None or not cur.task_id or not cur.agent_id:
+            return error(404, f"run {rid!r} of {name!r} has not started a task yet")
+        fid = self.shell.framework_id() or ""
+        path = f"/frameworks/{fid}/executors/{cur.task_id}/runs/latest/{which}"
+        text = await sandbox_file(self.master_address(), cur.agent_id, path)
+        if isinstance(text, LogUnavailable):
+            return error(404, f"{which} of run {rid!r}: {text.why}")
+        return web.Response(text=text, content_type="text/plain")
+
+    def master_address(self) -> str | None:
+        runner = self.shell.runner
+        driver = runner.driver if runner is not None else None
+        return driver.master if driver is not None else None
+
     async def graph(self, request: web.Request) -> web.Response:
         nodes = []
         for n, e in self.core.jobs.items():
@@ -411,6 +441,7 @@ def build_app(api: JobsApi) -> web.Application:
     r.add_post("/v1/jobs/{name}/enable", api.enable)
     r.add_get("/v1/runs", api.runs)
     r.add_get("/v1/runs/{name}/{id}", api.one_run)
+    r.add_get("/v1/runs/{name}/{id}/logs/{file}", api.run_log)
     r.add_get("/v1/graph", api.graph)
     r.add_get("/ping", api.ping)
     r.add_get("/leader", api.leader)

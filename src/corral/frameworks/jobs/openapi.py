@@ -35,6 +35,7 @@ _EXTRA = [
     ("post", "/v1/jobs/{name}/enable", "enable the job (204)", None),
     ("get", "/v1/runs", "run history, newest first (job, limit, state)", None),
     ("get", "/v1/runs/{name}/{id}", "one run", None),
+    ("get", "/v1/runs/{name}/{id}/logs/{file}", "the run's stdout or stderr (text)", None),
     ("get", "/v1/graph", "nodes and edges as JSON", None),
     ("get", "/leader", "the leading instance", None),
     ("get", "/metrics", "Dropwizard-style metrics", None),
