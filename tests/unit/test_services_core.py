@@ -245,3 +245,20 @@ async def test_force_cancelled_delete_still_removes_the_app_and_scale_kill() -> 
     assert await svc.cancel_deployment(dep.deployment_id, force=True) is None
     await settle(svc, fake)
     assert svc.app("/web") is None and fake.running() == [] and "/web" not in svc.st.apps
+
+
+async def test_service_ports_are_assigned_once_and_kept_by_new_versions() -> None:
+    from corral.frameworks.services.appdef import PortDefinition
+    from corral.frameworks.services.serviceports import service_ports
+
+    svc, fake, _ = await started()
+    two = [PortDefinition(port=0), PortDefinition(port=0, name="admin")]
+    await svc.put_apps([web(1, port_definitions=two)])
+    await svc.put_apps([AppDefinition(id="/api", cmd="x", port_definitions=[PortDefinition()])])
+    web_ports = service_ports(svc.app("/web").definition)  # type: ignore[union-attr]
+    api_ports = service_ports(svc.app("/api").definition)  # type: ignore[union-attr]
+    assert len(set(web_ports + api_ports)) == 3 and all(10000 <= p < 20000 for p in web_ports)
+    await settle(svc, fake)
+    # A new version written with port 0 again (as users do) keeps the assigned ports.
+    await svc.put_apps([web(1, port_definitions=two, env={"A": "b"})], force=True)
+    assert service_ports(svc.app("/web").definition) == web_ports  # type: ignore[union-attr]

@@ -45,6 +45,7 @@ from corral.frameworks.services.codec import now_version
 from corral.frameworks.services.events import EventBus, EventQueue
 from corral.frameworks.services.framework import ServicesFramework, app_goal, hold_goal
 from corral.frameworks.services.ids import is_under
+from corral.frameworks.services.serviceports import assign_service_ports, service_ports
 from corral.frameworks.services.state import App, Instance, State, config_of, counts
 from corral.frameworks.services.views import (
     AlreadyExists,
@@ -512,11 +513,21 @@ class Services:
             self._check_leading()
             version = self._stamp()
             target: dict[str, AppDefinition | None] = {}
+            changing = {a.id for a in apps}
+            taken = {
+                p
+                for a in self.st.apps.values()
+                if a.app_id not in changing and not a.deleting
+                for p in service_ports(a.definition)
+            }
             for new in apps:
                 old = self.st.apps.get(new.id)
                 current = None if old is None or old.deleting else old.definition
                 if current is None and not create:
                     raise NotFound.app(new.id)
+                keep = service_ports(current) if current is not None else []
+                new = assign_service_ports(new, taken, keep=keep)  # Invalid when none left
+                taken |= set(service_ports(new))
                 target[new.id] = dp.stamp(new, current, version)
             return await self._deploy(target, version, force=force)
 

@@ -7,7 +7,7 @@ clients read them (the task JSON's ``servicePorts``). Given ports are kept.
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 
 import msgspec
 
@@ -33,13 +33,22 @@ def assign_service_ports(
     *,
     lo: int = LOCAL_PORT_MIN,
     hi: int = LOCAL_PORT_MAX,
+    keep: Sequence[int] = (),
 ) -> AppDefinition:
     """``app`` with every 0 service port replaced by a free one of ``[lo, hi)`` (not in
-    ``taken``: the other apps' service ports). Raises Invalid when the range is used up."""
-    used = set(taken) | {p for p in service_ports(app) if p}
+    ``taken``: the other apps' service ports). ``keep``: the ports an earlier version of
+    the app had, by index; a 0 at an index keeps that port (a new version of an app keeps
+    its service ports). Raises Invalid when the range is used up."""
+    others = set(taken)
+    used = others | {p for p in service_ports(app) if p}
+    kept = {i: p for i, p in enumerate(keep) if p and p not in used}
+    used |= set(kept.values())
     free = (p for p in range(lo, hi) if p not in used)
 
     def pick(path: str) -> int:
+        index = int(path.rsplit("/", 1)[1])
+        if index in kept:
+            return kept[index]
         port = next(free, None)
         if port is None:
             raise Invalid.one(path, f"no free service port left in [{lo}, {hi})")
