@@ -6,8 +6,9 @@ Starts a real master (``LocalCluster`` with no real agents), one process of simu
 a real ``corral services``, then measures, in one run:
 
 1. **launch**: one app of ``--instances`` (1,000) ``sleep`` instances, from ``POST /v2/apps``
-   until ``tasksRunning`` reaches the count (the simulated agents run no health checks, so
-   "healthy" cannot be measured here: the app has none, and its deployment ends at running);
+   until ``tasksHealthy`` reaches the count (the app has a COMMAND health check; the simulated
+   agents run no probe, they report each task healthy at once, as a real agent does after a
+   first passing probe, so this counts the framework's and the master's work, not a probe's);
 2. **rolling restart**: ``POST /v2/apps/{id}/restart`` until its deployment is gone
    (default upgradeStrategy 1.0/1.0: every new instance starts beside the old ones);
 3. **baseline**: the same number of ``sleep`` tasks through ``bench/launch.py``'s bare
@@ -144,20 +145,22 @@ def main(argv: list[str] | None = None) -> int:
 
             # ---- 1. one app of N instances
             app = {"id": "/bench/sleep", "cmd": "sleep 100000", "cpus": 0.01, "mem": 1,
-                   "instances": args.instances}  # fmt: skip
+                   "instances": args.instances,
+                   "healthChecks": [{"protocol": "COMMAND", "command": {"value": "true"},
+                                     "gracePeriodSeconds": 30}]}  # fmt: skip
             t0 = now()
             status, doc, _ = call("POST", f"{base}/v2/apps", app)
             if status != 201:
                 raise SystemExit(f"POST /v2/apps: {status} {doc}")
             wait_until(
-                lambda: app_state(base, "/bench/sleep").get("tasksRunning", 0) >= args.instances,
-                args.timeout, interval=0.1, what=f"{args.instances} instances running",
+                lambda: app_state(base, "/bench/sleep").get("tasksHealthy", 0) >= args.instances,
+                args.timeout, interval=0.1, what=f"{args.instances} instances healthy",
             )  # fmt: skip
             out["services_running_s"] = now() - t0
             wait_no_deployments(base, args.timeout, "the create deployment to end")
             out["services_deployed_s"] = now() - t0
             note(
-                f"services: {args.instances} instances running after "
+                f"services: {args.instances} instances running and healthy after "
                 f"{out['services_running_s']:.2f} s (deployment over after "
                 f"{out['services_deployed_s']:.2f} s)"
             )

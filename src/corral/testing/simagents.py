@@ -3,7 +3,9 @@
 Each simulated agent opens its own WebSocket to the master's ``/master/agent`` route, registers
 with resources and attributes like a real agent, answers pings, and "runs" the tasks it is sent
 by reporting ``TASK_STARTING`` (optional), ``TASK_RUNNING`` and, after ``task_duration``
-seconds, ``TASK_FINISHED`` — no process is started. Status updates follow the agent's rules:
+seconds, ``TASK_FINISHED`` — no process is started. A task with a health check is reported
+healthy at once (the second ``TASK_RUNNING``, with ``healthy`` set, that a real agent sends
+when its first probe passes). Status updates follow the agent's rules:
 one in flight per task, in order, resent until the master forwards the framework's
 acknowledgement, with ``latest_state`` set, and resent at once when a framework re-subscribes.
 Kills answer ``TASK_KILLED``. The master cannot tell these agents from real ones.
@@ -87,6 +89,7 @@ class SimTask:
     pending: deque[msg.StatusUpdate] = field(default_factory=deque)  # head is in flight
     sent_at: float = 0.0
     finish: asyncio.TimerHandle | None = None
+    healthy: bool | None = None  # set once its (simulated) health check passed
 
 
 class SimAgent:
@@ -256,6 +259,11 @@ class SimAgent:
         if self.pool.config.report_starting:
             self.update(task, "TASK_STARTING")
         self.update(task, "TASK_RUNNING")
+        if info.health_check is not None:
+            # A simulated probe that passes at once: the update a real agent sends when a
+            # task turns healthy; every later update carries it.
+            task.healthy = True
+            self.update(task, "TASK_RUNNING", reason="REASON_TASK_HEALTH_CHECK_STATUS_UPDATED")
         self.pool.counters.tasks_running += 1
         duration = self.pool.config.task_duration
         if duration > 0:
@@ -278,12 +286,16 @@ class SimAgent:
             c.tasks_killed += 1
         self.update(task, state, message)
 
-    def update(self, task: SimTask, state: str, message: str | None = None) -> None:
+    def update(
+        self, task: SimTask, state: str, message: str | None = None, reason: str | None = None
+    ) -> None:
         task.state = state
         status = TaskStatus(
             task_id=task.info.task_id,
             state=state,
             message=message,
+            reason=reason,
+            healthy=task.healthy,
             source="SOURCE_EXECUTOR",
             agent_id=ID(self.agent_id or ""),
             executor_id=ID(task.executor_id) if task.executor_id else None,
