@@ -7,7 +7,8 @@ from typing import Any
 import pytest
 
 from corral.frameworks.jobs import runs as R
-from corral.frameworks.jobs.core import JobsCore, PutRun, Revive, TrimRuns
+from corral.frameworks.jobs.core import JobsCore
+from corral.frameworks.jobs.effects import PutRun, Revive, TrimRuns
 from corral.frameworks.jobs.model import JobError, decode_job
 
 T0 = 1_800_000_000.0  # 2027-01-15T08:00:00Z, a whole minute

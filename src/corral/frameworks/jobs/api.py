@@ -16,10 +16,9 @@ import msgspec
 from aiohttp import web
 
 from corral.frameworks.jobs import runs as R
-from corral.frameworks.jobs.core import UnknownJob
 from corral.frameworks.jobs.framework import JobsShell
 from corral.frameworks.jobs.logs import LogUnavailable, sandbox_file
-from corral.frameworks.jobs.model import JobError, decode_job, job_dict
+from corral.frameworks.jobs.model import JobError, UnknownJob, decode_job, job_dict
 from corral.frameworks.jobs.openapi import openapi_document
 from corral.frameworks.jobs.schedule import iso
 

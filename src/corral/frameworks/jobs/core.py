@@ -17,105 +17,32 @@ Guarantees kept here:
 from __future__ import annotations
 
 import heapq
-import re
-from collections import deque
-from dataclasses import dataclass, field
 
 import msgspec
 
 from corral.frameworks.jobs import runs as R
 from corral.frameworks.jobs.containers import container_info
+from corral.frameworks.jobs.effects import (
+    DeleteJob,
+    Effect,
+    PutJob,
+    PutRun,
+    PutState,
+    Revive,
+    TrimRuns,
+)
+from corral.frameworks.jobs.entry import Entry
 from corral.frameworks.jobs.graph import Graph, GraphError, rewire_on_delete
-from corral.frameworks.jobs.model import Job, JobError, check_job
-from corral.frameworks.jobs.runs import Attempt, JobState, Run
-from corral.frameworks.jobs.schedule import Schedule, iso, parse_schedule
+from corral.frameworks.jobs.model import Job, JobError, UnknownJob, check_job
+from corral.frameworks.jobs.runs import Attempt, JobState, Run, exit_status
+from corral.frameworks.jobs.schedule import iso, parse_schedule
+from corral.wire.tasks import is_terminal
 
 MAX_BACKOFF = 600.0
-RECENT = 20  # ended runs kept in memory per job
 CYCLES = 50  # cycle results kept per job (for dependencies)
 TRIM_EVERY = 10  # ended runs between history trims
 MISSED_ONE_BY_ONE = 5  # more missed instants than this are recorded as one summary run
-EXIT_RE = re.compile(r"exited with status (-?\d+)")
 SUCCESS_STATES = frozenset({"TASK_FINISHED"})
-TERMINAL_STATES = frozenset(
-    {
-        "TASK_FINISHED",
-        "TASK_FAILED",
-        "TASK_KILLED",
-        "TASK_LOST",
-        "TASK_ERROR",
-        "TASK_DROPPED",
-        "TASK_GONE",
-        "TASK_GONE_BY_OPERATOR",
-        "TASK_UNKNOWN",
-    }
-)
-
-
-# ---------------------------------------------------------------------- effects
-@dataclass(frozen=True)
-class PutJob:
-    job: Job
-
-
-@dataclass(frozen=True)
-class DeleteJob:
-    name: str  # the job, its state and all its runs
-
-
-@dataclass(frozen=True)
-class PutState:
-    name: str
-    data: bytes
-
-
-@dataclass(frozen=True)
-class PutRun:
-    job: str
-    run_id: str
-    data: bytes
-    launchable: str = ""  # the group that may get a task once this is written
-
-
-@dataclass(frozen=True)
-class TrimRuns:
-    job: str
-    keep: int
-    active: tuple[str, ...]
-
-
-@dataclass(frozen=True)
-class Revive:
-    pass
-
-
-Effect = PutJob | DeleteJob | PutState | PutRun | TrimRuns | Revive
-
-
-@dataclass
-class Entry:
-    job: Job
-    schedule: Schedule | None
-    state: JobState
-    next_due: float | None = None
-    version: int = 0
-    recent: deque[Run] = field(default_factory=lambda: deque(maxlen=RECENT))
-    cycles: dict[str, str] = field(default_factory=dict)  # cycle -> final state
-    ended_since_trim: int = 0
-
-
-class UnknownJob(KeyError):
-    def __init__(self, name: str) -> None:
-        super().__init__(name)
-        self.name = name
-
-    def __str__(self) -> str:
-        return f"no job named {self.name!r}"
-
-
-def exit_status(message: str | None) -> int | None:
-    m = EXIT_RE.search(message or "")
-    return int(m.group(1)) if m else None
 
 
 class JobsCore:
@@ -172,23 +99,7 @@ class JobsCore:
 
     def job_status(self, name: str) -> tuple[str, str]:
         """Chronos's (last result, state): success|failure|fresh, idle|queued|N running."""
-        e = self.entry(name)
-        st = e.state
-        if st.last_success is None and st.last_error is None:
-            last = "fresh"
-        elif (st.last_error or 0) > (st.last_success or 0):
-            last = "failure"
-        else:
-            last = "success"
-        active = self.active_runs(name)
-        running = sum(1 for r in active if r.state == R.RUNNING)
-        if running:
-            state = f"{running} running"
-        elif active:
-            state = "queued"
-        else:
-            state = "idle"
-        return last, state
+        return R.last_result(self.entry(name).state), R.runs_state(self.active_runs(name))
 
     def blocked(self, name: str) -> str | None:
         """Why a job is not triggered, when it is not (for the page)."""
@@ -552,7 +463,7 @@ class JobsCore:
         if state == "TASK_RUNNING" and cur.started is None:
             cur.started = now
             out.append(self._put_run(r))
-        if state not in TERMINAL_STATES:
+        if not (is_terminal(state) or state == "TASK_UNKNOWN"):  # an attempt ends there too
             return out
         cur.ended = now
         cur.message = message
@@ -678,16 +589,4 @@ class JobsCore:
         return PutState(e.job.name, R.encode_state(e.state))
 
 
-__all__ = [
-    "DeleteJob",
-    "Effect",
-    "Entry",
-    "JobsCore",
-    "PutJob",
-    "PutRun",
-    "PutState",
-    "Revive",
-    "TrimRuns",
-    "UnknownJob",
-    "exit_status",
-]
+__all__ = ["JobsCore"]

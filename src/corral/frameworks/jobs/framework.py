@@ -19,10 +19,10 @@ from collections.abc import Sequence
 
 from corral.frameworks.jobs import runs as R
 from corral.frameworks.jobs.containers import container_info
-from corral.frameworks.jobs.core import (
+from corral.frameworks.jobs.core import JobsCore
+from corral.frameworks.jobs.effects import (
     DeleteJob,
     Effect,
-    JobsCore,
     PutJob,
     PutRun,
     PutState,

@@ -246,12 +246,22 @@ def _camel(key: str) -> str:
     return head + "".join(w[:1].upper() + w[1:] for w in rest)
 
 
+class UnknownJob(KeyError):
+    def __init__(self, name: str) -> None:
+        super().__init__(name)
+        self.name = name
+
+    def __str__(self) -> str:
+        return f"no job named {self.name!r}"
+
+
 __all__ = [
     "CONSTRAINT_OPS",
     "POLICIES",
     "EnvVar",
     "Job",
     "JobError",
+    "UnknownJob",
     "check_job",
     "decode_job",
     "encode_job",

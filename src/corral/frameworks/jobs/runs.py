@@ -15,6 +15,8 @@ A run's task is in the toolkit group ``ct:<id>:<attempt>:<job>`` (Chronos's task
 
 from __future__ import annotations
 
+import re
+
 import msgspec
 
 PENDING = "pending"  # waiting for an offer (first attempt: within epsilon)
@@ -149,10 +151,34 @@ def decode_state(data: bytes) -> JobState:
     return msgspec.json.decode(data, type=JobState)
 
 
+def last_result(st: JobState) -> str:
+    """Chronos's last result of a job: success, failure, or fresh (never ran)."""
+    if st.last_success is None and st.last_error is None:
+        return "fresh"
+    return "failure" if (st.last_error or 0) > (st.last_success or 0) else "success"
+
+
+def runs_state(active: list[Run]) -> str:
+    """Chronos's state of a job from its active runs: idle, queued, or N running."""
+    running = sum(1 for r in active if r.state == RUNNING)
+    if running:
+        return f"{running} running"
+    return "queued" if active else "idle"
+
+
+EXIT_RE = re.compile(r"exited with status (-?\d+)")
+
+
+def exit_status(message: str | None) -> int | None:
+    m = EXIT_RE.search(message or "")
+    return int(m.group(1)) if m else None
+
+
 __all__ = [
     "ACTIVE",
     "DEPENDENCY",
     "ENDED",
+    "EXIT_RE",
     "FAILED",
     "KILLED",
     "MANUAL",
@@ -173,9 +199,12 @@ __all__ = [
     "decode_state",
     "encode_run",
     "encode_state",
+    "exit_status",
     "group_name",
+    "last_result",
     "manual_cycle",
     "parse_group",
     "run_key",
+    "runs_state",
     "sort_key",
 ]
