@@ -37,10 +37,11 @@ import msgspec
 
 from corral.frameworks.services import core as c
 from corral.frameworks.services import deployments as dp
+from corral.frameworks.services import queries as q
 from corral.frameworks.services import records as rec
 from corral.frameworks.services import taskinfo
 from corral.frameworks.services.appdef import AppDefinition
-from corral.frameworks.services.backoff import Backoff, delay_left
+from corral.frameworks.services.backoff import Backoff
 from corral.frameworks.services.codec import now_version
 from corral.frameworks.services.events import EventBus, EventQueue
 from corral.frameworks.services.framework import ServicesFramework, app_goal, hold_goal
@@ -69,10 +70,6 @@ from corral.wire import scheduler as s
 from corral.wire.tasks import TaskInfo, TaskStatus
 
 log = logging.getLogger("corral.frameworks.services")
-
-
-def _iso(t: float | None) -> str | None:
-    return now_version(t) if t else None
 
 
 class Services:
@@ -366,93 +363,29 @@ class Services:
         }
 
     # ------------------------------------------------------------------ queries
-    def _instance_view(self, i: Instance) -> InstanceView:
-        return InstanceView(i.task_id, i.app_id, i.version, i.agent_id, i.host, list(i.ports),
-                            i.state, _iso(i.staged_at), _iso(i.started_at), i.healthy,
-                            i.message)
-
-    def _app_view(self, app: App) -> AppView:
-        d = app.goal or app.definition
-        insts = list(app.instances.values())
-        running = [i for i in insts if i.state == "TASK_RUNNING" and i.tracked]
-        checked = bool(d.health_checks)
-        return AppView(
-            definition=app.definition,
-            staged=sum(1 for i in insts if i.state in ("TASK_STAGING", "TASK_STARTING")),
-            running=len(running),
-            healthy=sum(1 for i in running if checked and i.healthy is True),
-            unhealthy=sum(1 for i in running if checked and i.healthy is False),
-            deployments=self.st.locks(app.app_id),
-            instances=[self._instance_view(i) for i in insts],
-            last_task_failure=app.last_task_failure,
-            waiting=app.waiting,
-        )
-
     def apps(self) -> list[AppView]:
-        return [self._app_view(a) for a in sorted(self.st.apps.values(),
-                                                   key=lambda a: a.app_id) if not a.deleting]
+        return q.apps(self.st)
 
     def app(self, app_id: str) -> AppView | None:
-        a = self.st.apps.get(app_id)
-        return None if a is None or a.deleting else self._app_view(a)
+        return q.app(self.st, app_id)
 
     def versions(self, app_id: str) -> list[str]:
-        a = self.st.apps.get(app_id)
-        if a is None or a.deleting:
-            raise NotFound.app(app_id)
-        return list(a.versions)
+        return q.versions(self.st, app_id)
 
     def version(self, app_id: str, version: str) -> AppDefinition | None:
-        a = self.st.apps.get(app_id)
-        return None if a is None else a.defs.get(version)
+        return q.version(self.st, app_id, version)
 
     def instances(self, app_id: str | None = None) -> list[InstanceView]:
-        apps = [self.st.apps[app_id]] if app_id in self.st.apps else [] if app_id else \
-            list(self.st.apps.values())
-        return [self._instance_view(i) for a in apps for i in a.instances.values()]
+        return q.instances(self.st, app_id)
 
     def deployments(self) -> list[DeploymentView]:
-        out = []
-        for d in self.st.deployments.values():
-            step = d.steps[d.current] if d.current < len(d.steps) else []
-            reasons = [f"{a}: {self.st.apps[a].waiting}" for _, a in step
-                       if a in self.st.apps and self.st.apps[a].waiting]
-            why = None
-            if reasons:
-                waited = self.clock() - d.step_started_at
-                why = f"step {d.current + 1} of {len(d.steps)} waiting {waited:.0f}s: " + \
-                    "; ".join(reasons)
-            out.append(DeploymentView(d.id, d.version, d.affected, [list(x) for x in d.steps],
-                                      min(d.current + 1, len(d.steps)), list(step),
-                                      why, len(d.steps)))
-        return out
+        return q.deployments(self.st, self.clock())
 
     def queue(self) -> list[QueueItem]:
-        now = self.clock()
-        out = []
-        for a in self.st.apps.values():
-            if a.goal is None or a.deleting:
-                continue
-            have = sum(1 for i in a.instances.values() if i.tracked and not i.killing)
-            count = max(0, a.goal.instances - have) or a.launch
-            left = delay_left(a.backoff, now)
-            if count <= 0 and not a.waiting:
-                continue
-            if count <= 0:
-                continue
-            out.append(QueueItem(a.app_id, count, left, left <= 0,
-                                 _iso(a.waiting_since or now) or "", a.waiting or
-                                 "waiting for offers"))
-        return out
+        return q.queue(self.st, self.clock())
 
     def why(self, app_id: str) -> list[str]:
-        a = self.st.apps.get(app_id)
-        if a is None or a.deleting:
-            raise NotFound.app(app_id)
-        out = [r for r in (a.waiting or "").split("; ") if r]
-        if a.unplaced and not any(a.unplaced in r for r in out):
-            out.append(f"placement: {a.unplaced}")
-        return out
+        return q.why(self.st, app_id)
 
     def subscribe(self) -> EventQueue:
         return self.bus.subscribe()
@@ -588,7 +521,7 @@ class Services:
                     raise NotFound(f"Task '{tid}' does not exist")
                 found.append(app.instances[tid])
             if not scale:
-                views = [self._instance_view(i) for i in found]
+                views = [q.instance_view(i) for i in found]
                 now = self.clock()
                 for i in found:
                     self._enqueue(c.kill_instance(self.st, i.task_id))
