@@ -11,7 +11,7 @@ import urllib.request
 from pathlib import Path
 from typing import Any
 
-from corral.testing import LocalCluster, free_port, http_json, wait_until
+from corral.testing import LocalCluster, free_port, http_json, stop_process, wait_until
 
 BIN = str(Path(sys.executable).parent)
 
@@ -41,14 +41,7 @@ def spawn(argv: list[str], log: Path, cwd: Path | None = None) -> subprocess.Pop
 
 
 def stop(proc: subprocess.Popen[bytes] | None) -> None:
-    if proc is None or proc.poll() is not None:
-        return
-    proc.terminate()
-    try:
-        proc.wait(20)
-    except subprocess.TimeoutExpired:
-        proc.kill()
-        proc.wait(5)
+    stop_process(proc, grace=20)
 
 
 class CiProcess:

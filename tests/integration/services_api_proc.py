@@ -14,7 +14,7 @@ from typing import Any
 
 import psutil
 
-from corral.testing import LocalCluster, free_port, wait_until
+from corral.testing import LocalCluster, free_port, stop_process, wait_until
 
 
 def api(
@@ -96,13 +96,7 @@ class ServicesProc:
         self.popen.wait(10)
 
     def stop(self) -> None:
-        if self.popen.poll() is None:
-            self.popen.send_signal(signal.SIGTERM)
-            try:
-                self.popen.wait(15)
-            except subprocess.TimeoutExpired:
-                self.popen.kill()
-                self.popen.wait(5)
+        stop_process(self.popen, grace=15)
 
 
 def framework(cluster: LocalCluster, name: str = "services") -> dict[str, Any] | None:

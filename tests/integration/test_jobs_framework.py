@@ -19,7 +19,7 @@ from typing import Any
 
 import pytest
 
-from corral.testing import LocalCluster, free_port, wait_until
+from corral.testing import LocalCluster, free_port, stop_process, wait_until
 from corral.testing.zookeeper import ZkEnsemble
 
 pytestmark = pytest.mark.integration
@@ -83,13 +83,7 @@ class JobsProc:
             return False
 
     def stop(self) -> None:
-        if self.popen.poll() is None:
-            self.popen.send_signal(signal.SIGTERM)
-            try:
-                self.popen.wait(10)
-            except subprocess.TimeoutExpired:
-                self.popen.kill()
-                self.popen.wait(5)
+        stop_process(self.popen, grace=10)
         self._out.close()
 
 

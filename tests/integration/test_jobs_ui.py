@@ -16,7 +16,7 @@ from typing import Any
 import pytest
 
 from browser import browser_page
-from corral.testing import LocalCluster, free_port, wait_until
+from corral.testing import LocalCluster, free_port, stop_process, wait_until
 
 pytestmark = pytest.mark.integration
 
@@ -64,13 +64,7 @@ class Jobs:
         return list(body["runs"])
 
     def stop(self) -> None:
-        if self.popen.poll() is None:
-            self.popen.terminate()
-            try:
-                self.popen.wait(15)
-            except subprocess.TimeoutExpired:
-                self.popen.kill()
-                self.popen.wait(5)
+        stop_process(self.popen, grace=15)
 
 
 @pytest.fixture(scope="module")

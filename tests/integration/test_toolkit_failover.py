@@ -25,7 +25,7 @@ from corral.scheduler_client import Fenced, Runner
 from corral.scheduler_client.placement import TaskSpec
 from corral.scheduler_client.planner import Goal
 from corral.scheduler_client.toolkit import Framework
-from corral.testing import LocalCluster, wait_until
+from corral.testing import LocalCluster, stop_process, wait_until
 from corral.testing.zookeeper import ZkEnsemble
 
 pytestmark = pytest.mark.integration
@@ -66,13 +66,7 @@ class Instance:
         return "leading (framework id" in self.text()
 
     def stop(self) -> None:
-        if self.popen.poll() is None:
-            self.popen.send_signal(signal.SIGTERM)
-            try:
-                self.popen.wait(10)
-            except subprocess.TimeoutExpired:
-                self.popen.kill()
-                self.popen.wait(5)
+        stop_process(self.popen, grace=10)
         self._out.close()
 
 

@@ -6,7 +6,16 @@ from corral.testing.cluster import (
     free_port,
     http_json,
     pid_alive,
+    stop_process,
     wait_until,
 )
 
-__all__ = ["AgentProc", "LocalCluster", "free_port", "http_json", "pid_alive", "wait_until"]
+__all__ = [
+    "AgentProc",
+    "LocalCluster",
+    "free_port",
+    "http_json",
+    "pid_alive",
+    "stop_process",
+    "wait_until",
+]

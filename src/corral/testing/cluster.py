@@ -89,6 +89,18 @@ def host_pid(pid: int, cwd: str | Path) -> int | None:
     return None
 
 
+def stop_process(popen: subprocess.Popen[Any] | None, grace: float = 10.0) -> None:
+    """SIGTERM a process this program started, SIGKILL it after ``grace`` seconds, reap it."""
+    if popen is None or popen.poll() is not None:
+        return
+    popen.terminate()
+    try:
+        popen.wait(grace)
+    except subprocess.TimeoutExpired:
+        popen.kill()
+        popen.wait(5)
+
+
 @dataclass
 class Proc:
     name: str
@@ -432,14 +444,7 @@ class LocalCluster:
 
     @staticmethod
     def _terminate(proc: Proc) -> None:
-        p = proc.popen
-        if p is not None and p.poll() is None:
-            p.terminate()
-            try:
-                p.wait(10)
-            except subprocess.TimeoutExpired:
-                p.kill()
-                p.wait(5)
+        stop_process(proc.popen)
 
     def stop(self) -> None:
         for proc in self.frameworks:
@@ -469,5 +474,6 @@ __all__ = [
     "host_pid",
     "http_json",
     "pid_alive",
+    "stop_process",
     "wait_until",
 ]
