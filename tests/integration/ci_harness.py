@@ -8,10 +8,13 @@ import os
 import subprocess
 import sys
 import urllib.request
+from collections.abc import Callable
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 from corral.testing import LocalCluster, free_port, http_json, stop_process, wait_until
+
+T = TypeVar("T")
 
 BIN = str(Path(sys.executable).parent)
 
@@ -86,6 +89,14 @@ class CiProcess:
         status, body = request("GET", self.url + path)
         assert status == 200, (path, status, body)
         return body
+
+    def wait(self, predicate: Callable[[], T], timeout: float, what: str) -> T:
+        """``wait_until``, with the end of the framework's log in the error when it times out."""
+        try:
+            return wait_until(predicate, timeout, what=what)
+        except TimeoutError as exc:
+            tail = self.log.read_text(errors="replace").splitlines()[-40:]
+            raise TimeoutError(f"{exc}; the end of {self.log}:\n" + "\n".join(tail)) from None
 
     def stop(self) -> None:
         stop(self.proc)

@@ -11,7 +11,7 @@ import pytest
 from ci_harness import CiProcess, request
 
 from browser import browser_page
-from corral.testing import LocalCluster, wait_until
+from corral.testing import LocalCluster
 
 pytestmark = [pytest.mark.integration, pytest.mark.browser]
 
@@ -55,14 +55,14 @@ def agents(ci: CiProcess) -> dict[str, dict[str, object]]:
 def test_demand_busy_idle_and_drain(ci: CiProcess) -> None:
     status, _ = request("POST", ci.url + "/v1/demand", {"labels": ["linux"], "count": 3})
     assert status == 200
-    got = wait_until(
+    got = ci.wait(
         lambda: (
             (a := agents(ci))
             and all(x["state"] == "idle" for x in a.values())
             and len(a) == 2
             and a
         ),
-        20,
+        60,
         what="two idle agents",
     )
     assert set(got) == {"linux-1", "linux-2"}  # the maximum, though 3 builds wait
@@ -72,15 +72,15 @@ def test_demand_busy_idle_and_drain(ci: CiProcess) -> None:
     # linux-1 runs a build; the queue empties; linux-2 idles out, linux-1 stays.
     assert request("POST", ci.url + "/v1/agents/linux-1/report", {"busy": 1})[0] == 200
     request("POST", ci.url + "/v1/demand", {"labels": ["linux"], "count": 0})
-    wait_until(lambda: set(agents(ci)) == {"linux-1"}, 20, what="the idle agent removed")
+    ci.wait(lambda: set(agents(ci)) == {"linux-1"}, 60, what="the idle agent removed")
     assert agents(ci)["linux-1"]["state"] == "busy"
     # Asked to go while busy: it drains, then goes once idle.
     status, body = request("DELETE", ci.url + "/v1/agents/linux-1")
     assert (status, body["state"]) == (200, "draining")
     assert agents(ci)["linux-1"]["state"] == "draining"
     request("POST", ci.url + "/v1/agents/linux-1/report", {"busy": 0})
-    wait_until(lambda: not agents(ci), 20, what="the drained agent removed")
-    wait_until(lambda: not ci.get("/v1/status")["registered"], 20, what="unregistering")
+    ci.wait(lambda: not agents(ci), 60, what="the drained agent removed")
+    ci.wait(lambda: not ci.get("/v1/status")["registered"], 60, what="unregistering")
 
 
 def test_a_full_cluster_is_said_and_shown(ci: CiProcess) -> None:
@@ -89,7 +89,7 @@ def test_a_full_cluster_is_said_and_shown(ci: CiProcess) -> None:
     def full() -> bool:
         return any("cluster full" in d["reason"] for d in ci.get("/v1/decisions"))
 
-    wait_until(full, 20, what="the cluster-full wait")
+    ci.wait(full, 60, what="the cluster-full wait")
     (a,) = ci.get("/v1/agents")
     assert a["state"] == "pending" and "needs cpus 64" in a["note"]
     with browser_page() as page:
@@ -102,7 +102,7 @@ def test_a_full_cluster_is_said_and_shown(ci: CiProcess) -> None:
         assert "huge" in page.inner_text("#templates")
     request("POST", ci.url + "/v1/demand", {"labels": ["huge"], "count": 0, "source": "t"})
     request("DELETE", ci.url + "/v1/agents/" + a["name"])
-    wait_until(lambda: not ci.get("/v1/agents"), 20, what="the pending agent dropped")
+    ci.wait(lambda: not ci.get("/v1/agents"), 60, what="the pending agent dropped")
 
 
 def test_bad_input_names_the_field(ci: CiProcess) -> None:
@@ -148,7 +148,7 @@ def test_the_polling_adapter_reports_a_queue(ci: CiProcess) -> None:
     request("POST", ci.url + "/v1/demand", {"labels": ["arm"], "count": 0, "source": "poller"})
     request("POST", ci.url + "/v1/demand", {"labels": ["linux"], "count": 0, "source": "poller"})
     assert not [d for d in ci.get("/v1/demand") if d["source"] == "poller"]
-    wait_until(lambda: not ci.get("/v1/agents"), 20, what="no agent left")
+    ci.wait(lambda: not ci.get("/v1/agents"), 60, what="no agent left")
 
 
 def test_a_restart_keeps_running_agents(ci: CiProcess, tmp_path: Path) -> None:
@@ -161,20 +161,23 @@ def test_a_restart_keeps_running_agents(ci: CiProcess, tmp_path: Path) -> None:
 
 def restart(ci: CiProcess) -> None:
     request("POST", ci.url + "/v1/demand", {"labels": ["linux"], "count": 1, "source": "r"})
-    (name,) = wait_until(
+    (name,) = ci.wait(
         lambda: [a["name"] for a in ci.get("/v1/agents") if a["state"] == "idle"],
-        20,
+        60,
         what="an idle agent",
     )
+    # The build leaves the queue and runs on the agent (a build still queued beside a busy
+    # agent would rightly be given a second one).
+    request("POST", ci.url + "/v1/demand", {"labels": ["linux"], "count": 0, "source": "r"})
     request("POST", ci.url + f"/v1/agents/{name}/report", {"busy": 1})
     task = ci.get(f"/v1/agents/{name}")["task_id"]
     framework = ci.get("/v1/status")["framework_id"]
     ci.stop()  # SIGTERM while an agent runs: the framework fails over, the task keeps running
     ci.start()
-    wait_until(lambda: ci.get("/v1/status")["registered"], 20, what="re-registering")
+    ci.wait(lambda: ci.get("/v1/status")["registered"], 60, what="re-registering")
     assert ci.get("/v1/status")["framework_id"] == framework
+    assert {a["name"] for a in ci.get("/v1/agents")} == {name}
     again = ci.get(f"/v1/agents/{name}")
     assert again["task_id"] == task and again["state"] in ("busy", "idle")
-    request("POST", ci.url + "/v1/demand", {"labels": ["linux"], "count": 0, "source": "r"})
     request("POST", ci.url + f"/v1/agents/{name}/report", {"busy": 0})
-    wait_until(lambda: not ci.get("/v1/agents"), 20, what="the agent removed after the restart")
+    ci.wait(lambda: not ci.get("/v1/agents"), 60, what="the agent removed after the restart")
