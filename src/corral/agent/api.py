@@ -17,6 +17,7 @@ from corral.agent.agent import Agent
 from corral.agent.core.events import ExecutorDisconnected, ExecutorMessage, ExecutorUpdate
 from corral.agent.core.events import ExecutorSubscribed as CoreExecutorSubscribed
 from corral.agent.core.state import ExecutorEntry, FrameworkEntry, TaskEntry
+from corral.agent.sandbox import confine, within
 from corral.agent.usage import container_usage
 from corral.resources import from_wire
 from corral.transport.http import (
@@ -176,22 +177,17 @@ class AgentAPI:
         if not raw:
             return error(400, "Missing 'path' query parameter")
         agent = self.agent
-        root = (agent.config.work_dir / "sandboxes").resolve()
-        candidate = Path(raw)
+        root = agent.config.work_dir / "sandboxes"
         parts = raw.strip("/").split("/")
         if raw.startswith("/frameworks/") and len(parts) >= 6 and parts[2] == "executors":
             # Mesos's virtual path: /frameworks/<fid>/executors/<eid>/runs/<latest|cid>/...
             sandbox = agent.sandbox_of(parts[1], parts[3])
             if sandbox is None:
                 return error(404, "File not found")
-            candidate = sandbox.joinpath(*parts[6:])
-        try:
-            real = candidate.resolve()
-        except (OSError, RuntimeError):
-            return error(404, "File not found")
-        if real != root and root not in real.parents:
-            return error(404, "File not found")
-        if not real.exists():
+            real = within(sandbox, "/".join(parts[6:]))
+        else:
+            real = confine(root, raw)
+        if real is None or not real.exists():
             return error(404, "File not found")
         return real
 
