@@ -303,3 +303,25 @@ def test_corral_run_cli(cluster: LocalCluster) -> None:
         env=env,
     )
     assert flag.returncode == 2 and "--count" in flag.stderr
+
+
+async def test_a_secret_environment_variable_reaches_the_task(cluster: LocalCluster) -> None:
+    import base64
+
+    from corral.wire.tasks import Environment, EnvironmentVariable
+
+    data = base64.b64encode(b"s3cret").decode()
+    async with connected(cluster.master) as (driver, rec):
+        offer = await rec.next_offer()
+        t = task("secret", offer, 'echo "token=$TOKEN"')
+        assert t.command is not None
+        t.command.environment = Environment(
+            variables=[
+                EnvironmentVariable(
+                    name="TOKEN", type="SECRET", secret={"type": "VALUE", "value": {"data": data}}
+                )
+            ]
+        )
+        await driver.launch([offer.id.value], [t])
+        await rec.wait_state("secret", "TASK_FINISHED")
+        assert read_file(cluster, sandbox_of(cluster, "secret") + "/stdout") == "token=s3cret\n"

@@ -6,6 +6,7 @@ from collections.abc import Mapping
 from pathlib import Path
 
 from corral.resources import from_wire
+from corral.wire import secrets
 from corral.wire.common import FrameworkInfo
 from corral.wire.tasks import CommandInfo, ExecutorInfo, KillPolicy, TaskInfo
 
@@ -84,6 +85,8 @@ def environment(
         command = executor.command
     if command is not None and command.environment is not None:
         for var in command.environment.variables:
-            if var.value is not None:
+            if secrets.is_secret(var):
+                env[var.name] = secrets.value(var)  # checked by the master at launch
+            elif var.value is not None:
                 env[var.name] = var.value
     return env

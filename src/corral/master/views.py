@@ -20,6 +20,7 @@ from corral.resources import Resources
 from corral.transport.http import error, json_response, read_call
 from corral.transport.streaming import EventStream
 from corral.wire import operator as op
+from corral.wire import secrets
 from corral.wire import state_views as sv
 from corral.wire.base import ID
 from corral.wire.codec import encode
@@ -385,7 +386,7 @@ class MasterViews:
     def get_executors(self) -> op.GetExecutors:
         return op.GetExecutors(
             executors=[
-                op.Executor(executor_info=ex.info, agent_id=ID(aid))
+                op.Executor(executor_info=secrets.redact_executor(ex.info), agent_id=ID(aid))
                 for fw in self.master.frameworks.values()
                 for (aid, _), ex in fw.executors.items()
             ]

@@ -15,6 +15,7 @@ from corral.master.errors import CallError
 from corral.resources import ResourceError, Resources, from_wire
 from corral.wire import agent as amsg
 from corral.wire import scheduler as s
+from corral.wire import secrets
 from corral.wire.base import ID
 from corral.wire.tasks import TaskInfo, TaskStatus
 
@@ -128,6 +129,11 @@ def validate_task(
         return "Task's 'command.value' is empty"
     if res.is_empty():
         return "Task uses no resources"
+    bad_secret = secrets.problem(task.command) or secrets.problem(
+        task.executor.command if task.executor is not None else None
+    )
+    if bad_secret is not None:
+        return bad_secret
     return validate_checks(task)
 
 
