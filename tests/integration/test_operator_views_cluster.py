@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import json
 import os
+import urllib.error
 import urllib.request
 from pathlib import Path
 from typing import Any
@@ -148,3 +149,26 @@ async def test_views_keep_their_keys_and_decode_into_their_types(cluster: LocalC
         t.id: ex.directory for f in agent.frameworks for ex in f.executors for t in ex.tasks
     }
     assert set(directories) == {"sleeper", "g1"}
+
+
+def test_a_call_not_served_is_named(cluster: LocalCluster) -> None:
+    def post(url: str, call_type: str) -> tuple[int, str]:
+        req = urllib.request.Request(
+            url, data=json.dumps({"type": call_type}).encode(), method="POST"
+        )
+        req.add_header("Content-Type", "application/json")
+        try:
+            with urllib.request.urlopen(req, timeout=10) as resp:
+                return resp.status, resp.read().decode()
+        except urllib.error.HTTPError as exc:
+            return exc.code, exc.read().decode()
+
+    master = f"http://{cluster.master}/api/v1"
+    agent = f"http://127.0.0.1:{cluster.agents[0].port}/api/v1"
+    status, body = post(master, "GROW_VOLUME")
+    assert status == 501 and "GROW_VOLUME" in body and "not implemented" in body
+    status, body = post(agent, "PRUNE_IMAGES")
+    assert status == 501 and "PRUNE_IMAGES" in body
+    for url in (master, agent):
+        status, body = post(url, "NO_SUCH_CALL")
+        assert status == 400 and "NO_SUCH_CALL" in body and "'type'" in body

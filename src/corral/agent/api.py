@@ -144,9 +144,7 @@ class AgentAPI:
         if isinstance(call, web.Response):
             return call
         if call.type not in op.AGENT_CALLS:
-            return error(
-                400, f"Failed to validate agent::Call: unsupported call type '{call.type}'"
-            )
+            return error(*op.unserved("agent::Call", call.type, op.MESOS_AGENT_CALLS))
         return json_response(await operator_response(self.agent, call.type))
 
     async def containers(self, request: web.Request) -> web.Response:

@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import logging
 import os
+import socket
 import sys
 import urllib.error
 import urllib.request
@@ -68,6 +69,18 @@ def resolve_master(flag: str | None, keep_zk: bool = False) -> str:
     if ":" not in master:
         master = f"{master}:5050"
     return master
+
+
+def port_in_use(port: int, host: str = "127.0.0.1") -> bool:
+    """Whether a server could not listen on ``port``. Binds as servers do (SO_REUSEADDR), so
+    the TIME-WAIT connections a cluster stopped a moment ago leaves do not count."""
+    with socket.socket() as s:
+        s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        try:
+            s.bind((host, port))
+        except OSError:
+            return True
+    return False
 
 
 def setup_logging(level: str) -> None:

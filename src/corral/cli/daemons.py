@@ -7,14 +7,13 @@ import json
 import logging
 import os
 import signal
-import socket
 import sys
 import time
 from pathlib import Path
 
 import typer
 
-from corral.cli.common import CLUSTER_FILE, fail, setup_logging
+from corral.cli.common import CLUSTER_FILE, fail, port_in_use, setup_logging
 
 CONTAINERIZERS = ("linux", "docker", "process")  # what --containerizers accepts
 ISOLATORS = ("network/private",)  # what --isolation accepts
@@ -359,11 +358,8 @@ def up(
         if on
     ]
     for flag, p in [("--port", port)] + [(flag, p) for _, flag, p in wanted_frameworks]:
-        with socket.socket() as s:
-            try:
-                s.bind(("127.0.0.1", p))
-            except OSError:
-                fail(f"{flag} {p} is in use (is a cluster already up? try {flag})")
+        if port_in_use(p):
+            fail(f"{flag} {p} is in use (is a cluster already up? choose another with {flag})")
     ensemble = None
     zk_url = None
     if masters > 1:

@@ -463,11 +463,7 @@ class OperatorAPI:
         if isinstance(call, web.Response):
             return call
         if call.type not in OPERATOR_CALLS:
-            return error(
-                400,
-                "Failed to validate master::Call: "
-                f"unsupported call type '{call.type}' in field 'type'",
-            )
+            return error(*op.unserved("master::Call", call.type, op.MESOS_MASTER_CALLS))
         if call.type == "SUBSCRIBE":
             return await self.subscribe(request)
         return json_response(self.views.response(call.type))

@@ -43,6 +43,96 @@ AGENT_CALLS = (
     "GET_CONTAINERS",
 )
 
+# Every call type of Mesos's v1 operator API (mesos/v1/master/master.proto,
+# mesos/v1/agent/agent.proto): a known type corral does not serve answers 501 naming it; an
+# unknown one is a 400.
+MESOS_MASTER_CALLS = frozenset(
+    [
+        "GET_HEALTH",
+        "GET_FLAGS",
+        "GET_VERSION",
+        "GET_METRICS",
+        "GET_LOGGING_LEVEL",
+        "SET_LOGGING_LEVEL",
+        "LIST_FILES",
+        "READ_FILE",
+        "GET_STATE",
+        "GET_AGENTS",
+        "GET_FRAMEWORKS",
+        "GET_EXECUTORS",
+        "GET_OPERATIONS",
+        "GET_TASKS",
+        "GET_ROLES",
+        "GET_WEIGHTS",
+        "UPDATE_WEIGHTS",
+        "GET_MASTER",
+        "SUBSCRIBE",
+        "RESERVE_RESOURCES",
+        "UNRESERVE_RESOURCES",
+        "CREATE_VOLUMES",
+        "DESTROY_VOLUMES",
+        "GROW_VOLUME",
+        "SHRINK_VOLUME",
+        "GET_MAINTENANCE_STATUS",
+        "GET_MAINTENANCE_SCHEDULE",
+        "UPDATE_MAINTENANCE_SCHEDULE",
+        "START_MAINTENANCE",
+        "STOP_MAINTENANCE",
+        "DRAIN_AGENT",
+        "DEACTIVATE_AGENT",
+        "REACTIVATE_AGENT",
+        "GET_QUOTA",
+        "UPDATE_QUOTA",
+        "SET_QUOTA",
+        "REMOVE_QUOTA",
+        "TEARDOWN",
+        "MARK_AGENT_GONE",
+    ]
+)
+MESOS_AGENT_CALLS = frozenset(
+    [
+        "GET_HEALTH",
+        "GET_FLAGS",
+        "GET_VERSION",
+        "GET_METRICS",
+        "GET_LOGGING_LEVEL",
+        "SET_LOGGING_LEVEL",
+        "LIST_FILES",
+        "READ_FILE",
+        "GET_STATE",
+        "GET_CONTAINERS",
+        "GET_FRAMEWORKS",
+        "GET_EXECUTORS",
+        "GET_OPERATIONS",
+        "GET_TASKS",
+        "GET_AGENT",
+        "GET_RESOURCE_PROVIDERS",
+        "LAUNCH_NESTED_CONTAINER",
+        "WAIT_NESTED_CONTAINER",
+        "KILL_NESTED_CONTAINER",
+        "REMOVE_NESTED_CONTAINER",
+        "LAUNCH_NESTED_CONTAINER_SESSION",
+        "ATTACH_CONTAINER_INPUT",
+        "ATTACH_CONTAINER_OUTPUT",
+        "LAUNCH_CONTAINER",
+        "WAIT_CONTAINER",
+        "KILL_CONTAINER",
+        "REMOVE_CONTAINER",
+        "ADD_RESOURCE_PROVIDER_CONFIG",
+        "UPDATE_RESOURCE_PROVIDER_CONFIG",
+        "REMOVE_RESOURCE_PROVIDER_CONFIG",
+        "MARK_RESOURCE_PROVIDER_GONE",
+        "PRUNE_IMAGES",
+    ]
+)
+
+
+def unserved(kind: str, call_type: str, known: frozenset[str]) -> tuple[int, str]:
+    """The status and message for a call type not served: 501 for one of Mesos's, else 400."""
+    if call_type in known:
+        return 501, f"{kind} type {call_type} is not implemented by corral"
+    return 400, f"Failed to validate {kind}: unsupported call type '{call_type}' in field 'type'"
+
 
 class OperatorCall(Message, kw_only=True):
     """A call to ``/api/v1`` of the master (``master::Call``) or the agent (``agent::Call``):
