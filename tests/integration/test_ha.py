@@ -435,6 +435,30 @@ def test_corral_up_with_three_masters(tmp_path: Path) -> None:
         )
         assert run.returncode == 0, run.stdout + run.stderr
         assert cluster_file["master"].startswith("zk://")
+        # Killing the leading master is a failover, not the end of the cluster.
+        leader = http_leader(port)
+        (victim,) = [
+            pid for pid, argv in descendants(proc.pid) if "master" in argv and str(leader) in argv
+        ]
+        os.kill(victim, signal.SIGKILL)
+        said = ""
+        deadline = time.monotonic() + 60
+        while "the leading master is now" not in said and time.monotonic() < deadline:
+            line = proc.stdout.readline()
+            if not line:
+                break
+            said += line
+        assert "2 of 3 masters remain and elect a leader (failover)" in said, said
+        assert "the leading master is now http://127.0.0.1:" in said, said
+        assert proc.poll() is None
+        run = subprocess.run(
+            [sys.executable, "-m", "corral", "run", "--", "true"],
+            env=env,
+            timeout=60,
+            capture_output=True,
+            text=True,
+        )
+        assert run.returncode == 0, run.stdout + run.stderr
     finally:
         proc.send_signal(signal.SIGINT)
         try:
@@ -443,3 +467,35 @@ def test_corral_up_with_three_masters(tmp_path: Path) -> None:
             proc.kill()
             proc.wait()
     assert proc.returncode == 0
+
+
+def http_leader(port: int) -> int:
+    """The leading master's port, asked of the master on ``port``."""
+    import http.client
+
+    conn = http.client.HTTPConnection("127.0.0.1", port, timeout=5)
+    conn.request("GET", "/master/redirect")
+    location = conn.getresponse().getheader("Location") or ""
+    conn.close()
+    return int(location.lstrip("/").split("/", 1)[0].rsplit(":", 1)[1])
+
+
+def descendants(pid: int) -> list[tuple[int, list[str]]]:
+    """The processes under ``pid`` (ours: `corral up` started them), with their argv."""
+    out: list[tuple[int, list[str]]] = []
+    todo = [pid]
+    while todo:
+        p = todo.pop()
+        for thread in Path(f"/proc/{p}/task").glob("*"):
+            try:
+                kids = [int(c) for c in (thread / "children").read_text().split()]
+            except OSError:
+                continue
+            for kid in kids:
+                try:
+                    argv = Path(f"/proc/{kid}/cmdline").read_text().split("\0")
+                except OSError:
+                    continue
+                out.append((kid, argv))
+                todo.append(kid)
+    return out

@@ -79,3 +79,88 @@ def test_up_names_a_framework_port_in_use(tmp_path: Path) -> None:
         )  # fmt: skip
     assert r.returncode != 0
     assert f"--jobs-port {port} is in use" in r.stderr + r.stdout
+
+
+def start_up(tmp_path: Path, port: int, work_dir: Path, log: Path) -> subprocess.Popen[bytes]:
+    env = {**os.environ, "CORRAL_HOME": str(tmp_path / "home"), "PYTHONUNBUFFERED": "1"}
+    with log.open("ab") as out:
+        return subprocess.Popen(
+            [
+                sys.executable, "-m", "corral", "up", "--agents", "1", "--no-services",
+                "--no-jobs", "--resources", "cpus:1;mem:512;disk:1024;ports:[33200-33210]",
+                "--port", str(port), "--work-dir", str(work_dir),
+            ],
+            stdout=out, stderr=subprocess.STDOUT, env=env,
+        )  # fmt: skip
+
+
+def wait_up(up: subprocess.Popen[bytes], log: Path, n: int = 1) -> None:
+    wait_until(
+        lambda: log.read_text().count("Ctrl-C stops") >= n or up.poll() is not None,
+        90,
+        what="corral up to say the cluster is up",
+    )
+    assert up.poll() is None, log.read_text()
+
+
+def finish(up: subprocess.Popen[bytes]) -> None:
+    if up.poll() is None:
+        up.send_signal(signal.SIGINT)
+        try:
+            up.wait(60)
+        except subprocess.TimeoutExpired:
+            up.kill()
+            up.wait(10)
+
+
+def test_one_cluster_per_directory_down_and_up_again_at_once(tmp_path: Path) -> None:
+    port = free_port()
+    work_dir, log = tmp_path / "cluster", tmp_path / "up.log"
+    env = {**os.environ, "CORRAL_HOME": str(tmp_path / "home")}
+    up = start_up(tmp_path, port, work_dir, log)
+    try:
+        wait_up(up, log)
+        # A second `corral up` on the same directory is refused, naming the flag and the pid.
+        second = subprocess.run(
+            [sys.executable, "-m", "corral", "up", "--port", str(free_port()), "--no-services",
+             "--no-jobs", "--work-dir", str(work_dir)],
+            capture_output=True, text=True, timeout=60, env=env,
+        )  # fmt: skip
+        assert second.returncode == 2
+        assert f"--work-dir {work_dir} is used by corral up (pid {up.pid})" in second.stderr
+        assert up.poll() is None
+        get(f"http://127.0.0.1:{port}/master/state")  # the first one is untouched
+        # `corral down` (here the last cluster started, from CORRAL_HOME) stops it.
+        down = subprocess.run(
+            [sys.executable, "-m", "corral", "down"],
+            capture_output=True, text=True, timeout=90, env=env,
+        )  # fmt: skip
+        assert down.returncode == 0, down.stdout + down.stderr
+        assert up.wait(10) == 0
+        # Up again at once on the same port and directory (its TIME-WAIT sockets are no bar).
+        again = start_up(tmp_path, port, work_dir, log)
+        try:
+            wait_up(again, log, 2)
+            assert get(f"http://127.0.0.1:{port}/master/state")["activated_slaves"] == 1
+        finally:
+            finish(again)
+        down = subprocess.run(
+            [sys.executable, "-m", "corral", "down", "--work-dir", str(work_dir)],
+            capture_output=True, text=True, timeout=30, env=env,
+        )  # fmt: skip
+        assert down.returncode == 1 and "no corral up runs" in down.stderr
+    finally:
+        finish(up)
+
+
+def test_closing_the_terminal_stops_the_cluster(tmp_path: Path) -> None:
+    port = free_port()
+    log = tmp_path / "up.log"
+    up = start_up(tmp_path, port, tmp_path / "cluster", log)
+    try:
+        wait_up(up, log)
+        up.send_signal(signal.SIGHUP)
+        assert up.wait(60) == 0
+        assert "stopped." in log.read_text()
+    finally:
+        finish(up)

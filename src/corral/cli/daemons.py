@@ -9,11 +9,17 @@ import os
 import signal
 import sys
 import time
+from collections.abc import Callable
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import typer
 
 from corral.cli.common import CLUSTER_FILE, fail, port_in_use, setup_logging
+from corral.cli.up_control import DirectoryBusy, WorkDirLock, after_exits
+
+if TYPE_CHECKING:
+    from corral.testing.cluster import LocalCluster
 
 CONTAINERIZERS = ("linux", "docker", "process")  # what --containerizers accepts
 ISOLATORS = ("network/private",)  # what --isolation accepts
@@ -272,6 +278,29 @@ def agent(
     _run(run_agent(config))
 
 
+def watch(cluster: LocalCluster, stopping: Callable[[], bool], work_dir: Path) -> None:
+    """Until asked to stop or a process's exit stops the cluster: say each exit, and after a
+    master's, who leads once a leader is elected."""
+    names = [m.name for m in cluster.masters]
+    said: set[str] = set()
+    leader = cluster.leader() if len(names) > 1 else None
+    while not stopping():
+        time.sleep(0.2)
+        procs = [*cluster.masters, *cluster.agents, *cluster.frameworks]
+        dead = [p.name for p in procs if p and p.popen and p.popen.poll() is not None]
+        if set(dead) - said:
+            said |= set(dead)
+            verdict = after_exits(dead, names)
+            print(f"{verdict.message} (see {work_dir / 'logs'})", file=sys.stderr, flush=True)
+            if verdict.stop:
+                return
+            leader = None
+        if len(names) > 1 and leader is None and (now := cluster.leader()):
+            leader = now
+            if said:
+                print(f"  the leading master is now http://{leader}", flush=True)
+
+
 def up(
     agents: int = typer.Option(2, "--agents", help="How many agents to start."),
     masters: int = typer.Option(
@@ -335,7 +364,10 @@ def up(
         up_agent_flags += ["--isolation", isolation]
     if enforce_container_disk_quota:
         up_agent_flags.append("--enforce-container-disk-quota")
-    work_dir.mkdir(parents=True, exist_ok=True)
+    try:
+        lock = WorkDirLock(work_dir).acquire()  # held until this process exits
+    except DirectoryBusy as exc:
+        fail(str(exc))
     if not resources:
         host = detect(str(work_dir))
         cpus = max(1.0, host.scalar("cpus") / agents)
@@ -390,8 +422,8 @@ def up(
         nonlocal stop
         stop = True
 
-    signal.signal(signal.SIGINT, on_signal)
-    signal.signal(signal.SIGTERM, on_signal)
+    for sig in (signal.SIGINT, signal.SIGTERM, signal.SIGHUP):  # SIGHUP: the terminal closed
+        signal.signal(sig, on_signal)
     try:
         cluster.start()
     except (RuntimeError, TimeoutError) as exc:
@@ -423,19 +455,7 @@ def up(
     print(f"  logs in {work_dir / 'logs'}; try: corral run -- echo hello")
     print("  Ctrl-C stops everything.", flush=True)
     try:
-        while not stop:
-            time.sleep(0.2)
-            dead = [
-                p.name
-                for p in [*cluster.masters, *cluster.agents, *cluster.frameworks]
-                if p and p.popen and p.popen.poll() is not None
-            ]
-            if dead:
-                print(
-                    f"{', '.join(dead)} exited; stopping the cluster (see {work_dir / 'logs'})",
-                    file=sys.stderr,
-                )
-                break
+        watch(cluster, lambda: stop, work_dir)
     finally:
         print("stopping the cluster...", flush=True)
         cluster.stop()
@@ -447,4 +467,5 @@ def up(
         except (OSError, ValueError):
             pass
         logging.shutdown()
+        lock.release()
         print("stopped.")

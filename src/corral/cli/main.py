@@ -14,6 +14,7 @@ from corral.cli import (
     jobs_command,
     run_command,
     services_command,
+    up_control,
 )
 
 app = typer.Typer(
@@ -26,6 +27,7 @@ app = typer.Typer(
 app.command()(daemons.master)
 app.command()(daemons.agent)
 app.command()(daemons.up)
+app.command()(up_control.down)
 app.command(context_settings={"allow_interspersed_args": False})(run_command.run)
 app.command()(client.agents)
 app.command()(client.tasks)
