@@ -74,6 +74,7 @@ class AgentConfig:
     executor_shutdown_grace_period: float = 5.0
     registration_backoff_factor: float = 1.0
     status_update_retry: float = 10.0
+    recovery_timeout: float = 900.0  # the launcher outlives a gone agent this long (0: always)
     master_timeout: float = 75.0  # no word from the master for this long: reconnect
     recover: str = "reconnect"  # or "cleanup": kill what an earlier run left, start afresh
     zk_session_timeout: float = 10.0
@@ -154,7 +155,14 @@ class Agent:
         self.update_journal: Journal[JournalRecord] = Journal(
             config.work_dir / "meta" / "status_updates.log", JournalRecord
         )
-        self.launcher = LauncherClient(config.work_dir / "launcher", lambda reply: None)
+        self.launcher = LauncherClient(
+            config.work_dir / "launcher",
+            lambda reply: None,
+            recovery_timeout=config.recovery_timeout,
+            on_gone=self.launcher_gone,
+        )
+        self.failed: str | None = None  # why the agent must exit (the launcher is gone)
+        self.fatal = asyncio.Event()
         # The one containerizer interface: launch, kill, usage, recovery (it takes the
         # launcher's replies); what happens to containers comes back as events.
         self.containerizers = Router(
@@ -206,6 +214,13 @@ class Agent:
         self.loops.append(loop.create_task(self.timers_loop()))
         if self.config.enforce_container_disk_quota:
             self.loops.append(loop.create_task(self.disk.run()))
+
+    def launcher_gone(self, why: str) -> None:
+        log.critical(
+            "exiting: %s (see %s)", why, self.config.work_dir / "launcher" / "launcher.log"
+        )
+        self.failed = why
+        self.fatal.set()
 
     async def stop(self, kill_tasks: bool = False) -> None:
         self.master_link.link.stop()

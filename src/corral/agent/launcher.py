@@ -18,6 +18,7 @@ import signal
 import socket
 import sys
 import threading
+import time
 from pathlib import Path
 
 from corral.agent import launcher_protocol as p
@@ -51,6 +52,7 @@ class Launcher:
         self._outbox: list[bytes] = []
         self._flush_scheduled = False
         self._base_cwd = os.getcwd()
+        self.alone_since: float | None = time.monotonic()  # no agent connected since then
 
     # ------------------------------------------------------------------ spawning
     def launch(self, req: p.LaunchRequest) -> None:
@@ -301,6 +303,7 @@ class Launcher:
         if self.writer is not None:
             self.writer.close()
         self.writer = writer
+        self.alone_since = None
         try:
             while True:
                 line = await reader.readline()
@@ -317,6 +320,7 @@ class Launcher:
         finally:
             if self.writer is writer:
                 self.writer = None
+                self.alone_since = time.monotonic()
             writer.close()
 
     def handle(self, req: p.Request) -> None:
@@ -370,7 +374,30 @@ def _has_children(pid: int) -> bool:
     return False
 
 
-async def amain(work_dir: Path) -> None:
+def orphaned(alone_since: float | None, now: float, recovery_timeout: float) -> bool:
+    """Whether no agent has been connected for ``recovery_timeout`` seconds (0: never)."""
+    return (
+        recovery_timeout > 0 and alone_since is not None and now - alone_since >= recovery_timeout
+    )
+
+
+async def watch_for_orphans(launcher: Launcher, recovery_timeout: float) -> None:
+    """Mesos's ``--recovery_timeout``: a launcher whose agent does not come back in time kills
+    its tasks and exits, so nothing runs that no agent reports."""
+    while not launcher.stopping.is_set():
+        await asyncio.sleep(min(5.0, max(0.05, recovery_timeout / 20)))
+        if orphaned(launcher.alone_since, time.monotonic(), recovery_timeout):
+            print(
+                f"launcher: no agent for {recovery_timeout:g} s (--recovery-timeout): killing "
+                f"{len(launcher.running)} container(s) and exiting",
+                file=sys.stderr,
+                flush=True,
+            )
+            await launcher.shutdown(3.0)
+            return
+
+
+async def amain(work_dir: Path, recovery_timeout: float = 900.0) -> None:
     work_dir.mkdir(parents=True, exist_ok=True)
     launcher = Launcher(work_dir)
     remove_idle_pool()
@@ -384,7 +411,9 @@ async def amain(work_dir: Path) -> None:
     server = await asyncio.start_unix_server(launcher.serve_agent, path=str(sock))
     (work_dir / PID_NAME).write_text(str(os.getpid()))
     launcher.reap()
+    watchdog = loop.create_task(watch_for_orphans(launcher, recovery_timeout))
     await launcher.stopping.wait()
+    watchdog.cancel()
     server.close()
     with contextlib.suppress(FileNotFoundError):
         sock.unlink()
@@ -395,9 +424,16 @@ async def amain(work_dir: Path) -> None:
 def main() -> None:
     parser = argparse.ArgumentParser(description="corral task launcher")
     parser.add_argument("--work-dir", required=True)
+    parser.add_argument(
+        "--recovery-timeout",
+        type=float,
+        default=900.0,
+        help="seconds without an agent after which every task is killed and the launcher "
+        "exits (0: never)",
+    )
     args = parser.parse_args()
     os.umask(0o022)
-    asyncio.run(amain(Path(args.work_dir)))
+    asyncio.run(amain(Path(args.work_dir), args.recovery_timeout))
 
 
 if __name__ == "__main__":

@@ -6,21 +6,44 @@ import asyncio
 import contextlib
 import logging
 import os
+import random
 import subprocess
 import sys
+import time
 from collections.abc import Callable
 from pathlib import Path
 
 from corral.agent import launcher_protocol as p
 from corral.agent.launcher import PID_NAME, SOCKET_NAME
+from corral.log_limit import LimitedLog
+from corral.transport.link import Backoff
 
 log = logging.getLogger("corral.agent")
 
+STABLE = 5.0  # a connection that lasted this long resets the reconnection backoff
+BACKOFF = Backoff(base=0.05, cap=5.0)
+GIVE_UP = 60.0  # the launcher could not be reached or started for this long: the agent exits
+
 
 class LauncherClient:
-    def __init__(self, work_dir: Path, on_reply: Callable[[p.Reply], None]) -> None:
+    def __init__(
+        self,
+        work_dir: Path,
+        on_reply: Callable[[p.Reply], None],
+        *,
+        recovery_timeout: float = 900.0,
+        on_gone: Callable[[str], None] | None = None,
+    ) -> None:
+        """``recovery_timeout``: given to a launcher this client starts (it kills its tasks
+        and exits when no agent has come back for that long); ``on_gone(why)``: called when
+        the launcher cannot be reached or restarted for ``GIVE_UP`` seconds."""
         self.work_dir = work_dir
         self.on_reply = on_reply
+        self.recovery_timeout = recovery_timeout
+        self.on_gone = on_gone
+        self.limited = LimitedLog(log)
+        self.attempts = 0  # reconnections since the last connection that lasted
+        self.connected_at = 0.0
         self.writer: asyncio.StreamWriter | None = None
         self._reader_task: asyncio.Task[None] | None = None
         self._proc: subprocess.Popen[bytes] | None = None
@@ -56,6 +79,7 @@ class LauncherClient:
                         ) from None
                     await asyncio.sleep(0.01)
         self.writer = writer
+        self.connected_at = time.monotonic()
         self._reader_task = asyncio.get_running_loop().create_task(self._read(reader))
 
     def _start(self) -> None:
@@ -63,7 +87,15 @@ class LauncherClient:
         log = open(self.work_dir / "launcher.log", "ab")  # noqa: SIM115 - handed to the child
         env = dict(os.environ)
         self._proc = subprocess.Popen(
-            [sys.executable, "-m", "corral.agent.launcher", "--work-dir", str(self.work_dir)],
+            [
+                sys.executable,
+                "-m",
+                "corral.agent.launcher",
+                "--work-dir",
+                str(self.work_dir),
+                "--recovery-timeout",
+                f"{self.recovery_timeout:g}",
+            ],
             stdin=subprocess.DEVNULL,
             stdout=log,
             stderr=log,
@@ -84,22 +116,30 @@ class LauncherClient:
             except Exception:
                 log.exception("handling a launcher event failed: %r", line[:200])
         if not self._closing:
-            # The launcher went away (killed?): start or reach it again, then resync.
-            log.error("lost the launcher; reconnecting")
+            # The launcher went away (killed? another agent took its socket?): start or reach
+            # it again, then resync; backing off while connections do not last.
+            lasted = time.monotonic() - self.connected_at
+            self.attempts = 0 if lasted >= STABLE else self.attempts + 1
+            self.limited.error("lost the launcher; reconnecting")
             self.writer = None
             asyncio.get_running_loop().create_task(self._reconnect())
 
     async def _reconnect(self) -> None:
-        delay = 0.1
+        since = time.monotonic()
         while not self._closing:
+            await asyncio.sleep(BACKOFF.delay(self.attempts, random.random()))
             try:
                 await self.connect()
                 self.send(p.ListRequest())
                 return
             except (OSError, RuntimeError) as exc:
-                log.error("cannot reach the launcher: %s", exc)
-                await asyncio.sleep(delay)
-                delay = min(delay * 2, 5.0)
+                self.attempts += 1
+                self.limited.error("cannot reach the launcher: %s", exc)
+                if time.monotonic() - since >= GIVE_UP and self.on_gone is not None:
+                    self.on_gone(
+                        f"the launcher could not be reached or restarted for {GIVE_UP:g} s: {exc}"
+                    )
+                    return
 
     def _dispatch(self, reply: p.Reply) -> None:
         if isinstance(reply, p.Listing) and self._listing is not None:

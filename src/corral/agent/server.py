@@ -30,8 +30,14 @@ async def run_agent(config: AgentConfig) -> None:
     loop.add_signal_handler(signal.SIGINT, stop.set)
     loop.add_signal_handler(signal.SIGUSR1, shutdown_all)
     try:
-        await stop.wait()
+        stopped = asyncio.ensure_future(stop.wait())
+        failed = asyncio.ensure_future(agent.fatal.wait())
+        await asyncio.wait({stopped, failed}, return_when=asyncio.FIRST_COMPLETED)
+        for t in (stopped, failed):
+            t.cancel()
     finally:
         await agent.stop(kill_tasks=kill_tasks)
         with contextlib.suppress(Exception):
             await runner.cleanup()
+    if agent.failed is not None:
+        raise SystemExit(f"corral agent: {agent.failed}")

@@ -142,6 +142,12 @@ def agent(
         help="First resend interval of unacknowledged status updates.",
     ),
     zk_session_timeout: float = typer.Option(10.0, "--zk-session-timeout", help="Seconds."),
+    recovery_timeout: float = typer.Option(
+        900.0,
+        "--recovery-timeout",
+        help="Seconds the launcher waits for this agent to come back before it kills the tasks "
+        "and exits (Mesos's --recovery_timeout; 0: never).",
+    ),
     containerizers: str = typer.Option(
         "linux,process",
         "--containerizers",
@@ -263,6 +269,7 @@ def agent(
         executor_registration_timeout=executor_registration_timeout,
         executor_shutdown_grace_period=executor_shutdown_grace_period,
         status_update_retry=status_update_retry,
+        recovery_timeout=recovery_timeout,
         recover=recover,
         zk_session_timeout=zk_session_timeout,
         containerizers=names,
