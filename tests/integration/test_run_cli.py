@@ -178,3 +178,36 @@ def test_ctrl_c_kills_what_it_launched_within_the_kill_grace(cluster: LocalClust
     assert "interrupted: killed 1 launched task(s)" in proc.stderr.read()
     assert any(ln.startswith(f"{task_id} TASK_KILLING") for ln in lines), lines
     assert master_tasks(cluster)[task_id]["state"] == "TASK_KILLED"
+
+
+def test_a_cluster_that_goes_away_is_said_within_the_connect_timeout() -> None:
+    with LocalCluster(1) as own:  # its own cluster: this test stops its master
+        env = {**os.environ, "CORRAL_MASTER": own.master}
+        proc = subprocess.Popen(
+            [*CORRAL, "--connect-timeout", "2", "--", "echo ready; sleep 600"],
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            text=True,
+            env=env,
+        )
+        try:
+            assert proc.stdout is not None
+            seen = ""
+            while "ready" not in seen:
+                line = proc.stdout.readline()
+                assert line, seen
+                seen += line
+            master = own.masters[0]
+            assert master.popen is not None
+            master.popen.kill()
+            master.popen.wait(10)
+            started = time.monotonic()
+            assert proc.wait(60) == 69
+            assert time.monotonic() - started < 30
+            err = proc.stderr.read() if proc.stderr else ""
+            assert f"lost the master at {own.master}" in err and "--connect-timeout 2s" in err
+            assert "1 of 1 task(s) had not ended" in err
+        finally:
+            if proc.poll() is None:
+                proc.kill()
+                proc.wait()

@@ -63,7 +63,9 @@ def run(
         help="Seconds between SIGTERM and SIGKILL when a task is killed (default: the agent's, 3).",
     ),
     connect_timeout: float = typer.Option(
-        15.0, "--connect-timeout", help="Give up reaching the master after this long (exit 69)."
+        15.0,
+        "--connect-timeout",
+        help="Give up reaching the master, or after losing it, after this long (exit 69).",
     ),
     health_cmd: str = typer.Option(
         "", "--health-cmd", help="A shell command the agent runs to check the task's health."
@@ -221,7 +223,16 @@ def run(
             progress.stop()
     for line in finals:
         _out(line + "\n")
-    _report(outcome, address, count, time.monotonic() - start, as_json, timeout, single)
+    _report(
+        outcome,
+        address,
+        count,
+        time.monotonic() - start,
+        as_json,
+        timeout,
+        single,
+        connect_timeout,
+    )
     code = outcome.exit_code()
     if code:
         raise typer.Exit(code)
@@ -259,11 +270,19 @@ def _report(
     as_json: bool,
     timeout: float,
     single: bool,
+    connect_timeout: float,
 ) -> None:
     fw = outcome.framework
     results = outcome.results
     if outcome.ending == "unreachable":
         fail(f"cannot reach the master at {address} (is the cluster up? see --master)", 69)
+    if outcome.ending == "lost":
+        fail(
+            f"lost the master at {address}: no answer for --connect-timeout "
+            f"{connect_timeout:g}s (did the cluster go away?); {fw.plan.remaining} of {count} "
+            "task(s) had not ended and their state is unknown",
+            69,
+        )
     if outcome.ending == "refused":
         fail(f"the master refused the framework: {fw.failure_message or 'no reason given'}", 1)
     if as_json:

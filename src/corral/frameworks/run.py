@@ -133,7 +133,7 @@ class RunFramework(Scheduler):
         )
 
 
-Ending = Literal["done", "detached", "timeout", "interrupted", "unreachable", "refused"]
+Ending = Literal["done", "detached", "timeout", "interrupted", "unreachable", "lost", "refused"]
 
 
 @dataclass
@@ -147,7 +147,7 @@ class RunOutcome:
         return list(self.framework.plan.results.values())
 
     def exit_code(self) -> int:
-        if self.ending == "unreachable":
+        if self.ending in ("unreachable", "lost"):
             return rp.EXIT_UNREACHABLE
         if self.ending == "timeout":
             return rp.EXIT_TIMEOUT
@@ -184,12 +184,20 @@ async def run(
     follower: asyncio.Task[None] | None = None
     output_done = asyncio.Event()
     ending: Ending = "done"
+    lost_since: float | None = None  # no connection to the master since then
     try:
         ending = await _until_connected(fw, runner, interrupted, connect_timeout)
         while ending == "done":
             plan = fw.plan
             if fw.failure_message is not None or runner.done():
                 ending = "refused"
+                break
+            if driver.connected.is_set():
+                lost_since = None
+            elif lost_since is None:
+                lost_since = loop.time()
+            elif loop.time() - lost_since >= connect_timeout and not plan.done:
+                ending = "lost"  # the cluster went away: say so rather than wait forever
                 break
             if plan.done or (detach and plan.all_running()):
                 ending = "detached" if detach and not plan.done else "done"
