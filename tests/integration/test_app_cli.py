@@ -97,14 +97,14 @@ def test_deploy_wait_list_show_scale_why_rm(services: str, tmp_path: Path) -> No
 
     # A change to an app with a deployment in the way: 409 names it.
     r = corral_app(services, "scale", "/cli/big", "2")
-    assert r.returncode == 2 and "deployment(s) in the way" in r.stderr, r.stderr
+    assert r.returncode == 1 and "deployment(s) in the way" in r.stderr, r.stderr
 
     r = corral_app(services, "rm", "/cli/big", "--force", "--wait", "--timeout", "30")
     assert r.returncode == 0, r.stdout + r.stderr
     r = corral_app(services, "rm", "/cli/web", "--wait", "--timeout", "30")
     assert r.returncode == 0, r.stdout + r.stderr
     r = corral_app(services, "show", "/cli/web")
-    assert r.returncode == 2 and "does not exist" in r.stderr
+    assert r.returncode == 1 and "does not exist" in r.stderr
 
 
 def test_a_bad_field_exits_non_zero_naming_it(services: str, tmp_path: Path) -> None:
@@ -121,4 +121,4 @@ def test_a_bad_field_exits_non_zero_naming_it(services: str, tmp_path: Path) -> 
 
 def test_an_unreachable_url_is_named() -> None:
     r = corral_app("http://127.0.0.1:9", "list")
-    assert r.returncode == 2 and "cannot reach http://127.0.0.1:9" in r.stderr
+    assert r.returncode == 1 and "cannot reach http://127.0.0.1:9" in r.stderr

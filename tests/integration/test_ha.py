@@ -435,6 +435,17 @@ def test_corral_up_with_three_masters(tmp_path: Path) -> None:
         )
         assert run.returncode == 0, run.stdout + run.stderr
         assert cluster_file["master"].startswith("zk://")
+        # `corral status` through ZooKeeper: the three masters and a healthy quorum.
+        status = subprocess.run(
+            [sys.executable, "-m", "corral", "status"],
+            env=env,
+            timeout=60,
+            capture_output=True,
+            text=True,
+        )
+        assert status.returncode == 0, status.stdout + status.stderr
+        assert "masters     3: " in status.stdout and "(leading)" in status.stdout
+        assert "3 of 3 servers serving: quorum healthy" in status.stdout, status.stdout
         # Killing the leading master is a failover, not the end of the cluster.
         leader = http_leader(port)
         (victim,) = [

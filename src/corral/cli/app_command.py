@@ -25,6 +25,7 @@ from corral.cli.app_watch import (
     EXIT_ERROR,
     EXIT_FAILED,
     EXIT_STUCK,
+    EXIT_USAGE,
     Observation,
     health_message,
     observe,
@@ -73,7 +74,7 @@ def fail_api(exc: ApiError, what: str = "") -> NoReturn:
             f"  deployment(s) in the way: {', '.join(exc.deployments)} "
             "(wait for them, cancel them with `corral app cancel ID`, or retry with --force)"
         )
-    fail("\n".join(lines))
+    fail("\n".join(lines), EXIT_USAGE if exc.status in (400, 422) else EXIT_ERROR)
 
 
 def print_json(doc: object) -> None:
@@ -209,25 +210,29 @@ def deploy(
     With --wait, follow its deployment with a progress bar until it ends.
     Exit status with --wait: 0 when the deployment succeeds; 3 when it is still not done
     after --timeout (the reasons are printed; the deployment goes on); 4 when it was
-    cancelled, rolled back or superseded; 2 for bad input or an API error.
+    cancelled, rolled back or superseded; 1 for an API error or the API unreachable; 2 for bad
+    input (a definition the API refused included).
     """
     from corral.frameworks.services.codec import Invalid, load_app_file
 
     if file.suffix.lower() not in (".json", ".toml"):
-        fail(f"FILE: {file} must end in .json or .toml")
+        fail(f"FILE: {file} must end in .json or .toml", EXIT_USAGE)
     try:
         doc = load_app_file(file)
     except OSError as exc:
-        fail(f"FILE: cannot read {file}: {exc.strerror or exc}")
+        fail(f"FILE: cannot read {file}: {exc.strerror or exc}", EXIT_USAGE)
     except Invalid as exc:
         fail_api(ApiError(422, exc.message, [(d.path, list(d.errors)) for d in exc.details]))
     except ValueError as exc:
-        fail(f"FILE: {file} is not valid {file.suffix[1:].upper()}: {exc}")
+        fail(f"FILE: {file} is not valid {file.suffix[1:].upper()}: {exc}", EXIT_USAGE)
     if not isinstance(doc, dict):
-        fail(f"FILE: {file} must hold one app (an object with an 'id'), not {type(doc).__name__}")
+        fail(
+            f"FILE: {file} must hold one app (an object with an 'id'), not {type(doc).__name__}",
+            EXIT_USAGE,
+        )
     raw_id = doc.get("id")
     if not isinstance(raw_id, str) or not raw_id.strip("/"):
-        fail(f"FILE: {file} has no app 'id'")
+        fail(f"FILE: {file} has no app 'id'", EXIT_USAGE)
     app_id = absolute_id(raw_id)
     c = client(url)
     try:
@@ -385,7 +390,7 @@ def scale(
 ) -> None:
     """Scale APP to N instances (no restart). Exit status with --wait: see `deploy --help`."""
     if instances < 0:
-        fail("N: the number of instances must be 0 or more")
+        fail("N: the number of instances must be 0 or more", EXIT_USAGE)
     c = client(url)
     try:
         _, dep, version = c.change(

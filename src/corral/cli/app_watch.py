@@ -14,7 +14,8 @@ from typing import Any
 
 # Exit codes of `corral app ... --wait` (also in the commands' help).
 EXIT_OK = 0
-EXIT_ERROR = 2  # bad input, an API error, the server unreachable
+EXIT_ERROR = 1  # an API error (404, 409, 5xx), the server unreachable
+EXIT_USAGE = 2  # bad input: arguments, a definition file, a definition the API refused (422)
 EXIT_STUCK = 3  # still not done after --timeout (the reasons are printed)
 EXIT_FAILED = 4  # cancelled, rolled back, superseded, or the app vanished
 
@@ -167,6 +168,7 @@ __all__ = [
     "EXIT_FAILED",
     "EXIT_OK",
     "EXIT_STUCK",
+    "EXIT_USAGE",
     "Observation",
     "Progress",
     "actions_of",

@@ -12,7 +12,7 @@ import typer
 from rich.console import Console
 from rich.table import Table
 
-from corral.cli.common import fail, fetch, resolve_master
+from corral.cli.common import EXIT_RUNTIME, fail, fetch, resolve_master
 from corral.wire import state_views as sv
 from corral.wire.codec import to_builtins
 
@@ -142,14 +142,14 @@ def logs(
     state = _state(address)
     task = next((t for t in _all_tasks(state) if t.id == task_id), None)
     if task is None:
-        fail(f"no task {task_id!r} is known to the master at {address}")
+        fail(f"no task {task_id!r} is known to the master at {address}", EXIT_RUNTIME)
     agent = next((a for a in state.slaves if a.id == task.slave_id), None)
     if agent is None:
-        fail(f"task {task_id} ran on agent {task.slave_id}, which is gone")
+        fail(f"task {task_id} ran on agent {task.slave_id}, which is gone", EXIT_RUNTIME)
     agent_addr = agent.pid.split("@", 1)[1]
     directory = _sandbox(fetch(f"http://{agent_addr}/state", sv.AgentState), task_id)
     if directory is None:
-        fail(f"agent {agent.id} no longer has a sandbox for {task_id}")
+        fail(f"agent {agent.id} no longer has a sandbox for {task_id}", EXIT_RUNTIME)
     path = f"{directory}/{'stderr' if stderr else 'stdout'}"
     offset = 0
     while True:

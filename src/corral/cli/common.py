@@ -21,7 +21,11 @@ T = TypeVar("T")
 CLUSTER_FILE = Path(os.environ.get("CORRAL_HOME", Path.home() / ".corral")) / "cluster.json"
 
 
-def fail(message: str, code: int = 2) -> NoReturn:
+EXIT_RUNTIME = 1  # the cluster refused, could not be reached, or something failed
+EXIT_USAGE = 2  # bad flags or arguments
+
+
+def fail(message: str, code: int = EXIT_USAGE) -> NoReturn:
     typer.echo(f"corral: {message}", err=True)
     raise typer.Exit(code)
 
@@ -33,13 +37,16 @@ def fetch(url: str, type_: type[T]) -> T:
         with urllib.request.urlopen(url, timeout=10) as resp:
             body = resp.read()
     except urllib.error.HTTPError as exc:
-        fail(f"{url}: HTTP {exc.code} {exc.read().decode(errors='replace').strip()}")
+        fail(f"{url}: HTTP {exc.code} {exc.read().decode(errors='replace').strip()}", EXIT_RUNTIME)
     except (urllib.error.URLError, OSError) as exc:
-        fail(f"cannot reach {url}: {getattr(exc, 'reason', exc)} (is the cluster up? see --master)")
+        fail(
+            f"cannot reach {url}: {getattr(exc, 'reason', exc)} (is the cluster up? see --master)",
+            EXIT_RUNTIME,
+        )
     try:
         return decode(body, type_)
     except WireError as exc:
-        fail(f"{url}: unexpected answer: {exc}")
+        fail(f"{url}: unexpected answer: {exc}", EXIT_RUNTIME)
 
 
 def resolve_master(flag: str | None, keep_zk: bool = False) -> str:
@@ -62,9 +69,9 @@ def resolve_master(flag: str | None, keep_zk: bool = False) -> str:
         try:
             leader = find_leader(master)
         except Exception as exc:
-            fail(f"--master: cannot reach ZooKeeper at {master}: {exc}")
+            fail(f"--master: cannot reach ZooKeeper at {master}: {exc}", EXIT_RUNTIME)
         if leader is None:
-            fail(f"--master: no leading master is registered at {master}")
+            fail(f"--master: no leading master is registered at {master}", EXIT_RUNTIME)
         return leader
     if ":" not in master:
         master = f"{master}:5050"

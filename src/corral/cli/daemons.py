@@ -15,7 +15,7 @@ from typing import TYPE_CHECKING
 
 import typer
 
-from corral.cli.common import CLUSTER_FILE, fail, port_in_use, setup_logging
+from corral.cli.common import CLUSTER_FILE, EXIT_RUNTIME, fail, port_in_use, setup_logging
 from corral.cli.up_control import DirectoryBusy, WorkDirLock, after_exits
 
 if TYPE_CHECKING:
@@ -411,7 +411,7 @@ def up(
         try:
             ensemble.start()
         except (RuntimeError, TimeoutError) as exc:
-            fail(f"ZooKeeper did not start: {exc}")
+            fail(f"ZooKeeper did not start: {exc}", EXIT_RUNTIME)
         zk_url = ensemble.url("/corral")
     cluster = LocalCluster(
         agents,
@@ -436,7 +436,7 @@ def up(
     except (RuntimeError, TimeoutError) as exc:
         if ensemble is not None:
             ensemble.stop()
-        fail(f"cluster did not start: {exc}")
+        fail(f"cluster did not start: {exc}", EXIT_RUNTIME)
     for name, flag, p in wanted_frameworks:
         try:
             cluster.start_framework(name, p, ["--work-dir", str(work_dir / name)], timeout=60)
@@ -444,7 +444,7 @@ def up(
             cluster.stop()
             if ensemble is not None:
                 ensemble.stop()
-            fail(f"the {name} framework did not start ({flag} {p}): {exc}")
+            fail(f"the {name} framework did not start ({flag} {p}): {exc}", EXIT_RUNTIME)
     CLUSTER_FILE.parent.mkdir(parents=True, exist_ok=True)
     CLUSTER_FILE.write_text(
         json.dumps({"master": cluster.master_url, "pid": os.getpid(), "work_dir": str(work_dir)})

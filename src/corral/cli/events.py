@@ -11,7 +11,7 @@ import aiohttp
 import msgspec
 import typer
 
-from corral.cli.common import fail, resolve_master
+from corral.cli.common import EXIT_RUNTIME, fail, resolve_master
 from corral.wire import operator as op
 from corral.wire.codec import decode, to_builtins
 from corral.wire.recordio import Decoder, RecordIOError
@@ -73,16 +73,19 @@ async def stream(master: str, follow: bool, as_json: bool, heartbeats: bool) -> 
                 headers={"Accept": "application/json"},
             )
         except aiohttp.ClientError as exc:
-            fail(f"cannot reach the master at {master}: {exc}")
+            fail(f"cannot reach the master at {master}: {exc}", EXIT_RUNTIME)
         async with resp:
             if resp.status != 200:
-                fail(f"the master at {master} refused SUBSCRIBE: {resp.status} {await resp.text()}")
+                fail(
+                    f"the master at {master} refused SUBSCRIBE: {resp.status} {await resp.text()}",
+                    EXIT_RUNTIME,
+                )
             records = Decoder()
             async for chunk in resp.content.iter_any():
                 try:
                     items = records.feed(chunk)
                 except RecordIOError as exc:
-                    fail(f"bad event stream from {master}: {exc}")
+                    fail(f"bad event stream from {master}: {exc}", EXIT_RUNTIME)
                 for raw in items:
                     event = decode(raw, op.OperatorEvent)
                     if event.type == "HEARTBEAT" and not heartbeats:
@@ -95,7 +98,7 @@ async def stream(master: str, follow: bool, as_json: bool, heartbeats: bool) -> 
                     if not follow:
                         return
     if follow:
-        fail(f"the master at {master} closed the event stream")
+        fail(f"the master at {master} closed the event stream", EXIT_RUNTIME)
 
 
 def events(

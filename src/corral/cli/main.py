@@ -14,6 +14,7 @@ from corral.cli import (
     jobs_command,
     run_command,
     services_command,
+    status_command,
     up_control,
 )
 
@@ -21,13 +22,15 @@ app = typer.Typer(
     name="corral",
     help="corral: a cluster resource manager (Mesos-compatible).",
     no_args_is_help=True,
-    add_completion=False,
+    add_completion=True,
     pretty_exceptions_enable=False,
 )
 app.command()(daemons.master)
 app.command()(daemons.agent)
 app.command()(daemons.up)
 app.command()(up_control.down)
+app.command()(status_command.status)
+app.command()(status_command.version)
 app.command(context_settings={"allow_interspersed_args": False})(run_command.run)
 app.command()(client.agents)
 app.command()(client.tasks)

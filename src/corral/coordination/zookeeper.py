@@ -79,6 +79,25 @@ def find_leader(url: str, timeout: float = 10.0) -> str | None:
         close_client(client)
 
 
+def find_masters(url: str, timeout: float = 10.0) -> list[str]:
+    """Every master registered in a ``zk://`` group, the leader first (``host:port``)."""
+    zk = parse_zk_url(url)
+    client = make_client(zk, timeout)
+    client.start(timeout=timeout)
+    try:
+        out = []
+        for child in sorted(c for c in client.get_children(zk.path) if c.startswith(INFO_PREFIX)):
+            with contextlib.suppress(NoNodeError):
+                address = address_of(client.get(f"{zk.path}/{child}")[0])
+                if address:
+                    out.append(address)
+        return out
+    except NoNodeError:
+        return []
+    finally:
+        close_client(client)
+
+
 def close_client(client: KazooClient) -> None:
     """Stop and close a kazoo client (blocking: call from a thread)."""
     try:
