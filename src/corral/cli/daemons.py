@@ -61,6 +61,12 @@ def master(
         "--agent-reregister-timeout",
         help="Seconds agents known from the registry have to re-register after a failover.",
     ),
+    drain_notice: float = typer.Option(
+        10.0,
+        "--drain-notice",
+        help="DRAIN_AGENT: seconds frameworks are given (inverse offers) to move their tasks off "
+        "the agent before the master kills what is left.",
+    ),
     log_level: str = typer.Option("info", "--log-level"),
 ) -> None:
     """Run a master."""
@@ -92,6 +98,8 @@ def master(
         fail("--quorum only makes sense with --zk")
     if zk_session_timeout <= 0:
         fail("--zk-session-timeout must be positive")
+    if drain_notice < 0:
+        fail("--drain-notice must not be negative")
     work_dir.mkdir(parents=True, exist_ok=True)
     config = MasterConfig(
         ip=ip,
@@ -106,6 +114,7 @@ def master(
         zk_session_timeout=zk_session_timeout,
         quorum=quorum or None,
         agent_reregister_timeout=agent_reregister_timeout,
+        drain_notice=drain_notice,
     )
     _run(run_master(config))
 

@@ -12,6 +12,7 @@ from corral.cli import (
     events,
     job_command,
     jobs_command,
+    maintenance_command,
     run_command,
     services_command,
     status_command,
@@ -26,7 +27,7 @@ app = typer.Typer(
     pretty_exceptions_enable=False,
 )
 app.command()(daemons.master)
-app.command()(daemons.agent)
+app.add_typer(maintenance_command.app, name="agent")
 app.command()(daemons.up)
 app.command()(up_control.down)
 app.command()(status_command.status)

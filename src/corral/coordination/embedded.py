@@ -102,6 +102,10 @@ class SqliteRegistry:
             value = self._kv.get(key)
             if value is not None:
                 snap.unreachable[key[len("unreachable/") :]] = float(value)
+        for key in self._kv.keys("gone/"):
+            value = self._kv.get(key)
+            if value is not None:
+                snap.gone[key[len("gone/") :]] = float(value)
         return snap
 
     def admit_agent(self, agent_id: str, info: dict[str, Any]) -> None:
@@ -113,6 +117,10 @@ class SqliteRegistry:
     def remove_agent(self, agent_id: str) -> None:
         self._kv.delete(f"agent/{agent_id}")
         self._kv.delete(f"unreachable/{agent_id}")
+
+    def mark_gone(self, agent_id: str, when: float) -> None:
+        self._kv.put(f"gone/{agent_id}", str(when).encode())
+        self.remove_agent(agent_id)
 
     def close(self) -> None:
         self._kv.close()

@@ -12,6 +12,7 @@ class RegistrySnapshot:
 
     agents: dict[str, dict[str, Any]] = field(default_factory=dict)  # id -> {hostname, address}
     unreachable: dict[str, float] = field(default_factory=dict)  # id -> when it became so
+    gone: dict[str, float] = field(default_factory=dict)  # id -> when it was marked gone
 
 
 class Registry(Protocol):
@@ -24,6 +25,8 @@ class Registry(Protocol):
     def mark_unreachable(self, agent_id: str, when: float) -> None: ...
 
     def remove_agent(self, agent_id: str) -> None: ...
+
+    def mark_gone(self, agent_id: str, when: float) -> None: ...
 
     def close(self) -> None: ...
 

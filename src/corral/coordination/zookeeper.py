@@ -320,6 +320,7 @@ class ZkRegistry:
     def __init__(self, client: KazooClient, path: str) -> None:
         self.agents = ZkKeyValueStore(client, path, "agents")
         self.unreachable = ZkKeyValueStore(client, path, "unreachable")
+        self.gone = ZkKeyValueStore(client, path, "gone")
 
     def load(self) -> RegistrySnapshot:
         snap = RegistrySnapshot()
@@ -331,6 +332,10 @@ class ZkRegistry:
             value = self.unreachable.get(key)
             if value is not None:
                 snap.unreachable[key] = float(value)
+        for key in self.gone.keys():  # noqa: SIM118
+            value = self.gone.get(key)
+            if value is not None:
+                snap.gone[key] = float(value)
         return snap
 
     def admit_agent(self, agent_id: str, info: dict[str, Any]) -> None:
@@ -344,6 +349,10 @@ class ZkRegistry:
     def remove_agent(self, agent_id: str) -> None:
         self.agents.delete(agent_id)
         self.unreachable.delete(agent_id)
+
+    def mark_gone(self, agent_id: str, when: float) -> None:
+        self.gone.put(agent_id, str(when).encode())
+        self.remove_agent(agent_id)
 
     def close(self) -> None:
         pass

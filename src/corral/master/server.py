@@ -48,7 +48,7 @@ class Term:
     ) -> None:
         self.shell = MasterShell(config, registry, metrics.observe)
         self.scheduler = SchedulerAPI(self.shell)
-        self.operator = OperatorAPI(self.shell.state, self.shell.subscribers)
+        self.operator = OperatorAPI(self.shell.state, self.shell.subscribers, feed=self.shell.feed)
         self._pinger: asyncio.Task[None] | None = None
 
     async def start(self) -> None:

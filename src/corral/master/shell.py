@@ -21,6 +21,7 @@ from corral.master.core.effects import (
     CancelTimer,
     CloseStream,
     Effects,
+    MarkGone,
     MarkUnreachable,
     Observe,
     Persist,
@@ -145,6 +146,8 @@ class MasterShell:
                     registry.admit_agent(op.agent_id, op.info)
                 elif isinstance(op, MarkUnreachable):
                     registry.mark_unreachable(op.agent_id, op.when)
+                elif isinstance(op, MarkGone):
+                    registry.mark_gone(op.agent_id, op.when)
             except Exception as exc:
                 log.error("registry write %s failed: %s", type(op).__name__, exc)
 

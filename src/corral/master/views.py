@@ -7,14 +7,23 @@ from __future__ import annotations
 
 import asyncio
 import time
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from typing import TYPE_CHECKING
 
 import msgspec
 from aiohttp import web
 
 from corral import MESOS_COMPAT_VERSION, __version__
-from corral.master.core.state import AgentRecord, FrameworkRecord, MasterState, TaskRecord
+from corral.master.core import events as ev
+from corral.master.core import maintenance
+from corral.master.core.state import (
+    AgentRecord,
+    DrainRecord,
+    FrameworkRecord,
+    MasterState,
+    TaskRecord,
+)
+from corral.master.maintenance_api import maintenance_call
 from corral.master.render_cache import RenderCache
 from corral.resources import Resources
 from corral.transport.http import error, json_response, read_call
@@ -31,7 +40,7 @@ if TYPE_CHECKING:
 
 Raw = msgspec.Raw
 HEARTBEAT = encode(op.OperatorEvent(type="HEARTBEAT"))
-OPERATOR_CALLS = (*op.MASTER_CALLS, "SUBSCRIBE")
+OPERATOR_CALLS = (*op.MASTER_CALLS, "SUBSCRIBE", *maintenance.CALLS)
 AGENT_CAPABILITIES = ("MULTI_ROLE", "TASK_KILLING_STATE")
 
 
@@ -69,6 +78,8 @@ def agent_change_key(a: AgentRecord) -> tuple[object, ...]:
         a.connected,
         a.reregistered_time,
         a.usage,
+        a.deactivated,
+        a.drain.state if a.drain is not None else None,
     )
 
 
@@ -121,7 +132,15 @@ def state_agent(a: AgentRecord) -> sv.StateAgent:
         deactivated=not a.active,
         capabilities=list(AGENT_CAPABILITIES),
         usage=msgspec.UNSET if a.usage is None else a.usage,
+        drain_info=msgspec.UNSET if a.drain is None else drain_info(a.drain),
     )
+
+
+def drain_info(d: DrainRecord) -> dict[str, object]:
+    config: dict[str, object] = {"mark_gone": d.mark_gone}
+    if d.max_grace is not None:
+        config["max_grace_period"] = {"nanoseconds": int(d.max_grace * 1e9)}
+    return {"state": d.state, "config": config}
 
 
 def state_framework(
@@ -274,6 +293,7 @@ def v1_agent(a: AgentRecord) -> op.Agent:
         allocated_resources=a.used.to_wire(),
         offered_resources=a.offered.to_wire(),
         capabilities=[Capability(type=c) for c in AGENT_CAPABILITIES],
+        drain_info=msgspec.UNSET if a.drain is None else drain_info(a.drain),
     )
 
 
@@ -453,10 +473,16 @@ class OperatorAPI:
     """The HTTP side: decode the call, answer with the view encoded; SUBSCRIBE streams the
     operator events (the shell's ``Subscribers`` fan them out)."""
 
-    def __init__(self, master: MasterState, subscribers: Subscribers | None = None) -> None:
+    def __init__(
+        self,
+        master: MasterState,
+        subscribers: Subscribers | None = None,
+        feed: Callable[[ev.Event], None] | None = None,
+    ) -> None:
         self.master = master
         self.views = MasterViews(master)
         self.subscribers = subscribers
+        self.feed = feed  # the shell's: the write calls become core events
 
     async def call(self, request: web.Request) -> web.StreamResponse:
         call = await read_call(request, op.OperatorCall, "master::Call")
@@ -466,7 +492,10 @@ class OperatorAPI:
             return error(*op.unserved("master::Call", call.type, op.MESOS_MASTER_CALLS))
         if call.type == "SUBSCRIBE":
             return await self.subscribe(request)
+        if call.type in maintenance.CALLS:
+            return maintenance_call(call, self.feed)
         return json_response(self.views.response(call.type))
+
 
     async def subscribe(self, request: web.Request) -> web.StreamResponse:
         subs = self.subscribers

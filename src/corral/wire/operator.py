@@ -8,12 +8,20 @@ record), read as ``Task`` and ``Agent`` (``MasterResponse = MasterResponseOf[Tas
 
 from __future__ import annotations
 
-from typing import Generic, TypeVar
+from typing import Any, Generic, TypeVar
 
 from msgspec import UNSET, UnsetType
 
 from corral.wire.base import ID, Message, View
-from corral.wire.common import AgentInfo, Capability, FrameworkInfo, MasterInfo, Resource, TimeInfo
+from corral.wire.common import (
+    AgentInfo,
+    Capability,
+    DurationInfo,
+    FrameworkInfo,
+    MasterInfo,
+    Resource,
+    TimeInfo,
+)
 from corral.wire.state_views import VersionInfo
 from corral.wire.tasks import ExecutorInfo, TaskStatus
 
@@ -134,11 +142,27 @@ def unserved(kind: str, call_type: str, known: frozenset[str]) -> tuple[int, str
     return 400, f"Failed to validate {kind}: unsupported call type '{call_type}' in field 'type'"
 
 
+class AgentRef(Message, kw_only=True):
+    """The payload of DEACTIVATE_AGENT, REACTIVATE_AGENT and MARK_AGENT_GONE."""
+
+    agent_id: ID
+
+
+class DrainAgent(Message, kw_only=True):
+    agent_id: ID
+    max_grace_period: DurationInfo | None = None  # caps each task's kill grace period
+    mark_gone: bool = False  # once drained, the agent is gone for good
+
+
 class OperatorCall(Message, kw_only=True):
     """A call to ``/api/v1`` of the master (``master::Call``) or the agent (``agent::Call``):
-    the calls served take no payload."""
+    the read calls take no payload; the agent maintenance calls name the agent."""
 
     type: str
+    drain_agent: DrainAgent | None = None
+    deactivate_agent: AgentRef | None = None
+    reactivate_agent: AgentRef | None = None
+    mark_agent_gone: AgentRef | None = None
 
 
 # ---------------------------------------------------------------------- shared by both
@@ -202,6 +226,7 @@ class Agent(View, kw_only=True):
     allocated_resources: list[Resource]
     offered_resources: list[Resource]
     capabilities: list[Capability]
+    drain_info: dict[str, Any] | UnsetType = UNSET  # as in /master/state, while draining
 
 
 class GetAgentsOf(View, Generic[A], kw_only=True):

@@ -5,7 +5,14 @@ from __future__ import annotations
 from typing import Any
 
 from corral.wire.base import ID, Message
-from corral.wire.common import Filters, FrameworkInfo, MasterInfo, Resource
+from corral.wire.common import (
+    DurationInfo,
+    Filters,
+    FrameworkInfo,
+    MasterInfo,
+    Resource,
+    TimeInfo,
+)
 from corral.wire.tasks import ExecutorInfo, KillPolicy, TaskGroupInfo, TaskInfo, TaskStatus
 
 CALL_TYPES = (
@@ -150,8 +157,32 @@ class Subscribed(Message, kw_only=True):
     master_info: MasterInfo | None = None
 
 
+class Unavailability(Message, kw_only=True):
+    """When a machine goes away: from ``start``, for ``duration`` (none: indefinitely)."""
+
+    start: TimeInfo
+    duration: DurationInfo | None = None
+
+
+class InverseOffer(Message, kw_only=True):
+    """The master asks for an agent back (it is being drained or goes into maintenance):
+    the framework should move what it runs there, then ACCEPT_INVERSE_OFFERS."""
+
+    id: ID
+    framework_id: ID
+    agent_id: ID | None = None
+    url: dict[str, Any] | None = None
+    unavailability: Unavailability
+    resources: list[Resource] = []
+
+
 class Offers(Message, kw_only=True):
     offers: list[Offer] = []
+    inverse_offers: list[InverseOffer] = []
+
+
+class RescindInverseOffer(Message, kw_only=True):
+    inverse_offer_id: ID
 
 
 class Rescind(Message, kw_only=True):
@@ -183,6 +214,7 @@ class Event(Message, kw_only=True):
     subscribed: Subscribed | None = None
     offers: Offers | None = None
     rescind: Rescind | None = None
+    rescind_inverse_offer: RescindInverseOffer | None = None
     update: Update | None = None
     message: EventMessage | None = None
     failure: Failure | None = None

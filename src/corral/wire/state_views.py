@@ -80,6 +80,9 @@ class StateAgent(View, kw_only=True):
     deactivated: bool
     capabilities: list[str]
     usage: dict[str, int | float] | UnsetType = UNSET  # totals over its containers, when reported
+    # While drained or draining (DRAIN_AGENT), as Mesos ≥ 1.9: {"state": "DRAINING" | "DRAINED",
+    # "config": {"max_grace_period": {"nanoseconds": N}, "mark_gone": bool}}.
+    drain_info: dict[str, Any] | UnsetType = UNSET
 
 
 class StateOffer(View, kw_only=True):

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import logging
 
+from corral.master.core import maintenance
 from corral.master.core.effects import (
     AdmitAgent,
     AgentAdded,
@@ -54,6 +55,11 @@ def agent_registered(
         out.append(SendToAgent(link, amsg.ShutdownAgent(message=f"Invalid registration: {exc}")))
         return
     aid = reg.agent_id.value if reg.agent_id and reg.agent_id.value else None
+    if aid is not None and aid in state.gone_agents:
+        log.warning("refused agent %s at %s: it was marked gone", aid, reg.address)
+        message = f"Agent {aid} was marked gone (MARK_AGENT_GONE); start it with a new work dir"
+        out.append(SendToAgent(link, amsg.ShutdownAgent(message=message)))
+        return
     agent = state.agents.get(aid) if aid else None
     reregistered = agent is not None
     if agent is not None:
@@ -61,7 +67,7 @@ def agent_registered(
         state.metrics["master/slave_reregistrations"] += 1
         agent.link = link
         agent.connected = True
-        agent.active = True
+        agent.active = not agent.deactivated
         agent.missed_pings = 0
         agent.pong_pending = False
         agent.reregistered_time = now
@@ -90,6 +96,7 @@ def agent_registered(
         )
         if reg.agent_id is not None and reg.agent_id.value:
             agent.reregistered_time = now  # it ran under an earlier master
+            maintenance.restore(agent, state.recovered_agents.get(aid), now)
         state.agents[aid] = agent
         out.append(Publish(AgentAdded(agent)))
         reconcile_agent_tasks(state, now, out, agent, reg, returning=was_unreachable)
@@ -100,9 +107,7 @@ def agent_registered(
     agent.info.id = ID(agent.id)
     agents_changed(state)
     state.recovered_agents.pop(agent.id, None)
-    out.append(
-        Persist(AdmitAgent(agent.id, {"hostname": agent.hostname, "address": agent.address}))
-    )
+    out.append(Persist(AdmitAgent(agent.id, maintenance.registry_info(agent))))
     to_agent(agent, amsg.Registered(agent_id=ID(agent.id), master_info=state.master_info()), out)
     allocate_soon(state, out)
 

@@ -9,6 +9,7 @@ from corral.master.core.effects import Effects, FrameworkUpdated, Publish
 from corral.master.core.events import SchedulerCall
 from corral.master.core.frameworks import remove_framework
 from corral.master.core.launches import accept
+from corral.master.core.maintenance import answer_inverse_offers
 from corral.master.core.offers import decline
 from corral.master.core.send import allocate_soon, to_agent
 from corral.master.core.state import FrameworkRecord, MasterState
@@ -20,8 +21,6 @@ from corral.wire.base import ID
 
 IGNORED_CALLS = (
     "REQUEST",
-    "ACCEPT_INVERSE_OFFERS",
-    "DECLINE_INVERSE_OFFERS",
     "ACKNOWLEDGE_OPERATION_STATUS",
     "RECONCILE_OPERATIONS",
 )
@@ -108,6 +107,11 @@ def scheduler_call(state: MasterState, now: float, out: Effects, ev: SchedulerCa
         )
     elif t == "TEARDOWN":
         remove_framework(state, now, out, fw)
+    elif t in ("ACCEPT_INVERSE_OFFERS", "DECLINE_INVERSE_OFFERS"):
+        answer = call.accept_inverse_offers if t == "ACCEPT_INVERSE_OFFERS" else None
+        answer = answer or call.decline_inverse_offers
+        ids = answer.inverse_offer_ids if answer is not None else []
+        answer_inverse_offers(state, now, out, fw, ids, t == "ACCEPT_INVERSE_OFFERS")
     elif t in IGNORED_CALLS:
         pass  # accepted and ignored, as Mesos's built-in allocator does
     elif t == "UPDATE_FRAMEWORK":

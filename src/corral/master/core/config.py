@@ -26,6 +26,7 @@ class MasterConfig:
     zk_session_timeout: float = 10.0
     quorum: int | None = None
     agent_reregister_timeout: float = 600.0
+    drain_notice: float = 10.0  # DRAIN_AGENT: seconds frameworks have to move their tasks
 
 
 def make_master_info(c: MasterConfig, master_id: str) -> MasterInfo:

@@ -43,7 +43,15 @@ class MarkUnreachable:
     when: float
 
 
-RegistryOp = AdmitAgent | MarkUnreachable
+@dataclass(frozen=True, slots=True)
+class MarkGone:
+    """MARK_AGENT_GONE: the agent may never come back."""
+
+    agent_id: str
+    when: float
+
+
+RegistryOp = AdmitAgent | MarkUnreachable | MarkGone
 
 
 @dataclass(frozen=True, slots=True)

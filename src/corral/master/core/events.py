@@ -96,7 +96,26 @@ class ReregisterTimeout:
     """Agents recovered from the registry had their time to come back."""
 
 
-TimerEvent = FailoverTimeout | OfferTimeout | FilterLapsed | ReregisterTimeout
+@dataclass(frozen=True, slots=True)
+class DrainDue:
+    """A draining agent's notice is over: kill what still runs there."""
+
+    agent_id: str
+
+
+TimerEvent = FailoverTimeout | OfferTimeout | FilterLapsed | ReregisterTimeout | DrainDue
+
+
+# ---------------------------------------------------------------- operator
+@dataclass(frozen=True, slots=True)
+class AgentMaintenance:
+    """An operator's DRAIN_AGENT, DEACTIVATE_AGENT, REACTIVATE_AGENT or MARK_AGENT_GONE."""
+
+    kind: str  # the call type
+    agent_id: str
+    principal: str | None = None
+    max_grace: float | None = None  # DRAIN_AGENT
+    mark_gone: bool = False  # DRAIN_AGENT
 
 
 # ---------------------------------------------------------------- leadership
@@ -129,6 +148,7 @@ Event = (
     | PingDue
     | TimerEvent
     | RegistryRecovered
+    | AgentMaintenance
     | Paused
     | Resumed
 )

@@ -7,7 +7,7 @@ shell to carry out, in order."""
 
 from __future__ import annotations
 
-from corral.master.core import agents, calls, frameworks, leadership, offers
+from corral.master.core import agents, calls, frameworks, leadership, maintenance, offers
 from corral.master.core import events as ev
 from corral.master.core.effects import Effects
 from corral.master.core.state import MasterState
@@ -20,6 +20,7 @@ def handle(state: MasterState, event: ev.Event, now: float) -> Effects:
     if isinstance(event, ev.AgentMessages):
         if not state.paused:  # not acting as leader: the agent resends what matters
             agents.agent_messages(state, now, out, event.link, event.messages)
+            maintenance.check_drained(state, now, out)
     elif isinstance(event, ev.SchedulerCall):
         if state.paused:
             raise CallError(503, "ZooKeeper connection suspended: not acting as leader")
@@ -49,6 +50,12 @@ def handle(state: MasterState, event: ev.Event, now: float) -> Effects:
         leadership.reregister_timeout(state, now, out)
     elif isinstance(event, ev.RegistryRecovered):
         leadership.registry_recovered(state, now, out, event)
+    elif isinstance(event, ev.AgentMaintenance):
+        if state.paused:
+            raise CallError(503, "ZooKeeper connection suspended: not acting as leader")
+        maintenance.agent_maintenance(state, now, out, event)
+    elif isinstance(event, ev.DrainDue):
+        maintenance.drain_due(state, now, out, event.agent_id)
     elif isinstance(event, ev.Paused):
         leadership.paused(state)
     elif isinstance(event, ev.Resumed):

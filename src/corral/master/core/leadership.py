@@ -20,6 +20,7 @@ def registry_recovered(state: MasterState, now: float, out: Effects, ev: Registr
     to come back before they are marked unreachable."""
     snap = ev.snapshot
     state.unreachable_agents.update(snap.unreachable)
+    state.gone_agents.update(snap.gone)
     state.recovered_agents = {k: v for k, v in snap.agents.items() if k not in state.agents}
     if state.recovered_agents:
         timeout = state.config.agent_reregister_timeout

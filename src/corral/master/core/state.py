@@ -89,6 +89,8 @@ class AgentRecord:
     executors: dict[tuple[str, str], ExecutorRecord] = field(default_factory=dict)
     offers: set[str] = field(default_factory=set)
     usage: dict[str, float] | None = None  # totals over its containers, from its last report
+    deactivated: bool = False  # by the operator (DEACTIVATE_AGENT, DRAIN_AGENT): no offers
+    drain: DrainRecord | None = None
     # total - used - offered, kept up to date by the methods below (or refresh()); computed
     # when the record is made unless given.
     available: Resources = field(default_factory=Resources)
@@ -208,6 +210,29 @@ def new_metrics() -> dict[str, int]:
 
 
 @dataclass
+class DrainRecord:
+    """An agent being drained (DRAIN_AGENT): DRAINING until its last task ended, then
+    DRAINED. Its frameworks get inverse offers and ``notice`` seconds (or until all of them
+    accepted) before the master kills what is left, each kill's grace capped by
+    ``max_grace``."""
+
+    state: str  # DRAINING | DRAINED
+    since: float
+    kill_at: float
+    max_grace: float | None = None
+    mark_gone: bool = False
+    killed: bool = False  # the kills were sent
+
+
+@dataclass
+class InverseOfferRecord:
+    id: str
+    framework_id: str
+    agent_id: str
+    accepted: bool = False
+
+
+@dataclass
 class MasterState:
     """Everything one leading master knows. Changed only by ``core.handle``."""
 
@@ -220,6 +245,9 @@ class MasterState:
     links: dict[int, str] = field(default_factory=dict)  # agent connection id -> agent id
     recovered_agents: dict[str, dict[str, object]] = field(default_factory=dict)
     unreachable_agents: dict[str, float] = field(default_factory=dict)
+    gone_agents: dict[str, float] = field(default_factory=dict)  # MARK_AGENT_GONE: id -> when
+    inverse_offers: dict[str, InverseOfferRecord] = field(default_factory=dict)
+    next_inverse_offer: int = 0
     frameworks: dict[str, FrameworkRecord] = field(default_factory=dict)
     streams: dict[str, str] = field(default_factory=dict)  # open stream id -> framework id
     completed_frameworks: list[FrameworkRecord] = field(default_factory=list)

@@ -1,0 +1,137 @@
+"""`corral agent`: run an agent (no subcommand, the flags of `corral agent --help`), or act
+on one as the operator: `corral agent drain|deactivate|reactivate|gone HOST`."""
+
+from __future__ import annotations
+
+import inspect
+import json
+import urllib.error
+import urllib.request
+from typing import Any
+
+import typer
+
+from corral.cli import daemons
+from corral.cli.common import EXIT_RUNTIME, fail, fetch, resolve_master
+from corral.wire import state_views as sv
+
+app = typer.Typer(
+    help="Run an agent (`corral agent [FLAGS]`), or drain, deactivate, reactivate or mark gone "
+    "an agent of the cluster (`corral agent drain HOST`).",
+    invoke_without_command=True,
+    no_args_is_help=False,
+    add_completion=False,
+)
+
+MasterOpt = typer.Option(
+    None,
+    "--master",
+    help="HOST:PORT or zk://… of the masters (default: $CORRAL_MASTER or the `corral up` cluster).",
+)
+
+
+def _run_agent(ctx: typer.Context, **flags: Any) -> None:
+    if ctx.invoked_subcommand is None:
+        daemons.agent(**flags)
+
+
+# The callback takes every flag of `corral agent` (the daemon) plus the context.
+_daemon = inspect.signature(daemons.agent)
+_run_agent.__signature__ = _daemon.replace(  # type: ignore[attr-defined]
+    parameters=[
+        inspect.Parameter("ctx", inspect.Parameter.POSITIONAL_OR_KEYWORD, annotation=typer.Context),
+        *_daemon.parameters.values(),
+    ]
+)
+_run_agent.__doc__ = daemons.agent.__doc__
+app.callback(invoke_without_command=True)(_run_agent)
+
+
+def find_agent(master: str, host: str) -> sv.StateAgent:
+    """The agent named by its id, hostname or hostname:port."""
+    state = fetch(f"http://{master}/master/state", sv.MasterState)
+    found = [
+        a
+        for a in state.slaves
+        if host in (a.id, a.hostname, f"{a.hostname}:{a.port}", a.pid.split("@")[-1])
+    ]
+    if not found:
+        known = ", ".join(f"{a.hostname}:{a.port} ({a.id})" for a in state.slaves) or "none"
+        fail(f"HOST: no agent {host!r} is registered (agents: {known})", EXIT_RUNTIME)
+    if len(found) > 1:
+        ids = ", ".join(f"{a.hostname}:{a.port} ({a.id})" for a in found)
+        fail(f"HOST: {host!r} names {len(found)} agents ({ids}): give HOST:PORT or the id")
+    return found[0]
+
+
+def call(master: str, body: dict[str, Any]) -> None:
+    req = urllib.request.Request(
+        f"http://{master}/api/v1", data=json.dumps(body).encode(), method="POST"
+    )
+    req.add_header("Content-Type", "application/json")
+    try:
+        with urllib.request.urlopen(req, timeout=10):
+            return
+    except urllib.error.HTTPError as exc:
+        fail(f"{body['type']}: HTTP {exc.code} {exc.read().decode(errors='replace').strip()}", 1)
+    except (urllib.error.URLError, OSError) as exc:
+        fail(f"cannot reach the master at {master}: {getattr(exc, 'reason', exc)}", EXIT_RUNTIME)
+
+
+@app.command()
+def drain(
+    host: str = typer.Argument(..., help="The agent: its hostname, HOST:PORT or id."),
+    max_grace: float = typer.Option(
+        -1.0, "--max-grace", help="Cap on each task's kill grace period, seconds (default: none)."
+    ),
+    mark_gone: bool = typer.Option(
+        False, "--mark-gone", help="Once drained, mark the agent gone (it may never come back)."
+    ),
+    master: str | None = MasterOpt,
+) -> None:
+    """Drain an agent: no new tasks; its frameworks are told (inverse offers) and given the
+    master's --drain-notice to move their tasks, then what is left is killed."""
+    address = resolve_master(master)
+    a = find_agent(address, host)
+    payload: dict[str, Any] = {"agent_id": {"value": a.id}, "mark_gone": mark_gone}
+    if max_grace >= 0:
+        payload["max_grace_period"] = {"nanoseconds": int(max_grace * 1e9)}
+    call(address, {"type": "DRAIN_AGENT", "drain_agent": payload})
+    print(f"draining agent {a.hostname}:{a.port} ({a.id})")
+
+
+@app.command()
+def deactivate(
+    host: str = typer.Argument(..., help="The agent: its hostname, HOST:PORT or id."),
+    master: str | None = MasterOpt,
+) -> None:
+    """No new offers for the agent; what runs there keeps running."""
+    address = resolve_master(master)
+    a = find_agent(address, host)
+    call(address, {"type": "DEACTIVATE_AGENT", "deactivate_agent": {"agent_id": {"value": a.id}}})
+    print(f"deactivated agent {a.hostname}:{a.port} ({a.id})")
+
+
+@app.command()
+def reactivate(
+    host: str = typer.Argument(..., help="The agent: its hostname, HOST:PORT or id."),
+    master: str | None = MasterOpt,
+) -> None:
+    """Offer a deactivated or drained agent again."""
+    address = resolve_master(master)
+    a = find_agent(address, host)
+    call(address, {"type": "REACTIVATE_AGENT", "reactivate_agent": {"agent_id": {"value": a.id}}})
+    print(f"reactivated agent {a.hostname}:{a.port} ({a.id})")
+
+
+@app.command()
+def gone(
+    host: str = typer.Argument(..., help="The agent: its hostname, HOST:PORT or id."),
+    master: str | None = MasterOpt,
+) -> None:
+    """Mark an agent gone for good: its tasks end as TASK_GONE_BY_OPERATOR and it may never
+    register again."""
+    address = resolve_master(master)
+    a = find_agent(address, host)
+    call(address, {"type": "MARK_AGENT_GONE", "mark_agent_gone": {"agent_id": {"value": a.id}}})
+    print(f"agent {a.hostname}:{a.port} ({a.id}) is gone")
