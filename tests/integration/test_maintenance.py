@@ -77,3 +77,55 @@ def test_deactivate_drain_reactivate_and_gone() -> None:
         assert r.returncode == 0, r.stderr
         wait_until(lambda: not http_json(f"http://{cluster.master}/master/state")["slaves"], 10,
                    what="the agent removed")  # fmt: skip
+
+
+def test_draining_an_agent_moves_the_services_instances_first(tmp_path: Any) -> None:
+    import json
+    import time
+    import urllib.request
+
+    from corral.testing import free_port
+
+    with LocalCluster(2, master_flags=["--drain-notice", "120"]) as cluster:
+        port = free_port()
+        cluster.start_framework("services", port, ["--work-dir", str(tmp_path / "services")])
+        api = f"http://127.0.0.1:{port}"
+        wait_until(lambda: http_json(f"{api}/v2/info")["elected"], 30, what="services leading")
+        app = {"id": "/web", "cmd": "sleep 600", "cpus": 0.1, "mem": 32, "instances": 2}
+        req = urllib.request.Request(
+            f"{api}/v2/apps",
+            data=json.dumps(app).encode(),
+            method="POST",
+            headers={"Content-Type": "application/json"},
+        )
+        with urllib.request.urlopen(req, timeout=10) as resp:
+            assert resp.status == 201
+
+        def running() -> dict[str, str]:
+            tasks = http_json(f"{api}/v2/apps/web/tasks")["tasks"]
+            return {t["id"]: t["slaveId"] for t in tasks if t["state"] == "TASK_RUNNING"}
+
+        first = wait_until(lambda: len(running()) == 2 and running(), 60, what="2 instances")
+        agent = sorted(first.values())[0]
+        started = time.monotonic()
+        r = corral(cluster, "agent", "drain", agent)
+        assert r.returncode == 0, r.stderr
+        moved = wait_until(
+            lambda: (now := running()) and len(now) == 2 and agent not in now.values() and now,
+            60,
+            what="both instances running on the other agent",
+        )
+        assert not set(moved) & {t for t, a in first.items() if a == agent}
+
+        def drained() -> bool:
+            slaves = http_json(f"http://{cluster.master}/master/state")["slaves"]
+            (view,) = [a for a in slaves if a["id"] == agent]
+            return bool(view.get("drain_info", {}).get("state") == "DRAINED")
+
+        wait_until(drained, 60, what="the agent DRAINED once services accepted")
+        assert time.monotonic() - started < 120  # the framework answered: no notice waited out
+        killed = [
+            t for f in http_json(f"http://{cluster.master}/master/state")["frameworks"]
+            for t in f["completed_tasks"] if t["slave_id"] == agent
+        ]  # fmt: skip
+        assert killed and all(t["state"] == "TASK_KILLED" for t in killed)

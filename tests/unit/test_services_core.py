@@ -262,3 +262,43 @@ async def test_service_ports_are_assigned_once_and_kept_by_new_versions() -> Non
     # A new version written with port 0 again (as users do) keeps the assigned ports.
     await svc.put_apps([web(1, port_definitions=two, env={"A": "b"})], force=True)
     assert service_ports(svc.app("/web").definition) == web_ports  # type: ignore[union-attr]
+
+
+async def test_instances_move_off_a_draining_agent_before_its_inverse_offer_is_accepted() -> None:
+    from corral.wire import scheduler as s
+    from corral.wire.base import ID
+    from corral.wire.common import TimeInfo
+
+    svc, fake, _ = await started()
+    await svc.put_apps([web(2)])
+    await settle(svc, fake)
+    before = fake.running()
+    assert len(before) == 2
+    agent = fake.tasks[before[0]].agent_id
+    other = next(a for a in fake.agents if a != agent)
+    on_it = [t for t in before if fake.tasks[t].agent_id == agent]
+    inverse = s.InverseOffer(
+        id=ID("inv-1"),
+        framework_id=ID("fw-1"),
+        agent_id=ID(agent),
+        unavailability=s.Unavailability(start=TimeInfo(nanoseconds=0)),
+    )
+    assert svc.core is not None
+    await svc.core.inverse_offers(fake, [inverse])
+    await svc.flush()
+    assert fake.killed == []  # nothing killed before its replacement runs
+    assert any("moving off a draining agent" in r for r in svc.why("/web"))
+    for _ in range(4):  # the draining agent is deactivated: only the other one offers
+        await fake.offer(other)
+        await svc.flush()
+        await fake.start_all()
+        await svc.tick()
+    assert sorted(fake.killed) == sorted(on_it)  # killed once replaced
+    await svc.core.tick(fake)  # the toolkit's tick answers the inverse offer
+    running = fake.running()
+    assert len(running) == 2 and all(fake.tasks[t].agent_id == other for t in running)
+    accepted = fake.calls_of("ACCEPT_INVERSE_OFFERS")
+    assert len(accepted) == 1 and accepted[0].accept_inverse_offers is not None
+    assert accepted[0].accept_inverse_offers.inverse_offer_ids == [ID("inv-1")]
+    await svc.core.tick(fake)
+    assert len(fake.calls_of("ACCEPT_INVERSE_OFFERS")) == 1  # once

@@ -42,6 +42,18 @@ class Scheduler:
     def rescind(self, driver: SchedulerDriver, offer_id: str) -> MaybeAwaitable:
         return None
 
+    def inverse_offers(
+        self, driver: SchedulerDriver, inverse_offers: list[s.InverseOffer]
+    ) -> MaybeAwaitable:
+        """The master wants these agents back (drain or maintenance): move what runs there,
+        then ACCEPT_INVERSE_OFFERS; unanswered, the master goes on after its notice."""
+        return None
+
+    def rescind_inverse_offer(
+        self, driver: SchedulerDriver, inverse_offer_id: str
+    ) -> MaybeAwaitable:
+        return None
+
     def update(self, driver: SchedulerDriver, status: TaskStatus) -> MaybeAwaitable:
         return None
 
@@ -284,7 +296,13 @@ class SchedulerDriver:
             self.connected.set()
             await self._callback(partial(sched.subscribed, self, fid))
         elif ev.type == "OFFERS" and ev.offers:
-            await self._callback(partial(sched.offers, self, ev.offers.offers))
+            if ev.offers.offers:
+                await self._callback(partial(sched.offers, self, ev.offers.offers))
+            if ev.offers.inverse_offers:
+                await self._callback(partial(sched.inverse_offers, self, ev.offers.inverse_offers))
+        elif ev.type == "RESCIND_INVERSE_OFFER" and ev.rescind_inverse_offer:
+            oid = ev.rescind_inverse_offer.inverse_offer_id.value
+            await self._callback(partial(sched.rescind_inverse_offer, self, oid))
         elif ev.type == "RESCIND" and ev.rescind:
             await self._callback(partial(sched.rescind, self, ev.rescind.offer_id.value))
         elif ev.type == "UPDATE" and ev.update:

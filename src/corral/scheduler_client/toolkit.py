@@ -106,6 +106,18 @@ class Framework:
         """A goal that cannot be met with the offers at hand, and why."""
         log.info("%s: cannot place %s: %s", self.name, group, reason)
 
+    def on_inverse_offer(self, offer_id: str, agent_id: str) -> None:
+        """The master wants ``agent_id`` back (it is being drained): move what runs there.
+        Say so through ``moved``. By default nothing is moved early: the master kills the
+        tasks after its notice, and the goals relaunch them elsewhere."""
+
+    def on_rescind_inverse_offer(self, offer_id: str) -> None:
+        """The master no longer wants the agent back (reactivated, or drained already)."""
+
+    def moved(self) -> list[str]:
+        """Inverse offers whose agent this framework has left: accepted on the next tick."""
+        return []
+
 
 class FrameworkCore:
     """Reacts to subscription, offers, updates and ticks; persists, then calls."""
@@ -257,8 +269,25 @@ class FrameworkCore:
             out.append(g)
         return out
 
+    async def inverse_offers(self, sink: CallSink, inverse: list[s.InverseOffer]) -> None:
+        for io in inverse:
+            if io.agent_id is not None:
+                self.framework.on_inverse_offer(io.id.value, io.agent_id.value)
+        await self._accept_moved(sink)
+
+    async def _accept_moved(self, sink: CallSink) -> None:
+        moved = self.framework.moved()
+        if moved:
+            await sink.call(
+                s.Call(
+                    type="ACCEPT_INVERSE_OFFERS",
+                    accept_inverse_offers=s.InverseOffers(inverse_offer_ids=[ID(i) for i in moved]),
+                )
+            )
+
     async def tick(self, sink: CallSink) -> None:
         """Timers: reconciliation retries, and kills (scaling down needs no offer)."""
+        await self._accept_moved(sink)
         await self.apply(sink, self.tracker.tick(self.clock()))
         if self.tracker.ready and self.revive_pending:
             await self._revive(sink)
@@ -305,6 +334,12 @@ class _DriverScheduler(Scheduler):
 
     async def update(self, driver: SchedulerDriver, status: TaskStatus) -> None:
         await self.core.update(driver, status)
+
+    async def inverse_offers(self, driver: SchedulerDriver, inverse: list[s.InverseOffer]) -> None:
+        await self.core.inverse_offers(driver, inverse)
+
+    def rescind_inverse_offer(self, driver: SchedulerDriver, inverse_offer_id: str) -> None:
+        self.core.framework.on_rescind_inverse_offer(inverse_offer_id)
 
     def disconnected(self, driver: SchedulerDriver) -> None:
         self.core.disconnected()

@@ -385,13 +385,22 @@ def converge(st: State, app_id: str, now: float) -> list[Effect]:
         return Member(i.task_id, counts(app.config_def(i.version) or goal, i), i.staged_at)
 
     act = current_action(st, app_id)
-    if act in (dp.START, dp.RESTART):
-        old = [member(i) for i in live if i.version != cv]
-        new = [member(i) for i in live if i.version == cv]
+    moving = {i.task_id for i in live if i.agent_id in st.draining}
+    rolling = act in (dp.START, dp.RESTART)
+    if rolling or moving:
+        # An instance on a draining agent is replaced like one of an old version: its
+        # replacement starts elsewhere before it is killed.
+        def is_new(i: Instance) -> bool:
+            return i.task_id not in moving and (i.version == cv or not rolling)
+
+        old = [member(i) for i in live if not is_new(i)]
+        new = [member(i) for i in live if is_new(i)]
         dec = replace(n, goal.upgrade_strategy.minimum_health_capacity,
                       goal.upgrade_strategy.maximum_over_capacity, old, new,
                       old_terminating=held, kill_selection=goal.kill_selection)
         launch, kills = dec.launch, list(dec.kill)
+        if moving:
+            watch = True
     else:
         total = len(live) + held
         kills = []
@@ -445,7 +454,8 @@ def waiting(st: State, app: App, now: float, cv: str, n: int, left: float) -> st
     ok = [i for i in new if counts(goal, i)]
     olds = [i for i in app.instances.values() if i.version != cv]
     act = current_action(st, app.app_id)
-    if len(ok) >= n and (not olds or act not in (dp.START, dp.RESTART)):
+    moving = [i for i in insts if i.agent_id in st.draining]
+    if len(ok) >= n and not moving and (not olds or act not in (dp.START, dp.RESTART)):
         return None
     reasons: list[str] = []
     missing = n - len(new)
@@ -475,6 +485,8 @@ def waiting(st: State, app: App, now: float, cv: str, n: int, left: float) -> st
     unreachable = [i for i in app.instances.values() if i.unreachable_since is not None]
     if unreachable:
         reasons.append(f"{len(unreachable)} instance(s) unreachable (agent lost)")
+    if moving:
+        reasons.append(f"{len(moving)} instance(s) moving off a draining agent")
     if olds and act in (dp.START, dp.RESTART) and not reasons:
         reasons.append(f"{len(olds)} old instance(s) still to replace")
     return "; ".join(reasons) or None
@@ -489,6 +501,39 @@ def tick(st: State, now: float) -> list[Effect]:
             continue
         out += converge(st, app_id, now)
     out += progress(st, now)
+    return out
+
+
+def agent_draining(st: State, offer_id: str, agent_id: str, now: float) -> list[Effect]:
+    """An inverse offer: the master wants ``agent_id`` back. Every app with an instance
+    there replaces it elsewhere (as a rolling restart would), then it is killed."""
+    st.draining[agent_id] = offer_id
+    out: list[Effect] = []
+    for app in st.apps.values():
+        if any(i.agent_id == agent_id for i in app.instances.values()):
+            out += converge(st, app.app_id, now)
+    return out
+
+
+def agent_returned(st: State, offer_id: str) -> None:
+    """The inverse offer was rescinded (the agent was reactivated, or is drained)."""
+    for agent_id, oid in list(st.draining.items()):
+        if oid == offer_id:
+            del st.draining[agent_id]
+    st.moved.discard(offer_id)
+
+
+def moved(st: State) -> list[str]:
+    """Inverse offers whose agent no instance of ours is left on: to accept (once)."""
+    out = []
+    for agent_id, oid in st.draining.items():
+        if oid in st.moved:
+            continue
+        if not any(
+            i.agent_id == agent_id for app in st.apps.values() for i in app.instances.values()
+        ):
+            st.moved.add(oid)
+            out.append(oid)
     return out
 
 

@@ -34,6 +34,9 @@ class ServicesFramework(Framework):
         self.goals_of: Callable[[], Sequence[Goal]] = lambda: []
         self.launch_hook: Callable[[Launch, str], TaskInfo] | None = None
         self.update_hook: Callable[[TrackedTask, TaskStatus], None] | None = None
+        self.inverse_hook: Callable[[str, str], None] | None = None  # (offer id, agent id)
+        self.rescind_hook: Callable[[str], None] | None = None
+        self.moved_hook: Callable[[], list[str]] | None = None
 
     def desired(self) -> Sequence[Goal]:
         return self.goals_of()
@@ -46,6 +49,17 @@ class ServicesFramework(Framework):
     def on_update(self, task: TrackedTask, status: TaskStatus) -> None:
         if self.update_hook is not None:
             self.update_hook(task, status)
+
+    def on_inverse_offer(self, offer_id: str, agent_id: str) -> None:
+        if self.inverse_hook is not None:
+            self.inverse_hook(offer_id, agent_id)
+
+    def on_rescind_inverse_offer(self, offer_id: str) -> None:
+        if self.rescind_hook is not None:
+            self.rescind_hook(offer_id)
+
+    def moved(self) -> list[str]:
+        return self.moved_hook() if self.moved_hook is not None else []
 
 
 def hold_goal(group: str, count: int) -> Goal:

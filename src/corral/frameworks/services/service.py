@@ -111,6 +111,9 @@ class Services:
         fw.goals_of = self._desired
         fw.launch_hook = self._task_info
         fw.update_hook = self._on_update
+        fw.inverse_hook = self._on_inverse_offer
+        fw.rescind_hook = lambda offer_id: c.agent_returned(self.st, offer_id)
+        fw.moved_hook = lambda: c.moved(self.st) if self.indexed else []
 
     @classmethod
     def create(
@@ -294,6 +297,11 @@ class Services:
             job = asyncio.get_running_loop().create_task(self.flush())
             self._flushes.add(job)
             job.add_done_callback(self._flushed)
+
+    def _on_inverse_offer(self, offer_id: str, agent_id: str) -> None:
+        log.info("services: agent %s is being drained: moving its instances", agent_id)
+        self._enqueue(c.agent_draining(self.st, offer_id, agent_id, self.clock()))
+        self._goals = None
 
     def _flushed(self, task: asyncio.Task[None]) -> None:
         self._flushes.discard(task)

@@ -72,6 +72,10 @@ class State:
     totals: dict[str, dict[str, float]] = field(default_factory=dict)  # agent -> scalars
     dirty: set[str] = field(default_factory=set)  # apps whose goal changed
     watch: set[str] = field(default_factory=set)  # apps with timers (backoff, unreachable)
+    # Agents the master wants back (inverse offers): agent id -> inverse offer id. Their
+    # instances are replaced elsewhere first, then the inverse offer is accepted.
+    draining: dict[str, str] = field(default_factory=dict)
+    moved: set[str] = field(default_factory=set)  # inverse offers accepted already
     ready: bool = False
 
     def locks(self, app_id: str) -> list[str]:
