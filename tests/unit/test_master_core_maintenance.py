@@ -146,3 +146,37 @@ def test_an_idle_agent_is_drained_at_once() -> None:
     maintain(h, "DRAIN_AGENT", aid)
     drain = h.state.agents[aid].drain
     assert drain is not None and drain.state == "DRAINED"
+
+
+def test_a_drain_survives_a_failover_and_goes_on() -> None:
+    from corral.coordination.interfaces import RegistrySnapshot
+    from corral.master.core.maintenance import registry_info
+
+    h = Harness()
+    fid, aid = running(h)
+    maintain(h, "DRAIN_AGENT", aid, max_grace=2.0)
+    info = registry_info(h.state.agents[aid])
+    assert info["drain"] == {"state": "DRAINING", "max_grace": 2.0, "mark_gone": False,
+                             "since": h.now}  # fmt: skip
+    # A new leader: the registry has the agent with its drain; it re-registers with its task.
+    h2 = Harness()
+    h2.feed(ev.RegistryRecovered(RegistrySnapshot(agents={aid: info})))
+    h2.feed(subscribe_again(fid))
+    h2.feed(register(1, agent_id=aid, tasks=[running_task(fid, aid)]))
+    agent = h2.state.agents[aid]
+    assert agent.deactivated and not agent.active
+    assert agent.drain is not None and agent.drain.state == "DRAINING"
+    h2.advance(0)
+    (kill,) = h2.to_agent(1, amsg.KillTask)
+    assert kill.kill_policy is not None
+    assert kill.kill_policy.grace_period == DurationInfo(nanoseconds=2_000_000_000)
+
+
+def subscribe_again(fid: str) -> ev.StreamOpened:
+    from master_builders import framework_info, subscribe
+
+    return subscribe("st1", framework_info(fid=fid, failover_timeout=60.0))
+
+
+def running_task(fid: str, aid: str) -> amsg.AgentTask:
+    return amsg.AgentTask(framework_id=ID(fid), task=task("t1", aid), state="TASK_RUNNING")

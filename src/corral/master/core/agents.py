@@ -100,6 +100,7 @@ def agent_registered(
         state.agents[aid] = agent
         out.append(Publish(AgentAdded(agent)))
         reconcile_agent_tasks(state, now, out, agent, reg, returning=was_unreachable)
+        maintenance.resume(agent, out)
         log.info("agent %s registered from %s with %s", aid, reg.address, total)
     if reregistered or reg.tasks or reg.executors:
         agent.refresh()  # its total or its tasks changed

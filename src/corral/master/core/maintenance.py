@@ -82,6 +82,13 @@ def restore(agent: AgentRecord, info: dict[str, object] | None, now: float) -> N
         agent.active = False
 
 
+def resume(agent: AgentRecord, out: Effects) -> None:
+    """After a failover: a drain the earlier master began goes on (its notice is over)."""
+    d = agent.drain
+    if d is not None and d.state == "DRAINING":
+        out.append(SetTimer(drain_timer(agent.id), d.kill_at, DrainDue(agent.id)))
+
+
 def agent_maintenance(state: MasterState, now: float, out: Effects, ev: AgentMaintenance) -> None:
     """Apply an operator's maintenance call; CallError (nothing changed) if it cannot be."""
     aid = ev.agent_id
