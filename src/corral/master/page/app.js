@@ -251,7 +251,7 @@ async function frameworks() {
       { title: "id", cell: (f) => h("span", { class: "muted" }, f.id) },
     ];
     box.replaceChildren(table(cols, d.frameworks, { id: "frameworks-table" }),
-      h("h2", {}, "Completed frameworks"), table(cols, d.completed_frameworks));
+      h("h2", {}, "Completed frameworks"), table(cols, d.completed_frameworks, { id: "completed-frameworks-table" }));
   });
 }
 
