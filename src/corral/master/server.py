@@ -31,6 +31,7 @@ from corral.master.core.state import MasterState
 from corral.master.metrics import CONTENT_TYPE as METRICS_CONTENT_TYPE
 from corral.master.metrics import MasterMetrics
 from corral.master.shell import MasterShell
+from corral.master.ui_routes import add_ui_routes
 from corral.master.views import OperatorAPI, metrics_snapshot
 from corral.transport.http import json_response
 from corral.wire.codec import to_builtins
@@ -247,10 +248,6 @@ def build_app(proc: MasterProcess) -> web.Application:
             body=proc.metrics.exposition(), headers={"Content-Type": METRICS_CONTENT_TYPE}
         )
 
-    async def index(request: web.Request) -> web.Response:
-        role = "leader" if proc.term is not None else f"standby (leader: {proc.leader_address})"
-        return web.Response(text=f"corral master at {proc.address}, {role}: see /master/state\n")
-
     for prefix in ("", "/master"):
         app.router.add_post(prefix + "/api/v1/scheduler", lead(lambda t: t.scheduler.scheduler))
         app.router.add_post(prefix + "/api/v1", lead(lambda t: t.operator.call))
@@ -266,7 +263,7 @@ def build_app(proc: MasterProcess) -> web.Application:
     app.router.add_get("/version", version)
     app.router.add_get("/metrics/snapshot", metrics_snapshot)
     app.router.add_get("/metrics", prometheus)
-    app.router.add_get("/", index)
+    add_ui_routes(app, proc)  # the web UI at /, its data calls under /ui/
     return app
 
 
