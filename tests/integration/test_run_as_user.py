@@ -19,8 +19,10 @@ import pytest
 from recorder import connected, sandbox_of, task
 
 from corral.agent.cgroups import unavailable
+from corral.resources import scalars
 from corral.testing import LocalCluster
-from corral.wire.tasks import TaskInfo
+from corral.wire.base import ID
+from corral.wire.tasks import CommandInfo, ExecutorInfo, HealthCheck, TaskInfo
 
 pytestmark = [
     pytest.mark.integration,
@@ -198,3 +200,59 @@ async def test_corral_run_user_sets_the_commands_user(
     text = out.decode()
     assert proc.returncode == 0, text
     assert account.pw_name in text.split() and str(account.pw_uid) in text.split(), text
+
+
+@pytest.mark.parametrize("which", ["process", "linux"])
+async def test_a_tasks_command_check_runs_as_its_user(
+    which: str, account: pwd.struct_passwd, request: pytest.FixtureRequest
+) -> None:
+    c: LocalCluster = request.getfixturevalue(which)
+    tid = f"checked-{which}"
+    async with connected(c.master) as (driver, rec):
+        offer = await rec.next_offer()
+        info = task(tid, offer, "sleep 30")
+        assert info.command is not None
+        info.command.user = account.pw_name
+        probe = f'test "$(id -u)" = {account.pw_uid} && test "$USER" = {account.pw_name}'
+        info.health_check = HealthCheck(
+            type="COMMAND",
+            command=CommandInfo(value=probe),
+            delay_seconds=0,
+            interval_seconds=0.2,
+            timeout_seconds=5,
+        )
+        await driver.launch([offer.id.value], [info])
+        first = await rec.wait_for(
+            lambda: next(
+                (u for u in rec.updates if u.task_id.value == tid and u.healthy is not None), None
+            ),
+            20,
+            f"{tid}'s first health verdict",
+        )
+        assert first.healthy is True, first.message
+        await driver.kill(tid)
+        await rec.wait_state(tid, "TASK_KILLED")
+
+
+async def test_a_custom_executor_runs_as_its_commands_user(
+    process: LocalCluster, account: pwd.struct_passwd
+) -> None:
+    async with connected(process.master) as (driver, rec):
+        offer = await rec.next_offer()
+        executor = ExecutorInfo(
+            executor_id=ID("as-user-executor"),
+            command=CommandInfo(value="id -u; echo $USER", user=account.pw_name),
+            resources=scalars(cpus=0.1, mem=32).to_wire(),
+        )
+        info = TaskInfo(
+            name="t",
+            task_id=ID("executor-task"),
+            agent_id=offer.agent_id,
+            resources=scalars(cpus=0.1, mem=32).to_wire(),
+            executor=executor,
+        )
+        await driver.launch([offer.id.value], [info])
+        await rec.wait_state("executor-task", "TASK_FAILED")  # it exits without a word
+        sandbox = Path(sandbox_of(process, "executor-task"))
+        assert (sandbox / "stdout").read_text().split() == [str(account.pw_uid), account.pw_name]
+        assert (sandbox / "stdout").stat().st_uid == account.pw_uid

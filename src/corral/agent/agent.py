@@ -403,15 +403,16 @@ class Agent:
 
     def launch(self, e: fx.LaunchContainer) -> None:
         try:
-            user = self.run_as(e)
+            user = self.os_user_for(e.command.user, e.framework.user)
         except UserError as exc:
             self.feed(ev.ContainerLaunchFailed(e.container_id, str(exc)))
             return
         self.spawn(self.containerizers.launch(self.launch_spec(e, user)))
 
-    def run_as(self, e: fx.LaunchContainer) -> OsUser | None:
-        """The user a container runs as (None: the agent's); UserError naming it if none."""
-        asked = requested_user(e.command.user, e.framework.user)
+    def os_user_for(self, command_user: str | None, framework_user: str) -> OsUser | None:
+        """The user a container (or a task's command check) runs as; None: the agent's.
+        UserError, naming the user, when it cannot."""
+        asked = requested_user(command_user, framework_user)
         name = run_as(asked, self.switch_user, self.user, self.is_root)
         return resolve(name) if name is not None else None
 
