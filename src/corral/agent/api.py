@@ -17,6 +17,7 @@ from corral.agent.agent import Agent
 from corral.agent.core.events import ExecutorDisconnected, ExecutorMessage, ExecutorUpdate
 from corral.agent.core.events import ExecutorSubscribed as CoreExecutorSubscribed
 from corral.agent.core.state import ExecutorEntry, FrameworkEntry, TaskEntry
+from corral.agent.executor_auth import check as check_token
 from corral.agent.sandbox import confine, within
 from corral.agent.usage import container_usage
 from corral.resources import from_wire
@@ -70,6 +71,9 @@ class AgentAPI:
         call = await read_call(request, ExecutorCall, "executor::Call")
         if isinstance(call, web.Response):
             return call
+        refused = self._authenticate(request, call)
+        if refused is not None:
+            return refused
         agent = self.agent
         fw = agent.frameworks.get(call.framework_id.value)
         if fw is None:
@@ -115,6 +119,22 @@ class AgentAPI:
         if call.type == "HEARTBEAT":
             return web.Response(status=202)
         return error(400, f"Failed to validate executor::Call: unknown call type {call.type!r}")
+
+    def _authenticate(self, request: web.Request, call: ExecutorCall) -> web.Response | None:
+        """With --authenticate-http-executors: 401/403 unless the call carries the token of
+        the executor it claims to be (executor_auth.py)."""
+        agent = self.agent
+        if agent.executor_key is None:
+            return None
+        fid, eid = call.framework_id.value, call.executor_id.value
+        fw = agent.frameworks.get(fid)
+        ex = fw.executors.get(eid) if fw is not None else None
+        expected = agent.executor_token(fid, eid, ex.container_id) if ex is not None else None
+        claimed = f"executor {eid!r} of framework {fid!r}"
+        refusal = check_token(request.headers.get("Authorization"), expected, claimed)
+        if refusal is None:
+            return None
+        return web.Response(status=refusal.status, text=refusal.message, headers=refusal.headers)
 
     async def _subscribe(
         self, request: web.Request, ex: ExecutorEntry, known: set[str]
@@ -356,6 +376,8 @@ def agent_flags(agent: Agent) -> dict[str, str]:
         "work_dir": str(agent.config.work_dir),
         "port": str(agent.config.port),
         "containerizers": ",".join(agent.containerizers.names()),
+        "switch_user": str(agent.switch_user).lower(),
+        "authenticate_http_executors": str(agent.executor_key is not None).lower(),
     }
 
 

@@ -85,8 +85,11 @@ def create_kwargs(
     name: str,
     labels: dict[str, str],
     hard_cpu_limit: bool = False,
+    user: str | None = None,
 ) -> dict[str, Any]:
-    """The arguments of ``containers.create`` for a task (pure; raises LaunchError)."""
+    """The arguments of ``containers.create`` for a task (pure; raises LaunchError).
+    ``user``: run the container's process as this user (``uid:gid``, as docker's ``--user``
+    takes it; the sandbox mounted at /mnt/mesos/sandbox is owned by it)."""
     res: Resources = from_wire(info.resources)
     network = NETWORKS.get((docker.network or "HOST").upper())
     if network is None:
@@ -153,6 +156,8 @@ def create_kwargs(
         kwargs["command"] = command
     if ports:
         kwargs["ports"] = ports
+    if user:
+        kwargs["user"] = user
     if docker.privileged:
         kwargs["privileged"] = True
     if ci.hostname:

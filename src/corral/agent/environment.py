@@ -5,10 +5,13 @@ from __future__ import annotations
 from collections.abc import Mapping
 from pathlib import Path
 
+from corral.agent.users import OsUser
 from corral.resources import from_wire
 from corral.wire import secrets
 from corral.wire.common import FrameworkInfo
 from corral.wire.tasks import CommandInfo, ExecutorInfo, KillPolicy, TaskInfo
+
+EXECUTOR_TOKEN_ENV = "MESOS_EXECUTOR_AUTHENTICATION_TOKEN"
 
 
 def command_argv(value: str, shell: bool, arguments: list[str]) -> tuple[str, list[str]]:
@@ -46,9 +49,19 @@ def environment(
     hostname: str,
     ip: str,
     shutdown_grace: float,
+    user: OsUser | None = None,
+    executor_token: str = "",
 ) -> dict[str, str]:
-    """Mesos's executor environment, the task's ports, then CommandInfo.environment last."""
+    """Mesos's executor environment, the task's ports, then CommandInfo.environment last.
+
+    ``user``: the container runs as that user, so ``USER``, ``LOGNAME`` and ``HOME`` are its
+    own, not the agent's. ``executor_token``: a custom executor's token for the executor API
+    (``MESOS_EXECUTOR_AUTHENTICATION_TOKEN``, as in Mesos)."""
     env = dict(base)
+    if user is not None:
+        env.update(USER=user.name, LOGNAME=user.name, HOME=user.home)
+    if executor_token:
+        env[EXECUTOR_TOKEN_ENV] = executor_token
     fid = framework.id.value if framework.id else ""
     env.update(
         MESOS_SANDBOX=str(sandbox),

@@ -9,7 +9,8 @@ own process. Tasks of custom executors are the executor's business, as in Mesos.
   containerizer they run inside the task's namespaces (``nsenter --all`` into the task's
   process: its mount and root filesystem, pid, network, ipc and uts namespaces, its working
   directory), as Mesos does; under the process containerizer, and for docker tasks, they run
-  next to the task, in its sandbox.
+  next to the task, in its sandbox. A task that runs as a user of its own (``users.py``) is
+  checked as that user (``nsenter --setuid/--setgid``, or ``setpriv`` outside namespaces).
 
 The agent core says when to start and stop probing a task (``StartProbes``, ``StopProbes``,
 from ``agent/core/probes.py``); the verdicts go back to it as events (``HealthResult``,
@@ -34,6 +35,7 @@ import aiohttp
 from corral.agent.core import events as ev
 from corral.agent.environment import command_argv, environment
 from corral.agent.namespaces import SANDBOX
+from corral.agent.users import UserError
 from corral.health import policy as hp
 from corral.wire.tasks import CheckStatusInfo, is_terminal
 
@@ -205,6 +207,12 @@ class HealthChecks:
         if fw is None:
             return hp.ProbeResult(ok=False, detail="the task's framework is gone")
         agent = self.agent
+        try:  # a task's checks run as the task does
+            user = agent.os_user_for(
+                task.info.command.user if task.info.command else None, fw.info.user
+            )
+        except UserError as exc:
+            return hp.ProbeResult(ok=False, detail=str(exc))
         env = environment(
             base=os.environ,
             framework=fw.info,
@@ -217,6 +225,7 @@ class HealthChecks:
             hostname=agent.hostname,
             ip=agent.config.ip,
             shutdown_grace=agent.config.executor_shutdown_grace_period,
+            user=user,
         )
         for var in command.environment.variables if command.environment else []:
             if var.value is not None:
@@ -230,7 +239,25 @@ class HealthChecks:
                 env["MESOS_SANDBOX"] = SANDBOX
             # --root/--wd without a value: the task's own root and working directory.
             assert self._nsenter is not None
-            args = [self._nsenter, f"--target={task.pid}", "--all", "--root", "--wd", "--", *args]
+            ids = [f"--setuid={user.uid}", f"--setgid={user.gid}"] if user is not None else []
+            args = [
+                self._nsenter,
+                f"--target={task.pid}",
+                "--all",
+                "--root",
+                "--wd",
+                *ids,
+                "--",
+                *args,
+            ]
+        elif user is not None:
+            # (uvloop's subprocesses cannot change credentials themselves.)
+            setpriv = shutil.which("setpriv")
+            if setpriv is None:
+                return hp.ProbeResult(ok=False, detail="a check as another user needs setpriv")
+            groups = ",".join(str(g) for g in user.groups) or str(user.gid)
+            ids = [f"--reuid={user.uid}", f"--regid={user.gid}", f"--groups={groups}"]
+            args = [setpriv, *ids, "--", *args]
         started = time.monotonic()
         proc = await asyncio.create_subprocess_exec(
             *args,

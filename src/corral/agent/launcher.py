@@ -24,8 +24,9 @@ from pathlib import Path
 from corral.agent import launcher_protocol as p
 from corral.agent import rlimits
 from corral.agent.cgroups import Cgroups, CgroupsV1, ContainerCgroups, Limits, remove_idle_pool
-from corral.agent.namespaces import SANDBOX, Namespaces
+from corral.agent.namespaces import SANDBOX, Namespaces, resolve_program
 from corral.agent.portmap import PortMap, bind_ports
+from corral.agent.spawn_as import spawn_as
 
 SOCKET_NAME = "launcher.sock"
 POOL_MAX = 64  # idle cgroups kept for reuse
@@ -167,7 +168,12 @@ class Launcher:
                 rootfs=req.rootfs,
                 sandbox=req.cwd,
                 scratch=scratch,
+                creds=_credentials(req),
             )
+        creds = _credentials(req)
+        if creds is not None:
+            program = resolve_program(path, os.environ.get("PATH", os.defpath))
+            return spawn_as(program, argv, req.env, actions, *creds), None
         return os.posix_spawnp(path, argv, req.env, file_actions=actions, setsid=True), None
 
     def _map_ports(self, cid: str, net_fd: int, listeners: list[socket.socket]) -> None:
@@ -347,6 +353,13 @@ class Launcher:
                 self.exited.pop(cid, None)
         elif isinstance(req, p.ShutdownRequest):
             asyncio.get_running_loop().create_task(self.shutdown(req.grace))
+
+
+def _credentials(req: p.LaunchRequest) -> tuple[int, int, list[int]] | None:
+    """(uid, gid, groups) a launch asks to run as; None: as the launcher's own user."""
+    if req.uid is None:
+        return None
+    return req.uid, req.gid if req.gid is not None else req.uid, list(req.groups)
 
 
 def _handles_sigterm(pid: int) -> bool:

@@ -39,6 +39,10 @@ class LaunchRequest(msgspec.Struct, tag="launch", tag_field="op", omit_defaults=
     map_ip: str = ""  # the host address they are listened on (the agent's --ip)
     rootfs: str = ""  # with namespaces: the image's root filesystem (the sandbox is mounted in it)
     rlimits: list[RLimit] = []  # resource limits of the spawned process
+    # Run as this uid, primary gid and supplementary groups (None: as the launcher's user).
+    uid: int | None = None
+    gid: int | None = None
+    groups: list[int] = []
 
 
 class KillRequest(msgspec.Struct, tag="kill", tag_field="op", omit_defaults=True):

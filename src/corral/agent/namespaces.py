@@ -33,6 +33,8 @@ from collections.abc import Iterator, Sequence
 from pathlib import Path
 from typing import Any
 
+from corral.agent.spawn_as import spawn_as
+
 CLONE_NEWNS = 0x00020000
 CLONE_NEWUTS = 0x04000000
 CLONE_NEWIPC = 0x08000000
@@ -42,6 +44,7 @@ MS_BIND = 0x1000
 MS_REC = 0x4000
 MS_PRIVATE = 1 << 18
 MNT_DETACH = 2
+MS_NOSUID, MS_NODEV, MS_NOEXEC = 2, 4, 8
 SYS_PIVOT_ROOT = 155  # x86-64; images need corral-nsinit, which is x86-64 too
 SANDBOX = "/mnt/mesos/sandbox"  # where a task with an image finds its sandbox, as in Mesos
 NSINIT_IN_ROOT = "/mnt/mesos/nsinit"
@@ -186,11 +189,16 @@ class Namespaces:
         rootfs: str = "",
         sandbox: str = "",
         scratch: Path | None = None,
+        creds: tuple[int, int, list[int]] | None = None,
     ) -> tuple[int, int | None]:
         """posix_spawn ``path`` in new namespaces: its host pid, and with ``net`` a descriptor
         of its network namespace (the caller closes it). With ``rootfs``, the task's
         root is an overlay of that tree (writes go to ``scratch``) with ``sandbox`` mounted at
         /mnt/mesos/sandbox, its working directory (file actions name paths inside it).
+
+        With ``creds`` (uid, gid, groups) the task runs as that user: the launcher forks
+        (``spawn_as``), and the child mounts the task's /proc as root, then drops to the user
+        and executes the task itself (no corral-nsinit), still as pid 1.
 
         Raises OSError (naming the step) when a namespace cannot be made or the spawn fails.
         """
@@ -207,6 +215,14 @@ class Namespaces:
             else:
                 # As posix_spawnp would find it: nsinit executes it without a PATH search.
                 path = resolve_program(path, os.environ.get("PATH", os.defpath))
+            if creds is not None:
+                try:
+                    pid = spawn_as(path, argv, env, file_actions, *creds, before=self._own_proc)
+                except BaseException:
+                    if net_fd is not None:
+                        os.close(net_fd)
+                    raise
+                return pid, net_fd
             if self.helper is not None:
                 args = [*wrapper, path, *argv]  # nsinit PROGRAM ARGV0 ARG...
             else:
@@ -218,6 +234,21 @@ class Namespaces:
                     os.close(net_fd)
                 raise
             return pid, net_fd
+
+    def _own_proc(self) -> None:
+        """In a forked child, pid 1 of the task's pid namespace and still root: give it a
+        mount namespace of its own if the launcher did not (unshare's fallback) and mount
+        the /proc of its pid namespace, as corral-nsinit does."""
+        libc = self._libc
+        if not self.flags & CLONE_NEWNS and (
+            libc.unshare(CLONE_NEWNS) != 0
+            or libc.mount(None, b"/", None, MS_REC | MS_PRIVATE, None) != 0
+        ):
+            err = ctypes.get_errno()
+            raise OSError(err, f"make the task's mount namespace: {os.strerror(err)}")
+        if libc.mount(b"proc", b"/proc", b"proc", MS_NOSUID | MS_NODEV | MS_NOEXEC, None) != 0:
+            err = ctypes.get_errno()
+            raise OSError(err, f"mount /proc for the task's pid namespace: {os.strerror(err)}")
 
     def socket_in(self, net_fd: int) -> socket.socket:
         """A new TCP socket in the network namespace ``net_fd`` (it stays there)."""

@@ -204,6 +204,18 @@ def agent(
         "--recover",
         help="'reconnect': re-adopt tasks an earlier agent run left; 'cleanup': kill them.",
     ),
+    switch_user: bool | None = typer.Option(
+        None,
+        "--switch-user/--no-switch-user",
+        help="Run each task as the user it names (CommandInfo.user, else FrameworkInfo.user); "
+        "off: as the agent's user. Default: on when the agent runs as root.",
+    ),
+    authenticate_http_executors: bool = typer.Option(
+        False,
+        "--authenticate-http-executors",
+        help="Executors must send the token the agent gives each one "
+        "(MESOS_EXECUTOR_AUTHENTICATION_TOKEN) on the executor API; pymesos executors do not.",
+    ),
     log_level: str = typer.Option("info", "--log-level"),
 ) -> None:
     """Run an agent."""
@@ -290,6 +302,8 @@ def agent(
         usage_report_interval=usage_report_interval,
         isolation=isolators,
         images_dir=images_dir.absolute() if images_dir else None,
+        switch_user=switch_user,
+        authenticate_http_executors=authenticate_http_executors,
     )
     _run(run_agent(config))
 

@@ -91,6 +91,12 @@ def run(
     force_pull: bool = typer.Option(
         False, "--force-pull", help="With --docker-image: pull the image even if it is local."
     ),
+    user: str = typer.Option(
+        "",
+        "--user",
+        help="Run the command as this OS user of the agent (CommandInfo.user; default: "
+        "the framework's user, yours).",
+    ),
 ) -> None:
     """Run a command (or --count copies) on the cluster, showing its output; exit with its
     exit code."""
@@ -131,6 +137,8 @@ def run(
         fail(f"--docker-network: expected host, bridge or none, got {docker_network!r}")
     if not docker_image and (force_pull or docker_network.lower() != "host"):
         fail("--force-pull and --docker-network need --docker-image")
+    if user != user.strip() or any(c in user for c in ":/\n"):
+        fail(f"--user: not a user name: {user!r}")
     if docker_image and (docker_image != docker_image.strip() or not docker_image.strip()):
         fail(f"--docker-image: not an image name: {docker_image!r}")
     address = resolve_master(master, keep_zk=True)  # the driver follows failovers itself
@@ -164,6 +172,7 @@ def run(
         force_pull=force_pull,
         kill_policy=policy,
         health_check=health,
+        user=user or None,
     )
     single = count == 1 and not as_json
     progress = None

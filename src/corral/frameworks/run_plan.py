@@ -57,6 +57,7 @@ class RunSpec:
     force_pull: bool = False
     kill_policy: KillPolicy | None = None
     health_check: HealthCheck | None = None
+    user: str | None = None  # CommandInfo.user: the OS user the agent runs the command as
 
     def container(self) -> ContainerInfo | None:
         """The task's ContainerInfo when it runs in a docker image."""
@@ -214,6 +215,8 @@ def task_info(plan: RunPlan, task_id: str, agent_id: str, placed: Assignment) ->
     info.container = spec.container()
     info.kill_policy = spec.kill_policy
     info.health_check = spec.health_check
+    if spec.user and info.command is not None:
+        info.command.user = spec.user
     return info
 
 

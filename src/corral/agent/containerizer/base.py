@@ -14,6 +14,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Protocol
 
+from corral.agent.users import OsUser
 from corral.resources import Resources
 from corral.wire.common import FrameworkInfo
 from corral.wire.tasks import CommandInfo, ContainerInfo, ExecutorInfo, TaskInfo
@@ -63,6 +64,9 @@ class LaunchSpec:
     executor: ExecutorInfo | None = None
     # Asked before a slow launch step commits (a docker pull): the task was killed meanwhile.
     kill_requested: Callable[[], bool] = field(default=lambda: False)
+    # Run as this user (its sandbox is given to it first); None: as the agent's own user.
+    user: OsUser | None = None
+    executor_token: str = ""  # a custom executor's MESOS_EXECUTOR_AUTHENTICATION_TOKEN
 
     @property
     def container(self) -> ContainerInfo | None:

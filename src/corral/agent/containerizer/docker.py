@@ -217,6 +217,7 @@ class DockerContainerizer:
                 name=f"corral-{cid}",
                 labels=labels,
                 hard_cpu_limit=self.hard_cpu_limit,
+                user=f"{spec.user.uid}:{spec.user.gid}" if spec.user is not None else None,
             )
             timeout = self.pull_timeout
             try:

@@ -83,7 +83,10 @@ class LauncherContainerizer:
             hostname=spec.agent.hostname,
             ip=spec.agent.ip,
             shutdown_grace=spec.shutdown_grace,
+            user=spec.user,
+            executor_token=spec.executor_token,
         )
+        user = spec.user
         self.active.add(spec.container_id)
         self.launcher.send(
             lp.LaunchRequest(
@@ -101,6 +104,9 @@ class LauncherContainerizer:
                 map_ip=spec.agent.ip,
                 rootfs=opts.rootfs,
                 rlimits=opts.rlimits,
+                uid=user.uid if user else None,
+                gid=user.gid if user else None,
+                groups=list(user.groups) if user else [],
             )
         )
 

@@ -9,6 +9,7 @@ a container is.
 
 from __future__ import annotations
 
+import asyncio
 import logging
 from collections.abc import Collection, Mapping
 from typing import Literal
@@ -33,6 +34,7 @@ from corral.agent.containerizer.linux import LinuxContainerizer
 from corral.agent.containerizer.process import ProcessContainerizer
 from corral.agent.docker_spec import default_endpoint
 from corral.agent.launcher_client import LauncherClient
+from corral.agent.users import give_sandbox
 from corral.resources import Resources
 from corral.wire.tasks import ContainerInfo
 
@@ -149,6 +151,13 @@ class Router:
             self.deliver(LaunchFailed(spec.container_id, message))
             return
         self.owners[spec.container_id] = c
+        if spec.user is not None:
+            try:  # fetched files, stdout and stderr: the task's own
+                await asyncio.to_thread(give_sandbox, spec.sandbox, spec.user)
+            except OSError as exc:
+                message = f"Failed to give the sandbox to user {spec.user.name!r}: {exc}"
+                self.deliver(LaunchFailed(spec.container_id, message))
+                return
         await c.launch(spec)
 
     def kill(self, container_id: str, grace: float) -> None:
