@@ -26,7 +26,7 @@ from corral.testing import LocalCluster, free_port, http_json, wait_until
 ROOT = Path(__file__).resolve().parent.parent
 CHROMIUM = "/usr/bin/chromium"
 TICKER = (
-    f"{sys.executable} -u -c 'import itertools, time\\n"
+    f"{sys.executable} -u -c 'import itertools, time\n"
     "for i in itertools.count(): print(f\"serving request {i}\"); time.sleep(0.5)'"
 )
 
@@ -48,7 +48,7 @@ def main() -> None:
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     p.add_argument("--out", default=str(ROOT / "docs" / "screenshots"))
     p.add_argument("--width", type=int, default=1100)
-    p.add_argument("--height", type=int, default=640)
+    p.add_argument("--height", type=int, default=700)
     args = p.parse_args()
     out = Path(args.out)
     out.mkdir(parents=True, exist_ok=True)
@@ -80,7 +80,7 @@ def main() -> None:
                 page.wait_for_selector(ready)
                 page.wait_for_timeout(600)  # one more refresh, so the numbers are settled
                 path = out / f"{name}.png"
-                page.screenshot(path=str(path))
+                page.screenshot(path=str(path), full_page=True)
                 print(f"{path} {path.stat().st_size // 1024} KB")
 
             shot("dashboard", "/", "#charts svg polyline")
@@ -90,10 +90,10 @@ def main() -> None:
             shot("tasks", "/tasks", "#tasks-table tbody tr")
             page.goto(f"{base}/#/tasks/{task['framework_id']}/{task['id']}")
             page.wait_for_function(
-                "document.querySelector('#file-view').textContent.includes('serving')"
+                "(document.querySelector('#file-view')?.textContent || '').includes('serving')"
             )
             page.wait_for_timeout(1500)
-            page.screenshot(path=str(out / "task.png"))
+            page.screenshot(path=str(out / "task.png"), full_page=True)
             print(out / "task.png")
             shot("offers", "/offers", "#offers-total")
             page.goto(f"{base}/#/events")
