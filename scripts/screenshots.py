@@ -27,7 +27,7 @@ ROOT = Path(__file__).resolve().parent.parent
 CHROMIUM = "/usr/bin/chromium"
 TICKER = (
     f"{sys.executable} -u -c 'import itertools, time\n"
-    "for i in itertools.count(): print(f\"serving request {i}\"); time.sleep(0.5)'"
+    'for i in itertools.count(): print(f"serving request {i}"); time.sleep(0.5)\''
 )
 
 

@@ -162,7 +162,9 @@ def test_task_page_history_and_live_stdout(cluster: LocalCluster, ui: Page) -> N
         "#statuses tbody tr td:nth-child(2)", "es => es.map(e => e.textContent)"
     )
     assert states[:2] == ["TASK_RUNNING", "TASK_STARTING"]
-    page.wait_for_function("(document.querySelector('#file-view')?.textContent || '').includes('tick-')")
+    page.wait_for_function(
+        "(document.querySelector('#file-view')?.textContent || '').includes('tick-')"
+    )
     assert page.locator("#files a[data-file=stdout]").count() == 1
 
     def last_tick() -> int:
