@@ -429,6 +429,75 @@ async function offers() {
   });
 }
 
+// RecordIO ("<length>\n<bytes>") read incrementally: chunks are kept in a list and copied
+// once per record; a record over BIG bytes (the SUBSCRIBED snapshot of a large cluster) is
+// not parsed (that would stall the page): its type and size are reported and its bytes dropped
+// as they arrive.
+class RecordIO {
+  constructor(onRecord) {
+    this.onRecord = onRecord; this.parts = []; this.have = 0; this.need = null;
+    this.skipping = 0; this.dec = new TextDecoder();
+  }
+  static BIG = 4 << 20;
+  push(chunk) {
+    this.parts.push(chunk); this.have += chunk.length;
+    for (;;) {
+      if (this.skipping > 0) {
+        const n = Math.min(this.skipping, this.have);
+        this.take(n, false); this.skipping -= n;
+        if (this.skipping > 0) return;
+      }
+      if (this.need === null) {
+        const nl = this.newline();
+        if (nl < 0) return;
+        this.need = Number(this.dec.decode(this.take(nl + 1, true)).trim());
+      }
+      if (this.need > RecordIO.BIG) {
+        if (this.have < 200) return;
+        const head = this.dec.decode(this.peek(200));
+        const type = (head.match(/"type"\s*:\s*"([A-Z_]+)"/) || [])[1] || "?";
+        this.onRecord({ type, too_big: this.need });
+        this.skipping = this.need; this.need = null;
+        continue;
+      }
+      if (this.have < this.need) return;
+      const bytes = this.take(this.need, true);
+      this.need = null;
+      this.onRecord(JSON.parse(this.dec.decode(bytes)));
+    }
+  }
+  newline() {
+    let off = 0;
+    for (const p of this.parts) {
+      const i = p.indexOf(10);
+      if (i >= 0) return off + i;
+      off += p.length;
+      if (off > 32) return -1;
+    }
+    return -1;
+  }
+  peek(n) {
+    const out = new Uint8Array(Math.min(n, this.have)); let off = 0;
+    for (const p of this.parts) {
+      if (off >= out.length) break;
+      const k = Math.min(p.length, out.length - off);
+      out.set(p.subarray(0, k), off); off += k;
+    }
+    return out;
+  }
+  take(n, keep) {
+    const out = keep ? new Uint8Array(n) : null; let off = 0;
+    while (off < n) {
+      const p = this.parts[0], k = Math.min(p.length, n - off);
+      if (out) out.set(p.subarray(0, k), off);
+      off += k;
+      if (k === p.length) this.parts.shift(); else this.parts[0] = p.subarray(k);
+    }
+    this.have -= n;
+    return out;
+  }
+}
+
 // The Events page: the operator API's SUBSCRIBE stream (RecordIO: "<length>\n<json>").
 function events() {
   const list = h("tbody", {});
@@ -452,6 +521,7 @@ function events() {
     else if (ev.framework_added) detail = ev.framework_added.framework.framework_info.name;
     else if (ev.framework_updated) detail = ev.framework_updated.framework.framework_info.name;
     else if (ev.framework_removed) detail = ev.framework_removed.framework_info.name;
+    else if (ev.too_big) detail = `${num(ev.too_big / 1048576, 1)} MB (the cluster's state; not shown)`;
     else if (ev.subscribed) detail = `snapshot: ${(ev.subscribed.get_state.get_tasks.tasks || []).length} tasks, ` +
       `${(ev.subscribed.get_state.get_agents.agents || []).length} agents`;
     list.prepend(h("tr", { class: "event", "data-type": ev.type },
@@ -466,21 +536,11 @@ function events() {
       if (!r.ok) throw new Error(`SUBSCRIBE: HTTP ${r.status} ${await r.text()}`);
       state.textContent = "connected";
       const reader = r.body.getReader();
-      const dec = new TextDecoder();
-      let buf = new Uint8Array(0);
+      const records = new RecordIO((rec) => show(rec));
       for (;;) {
         const { value, done } = await reader.read();
         if (done) break;
-        const joined = new Uint8Array(buf.length + value.length);
-        joined.set(buf); joined.set(value, buf.length); buf = joined;
-        for (;;) {
-          const nl = buf.indexOf(10);
-          if (nl < 0) break;
-          const len = Number(dec.decode(buf.subarray(0, nl)));
-          if (buf.length < nl + 1 + len) break;
-          show(JSON.parse(dec.decode(buf.subarray(nl + 1, nl + 1 + len))));
-          buf = buf.slice(nl + 1 + len);
-        }
+        records.push(value);
       }
       state.textContent = "stream ended";
     } catch (e) {
