@@ -56,8 +56,9 @@ function res(r) {
   return parts.join(", ");
 }
 function table(cols, rows, attrs) {
-  return h("table", attrs || {},
-    h("thead", {}, h("tr", {}, cols.map((c) => h("th", { class: c.num ? "num" : null }, c.title)))),
+  const head = cols.some((c) => c.title)
+    ? h("thead", {}, h("tr", {}, cols.map((c) => h("th", { class: c.num ? "num" : null }, c.title)))) : null;
+  return h("table", attrs || {}, head,
     h("tbody", {}, rows.map((r) => h("tr", {},
       cols.map((c) => h("td", { class: [c.num ? "num" : "", c.wrap ? "wrap" : ""].join(" ").trim() || null },
         c.cell(r)))))));
@@ -99,8 +100,11 @@ function chart(title, times, values, max, fmt) {
     s.append(svg("line", { x1: 0, x2: W, y1: H - P - f * (H - 2 * P), y2: H - P - f * (H - 2 * P), stroke: "#e2e5ec" }));
   }
   const top = Math.max(max || 0, ...values, 1e-9);
+  let span = "";
   if (times.length > 0) {
     const t1 = times[times.length - 1], t0 = Math.min(times[0], t1 - 60);
+    const clock = (t) => new Date(t * 1000).toLocaleTimeString([], { hour: "2-digit", minute: "2-digit" });
+    span = `${clock(t0)} – ${clock(t1)}, max ${fmt(top)}`;
     const x = (t) => ((t - t0) / Math.max(1, t1 - t0)) * W;
     const y = (v) => H - P - (v / top) * (H - 2 * P);
     const pts = times.map((t, i) => `${x(t).toFixed(1)},${y(values[i]).toFixed(1)}`);
@@ -109,7 +113,7 @@ function chart(title, times, values, max, fmt) {
   }
   const last = values.length ? values[values.length - 1] : 0;
   return h("div", { class: "chart" },
-    h("div", { class: "title" }, `${title}: ${fmt(last)}`), s);
+    h("div", { class: "title" }, `${title}: ${fmt(last)}`), s, h("div", { class: "axis" }, span));
 }
 
 // ------------------------------------------------------------------ pages
@@ -143,14 +147,15 @@ async function dashboard() {
           h("div", { class: "muted" }, `${d.frameworks.inactive} inactive, ${d.frameworks.completed} completed; ${d.offers} offers`)),
         h("div", { class: "card" }, h("div", { class: "label" }, "ZooKeeper"),
           h("div", { id: "zookeeper", class: zk.mode === "none" ? null : (zk.healthy ? "ok" : "bad") }, zkText))),
+      h("div", { class: "two" }, h("div", {},
       h("h2", {}, "Resources"),
       table([{ title: "" , cell: (k) => k },
              ...["total", "used", "offered", "idle"].map((c) => ({ title: c, num: true,
                cell: (k) => h("span", { id: `res-${k}-${c}` }, amount(k, d.resources[k][c])) }))],
-            kinds, { id: "resources" }),
+            kinds, { id: "resources" })), h("div", {},
       h("h2", {}, "Tasks by state"),
       table([{ title: "state", cell: (r) => stateSpan(r[0]) }, { title: "tasks", num: true, cell: (r) => h("span", { id: `tasks-${r[0]}` }, r[1]) }],
-            [...Object.entries(active).sort(), ...Object.entries(terminal).sort()], { id: "task-states" }),
+            [...Object.entries(active).sort(), ...Object.entries(terminal).sort()], { id: "task-states" }))),
       h("h2", {}, "Utilization, last hour"),
       h("div", { class: "charts", id: "charts" },
         ...kinds.map((k) => chart(`${k} used %`, hist.time, hist[`${k}_percent`], 100, (v) => `${num(v, 1)} %`)),
@@ -313,15 +318,16 @@ async function taskPage(fid, tid) {
   every(async (gen) => {
     const t = await getJSON(`/ui/api/tasks/${enc(fid)}/${enc(tid)}`);
     if (gen !== pageGen) return;
-    info.replaceChildren(
+    const stats = Object.entries(t.statistics || {});
+    info.replaceChildren(h("div", { class: "two" }, h("div", {},
       table([{ title: "", cell: (r) => r[0] }, { title: "", wrap: true, cell: (r) => r[1] }], [
         ["name", t.name], ["state", h("span", { id: "task-state", class: `st-${t.state}` }, t.state)],
         ["framework", `${t.framework} (${t.framework_id})`],
         ["agent", agentLink(t.agent_id, `${t.hostname || t.agent_id} (${t.agent_status})`)],
         ["role", t.role], ["resources", res(t.resources)], ["command", t.command],
         ["executor", t.executor_id || "(command executor)"], ["sandbox", t.sandbox],
-      ], { class: "kv" }),
-      h("h2", {}, "Status history"),
+      ], { class: "kv" })), h("div", {},
+      h("h2", { class: "first" }, "Status history"),
       table([
         { title: "time", cell: (s) => when(s.timestamp) },
         { title: "state", cell: (s) => stateSpan(s.state) },
@@ -330,9 +336,10 @@ async function taskPage(fid, tid) {
         { title: "message", wrap: true, cell: (s) => s.message },
         { title: "healthy", cell: (s) => s.healthy === null ? "" : String(s.healthy) },
       ], [...t.statuses].reverse(), { id: "statuses" }),
-      h("h2", {}, "Usage"),
-      t.statistics ? h("pre", { class: "json", id: "usage" }, JSON.stringify(t.statistics, null, 1)) : h("div", { class: "muted" }, "no usage reported"),
-      t.container ? [h("h2", {}, "Container"), h("pre", { class: "json" }, JSON.stringify(t.container, null, 1))] : null);
+      h("h2", {}, "Usage (last report)"),
+      stats.length ? table([{ title: "", cell: (r) => r[0] }, { title: "", num: true, cell: (r) => num(r[1]) }], stats, { class: "kv", id: "usage" })
+        : h("div", { class: "muted" }, "no usage reported yet"),
+      t.container ? [h("h2", {}, "Container"), h("pre", { class: "json" }, JSON.stringify(t.container, null, 1))] : null)));
     if (!sandboxStarted && t.agent_status !== "unreachable") {
       sandboxStarted = true;
       sandboxBrowser(sandbox, t.agent_id, t.sandbox);
@@ -354,14 +361,14 @@ function sandboxBrowser(box, agentId, root) {
     try { files = await getJSON(`${base}/browse?path=${enc(path)}`); }
     catch (e) { list.replaceChildren(h("div", { class: "err" }, e.message)); return; }
     const rows = files.map((f) => ({ ...f, name: f.path.split("/").pop(), dir: f.mode.startsWith("d") }));
-    list.replaceChildren(
+    list.replaceChildren(...[
       h("div", { class: "muted" }, path),
       path !== root ? h("a", { href: "#", onclick: (e) => { e.preventDefault(); browse(root); } }, "↑ sandbox root") : null,
       table([
         { title: "name", cell: (f) => h("a", { href: "#", "data-file": f.name, onclick: (e) => { e.preventDefault(); f.dir ? browse(f.path) : open(f); } }, f.dir ? `${f.name}/` : f.name) },
         { title: "size", num: true, cell: (f) => f.dir ? "" : String(f.size) },
         { title: "", cell: (f) => f.dir ? "" : h("a", { href: `${base}/download?path=${enc(f.path)}`, download: f.name }, "download") },
-      ], rows));
+      ], rows)].filter(Boolean));
     if (!tail) {
       const first = rows.find((f) => f.name === "stdout") || rows.find((f) => !f.dir);
       if (first) open(first);
@@ -422,6 +429,75 @@ async function offers() {
   });
 }
 
+// RecordIO ("<length>\n<bytes>") read incrementally: chunks are kept in a list and copied
+// once per record; a record over BIG bytes (the SUBSCRIBED snapshot of a large cluster) is
+// not parsed (that would stall the page): its type and size are reported and its bytes dropped
+// as they arrive.
+class RecordIO {
+  constructor(onRecord) {
+    this.onRecord = onRecord; this.parts = []; this.have = 0; this.need = null;
+    this.skipping = 0; this.dec = new TextDecoder();
+  }
+  static BIG = 4 << 20;
+  push(chunk) {
+    this.parts.push(chunk); this.have += chunk.length;
+    for (;;) {
+      if (this.skipping > 0) {
+        const n = Math.min(this.skipping, this.have);
+        this.take(n, false); this.skipping -= n;
+        if (this.skipping > 0) return;
+      }
+      if (this.need === null) {
+        const nl = this.newline();
+        if (nl < 0) return;
+        this.need = Number(this.dec.decode(this.take(nl + 1, true)).trim());
+      }
+      if (this.need > RecordIO.BIG) {
+        if (this.have < 200) return;
+        const head = this.dec.decode(this.peek(200));
+        const type = (head.match(/"type"\s*:\s*"([A-Z_]+)"/) || [])[1] || "?";
+        this.onRecord({ type, too_big: this.need });
+        this.skipping = this.need; this.need = null;
+        continue;
+      }
+      if (this.have < this.need) return;
+      const bytes = this.take(this.need, true);
+      this.need = null;
+      this.onRecord(JSON.parse(this.dec.decode(bytes)));
+    }
+  }
+  newline() {
+    let off = 0;
+    for (const p of this.parts) {
+      const i = p.indexOf(10);
+      if (i >= 0) return off + i;
+      off += p.length;
+      if (off > 32) return -1;
+    }
+    return -1;
+  }
+  peek(n) {
+    const out = new Uint8Array(Math.min(n, this.have)); let off = 0;
+    for (const p of this.parts) {
+      if (off >= out.length) break;
+      const k = Math.min(p.length, out.length - off);
+      out.set(p.subarray(0, k), off); off += k;
+    }
+    return out;
+  }
+  take(n, keep) {
+    const out = keep ? new Uint8Array(n) : null; let off = 0;
+    while (off < n) {
+      const p = this.parts[0], k = Math.min(p.length, n - off);
+      if (out) out.set(p.subarray(0, k), off);
+      off += k;
+      if (k === p.length) this.parts.shift(); else this.parts[0] = p.subarray(k);
+    }
+    this.have -= n;
+    return out;
+  }
+}
+
 // The Events page: the operator API's SUBSCRIBE stream (RecordIO: "<length>\n<json>").
 function events() {
   const list = h("tbody", {});
@@ -445,6 +521,7 @@ function events() {
     else if (ev.framework_added) detail = ev.framework_added.framework.framework_info.name;
     else if (ev.framework_updated) detail = ev.framework_updated.framework.framework_info.name;
     else if (ev.framework_removed) detail = ev.framework_removed.framework_info.name;
+    else if (ev.too_big) detail = `${num(ev.too_big / 1048576, 1)} MB (the cluster's state; not shown)`;
     else if (ev.subscribed) detail = `snapshot: ${(ev.subscribed.get_state.get_tasks.tasks || []).length} tasks, ` +
       `${(ev.subscribed.get_state.get_agents.agents || []).length} agents`;
     list.prepend(h("tr", { class: "event", "data-type": ev.type },
@@ -459,21 +536,11 @@ function events() {
       if (!r.ok) throw new Error(`SUBSCRIBE: HTTP ${r.status} ${await r.text()}`);
       state.textContent = "connected";
       const reader = r.body.getReader();
-      const dec = new TextDecoder();
-      let buf = new Uint8Array(0);
+      const records = new RecordIO((rec) => show(rec));
       for (;;) {
         const { value, done } = await reader.read();
         if (done) break;
-        const joined = new Uint8Array(buf.length + value.length);
-        joined.set(buf); joined.set(value, buf.length); buf = joined;
-        for (;;) {
-          const nl = buf.indexOf(10);
-          if (nl < 0) break;
-          const len = Number(dec.decode(buf.subarray(0, nl)));
-          if (buf.length < nl + 1 + len) break;
-          show(JSON.parse(dec.decode(buf.subarray(nl + 1, nl + 1 + len))));
-          buf = buf.slice(nl + 1 + len);
-        }
+        records.push(value);
       }
       state.textContent = "stream ended";
     } catch (e) {
