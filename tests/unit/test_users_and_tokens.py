@@ -13,7 +13,7 @@ from corral.agent import executor_auth as ea
 from corral.agent.docker_spec import container_info, create_kwargs
 from corral.agent.environment import EXECUTOR_TOKEN_ENV, environment
 from corral.agent.spawn_as import spawn_as
-from corral.agent.users import OsUser, UserError, requested_user, resolve, run_as
+from corral.agent.users import OsUser, Switching, UserError, requested_user, resolve, run_as
 from corral.resources import parse
 from corral.wire.base import ID
 from corral.wire.codec import convert
@@ -158,3 +158,18 @@ def test_spawn_as_runs_the_program_and_reports_what_failed(tmp_path: Path) -> No
     with pytest.raises(OSError, match="cannot open /no/such/dir/out"):
         bad = [(os.POSIX_SPAWN_OPEN, 1, "/no/such/dir/out", os.O_WRONLY | os.O_CREAT, 0o644)]
         spawn_as("/bin/true", ["true"], {}, bad, uid, gid, groups)
+
+
+def test_switching_picks_the_commands_user_and_resolves_it() -> None:
+    on = Switching(switch_user=True, agent_user="root", agent_is_root=True)
+    assert on.user_for(None, "root") is None and on.user_for("", "") is None
+    with pytest.raises(UserError, match="'no-such-user-xyz'"):
+        on.user_for("no-such-user-xyz", "root")
+    off = Switching(switch_user=False, agent_user="root", agent_is_root=True)
+    assert off.user_for("no-such-user-xyz", "root") is None  # never looked up
+    assert Switching.here(False).switch_user is False
+    assert Switching.here(None).switch_user is (os.geteuid() == 0)
+
+
+def test_executor_tokens_are_the_keys() -> None:
+    assert ea.ExecutorTokens(KEY).of("fw", "ex", "c1") == ea.token_for(KEY, "fw", "ex", "c1")
