@@ -173,3 +173,28 @@ def test_switching_picks_the_commands_user_and_resolves_it() -> None:
 
 def test_executor_tokens_are_the_keys() -> None:
     assert ea.ExecutorTokens(KEY).of("fw", "ex", "c1") == ea.token_for(KEY, "fw", "ex", "c1")
+
+
+@pytest.mark.skipif(os.geteuid() != 0, reason="spawning as another user needs root")
+def test_spawn_as_opens_the_output_as_the_user_so_a_planted_link_leads_nowhere(
+    tmp_path: Path,
+) -> None:
+    import pwd
+
+    nobody = pwd.getpwnam("nobody")
+    precious = tmp_path / "precious"
+    precious.write_text("root's\n")
+    sandbox = tmp_path / "sandbox"
+    sandbox.mkdir()
+    os.chown(sandbox, nobody.pw_uid, nobody.pw_gid)
+    (sandbox / "stdout").symlink_to(precious)  # as if the user had put it there
+    flags = os.O_WRONLY | os.O_CREAT | os.O_APPEND
+    actions = [(os.POSIX_SPAWN_OPEN, 1, str(sandbox / "stdout"), flags, 0o644)]
+    cwd = os.getcwd()
+    os.chdir(sandbox)
+    try:
+        with pytest.raises(OSError, match=r"cannot open .*Permission denied"):
+            spawn_as("/bin/echo", ["echo", "x"], {}, actions, nobody.pw_uid, nobody.pw_gid, [])
+    finally:
+        os.chdir(cwd)
+    assert precious.read_text() == "root's\n"
