@@ -17,12 +17,14 @@ from pathlib import Path
 
 import pytest
 from recorder import connected, sandbox_of, task
+from test_isolation import busybox_rootfs
 
 from corral.agent.cgroups import unavailable
 from corral.resources import scalars
 from corral.testing import LocalCluster
 from corral.wire.base import ID
-from corral.wire.tasks import CommandInfo, ExecutorInfo, HealthCheck, TaskInfo
+from corral.wire.codec import convert
+from corral.wire.tasks import CommandInfo, ContainerInfo, ExecutorInfo, HealthCheck, TaskInfo
 
 pytestmark = [
     pytest.mark.integration,
@@ -82,7 +84,14 @@ def linux(work_root: Path) -> Iterator[LocalCluster]:
     why = unavailable()
     if why:
         pytest.skip(f"no cgroups here: {why}")
-    with cluster(work_root, "linux", ["--containerizers", "linux"]) as c:
+    images = work_root / "images"
+    images.mkdir()
+    try:
+        busybox_rootfs(images / "busybox")
+    except pytest.skip.Exception:
+        shutil.rmtree(images / "busybox", ignore_errors=True)  # the image test skips itself
+    flags = ["--containerizers", "linux", "--images-dir", str(images)]
+    with cluster(work_root, "linux", flags) as c:
         yield c
 
 
@@ -256,3 +265,51 @@ async def test_a_custom_executor_runs_as_its_commands_user(
         sandbox = Path(sandbox_of(process, "executor-task"))
         assert (sandbox / "stdout").read_text().split() == [str(account.pw_uid), account.pw_name]
         assert (sandbox / "stdout").stat().st_uid == account.pw_uid
+
+
+async def test_a_task_in_an_image_runs_as_its_user(
+    linux: LocalCluster, account: pwd.struct_passwd, work_root: Path
+) -> None:
+    if not (work_root / "images" / "busybox").is_dir():
+        pytest.skip("needs busybox-static (apt-get install busybox-static)")
+
+    def make(offer: object) -> TaskInfo:
+        info = task("image-as-user", offer, "id -u; id -g; echo $$; touch /mnt/mesos/sandbox/mine")  # type: ignore[arg-type]
+        assert info.command is not None
+        info.command.user = account.pw_name
+        image = {"type": "APPC", "appc": {"name": "busybox"}}
+        info.container = convert({"type": "MESOS", "mesos": {"image": image}}, ContainerInfo)
+        return info
+
+    tid, status = await run_one(linux, make)
+    assert status.state == "TASK_FINISHED", status.message  # type: ignore[attr-defined]
+    sandbox = Path(sandbox_of(linux, tid))
+    out = (sandbox / "stdout").read_text().split()
+    assert out == [str(account.pw_uid), str(account.pw_gid), "1"]
+    assert (sandbox / "mine").stat().st_uid == account.pw_uid
+
+
+async def test_a_task_cannot_write_into_another_users_sandbox(
+    process: LocalCluster, account: pwd.struct_passwd
+) -> None:
+    def owner(offer: object) -> TaskInfo:
+        info = task("owner", offer, "echo mine > kept")  # type: ignore[arg-type]
+        assert info.command is not None
+        info.command.user = account.pw_name
+        return info
+
+    tid, status = await run_one(process, owner)
+    assert status.state == "TASK_FINISHED", status.message  # type: ignore[attr-defined]
+    theirs = Path(sandbox_of(process, tid))
+
+    def intruder(offer: object) -> TaskInfo:
+        attempt = f"echo x > {theirs}/intruder || echo x >> {theirs}/kept || exit 3"
+        info = task("intruder", offer, attempt)  # type: ignore[arg-type]
+        assert info.command is not None
+        info.command.user = "nobody"
+        return info
+
+    _, status = await run_one(process, intruder)
+    assert status.state == "TASK_FAILED"  # type: ignore[attr-defined]
+    assert status.message == "Command exited with status 3"  # type: ignore[attr-defined]
+    assert not (theirs / "intruder").exists() and (theirs / "kept").read_text() == "mine\n"

@@ -13,7 +13,6 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-import os
 import socket
 import time
 from collections import deque
@@ -41,7 +40,7 @@ from corral.agent.core.state import (
     TaskEntry,
 )
 from corral.agent.disk import DiskWatcher
-from corral.agent.executor_auth import load_key, token_for
+from corral.agent.executor_auth import ExecutorTokens, load_key
 from corral.agent.health_checks import HealthChecks
 from corral.agent.journal import Journal
 from corral.agent.launcher_client import LauncherClient
@@ -54,7 +53,7 @@ from corral.agent.status_updates import (
     replay,
 )
 from corral.agent.usage import container_usage
-from corral.agent.users import OsUser, UserError, agent_user, requested_user, resolve, run_as
+from corral.agent.users import OsUser, Switching, UserError
 from corral.resources import Resources, from_wire
 from corral.transport.streaming import EventStream
 from corral.wire import agent as msg
@@ -199,14 +198,11 @@ class Agent:
         self.loops: list[asyncio.Task[None]] = []
         self.session: aiohttp.ClientSession | None = None  # for fetching URIs
         self.health = HealthChecks(self)  # probes the health checks and checks of its tasks
-        self.user = agent_user()
-        self.is_root = os.geteuid() == 0
-        switch = config.switch_user
-        self.switch_user = self.is_root if switch is None else switch
-        # The key of executor tokens (executor_auth.py); None: the executor API is open.
-        self.executor_key: bytes | None = None
+        self.users = Switching.here(config.switch_user)  # as whom containers run
+        # Executor tokens (executor_auth.py); None: the executor API is open.
+        self.executor_tokens: ExecutorTokens | None = None
         if config.authenticate_http_executors:
-            self.executor_key = load_key(config.work_dir / "meta")
+            self.executor_tokens = ExecutorTokens(load_key(config.work_dir / "meta"))
 
     # ================================================================== lifecycle
     @property
@@ -418,31 +414,18 @@ class Agent:
 
     def launch(self, e: fx.LaunchContainer) -> None:
         try:
-            user = self.os_user_for(e.command.user, e.framework.user)
+            user = self.users.user_for(e.command.user, e.framework.user)
         except UserError as exc:
             self.feed(ev.ContainerLaunchFailed(e.container_id, str(exc)))
             return
         self.spawn(self.containerizers.launch(self.launch_spec(e, user)))
 
-    def os_user_for(self, command_user: str | None, framework_user: str) -> OsUser | None:
-        """The user a container (or a task's command check) runs as; None: the agent's.
-        UserError, naming the user, when it cannot."""
-        asked = requested_user(command_user, framework_user)
-        name = run_as(asked, self.switch_user, self.user, self.is_root)
-        return resolve(name) if name is not None else None
-
-    def executor_token(self, framework_id: str, executor_id: str, container_id: str) -> str | None:
-        """A custom executor's token; None when executors are not authenticated."""
-        if self.executor_key is None:
-            return None
-        return token_for(self.executor_key, framework_id, executor_id, container_id)
-
     def launch_spec(self, e: fx.LaunchContainer, user: OsUser | None = None) -> cz.LaunchSpec:
         state, cid = self.state, e.container_id
-        token = None
-        if e.executor is not None:
+        token = ""
+        if e.executor is not None and self.executor_tokens is not None:
             fid = e.framework.id.value if e.framework.id else ""
-            token = self.executor_token(fid, e.executor_id, cid)
+            token = self.executor_tokens.of(fid, e.executor_id, cid)
 
         def kill_requested() -> bool:
             owner = state.containers.get(cid)
@@ -461,7 +444,7 @@ class Agent:
             executor=e.executor,
             kill_requested=kill_requested,
             user=user,
-            executor_token=token or "",
+            executor_token=token,
         )
 
     def facts(self) -> cz.AgentFacts:

@@ -123,13 +123,13 @@ class AgentAPI:
     def _authenticate(self, request: web.Request, call: ExecutorCall) -> web.Response | None:
         """With --authenticate-http-executors: 401/403 unless the call carries the token of
         the executor it claims to be (executor_auth.py)."""
-        agent = self.agent
-        if agent.executor_key is None:
+        agent, tokens = self.agent, self.agent.executor_tokens
+        if tokens is None:
             return None
         fid, eid = call.framework_id.value, call.executor_id.value
         fw = agent.frameworks.get(fid)
         ex = fw.executors.get(eid) if fw is not None else None
-        expected = agent.executor_token(fid, eid, ex.container_id) if ex is not None else None
+        expected = tokens.of(fid, eid, ex.container_id) if ex is not None else None
         claimed = f"executor {eid!r} of framework {fid!r}"
         refusal = check_token(request.headers.get("Authorization"), expected, claimed)
         if refusal is None:
@@ -376,8 +376,8 @@ def agent_flags(agent: Agent) -> dict[str, str]:
         "work_dir": str(agent.config.work_dir),
         "port": str(agent.config.port),
         "containerizers": ",".join(agent.containerizers.names()),
-        "switch_user": str(agent.switch_user).lower(),
-        "authenticate_http_executors": str(agent.executor_key is not None).lower(),
+        "switch_user": str(agent.users.switch_user).lower(),
+        "authenticate_http_executors": str(agent.executor_tokens is not None).lower(),
     }
 
 

@@ -35,6 +35,16 @@ def token_for(key: bytes, framework_id: str, executor_id: str, container_id: str
 
 
 @dataclass(frozen=True)
+class ExecutorTokens:
+    """The tokens of one agent's executors (its key)."""
+
+    key: bytes
+
+    def of(self, framework_id: str, executor_id: str, container_id: str) -> str:
+        return token_for(self.key, framework_id, executor_id, container_id)
+
+
+@dataclass(frozen=True)
 class Refusal:
     """Why an executor API call is refused: its HTTP status and a message."""
 

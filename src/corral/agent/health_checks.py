@@ -208,7 +208,7 @@ class HealthChecks:
             return hp.ProbeResult(ok=False, detail="the task's framework is gone")
         agent = self.agent
         try:  # a task's checks run as the task does
-            user = agent.os_user_for(
+            user = agent.users.user_for(
                 task.info.command.user if task.info.command else None, fw.info.user
             )
         except UserError as exc:

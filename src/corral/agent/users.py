@@ -52,6 +52,28 @@ def run_as(requested: str, switch_user: bool, agent_user: str, agent_is_root: bo
     return requested
 
 
+@dataclass(frozen=True)
+class Switching:
+    """How this agent runs containers: whether it switches users, and as whom it runs."""
+
+    switch_user: bool
+    agent_user: str
+    agent_is_root: bool
+
+    @classmethod
+    def here(cls, switch_user: bool | None) -> Switching:
+        """This process's: ``switch_user`` None means on when it runs as root."""
+        root = os.geteuid() == 0
+        return cls(root if switch_user is None else switch_user, agent_user(), root)
+
+    def user_for(self, command_user: str | None, framework_user: str) -> OsUser | None:
+        """The user a container (or a task's command check) runs as; None: the agent's.
+        UserError, naming the user, when it cannot."""
+        asked = requested_user(command_user, framework_user)
+        name = run_as(asked, self.switch_user, self.agent_user, self.agent_is_root)
+        return resolve(name) if name is not None else None
+
+
 def resolve(name: str) -> OsUser:
     """``name`` in this host's user database, with its groups; UserError if unknown."""
     try:

@@ -13,7 +13,7 @@ from corral.agent import executor_auth as ea
 from corral.agent.docker_spec import container_info, create_kwargs
 from corral.agent.environment import EXECUTOR_TOKEN_ENV, environment
 from corral.agent.spawn_as import spawn_as
-from corral.agent.users import OsUser, UserError, requested_user, resolve, run_as
+from corral.agent.users import OsUser, Switching, UserError, requested_user, resolve, run_as
 from corral.resources import parse
 from corral.wire.base import ID
 from corral.wire.codec import convert
@@ -158,3 +158,43 @@ def test_spawn_as_runs_the_program_and_reports_what_failed(tmp_path: Path) -> No
     with pytest.raises(OSError, match="cannot open /no/such/dir/out"):
         bad = [(os.POSIX_SPAWN_OPEN, 1, "/no/such/dir/out", os.O_WRONLY | os.O_CREAT, 0o644)]
         spawn_as("/bin/true", ["true"], {}, bad, uid, gid, groups)
+
+
+def test_switching_picks_the_commands_user_and_resolves_it() -> None:
+    on = Switching(switch_user=True, agent_user="root", agent_is_root=True)
+    assert on.user_for(None, "root") is None and on.user_for("", "") is None
+    with pytest.raises(UserError, match="'no-such-user-xyz'"):
+        on.user_for("no-such-user-xyz", "root")
+    off = Switching(switch_user=False, agent_user="root", agent_is_root=True)
+    assert off.user_for("no-such-user-xyz", "root") is None  # never looked up
+    assert Switching.here(False).switch_user is False
+    assert Switching.here(None).switch_user is (os.geteuid() == 0)
+
+
+def test_executor_tokens_are_the_keys() -> None:
+    assert ea.ExecutorTokens(KEY).of("fw", "ex", "c1") == ea.token_for(KEY, "fw", "ex", "c1")
+
+
+@pytest.mark.skipif(os.geteuid() != 0, reason="spawning as another user needs root")
+def test_spawn_as_opens_the_output_as_the_user_so_a_planted_link_leads_nowhere(
+    tmp_path: Path,
+) -> None:
+    import pwd
+
+    nobody = pwd.getpwnam("nobody")
+    precious = tmp_path / "precious"
+    precious.write_text("root's\n")
+    sandbox = tmp_path / "sandbox"
+    sandbox.mkdir()
+    os.chown(sandbox, nobody.pw_uid, nobody.pw_gid)
+    (sandbox / "stdout").symlink_to(precious)  # as if the user had put it there
+    flags = os.O_WRONLY | os.O_CREAT | os.O_APPEND
+    actions = [(os.POSIX_SPAWN_OPEN, 1, str(sandbox / "stdout"), flags, 0o644)]
+    cwd = os.getcwd()
+    os.chdir(sandbox)
+    try:
+        with pytest.raises(OSError, match=r"cannot open .*Permission denied"):
+            spawn_as("/bin/echo", ["echo", "x"], {}, actions, nobody.pw_uid, nobody.pw_gid, [])
+    finally:
+        os.chdir(cwd)
+    assert precious.read_text() == "root's\n"
