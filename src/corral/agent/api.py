@@ -18,6 +18,7 @@ from corral.agent.core.events import ExecutorDisconnected, ExecutorMessage, Exec
 from corral.agent.core.events import ExecutorSubscribed as CoreExecutorSubscribed
 from corral.agent.core.state import ExecutorEntry, FrameworkEntry, TaskEntry
 from corral.agent.usage import container_usage
+from corral.logs import http as logs_http
 from corral.resources import from_wire
 from corral.transport.http import (
     accepts_json,
@@ -57,6 +58,7 @@ def build_app(agent: Agent) -> web.Application:
     app.router.add_get("/files/read.json", api.read)
     app.router.add_get("/files/download", api.download)
     app.router.add_get("/files/download.json", api.download)
+    logs_http.add_routes(app, master=False)
     return app
 
 
@@ -139,6 +141,8 @@ class AgentAPI:
 
     # ------------------------------------------------------------------ operator API
     async def operator(self, request: web.Request) -> web.Response:
+        if (answer := await logs_http.logging_call(request)) is not None:
+            return answer
         call = await read_call(request, op.OperatorCall, "agent::Call")
         if isinstance(call, web.Response):
             return call
@@ -175,6 +179,8 @@ class AgentAPI:
         raw = request.query.get("path")
         if not raw:
             return error(400, "Missing 'path' query parameter")
+        if raw == "/slave/log":
+            return logs_http.resolve_log(raw)
         agent = self.agent
         root = (agent.config.work_dir / "sandboxes").resolve()
         candidate = Path(raw)

@@ -13,6 +13,7 @@ from pathlib import Path
 
 from corral.agent import launcher_protocol as p
 from corral.agent.launcher import PID_NAME, SOCKET_NAME
+from corral.logs import setup as log_setup
 
 log = logging.getLogger("corral.agent")
 
@@ -63,7 +64,10 @@ class LauncherClient:
         log = open(self.work_dir / "launcher.log", "ab")  # noqa: SIM115 - handed to the child
         env = dict(os.environ)
         self._proc = subprocess.Popen(
-            [sys.executable, "-m", "corral.agent.launcher", "--work-dir", str(self.work_dir)],
+            [
+                *(sys.executable, "-m", "corral.agent.launcher", "--work-dir", str(self.work_dir)),
+                *log_setup.child_args(),
+            ],
             stdin=subprocess.DEVNULL,
             stdout=log,
             stderr=log,
