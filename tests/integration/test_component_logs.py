@@ -1,6 +1,6 @@
 """Component logs with real processes: rotating JSON-line files from a master, an agent and
 its launcher; the level toggled at run time and reverting; the operator calls; `corral logs
---master-log` / `--agent` reading the logs through the API, and their error without a
+--master` / `--agent` reading the logs through the API, and their error without a
 --log-dir."""
 
 from __future__ import annotations
@@ -132,11 +132,13 @@ def test_set_and_get_logging_level(logged: LocalCluster, where: str) -> None:
 
 
 def test_corral_logs_master_and_agent(logged: LocalCluster) -> None:
-    out = corral(logged, "logs", "--master-log")
+    out = corral(logged, "logs", "--master")
     assert out.returncode == 0, out.stderr
     assert out.stdout.strip() and all(json.loads(line) for line in out.stdout.splitlines())
     on_disk = (logged.work_dir / "logs" / "master0" / "master.log").read_text()
     assert on_disk.startswith(out.stdout)  # the file as it is (rotated by now), through the API
+    explicit = corral(logged, "logs", "--master", logged.master, "-n", "2")
+    assert explicit.returncode == 0 and len(explicit.stdout.splitlines()) == 2, explicit.stderr
     agent_id = logged.state()["slaves"][0]["id"]
     out = corral(logged, "logs", "--agent", agent_id)
     assert out.returncode == 0, out.stderr
@@ -166,7 +168,7 @@ def test_without_log_dir_the_error_names_the_flag() -> None:
     with LocalCluster(1) as plain:
         status, body = get(f"{plain.url}/files/read?path=/master/log&offset=0")
         assert status == 404 and "--log-dir" in body
-        out = corral(plain, "logs", "--master-log")
+        out = corral(plain, "logs", "--master")
         assert out.returncode == 2 and "--log-dir" in out.stderr, out.stderr
         agent_id = plain.state()["slaves"][0]["id"]
         out = corral(plain, "logs", "--agent", agent_id)
@@ -178,7 +180,7 @@ def test_follow_keeps_printing_what_is_written(logged: LocalCluster) -> None:
 
     env = dict(os.environ, CORRAL_MASTER=logged.master)
     proc = subprocess.Popen(
-        [sys.executable, "-m", "corral", "logs", "--master-log", "--follow", "--lines", "1"],
+        [sys.executable, "-m", "corral", "logs", "--master", "--follow", "--lines", "1"],
         stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env,
     )  # fmt: skip
     seen: list[str] = []

@@ -17,6 +17,7 @@ from prometheus_client.registry import Collector
 
 from corral.agent.status_updates import StatusUpdateManager
 from corral.agent.update_latency import LatencyHistogram, family
+from corral.cli.component_logs import normalize_argv
 from corral.logs import levels, setup
 from corral.logs.jsonfmt import JsonFormatter, formatter
 from corral.wire.agent import StatusUpdate
@@ -161,3 +162,12 @@ class Only(Collector):
 
     def collect(self) -> Iterator[Metric]:
         yield family(self.h)
+
+
+def test_a_bare_master_flag_of_logs_means_the_masters_log() -> None:
+    assert normalize_argv(["logs", "--master"]) == ["logs", "--master-log"]
+    assert normalize_argv(["logs", "--master", "-f"]) == ["logs", "--master-log", "-f"]
+    assert normalize_argv(["logs", "--master", "h:5050"]) == ["logs", "--master", "h:5050"]
+    assert normalize_argv(["logs", "t1", "--master", "h:1", "-f"])[2] == "--master"
+    assert normalize_argv(["tasks", "--master"]) == ["tasks", "--master"]  # only `logs`
+    assert normalize_argv([]) == []

@@ -137,7 +137,10 @@ def logs(
     stderr: bool = typer.Option(False, "--stderr", help="Show stderr instead of stdout."),
     follow: bool = typer.Option(False, "--follow", "-f", help="Keep printing as it is written."),
     master_log: bool = typer.Option(
-        False, "--master-log", help="The master's own log (it needs --log-dir) instead."
+        False,
+        "--master-log",
+        help="The master's own log (it needs --log-dir); `--master` with no value, or "
+        "`--master HOST:PORT` without a TASK_ID, says the same.",
     ),
     agent_id: str | None = typer.Option(
         None, "--agent", help="Agent ID: that agent's own log (it needs --log-dir) instead."
@@ -148,14 +151,15 @@ def logs(
 ) -> None:
     """Print a task's stdout (or stderr) from its sandbox; or a master's or an agent's log."""
     address = resolve_master(master)
+    master_log = master_log or (task_id is None and agent_id is None and master is not None)
     if master_log or agent_id is not None:
         if task_id is not None or (master_log and agent_id is not None):
-            fail("name one of TASK_ID, --master-log or --agent ID")
+            fail("name one of TASK_ID, --master (the master's log) or --agent ID")
         from corral.cli import component_logs
 
         return component_logs.show(address, agent_id, follow, lines)
     if task_id is None:
-        fail("name a TASK_ID, or --master-log / --agent ID for a component's own log")
+        fail("name a TASK_ID, or --master / --agent ID for a component's own log")
     state = _state(address)
     task = next((t for t in _all_tasks(state) if t.id == task_id), None)
     if task is None:

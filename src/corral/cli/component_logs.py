@@ -1,5 +1,5 @@
-"""``corral logs --master-log`` / ``corral logs --agent ID``: a component's own log, read
-through its ``/files/read`` API (``/master/log``, ``/slave/log``) as Mesos serves them."""
+"""``corral logs --master [HOST:PORT]`` / ``corral logs --agent ID``: a component's own log,
+read through its ``/files/read`` API (``/master/log``, ``/slave/log``) as Mesos serves them."""
 
 from __future__ import annotations
 
@@ -16,6 +16,20 @@ from corral.wire import state_views as sv
 from corral.wire.codec import decode
 
 CHUNK = 65536
+
+
+def normalize_argv(argv: list[str]) -> list[str]:
+    """``corral logs --master`` with no value after it means the master's own log: spelled
+    ``--master-log`` for the option parser (``--master HOST:PORT`` keeps its meaning)."""
+    if not argv or argv[0] != "logs":
+        return argv
+    out = list(argv)
+    for i, arg in enumerate(out):
+        if arg == "--":
+            break
+        if arg == "--master" and (i + 1 == len(out) or out[i + 1].startswith("-")):
+            out[i] = "--master-log"
+    return out
 
 
 def agent_address(state: sv.MasterState, agent_id: str) -> str:

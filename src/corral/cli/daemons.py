@@ -434,7 +434,7 @@ def up(
     for name, _, p in wanted_frameworks:
         what = {"services": "Marathon's /v2 API", "jobs": "Chronos's API"}[name]
         print(f"  {name}: page and {what} at http://127.0.0.1:{p}/")
-    print(f"  logs in {work_dir / 'logs'} (corral logs --master-log; corral logs --agent ID)")
+    print(f"  logs in {work_dir / 'logs'} (corral logs --master; corral logs --agent ID)")
     print("  try: corral run -- echo hello")
     print("  Ctrl-C stops everything.", flush=True)
     try:
