@@ -9,7 +9,7 @@ import sys
 from dataclasses import dataclass
 from pathlib import Path
 
-from corral.logs import control, jsonfmt
+from corral.logs import control, jsonfmt, levels
 
 DEFAULT_MAX_BYTES = 10 * 1024 * 1024
 DEFAULT_BACKUPS = 5
@@ -53,6 +53,7 @@ def configure(component: str, level: int, opts: LogOptions) -> None:
     """Replace the root logger's handlers: stderr, and the rotating file with ``--log-dir``.
     Raises OSError when the log directory cannot be made."""
     global _current
+    logging.addLevelName(levels.TRACE, "TRACE")
     root = logging.getLogger()
     for h in list(root.handlers):
         root.removeHandler(h)
