@@ -20,6 +20,7 @@ from corral.agent.core.state import ExecutorEntry, FrameworkEntry, TaskEntry
 from corral.agent.executor_auth import check as check_token
 from corral.agent.sandbox import confine, within
 from corral.agent.usage import container_usage
+from corral.logs import http as logs_http
 from corral.resources import from_wire
 from corral.transport.http import (
     accepts_json,
@@ -59,6 +60,7 @@ def build_app(agent: Agent) -> web.Application:
     app.router.add_get("/files/read.json", api.read)
     app.router.add_get("/files/download", api.download)
     app.router.add_get("/files/download.json", api.download)
+    logs_http.add_routes(app, master=False)
     return app
 
 
@@ -160,6 +162,8 @@ class AgentAPI:
 
     # ------------------------------------------------------------------ operator API
     async def operator(self, request: web.Request) -> web.Response:
+        if (answer := await logs_http.logging_call(request)) is not None:
+            return answer
         call = await read_call(request, op.OperatorCall, "agent::Call")
         if isinstance(call, web.Response):
             return call
@@ -194,6 +198,8 @@ class AgentAPI:
         raw = request.query.get("path")
         if not raw:
             return error(400, "Missing 'path' query parameter")
+        if raw == "/slave/log":
+            return logs_http.resolve_log(raw)
         agent = self.agent
         root = agent.config.work_dir / "sandboxes"
         parts = raw.strip("/").split("/")

@@ -12,6 +12,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import contextlib
+import logging
 import os
 import shutil
 import signal
@@ -31,6 +32,7 @@ from corral.agent.spawn_as import spawn_as
 SOCKET_NAME = "launcher.sock"
 POOL_MAX = 64  # idle cgroups kept for reuse
 PID_NAME = "launcher.pid"
+log = logging.getLogger("corral.launcher")
 
 
 class Launcher:
@@ -132,6 +134,7 @@ class Launcher:
                 shutil.rmtree(scratch, ignore_errors=True)
             for sock in listeners:
                 sock.close()
+            log.warning("container %s: failed to launch %r: %s", req.id, req.argv[0], exc)
             self.emit(p.Failed(id=req.id, error=f"Failed to launch {req.argv[0]!r}: {exc}"))
             return
         if net_fd is not None:
@@ -423,6 +426,7 @@ async def amain(work_dir: Path, recovery_timeout: float = 900.0) -> None:
         sock.unlink()
     server = await asyncio.start_unix_server(launcher.serve_agent, path=str(sock))
     (work_dir / PID_NAME).write_text(str(os.getpid()))
+    log.info("launcher %d serving %s", os.getpid(), sock)
     launcher.reap()
     watchdog = loop.create_task(watch_for_orphans(launcher, recovery_timeout))
     await launcher.stopping.wait()
@@ -444,9 +448,33 @@ def main() -> None:
         help="seconds without an agent after which every task is killed and the launcher "
         "exits (0: never)",
     )
+    add_log_arguments(parser)
     args = parser.parse_args()
+    configure_logging(args)
     os.umask(0o022)
     asyncio.run(amain(Path(args.work_dir), args.recovery_timeout))
+
+
+def add_log_arguments(parser: argparse.ArgumentParser) -> None:
+    from corral.logs import setup
+
+    parser.add_argument("--log-dir", type=Path, default=None)
+    parser.add_argument("--log-format", choices=setup.FORMATS, default="text")
+    parser.add_argument("--log-max-bytes", type=int, default=setup.DEFAULT_MAX_BYTES)
+    parser.add_argument("--log-backups", type=int, default=setup.DEFAULT_BACKUPS)
+    parser.add_argument("--log-level", default="info")
+
+
+def configure_logging(args: argparse.Namespace) -> None:
+    """``launcher.log`` in ``--log-dir`` (the agent's), rotated; stderr otherwise."""
+    from corral.logs import setup
+
+    opts = setup.LogOptions(args.log_dir, args.log_format, args.log_max_bytes, args.log_backups)
+    level = logging.getLevelName(str(args.log_level).upper())
+    bad = setup.check(opts) or ("" if isinstance(level, int) else f"--log-level: {level!r}")
+    if bad:
+        sys.exit(f"corral launcher: {bad}")
+    setup.configure("launcher", level, opts)
 
 
 if __name__ == "__main__":

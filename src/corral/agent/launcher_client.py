@@ -16,6 +16,7 @@ from pathlib import Path
 from corral.agent import launcher_protocol as p
 from corral.agent.launcher import PID_NAME, SOCKET_NAME
 from corral.log_limit import LimitedLog
+from corral.logs import setup as log_setup
 from corral.transport.link import Backoff
 
 log = logging.getLogger("corral.agent")
@@ -95,6 +96,7 @@ class LauncherClient:
                 str(self.work_dir),
                 "--recovery-timeout",
                 f"{self.recovery_timeout:g}",
+                *log_setup.child_args(),
             ],
             stdin=subprocess.DEVNULL,
             stdout=log,

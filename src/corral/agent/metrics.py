@@ -10,6 +10,7 @@ from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, generate_l
 from prometheus_client.core import GaugeMetricFamily, Metric
 from prometheus_client.registry import Collector
 
+from corral.agent import update_latency
 from corral.agent.core.state import AgentState
 from corral.resources import ResourceError, Resources, from_wire
 from corral.wire.common import Resource
@@ -108,13 +109,18 @@ def families(snap: dict[str, float]) -> Iterator[Metric]:
 def exposition(state: AgentState, start_time: float, now: float) -> bytes:
     """The agent's Prometheus exposition, from its state now."""
     registry = CollectorRegistry(auto_describe=False)
-    registry.register(FixedCollector(snapshot(state, start_time, now)))
+    registry.register(FixedCollector(snapshot(state, start_time, now), state.updates.round_trips))
     return generate_latest(registry)
 
 
 class FixedCollector(Collector):
-    def __init__(self, snap: dict[str, float]) -> None:
+    def __init__(
+        self, snap: dict[str, float], round_trips: update_latency.LatencyHistogram | None = None
+    ) -> None:
         self.snap = snap
+        self.round_trips = round_trips
 
     def collect(self) -> Iterator[Metric]:
         yield from families(self.snap)
+        if self.round_trips is not None:
+            yield update_latency.family(self.round_trips)

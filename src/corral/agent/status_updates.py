@@ -11,6 +11,7 @@ from pathlib import Path
 import msgspec
 
 from corral.agent.journal import Journal
+from corral.agent.update_latency import LatencyHistogram
 from corral.wire.agent import StatusUpdate
 from corral.wire.base import ID
 
@@ -80,6 +81,7 @@ class StatusUpdateManager:
             Journal(journal, JournalRecord) if journal is not None else None
         )
         self.connected = False
+        self.round_trips = LatencyHistogram()  # sent → acknowledged, in the callers' clock
 
     def recover(self) -> dict[tuple[str, str], str]:
         """Reload unacknowledged updates from the journal (compacting it) and queue them.
@@ -145,6 +147,8 @@ class StatusUpdateManager:
         if stream is None or not stream.pending or stream.pending[0].status.uuid != uuid:
             return None
         acked = stream.pending.popleft()
+        if stream.sent_at is not None:
+            self.round_trips.observe(now - stream.sent_at)
         self._write(AckRecord(framework_id=key[0], task_id=key[1], uuid=uuid))
         stream.interval = self._retry_min
         if stream.pending:

@@ -132,13 +132,34 @@ def _sandbox(astate: sv.AgentState, task_id: str) -> str | None:
 
 
 def logs(
-    task_id: str = typer.Argument(..., help="The task whose output to show."),
+    task_id: str | None = typer.Argument(None, help="The task whose output to show."),
     master: str | None = MasterOpt,
     stderr: bool = typer.Option(False, "--stderr", help="Show stderr instead of stdout."),
-    follow: bool = typer.Option(False, "--follow", "-f", help="Keep printing as the task writes."),
+    follow: bool = typer.Option(False, "--follow", "-f", help="Keep printing as it is written."),
+    master_log: bool = typer.Option(
+        False,
+        "--master-log",
+        help="The master's own log (it needs --log-dir); `--master` with no value, or "
+        "`--master HOST:PORT` without a TASK_ID, says the same.",
+    ),
+    agent_id: str | None = typer.Option(
+        None, "--agent", help="Agent ID: that agent's own log (it needs --log-dir) instead."
+    ),
+    lines: int = typer.Option(
+        0, "--lines", "-n", help="With --master-log/--agent: only the last N lines (0: all)."
+    ),
 ) -> None:
-    """Print a task's stdout (or stderr) from its sandbox."""
+    """Print a task's stdout (or stderr) from its sandbox; or a master's or an agent's log."""
     address = resolve_master(master)
+    master_log = master_log or (task_id is None and agent_id is None and master is not None)
+    if master_log or agent_id is not None:
+        if task_id is not None or (master_log and agent_id is not None):
+            fail("name one of TASK_ID, --master (the master's log) or --agent ID")
+        from corral.cli import component_logs
+
+        return component_logs.show(address, agent_id, follow, lines)
+    if task_id is None:
+        fail("name a TASK_ID, or --master / --agent ID for a component's own log")
     state = _state(address)
     task = next((t for t in _all_tasks(state) if t.id == task_id), None)
     if task is None:

@@ -15,7 +15,8 @@ from typing import TYPE_CHECKING
 
 import typer
 
-from corral.cli.common import CLUSTER_FILE, EXIT_RUNTIME, fail, port_in_use, setup_logging
+from corral.cli import log_flags as lf
+from corral.cli.common import CLUSTER_FILE, EXIT_RUNTIME, fail, port_in_use
 from corral.cli.up_control import DirectoryBusy, WorkDirLock, after_exits
 
 if TYPE_CHECKING:
@@ -68,12 +69,16 @@ def master(
         "the agent before the master kills what is left.",
     ),
     log_level: str = typer.Option("info", "--log-level"),
+    log_dir: Path | None = lf.LOG_DIR,
+    log_format: str = lf.LOG_FORMAT,
+    log_max_bytes: int = lf.LOG_MAX_BYTES,
+    log_backups: int = lf.LOG_BACKUPS,
 ) -> None:
     """Run a master."""
     from corral.master.core.config import MasterConfig
     from corral.master.server import run_master
 
-    setup_logging(log_level)
+    lf.configure("master", log_level, log_dir, log_format, log_max_bytes, log_backups)
     parsed: dict[str, float] = {}
     for part in filter(None, (p.strip() for p in weights.split(","))):
         role, sep, value = part.partition("=")
@@ -217,6 +222,10 @@ def agent(
         "(MESOS_EXECUTOR_AUTHENTICATION_TOKEN) on the executor API; pymesos executors do not.",
     ),
     log_level: str = typer.Option("info", "--log-level"),
+    log_dir: Path | None = lf.LOG_DIR,
+    log_format: str = lf.LOG_FORMAT,
+    log_max_bytes: int = lf.LOG_MAX_BYTES,
+    log_backups: int = lf.LOG_BACKUPS,
 ) -> None:
     """Run an agent."""
     from corral.agent.agent import AgentConfig
@@ -224,7 +233,7 @@ def agent(
     from corral.agent.server import run_agent
     from corral.resources import ResourceError, parse_attributes
 
-    setup_logging(log_level)
+    lf.configure("agent", log_level, log_dir, log_format, log_max_bytes, log_backups)
     work_dir = work_dir.absolute()
     work_dir.mkdir(parents=True, exist_ok=True)
     try:
@@ -445,6 +454,7 @@ def up(
         zk=zk_url,
         zk_session_timeout=4.0,
         agent_flags=up_agent_flags,
+        log_dirs=True,
     )
     stop = False
 
@@ -482,7 +492,8 @@ def up(
     for name, _, p in wanted_frameworks:
         what = {"services": "Marathon's /v2 API", "jobs": "Chronos's API"}[name]
         print(f"  {name}: page and {what} at http://127.0.0.1:{p}/")
-    print(f"  logs in {work_dir / 'logs'}; try: corral run -- echo hello")
+    print(f"  logs in {work_dir / 'logs'} (corral logs --master; corral logs --agent ID)")
+    print("  try: corral run -- echo hello")
     print("  Ctrl-C stops everything.", flush=True)
     try:
         watch(cluster, lambda: stop, work_dir)

@@ -46,4 +46,8 @@ app.add_typer(app_command.app, name="app")
 
 
 def main() -> None:
-    app()
+    import sys
+
+    from corral.cli.component_logs import normalize_argv
+
+    app(args=normalize_argv(sys.argv[1:]))

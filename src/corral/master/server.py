@@ -24,6 +24,7 @@ from aiohttp import web
 from corral.agent.api import version_info
 from corral.coordination.embedded import SqliteRegistry
 from corral.coordination.interfaces import Registry
+from corral.logs import http as logs_http
 from corral.master.api import SchedulerAPI
 from corral.master.core import events as ev
 from corral.master.core.config import MasterConfig, make_master_info
@@ -250,8 +251,9 @@ def build_app(proc: MasterProcess) -> web.Application:
 
     for prefix in ("", "/master"):
         app.router.add_post(prefix + "/api/v1/scheduler", lead(lambda t: t.scheduler.scheduler))
-        app.router.add_post(prefix + "/api/v1", lead(lambda t: t.operator.call))
-        app.router.add_post(prefix + "/api/v1/operator", lead(lambda t: t.operator.call))
+        operator = logs_http.with_logging_calls(lead(lambda t: t.operator.call))
+        app.router.add_post(prefix + "/api/v1", operator)
+        app.router.add_post(prefix + "/api/v1/operator", operator)
         for name in ("/state", "/state.json"):
             app.router.add_get(prefix + name, lead(lambda t: t.operator.state))
         app.router.add_get(prefix + "/slaves", lead(lambda t: t.operator.slaves))
@@ -264,6 +266,7 @@ def build_app(proc: MasterProcess) -> web.Application:
     app.router.add_get("/metrics/snapshot", metrics_snapshot)
     app.router.add_get("/metrics", prometheus)
     add_ui_routes(app, proc)  # the web UI at /, its data calls under /ui/
+    logs_http.add_routes(app, master=True)
     return app
 
 

@@ -143,7 +143,10 @@ class LocalCluster:
         zk: str | None = None,
         zk_session_timeout: float = 2.0,
         zk_per_master: list[str] | None = None,
+        log_dirs: bool = False,
     ) -> None:
+        """``log_dirs``: every master and agent also gets ``--log-dir logs/<name>`` (its
+        rotated log, and its launcher's, served by its /files API)."""
         self._tmp: tempfile.TemporaryDirectory[str] | None = None
         if work_dir is None:
             self._tmp = tempfile.TemporaryDirectory(prefix="corral-")
@@ -162,6 +165,7 @@ class LocalCluster:
         self.agent_attributes = agent_attributes or []
         self.master_flags = master_flags or []
         self.agent_flags = agent_flags or []
+        self.log_dirs = log_dirs
         self.masters: list[Proc] = []
         self.agents: list[AgentProc] = []
         self.frameworks: list[Proc] = []
@@ -274,7 +278,7 @@ class LocalCluster:
                 "--zk-session-timeout",
                 str(self.zk_session_timeout),
             ]
-        argv += self.master_flags
+        argv += self.master_flags + self._log_dir(f"master{i}")
         proc = Proc(f"master{i}", argv, self.work_dir / "logs" / f"master{i}.log")
         if i < len(self.masters):
             self.masters[i] = proc
@@ -283,6 +287,9 @@ class LocalCluster:
         self._spawn(proc)
         if wait:
             wait_until(lambda: self._master_up(i), 20, what=f"master {i}")
+
+    def _log_dir(self, name: str) -> list[str]:
+        return ["--log-dir", str(self.work_dir / "logs" / name)] if self.log_dirs else []
 
     def kill_master(self, i: int, sig: int = signal.SIGKILL) -> None:
         popen = self.masters[i].popen
@@ -329,7 +336,7 @@ class LocalCluster:
             argv += ["--attributes", self.agent_attributes[i]]
         if self.zk is not None:
             argv += ["--zk-session-timeout", str(self.zk_session_timeout)]
-        argv += self.agent_flags + (extra_flags or [])
+        argv += self.agent_flags + (extra_flags or []) + self._log_dir(f"agent{i}")
         proc = AgentProc(
             f"agent{i}", argv, self.work_dir / "logs" / f"agent{i}.log", port=port, work_dir=work
         )
