@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import inspect
 import json
+import typing
 import urllib.error
 import urllib.request
 from typing import Any
@@ -30,21 +31,28 @@ MasterOpt = typer.Option(
 )
 
 
-def _run_agent(ctx: typer.Context, **flags: Any) -> None:
+def agent_callback(ctx: typer.Context, **flags: Any) -> None:
     if ctx.invoked_subcommand is None:
         daemons.agent(**flags)
 
 
-# The callback takes every flag of `corral agent` (the daemon) plus the context.
-_daemon = inspect.signature(daemons.agent)
-_run_agent.__signature__ = _daemon.replace(  # type: ignore[attr-defined]
+# The callback takes every flag of `corral agent` (the daemon) plus the context; the
+# annotations are resolved here (the daemon's module has postponed ones, which typer would
+# otherwise read as strings and parse every flag as text).
+DAEMON = inspect.signature(daemons.agent)
+HINTS = typing.get_type_hints(daemons.agent)
+agent_callback.__signature__ = DAEMON.replace(  # type: ignore[attr-defined]
     parameters=[
         inspect.Parameter("ctx", inspect.Parameter.POSITIONAL_OR_KEYWORD, annotation=typer.Context),
-        *_daemon.parameters.values(),
-    ]
+        *(
+            p.replace(annotation=HINTS.get(p.name, p.annotation))
+            for p in DAEMON.parameters.values()
+        ),
+    ],
+    return_annotation=None,
 )
-_run_agent.__doc__ = daemons.agent.__doc__
-app.callback(invoke_without_command=True)(_run_agent)
+agent_callback.__doc__ = daemons.agent.__doc__
+app.callback(invoke_without_command=True)(agent_callback)
 
 
 def find_agent(master: str, host: str) -> sv.StateAgent:

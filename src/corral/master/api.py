@@ -202,12 +202,12 @@ def _decode_each(data: bytes | str, remote: str | None) -> list[amsg.AgentToMast
     out: list[amsg.AgentToMaster] = []
     try:
         raws = _raw_list.decode(data)
-    except msgspec.DecodeError as exc:
+    except (msgspec.DecodeError, RecursionError) as exc:
         log.warning("bad frame from agent at %s: %s", remote, exc)
         return out
     for raw in raws:
         try:
             out.append(_one_message.decode(raw))
-        except msgspec.DecodeError as exc:
+        except (msgspec.DecodeError, RecursionError) as exc:
             log.warning("ignoring a message from agent at %s: %s", remote, exc)
     return out

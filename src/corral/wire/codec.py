@@ -29,7 +29,7 @@ def decode(data: bytes | str, type_: type[T]) -> T:
         return dec.decode(data)  # type: ignore[no-any-return]
     except msgspec.ValidationError as exc:
         raise WireError(_describe(str(exc))) from None
-    except msgspec.DecodeError as exc:
+    except (msgspec.DecodeError, RecursionError) as exc:
         raise WireError(f"Malformed JSON: {exc}") from None
 
 

@@ -50,7 +50,7 @@ async def _body(request: web.Request, type_: type[msgspec.Struct]) -> msgspec.St
             text=msgspec.json.encode({"message": str(exc)}).decode(),
             content_type="application/json",
         ) from None
-    except msgspec.DecodeError as exc:
+    except (msgspec.DecodeError, RecursionError) as exc:
         raise web.HTTPBadRequest(
             text=msgspec.json.encode({"message": f"not JSON: {exc}"}).decode(),
             content_type="application/json",

@@ -102,7 +102,7 @@ def decode_job(body: bytes | dict[str, Any]) -> Job:
     if isinstance(body, bytes | bytearray):
         try:
             raw = msgspec.json.decode(body)
-        except msgspec.DecodeError as exc:
+        except (msgspec.DecodeError, RecursionError) as exc:
             raise JobError(f"the body is not JSON: {exc}") from exc
     else:
         raw = body

@@ -110,7 +110,7 @@ async def read_json(request: web.Request, *, required: bool = True) -> Any:
         return None
     try:
         return msgspec.json.decode(body)
-    except msgspec.DecodeError as exc:
+    except (msgspec.DecodeError, RecursionError) as exc:
         raise Invalid.one("/", f"not valid JSON: {exc}", message=INVALID_JSON) from None
 
 

@@ -264,7 +264,7 @@ def parse_json_body(body: bytes) -> object:
         raise Invalid.one("/", "the body is empty (expected JSON)", INVALID_JSON)
     try:
         return msgspec.json.decode(body)
-    except msgspec.DecodeError as exc:
+    except (msgspec.DecodeError, RecursionError) as exc:
         raise Invalid.one("/", str(exc), INVALID_JSON) from None
 
 
