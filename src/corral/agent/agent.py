@@ -53,6 +53,8 @@ from corral.agent.status_updates import (
 )
 from corral.agent.usage import container_usage
 from corral.resources import Resources, from_wire
+from corral.security.client import ClientSecurity
+from corral.security.settings import SecuritySettings
 from corral.transport.streaming import EventStream
 from corral.wire import agent as msg
 from corral.wire.codec import encode
@@ -86,6 +88,8 @@ class AgentConfig:
     isolation: tuple[str, ...] = ()  # extra isolators: "network/private"
     images_dir: Path | None = None  # root filesystems for MESOS containers with an image
     docker_endpoint: str = ""  # dockerd: unix://PATH or tcp://HOST:PORT ("": $DOCKER_HOST)
+    security: SecuritySettings = field(default_factory=SecuritySettings)  # its own API's
+    master_client: ClientSecurity = field(default_factory=ClientSecurity)  # to the master
 
 
 def static_agent_info(config: AgentConfig, hostname: str) -> AgentInfo:
@@ -181,6 +185,7 @@ class Agent:
             deliver=lambda m: self.feed(ev.FromMaster(m)),
             lost=self.master_lost,
             flush=self.flush,
+            client=config.master_client,
         )
         self.registered = asyncio.Event()
         self.loops: list[asyncio.Task[None]] = []

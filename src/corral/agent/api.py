@@ -19,6 +19,9 @@ from corral.agent.core.events import ExecutorSubscribed as CoreExecutorSubscribe
 from corral.agent.core.state import ExecutorEntry, FrameworkEntry, TaskEntry
 from corral.agent.usage import container_usage
 from corral.resources import from_wire
+from corral.security import middleware as security
+from corral.security.settings import agent_flags_off
+from corral.security.tls import server_context
 from corral.transport.http import (
     accepts_json,
     error,
@@ -390,9 +393,14 @@ def agent_state(agent: Agent) -> sv.AgentState:
 
 
 async def serve(agent: Agent, host: str, port: int) -> web.AppRunner:
-    runner = web.AppRunner(build_app(agent), handler_cancellation=True, access_log=None)
+    app = build_app(agent)
+    sec = agent.config.security
+    security.install(app, sec)
+    runner = web.AppRunner(app, handler_cancellation=True, access_log=None)
     await runner.setup()
-    site = web.TCPSite(runner, host, port, reuse_address=True)
+    ssl = server_context(sec.tls_cert, sec.tls_key or sec.tls_cert) if sec.tls_cert else None
+    site = web.TCPSite(runner, host, port, reuse_address=True, ssl_context=ssl)
+    security.warn_if_open("agent", host, agent_flags_off(sec))
     await site.start()
     return runner
 

@@ -14,6 +14,7 @@ from pathlib import Path
 
 import typer
 
+from corral.cli import security_options as so
 from corral.cli.common import CLUSTER_FILE, fail, setup_logging
 
 CONTAINERIZERS = ("linux", "docker", "process")  # what --containerizers accepts
@@ -56,6 +57,14 @@ def master(
         "--agent-reregister-timeout",
         help="Seconds agents known from the registry have to re-register after a failover.",
     ),
+    authenticate_frameworks: bool = so.AUTH_FRAMEWORKS,
+    authenticate_agents: bool = so.AUTH_AGENTS,
+    authenticate_http_readonly: bool = so.AUTH_READONLY,
+    authenticate_http_readwrite: bool = so.AUTH_READWRITE,
+    credentials: Path | None = so.CREDENTIALS,
+    acls: Path | None = so.ACLS,
+    tls_cert: Path | None = so.TLS_CERT,
+    tls_key: Path | None = so.TLS_KEY,
     log_level: str = typer.Option("info", "--log-level"),
 ) -> None:
     """Run a master."""
@@ -87,8 +96,24 @@ def master(
         fail("--quorum only makes sense with --zk")
     if zk_session_timeout <= 0:
         fail("--zk-session-timeout must be positive")
+    from corral.security.options import SecurityFlagError, build
+
+    try:
+        security = build(
+            authenticate_frameworks=authenticate_frameworks,
+            authenticate_agents=authenticate_agents,
+            authenticate_http_readonly=authenticate_http_readonly,
+            authenticate_http_readwrite=authenticate_http_readwrite,
+            credentials=credentials,
+            acls=acls,
+            tls_cert=tls_cert,
+            tls_key=tls_key,
+        )
+    except SecurityFlagError as exc:
+        fail(str(exc))
     work_dir.mkdir(parents=True, exist_ok=True)
     config = MasterConfig(
+        security=security,
         ip=ip,
         port=port,
         hostname=hostname or ip,
@@ -184,6 +209,14 @@ def agent(
         "--recover",
         help="'reconnect': re-adopt tasks an earlier agent run left; 'cleanup': kill them.",
     ),
+    credential: Path | None = so.CREDENTIAL,
+    authenticate_http_readonly: bool = so.AUTH_READONLY,
+    authenticate_http_readwrite: bool = so.AUTH_READWRITE,
+    credentials: Path | None = so.CREDENTIALS,
+    acls: Path | None = so.ACLS,
+    tls_cert: Path | None = so.TLS_CERT,
+    tls_key: Path | None = so.TLS_KEY,
+    tls_ca: Path | None = so.TLS_CA,
     log_level: str = typer.Option("info", "--log-level"),
 ) -> None:
     """Run an agent."""
@@ -247,7 +280,29 @@ def agent(
         docker_endpoint = normalize_endpoint(docker_socket)
     except ValueError as exc:
         fail(f"--docker-socket: {exc}")
+    from corral.security.client import ClientSecurity
+    from corral.security.options import SecurityFlagError, build, own_credential
+
+    try:
+        security = build(
+            authenticate_http_readonly=authenticate_http_readonly,
+            authenticate_http_readwrite=authenticate_http_readwrite,
+            credentials=credentials,
+            acls=acls,
+            tls_cert=tls_cert,
+            tls_key=tls_key,
+        )
+        principal, secret = own_credential(credential)
+    except SecurityFlagError as exc:
+        fail(str(exc))
+    if tls_ca is not None and not tls_ca.is_file():
+        fail(f"--tls-ca: {tls_ca} is not a file")
+    master_client = ClientSecurity(
+        principal, secret, str(tls_ca) if tls_ca else None, tls=tls_ca is not None
+    )
     config = AgentConfig(
+        security=security,
+        master_client=master_client,
         master=master_addr,
         work_dir=work_dir,
         resources=res,

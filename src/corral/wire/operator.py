@@ -44,11 +44,16 @@ AGENT_CALLS = (
 )
 
 
+class Teardown(Message, kw_only=True):
+    framework_id: ID
+
+
 class OperatorCall(Message, kw_only=True):
     """A call to ``/api/v1`` of the master (``master::Call``) or the agent (``agent::Call``):
-    the calls served take no payload."""
+    the reads take no payload; TEARDOWN names its framework."""
 
     type: str
+    teardown: Teardown | None = None
 
 
 # ---------------------------------------------------------------------- shared by both
