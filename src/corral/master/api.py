@@ -101,6 +101,7 @@ class SchedulerAPI:
             try:
                 check_subscribe(self.shell.state, principal(request), call)
             except CallError as exc:
+                log.warning("refused a SUBSCRIBE from %s: %s", request.remote, exc.message)
                 return error(exc.status, exc.message)
             return await self._subscribe(request, call)
         try:

@@ -4,11 +4,15 @@ authentication flags are part of ``state.config.security``."""
 
 from __future__ import annotations
 
+import logging
+
 from corral.master.core.state import FrameworkRecord, MasterState
 from corral.master.errors import CallError
 from corral.security.acls import authorize
 from corral.wire import scheduler as s
 from corral.wire.tasks import ExecutorInfo, TaskInfo
+
+log = logging.getLogger("corral.master")
 
 
 def check_subscribe(state: MasterState, principal: str | None, call: s.Call) -> None:
@@ -53,7 +57,11 @@ def launch_refusal(
     user = task_user(fw, task, executor)
     principal = fw.info.principal
     decision = authorize(acls, principal, "run_tasks", user)
-    return None if decision.allowed else decision.describe("run_tasks", principal, user)
+    if decision.allowed:
+        return None
+    message = decision.describe("run_tasks", principal, user)
+    log.warning("denied task %s of framework %s: %s", task.task_id.value, fw.id, message)
+    return message
 
 
 def check_teardown(state: MasterState, principal: str | None, fw: FrameworkRecord) -> None:
