@@ -183,6 +183,7 @@ def test_the_cli_with_the_ca_lists_agents_and_without_fails_clearly(tls: TLSClus
     assert ok.returncode == 0, ok.stderr
     assert "127.0.0.1" in ok.stdout
     del env["CORRAL_TLS_CA"]
+    env["CORRAL_TLS"] = "1"  # https, but only the system's trust store: not our CA
     bad = subprocess.run(
         [sys.executable, "-m", "corral", "agents"],
         env=env,

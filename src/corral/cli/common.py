@@ -38,7 +38,10 @@ def fetch(url: str, type_: type[T]) -> T:
     except urllib.error.HTTPError as exc:
         fail(f"{url}: HTTP {exc.code} {exc.read().decode(errors='replace').strip()}")
     except (urllib.error.URLError, OSError) as exc:
-        fail(f"cannot reach {url}: {getattr(exc, 'reason', exc)} (is the cluster up? see --master)")
+        fail(
+            f"cannot reach {url}: {getattr(exc, 'reason', exc)} (is the cluster up? see "
+            "--master; a TLS master needs CORRAL_TLS_CA=CA_FILE)"
+        )
     try:
         return decode(body, type_)
     except WireError as exc:

@@ -1,7 +1,8 @@
 """What a client sends: credentials (Basic) and the CA that verifies a TLS master.
 
 The SDK, the CLI and the agent take a ``ClientSecurity``; ``from_env`` reads
-``CORRAL_PRINCIPAL``, ``CORRAL_SECRET`` and ``CORRAL_TLS_CA`` (a CA file: talk https)."""
+``CORRAL_PRINCIPAL``, ``CORRAL_SECRET``, ``CORRAL_TLS_CA`` (a CA file: talk https) and
+``CORRAL_TLS=1`` (https verified by the system's trust store)."""
 
 from __future__ import annotations
 
@@ -15,6 +16,7 @@ from corral.security.tls import client_context
 ENV_PRINCIPAL = "CORRAL_PRINCIPAL"
 ENV_SECRET = "CORRAL_SECRET"
 ENV_CA = "CORRAL_TLS_CA"
+ENV_TLS = "CORRAL_TLS"  # "1": https, verified by the system's trust store (or CORRAL_TLS_CA)
 
 
 @dataclass(frozen=True)
@@ -31,7 +33,7 @@ class ClientSecurity:
             principal=os.environ.get(ENV_PRINCIPAL) or None,
             secret=os.environ.get(ENV_SECRET),
             tls_ca=ca,
-            tls=ca is not None,
+            tls=ca is not None or os.environ.get(ENV_TLS, "") not in ("", "0"),
         )
 
     @property
