@@ -53,6 +53,7 @@ ACLS = {
     ],
     "view_tasks": [{"principals": {"values": ["ops", "fw-a", "fw-b"]}, "users": {"type": "ANY"}}],
 }
+SANDBOX_RULE = {"principals": {"values": ["ops"]}, "users": {"values": [ME]}}
 
 
 def private(path: Path, data: object) -> Path:
@@ -94,6 +95,8 @@ def secure(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LocalCluster]:
     acls = d / "acls.json"
     acls.write_text(json.dumps(ACLS))
     own = private(d / "agent.json", {"principal": "agent", "secret": SECRETS["agent"]})
+    agent_acls = d / "agent-acls.json"
+    agent_acls.write_text(json.dumps({"access_sandboxes": [SANDBOX_RULE]}))
     cluster = LocalCluster(
         agents=0,
         master_flags=[
@@ -109,7 +112,17 @@ def secure(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LocalCluster]:
     )
     try:
         cluster.start_master()
-        cluster.add_agent(wait=False, extra_flags=["--credential", str(own)])
+        cluster.add_agent(
+            wait=False,
+            extra_flags=[
+                "--credential",
+                str(own),
+                "--credentials",
+                str(creds),
+                "--acls",
+                str(agent_acls),
+            ],
+        )
 
         def one_agent() -> bool:
             status, body = request(f"{cluster.url}/master/slaves", "ops")
@@ -188,7 +201,8 @@ def test_subscribe_in_a_role_the_acls_deny_is_403_naming_the_rule(secure: LocalC
 
 
 class Recorder(Scheduler):
-    def __init__(self, launch_as: str | None = None) -> None:
+    def __init__(self, launch_as: str | None = None, command: str = "true") -> None:
+        self.command = command
         self.launch_as = launch_as
         self.launched = False
         self.statuses: list[TaskStatus] = []
@@ -204,7 +218,7 @@ class Recorder(Scheduler):
             task_id=ID("as-user"),
             agent_id=o.agent_id,
             resources=parse("cpus:0.1;mem:32").to_wire(),
-            command=CommandInfo(value="true", user=self.launch_as),
+            command=CommandInfo(value=self.command, user=self.launch_as),
         )
         await driver.launch([o.id.value], [task])
 
@@ -319,3 +333,35 @@ def test_pymesos_with_credentials_registers_and_without_is_refused(secure: Local
     refused = pymesos(secure.master, "-", "-")
     assert not refused["subscribed"]
     assert "HTTP 401" in (refused["error"] or refused["stderr"])
+
+
+async def test_sandboxes_only_for_principals_the_agents_acls_name(secure: LocalCluster) -> None:
+    sched = Recorder(launch_as=ME, command="echo hello > out.txt; sleep 30")
+    driver = await run_driver(
+        secure.master,
+        "fw-b",
+        "b",
+        sched,
+        lambda d: any(st.state == "TASK_RUNNING" for st in sched.statuses),
+        "the task to run",
+    )
+    try:
+        agent = secure.agents[0]
+        path = f"/frameworks/{driver.framework_id}/executors/as-user/runs/latest"
+        url = f"http://127.0.0.1:{agent.port}/files/browse?path={path}"
+
+        def names(principal: str) -> list[str]:
+            status, body = request(url, principal)
+            assert status == 200, body
+            return [os.path.basename(f["path"]) for f in json.loads(body)]
+
+        await asyncio.to_thread(wait_until, lambda: "out.txt" in names("ops"), 15)
+        status, body = await asyncio.to_thread(request, url, "fw-a")
+        assert status == 403 and "access_sandboxes" in body and ME in body
+        status, body = await asyncio.to_thread(request, url)
+        assert status == 403 and "anonymous" in body
+        wrong = "Basic " + base64.b64encode(b"ops:wrong").decode()
+        status, _ = await asyncio.to_thread(request, url, None, None, Authorization=wrong)
+        assert status == 401
+    finally:
+        await stop_driver(driver)

@@ -17,6 +17,7 @@ from corral.agent.agent import Agent
 from corral.agent.core.events import ExecutorDisconnected, ExecutorMessage, ExecutorUpdate
 from corral.agent.core.events import ExecutorSubscribed as CoreExecutorSubscribed
 from corral.agent.core.state import ExecutorEntry, FrameworkEntry, TaskEntry
+from corral.agent.sandbox_owner import sandbox_user
 from corral.agent.usage import container_usage
 from corral.resources import from_wire
 from corral.security import middleware as security
@@ -196,6 +197,11 @@ class AgentAPI:
             return error(404, "File not found")
         if not real.exists():
             return error(404, "File not found")
+        if agent.config.security.acls is not None:  # access_sandboxes, by the sandbox's user
+            user = sandbox_user(agent.state, root, real)
+            denied = security.check(request, "access_sandboxes", user)
+            if denied is not None:
+                return denied
         return real
 
     async def browse(self, request: web.Request) -> web.Response:
