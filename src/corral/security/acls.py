@@ -46,7 +46,6 @@ class ACLs(msgspec.Struct, forbid_unknown_fields=True, omit_defaults=True):
     register_frameworks: list[Rule] = []
     run_tasks: list[Rule] = []
     teardown_frameworks: list[Rule] = []
-    kill_tasks: list[Rule] = []
     view_frameworks: list[Rule] = []
     view_tasks: list[Rule] = []
     access_sandboxes: list[Rule] = []
@@ -58,7 +57,6 @@ OBJECT_FIELD: dict[str, str] = {
     "register_frameworks": "roles",
     "run_tasks": "users",
     "teardown_frameworks": "framework_principals",
-    "kill_tasks": "framework_principals",
     "view_frameworks": "users",
     "view_tasks": "users",
     "access_sandboxes": "users",

@@ -1,5 +1,5 @@
 """The aiohttp side of ``authn.decide``: one middleware for every route of a server. It
-puts the caller's principal in ``request["principal"]`` (None: anonymous) and answers a
+puts the caller's principal in ``request[PRINCIPAL_KEY]`` (absent: anonymous) and answers a
 refused request with 401, ``WWW-Authenticate`` and Mesos's style of body."""
 
 from __future__ import annotations
@@ -19,6 +19,7 @@ from corral.security.settings import SecuritySettings
 log = logging.getLogger("corral.security")
 
 SETTINGS_KEY = web.AppKey("corral_security", SecuritySettings)
+PRINCIPAL_KEY = web.RequestKey("corral_principal", str)  # absent: anonymous
 Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
 
 
@@ -28,7 +29,13 @@ def build_middleware(settings: SecuritySettings) -> Middleware:
         route_class = classify(request.method, request.path)
         decision = decide(route_class, request.headers, settings.credentials, settings.flags)
         if isinstance(decision, Allowed):
-            request["principal"] = decision.principal
+            if decision.principal is not None:
+                request[PRINCIPAL_KEY] = decision.principal
+            if route_class == READWRITE and settings.acls is not None:
+                # Writes outside the scheduler and operator APIs (e.g. /logging/toggle).
+                denied = check(request, "operator_writes", None)
+                if denied is not None:
+                    return denied
             return await handler(request)
         log.warning(
             "refused %s %s from %s: %s",
@@ -53,8 +60,7 @@ def settings_of(request: web.Request) -> SecuritySettings:
 
 
 def principal_of(request: web.Request) -> str | None:
-    value = request.get("principal")
-    return value if isinstance(value, str) else None
+    return request.get(PRINCIPAL_KEY)
 
 
 def require_write(request: web.Request) -> web.Response | None:
