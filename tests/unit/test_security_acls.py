@@ -253,3 +253,28 @@ def test_views_show_only_frameworks_the_principal_may_view() -> None:
     assert not may_view(h.state, "b", fw)
     assert not may_view(h.state, None, fw)
     assert may_view(harness(None).state, None, fw)
+
+
+def test_another_principal_cannot_fail_over_or_call_for_a_framework() -> None:
+    from corral.master.core.authz import check_call
+
+    h = harness(None, frameworks=True)
+    info = framework_info()
+    info.principal = "a"
+    call = s.Call(type="SUBSCRIBE", subscribe=s.Subscribe(framework_info=info))
+    check_subscribe(h.state, "a", call)
+    h.feed(ev.StreamOpened("a", call, "st1"))
+    (fid,) = h.state.frameworks
+    again = framework_info(fid=fid)
+    again.principal = "b"
+    resub = s.Call(
+        type="SUBSCRIBE", framework_id=again.id, subscribe=s.Subscribe(framework_info=again)
+    )
+    with pytest.raises(CallError) as e:
+        check_subscribe(h.state, "b", resub)
+    assert e.value.status == 403 and "belongs to principal 'a'" in e.value.message
+    revive = s.Call(type="REVIVE", framework_id=again.id)
+    check_call(h.state, "a", revive)
+    with pytest.raises(CallError) as e:
+        check_call(h.state, "b", revive)
+    assert e.value.status == 403

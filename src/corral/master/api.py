@@ -11,7 +11,7 @@ import msgspec
 from aiohttp import web
 
 from corral.master.core import events as ev
-from corral.master.core.authz import check_subscribe
+from corral.master.core.authz import check_call, check_subscribe
 from corral.master.errors import CallError
 from corral.master.shell import MasterShell
 from corral.security.middleware import principal_of
@@ -105,6 +105,7 @@ class SchedulerAPI:
                 return error(exc.status, exc.message)
             return await self._subscribe(request, call)
         try:
+            check_call(self.shell.state, principal(request), call)
             self.shell.feed(ev.SchedulerCall(principal(request), call, stream_id))
         except CallError as exc:
             return error(exc.status, exc.message)

@@ -29,12 +29,31 @@ def check_subscribe(state: MasterState, principal: str | None, call: s.Call) -> 
                 f"Framework principal '{info.principal}' does not match the authenticated "
                 f"principal '{principal}' (field 'subscribe.framework_info.principal')",
             )
+        known = state.frameworks.get(info.id.value) if info.id is not None else None
+        if known is not None and known.info.principal != principal:
+            raise CallError(
+                403,
+                f"Framework {known.id} belongs to principal '{known.info.principal}', "
+                f"not '{principal}'",
+            )
     if security.acls is None:
         return
     for role in info.role_list():
         decision = authorize(security.acls, principal, "register_frameworks", role)
         if not decision.allowed:
             raise CallError(403, decision.describe("register_frameworks", principal, role))
+
+
+def check_call(state: MasterState, principal: str | None, call: s.Call) -> None:
+    """With framework authentication, a non-SUBSCRIBE call must come from the framework's
+    own principal (raise CallError 403); the stream id alone does not prove it."""
+    if not state.config.security.flags.frameworks or call.framework_id is None:
+        return
+    fw = state.frameworks.get(call.framework_id.value)
+    if fw is not None and fw.info.principal != principal:
+        raise CallError(
+            403, f"Framework {fw.id} belongs to principal '{fw.info.principal}', not '{principal}'"
+        )
 
 
 def task_user(fw: FrameworkRecord, task: TaskInfo, executor: ExecutorInfo | None = None) -> str:
