@@ -11,6 +11,8 @@ import os
 import ssl
 from dataclasses import dataclass, field
 
+import aiohttp
+
 from corral.security.tls import client_context
 
 ENV_PRINCIPAL = "CORRAL_PRINCIPAL"
@@ -52,6 +54,14 @@ class ClientSecurity:
             return {}
         token = base64.b64encode(f"{self.principal}:{self.secret or ''}".encode()).decode()
         return {"Authorization": f"Basic {token}"}
+
+    def session(self, timeout: aiohttp.ClientTimeout | None = None) -> aiohttp.ClientSession:
+        """An aiohttp client sending these credentials, verifying against the CA."""
+        return aiohttp.ClientSession(
+            timeout=timeout or aiohttp.ClientTimeout(total=30),
+            connector=aiohttp.TCPConnector(ssl=self.ssl_context()),
+            headers=self.headers(),
+        )
 
     def ssl_context(self) -> ssl.SSLContext | bool:
         """For aiohttp's ``ssl=``: a context verifying against the CA, or True (defaults)."""
