@@ -20,7 +20,7 @@ from typing import Any
 import pytest
 
 from corral.resources import parse
-from corral.scheduler_client.driver import Scheduler, SchedulerDriver
+from corral.scheduler_client.driver import CallFailed, Scheduler, SchedulerDriver
 from corral.security.client import ClientSecurity
 from corral.testing import LocalCluster, wait_until
 from corral.wire import scheduler as s
@@ -365,3 +365,25 @@ async def test_sandboxes_only_for_principals_the_agents_acls_name(secure: LocalC
         assert status == 401
     finally:
         await stop_driver(driver)
+
+
+class Errors(Scheduler):
+    def __init__(self) -> None:
+        self.errors: list[str] = []
+
+    def error(self, driver: SchedulerDriver, message: str) -> None:
+        self.errors.append(message)
+
+
+@pytest.mark.parametrize("secret", [None, "wrong"])
+async def test_sdk_without_or_with_wrong_credentials_gets_401(
+    secure: LocalCluster, secret: str | None
+) -> None:
+    sched = Errors()
+    info = FrameworkInfo(user=ME, name="sdk-refused")
+    sec = ClientSecurity("fw-a", secret) if secret else ClientSecurity()
+    driver = SchedulerDriver(secure.master, info, sched, security=sec)
+    with pytest.raises(CallFailed) as e:
+        await asyncio.wait_for(driver.run(), 20)
+    assert e.value.status == 401
+    assert sched.errors and "uthenticat" in sched.errors[0]
