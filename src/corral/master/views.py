@@ -6,9 +6,10 @@ encoded once and cached here (``RenderCache``), not in the records."""
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 import time
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Iterator
 from typing import TYPE_CHECKING
 
 import msgspec
@@ -303,9 +304,18 @@ class MasterViews:
         self.legacy_agents = RenderCache(state_agent, agent_change_key)
         self.v1_tasks = RenderCache(v1_task, task_change_key)
         self.v1_agents = RenderCache(v1_agent, agent_change_key)
-        # Whose view is rendered (set by the HTTP side just before a render; the ACLs'
-        # view_frameworks/view_tasks filter what it sees). No await happens in between.
+        # Whose view is rendered (set by ``viewing`` around a render; the ACLs'
+        # view_frameworks/view_tasks filter what it sees). None outside: anonymous.
         self.viewer: str | None = None
+
+    @contextlib.contextmanager
+    def viewing(self, principal: str | None) -> Iterator[None]:
+        """Render as ``principal`` (no await may happen inside)."""
+        self.viewer = principal
+        try:
+            yield
+        finally:
+            self.viewer = None
 
     def all_frameworks(self) -> list[FrameworkRecord]:
         """Current and completed frameworks the viewer may see."""
@@ -485,7 +495,6 @@ class OperatorAPI:
         call = await read_call(request, op.OperatorCall, "master::Call")
         if isinstance(call, web.Response):
             return call
-        self.views.viewer = principal_of(request)
         if call.type == "TEARDOWN":
             return self.teardown(request, call)
         if call.type not in OPERATOR_CALLS:
@@ -496,7 +505,8 @@ class OperatorAPI:
             )
         if call.type == "SUBSCRIBE":
             return await self.subscribe(request)
-        return json_response(self.views.response(call.type))
+        with self.views.viewing(principal_of(request)):
+            return json_response(self.views.response(call.type))
 
     def teardown(self, request: web.Request, call: op.OperatorCall) -> web.Response:
         refused = require_write(request)
@@ -527,7 +537,8 @@ class OperatorAPI:
         resp.content_type = "application/json"
         resp.enable_chunked_encoding()
         stream = EventStream(resp, HEARTBEAT, interval)
-        state = self.views.response("GET_STATE").get_state
+        with self.views.viewing(principal_of(request)):
+            state = self.views.response("GET_STATE").get_state
         assert not isinstance(state, msgspec.UnsetType)
         first: op.OperatorEventOf[Raw, Raw] = op.OperatorEventOf(
             type="SUBSCRIBED",
@@ -546,8 +557,8 @@ class OperatorAPI:
         return resp
 
     async def state(self, request: web.Request) -> web.Response:
-        self.views.viewer = principal_of(request)
-        body = self.views.state()
+        with self.views.viewing(principal_of(request)):
+            body = self.views.state()
         jsonp = request.query.get("jsonp")
         if jsonp:
             return web.Response(
@@ -563,9 +574,9 @@ class OperatorAPI:
         return json_response(self.views.slaves())
 
     async def frameworks(self, request: web.Request) -> web.Response:
-        self.views.viewer = principal_of(request)
-        return json_response(self.views.frameworks())
+        with self.views.viewing(principal_of(request)):
+            return json_response(self.views.frameworks())
 
     async def tasks(self, request: web.Request) -> web.Response:
-        self.views.viewer = principal_of(request)
-        return json_response(self.views.tasks())
+        with self.views.viewing(principal_of(request)):
+            return json_response(self.views.tasks())
