@@ -40,6 +40,7 @@ SECRETS = {
     "outsider": "outsider-secret",
 }
 ACLS = {
+    "register_agents": [{"principals": {"values": ["agent"]}}],
     "register_frameworks": [
         {"principals": {"values": ["fw-a"]}, "roles": {"values": ["a"]}},
         {"principals": {"values": ["fw-b"]}, "roles": {"type": "ANY"}},
@@ -134,11 +135,19 @@ def secure(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LocalCluster]:
         cluster.stop()
 
 
-def test_agent_without_a_credential_is_refused_and_says_why(secure: LocalCluster) -> None:
-    agent = secure.add_agent(wait=False)
+@pytest.mark.parametrize("principal", [None, "outsider"])
+def test_agent_without_a_credential_or_denied_is_refused_and_says_why(
+    secure: LocalCluster, principal: str | None, tmp_path: Path
+) -> None:
+    flags = []
+    if principal is not None:  # authenticates, but register_agents does not name it
+        own = private(tmp_path / "own.json", {"principal": principal, "secret": SECRETS[principal]})
+        flags = ["--credential", str(own)]
+    agent = secure.add_agent(wait=False, extra_flags=flags)
+    status = 401 if principal is None else 403
     try:
         wait_until(
-            lambda: "refused this agent (HTTP 401)" in agent.log.read_text(),
+            lambda: f"refused this agent (HTTP {status})" in agent.log.read_text(),
             20,
             what="the agent's log to say the master refused it",
         )

@@ -14,7 +14,7 @@ from corral.master.core import events as ev
 from corral.master.core.authz import check_call, check_subscribe
 from corral.master.errors import CallError
 from corral.master.shell import MasterShell
-from corral.security.middleware import principal_of
+from corral.security.middleware import check, principal_of
 from corral.transport.http import accepts_json, error, read_call
 from corral.transport.streaming import EventStream
 from corral.wire import agent as amsg
@@ -135,7 +135,10 @@ class SchedulerAPI:
         return resp
 
     # ------------------------------------------------------------------ agents
-    async def agent_link(self, request: web.Request) -> web.WebSocketResponse:
+    async def agent_link(self, request: web.Request) -> web.StreamResponse:
+        denied = check(request, "register_agents", None)
+        if denied is not None:
+            return denied
         ws = web.WebSocketResponse(max_msg_size=0, autoping=True)
         await ws.prepare(request)
         self.agent_sockets.add(ws)

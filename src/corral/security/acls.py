@@ -50,6 +50,7 @@ class ACLs(msgspec.Struct, forbid_unknown_fields=True, omit_defaults=True):
     view_tasks: list[Rule] = []
     access_sandboxes: list[Rule] = []
     operator_writes: list[Rule] = []
+    register_agents: list[Rule] = []
 
 
 # Each action and the rule field that holds its object.
@@ -61,6 +62,7 @@ OBJECT_FIELD: dict[str, str] = {
     "view_tasks": "users",
     "access_sandboxes": "users",
     "operator_writes": "",  # no object: the subject alone decides
+    "register_agents": "",
 }
 ACTIONS = tuple(OBJECT_FIELD)
 
