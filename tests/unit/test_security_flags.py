@@ -68,3 +68,13 @@ def test_non_loopback_without_authentication_warns_loudly(
     warn_if_open("master", "0.0.0.0", master_flags_off(SecuritySettings()))
     out = capsys.readouterr().out
     assert out.startswith("WARNING") and "--authenticate-frameworks" in out and "0.0.0.0" in out
+
+
+def test_a_bad_tls_ca_names_the_flag(tmp_path: Path) -> None:
+    bad = tmp_path / "ca.pem"
+    bad.write_text("not a certificate")
+    code, out = run(
+        "agent", "--work-dir", str(tmp_path), "--containerizers", "process",
+        "--tls-ca", str(bad),
+    )  # fmt: skip
+    assert code == 2 and "--tls-ca" in out and str(bad) in out and "Traceback" not in out

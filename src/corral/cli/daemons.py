@@ -295,11 +295,15 @@ def agent(
         principal, secret = own_credential(credential)
     except SecurityFlagError as exc:
         fail(str(exc))
-    if tls_ca is not None and not tls_ca.is_file():
-        fail(f"--tls-ca: {tls_ca} is not a file")
     master_client = ClientSecurity(
         principal, secret, str(tls_ca) if tls_ca else None, tls=tls_ca is not None
     )
+    from corral.security.tls import TLSError
+
+    try:
+        master_client.ssl_context()
+    except TLSError as exc:
+        fail(f"--tls-ca: {exc}")
     config = AgentConfig(
         security=security,
         master_client=master_client,
