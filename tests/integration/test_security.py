@@ -396,3 +396,16 @@ async def test_sdk_without_or_with_wrong_credentials_gets_401(
         await asyncio.wait_for(driver.run(), 20)
     assert e.value.status == 401
     assert sched.errors and "uthenticat" in sched.errors[0]
+
+
+def test_no_secret_in_views_flags_or_logs(secure: LocalCluster) -> None:
+    seen = [
+        request(f"{secure.url}/master/state", "ops")[1],
+        request(f"{secure.url}/api/v1", "ops", {"type": "GET_FLAGS"})[1],
+        request(f"{secure.url}/api/v1", "ops", {"type": "GET_STATE"})[1],
+        secure.masters[0].log.read_text(),
+        *(a.log.read_text() for a in secure.agents),
+    ]
+    for text in seen:
+        for secret in SECRETS.values():
+            assert secret not in text
