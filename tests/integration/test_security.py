@@ -17,6 +17,7 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
+import psutil
 import pytest
 
 from corral.resources import parse
@@ -373,7 +374,18 @@ async def test_sandboxes_only_for_principals_the_agents_acls_name(secure: LocalC
         status, _ = await asyncio.to_thread(request, url, None, None, Authorization=wrong)
         assert status == 401
     finally:
-        await stop_driver(driver)
+        await stop_driver(driver)  # TEARDOWN: the agent kills the task; wait until it has
+        await asyncio.to_thread(
+            wait_until, lambda: not task_processes(), 15, what="the task to be killed"
+        )
+
+
+def task_processes() -> list[int]:
+    return [
+        p.pid
+        for p in psutil.Process().children(recursive=True)
+        if "out.txt" in " ".join(p.cmdline()) and p.status() != psutil.STATUS_ZOMBIE
+    ]
 
 
 class Errors(Scheduler):
