@@ -55,6 +55,8 @@ from corral.agent.status_updates import (
 from corral.agent.usage import container_usage
 from corral.agent.users import OsUser, Switching, UserError
 from corral.resources import Resources, from_wire
+from corral.security.client import ClientSecurity
+from corral.security.settings import SecuritySettings
 from corral.transport.streaming import EventStream
 from corral.wire import agent as msg
 from corral.wire.codec import encode
@@ -91,6 +93,8 @@ class AgentConfig:
     docker_endpoint: str = ""  # dockerd: unix://PATH or tcp://HOST:PORT ("": $DOCKER_HOST)
     switch_user: bool | None = None  # run tasks as their users; None: when the agent is root
     authenticate_http_executors: bool = False  # executors must send their token
+    security: SecuritySettings = field(default_factory=SecuritySettings)  # its own API's
+    master_client: ClientSecurity = field(default_factory=ClientSecurity)  # to the master
 
 
 def static_agent_info(config: AgentConfig, hostname: str) -> AgentInfo:
@@ -193,6 +197,7 @@ class Agent:
             deliver=lambda m: self.feed(ev.FromMaster(m)),
             lost=self.master_lost,
             flush=self.flush,
+            client=config.master_client,
         )
         self.registered = asyncio.Event()
         self.loops: list[asyncio.Task[None]] = []

@@ -19,9 +19,13 @@ from corral.agent.core.events import ExecutorSubscribed as CoreExecutorSubscribe
 from corral.agent.core.state import ExecutorEntry, FrameworkEntry, TaskEntry
 from corral.agent.executor_auth import check as check_token
 from corral.agent.sandbox import confine, within
+from corral.agent.sandbox_owner import sandbox_user
 from corral.agent.usage import container_usage
 from corral.logs import http as logs_http
 from corral.resources import from_wire
+from corral.security import middleware as security
+from corral.security.settings import agent_flags_off
+from corral.security.tls import server_context
 from corral.transport.http import (
     accepts_json,
     error,
@@ -213,6 +217,11 @@ class AgentAPI:
             real = confine(root, raw)
         if real is None or not real.exists():
             return error(404, "File not found")
+        if agent.config.security.acls is not None:  # access_sandboxes, by the sandbox's user
+            user = sandbox_user(agent.state, root, real)
+            denied = security.check(request, "access_sandboxes", user)
+            if denied is not None:
+                return denied
         return real
 
     async def browse(self, request: web.Request) -> web.Response:
@@ -412,9 +421,14 @@ def agent_state(agent: Agent) -> sv.AgentState:
 
 
 async def serve(agent: Agent, host: str, port: int) -> web.AppRunner:
-    runner = web.AppRunner(build_app(agent), handler_cancellation=True, access_log=None)
+    app = build_app(agent)
+    sec = agent.config.security
+    security.install(app, sec)
+    runner = web.AppRunner(app, handler_cancellation=True, access_log=None)
     await runner.setup()
-    site = web.TCPSite(runner, host, port, reuse_address=True)
+    ssl = server_context(sec.tls_cert, sec.tls_key or sec.tls_cert) if sec.tls_cert else None
+    site = web.TCPSite(runner, host, port, reuse_address=True, ssl_context=ssl)
+    security.warn_if_open("agent", host, agent_flags_off(sec))
     await site.start()
     return runner
 

@@ -11,6 +11,7 @@ from collections.abc import Callable
 
 import aiohttp
 
+from corral.security.client import ClientSecurity
 from corral.transport.link import Backoff, LeaderLink, LeaderSource, LinkPolicy, refused_handshake
 from corral.wire import agent as msg
 from corral.wire.codec import encode
@@ -51,7 +52,10 @@ class MasterLink:
         deliver: Callable[[msg.MasterToAgent], None],
         lost: Callable[[], bool],
         flush: Callable[[], None],
+        client: ClientSecurity | None = None,
     ) -> None:
+        self.client = client or ClientSecurity()
+        self.ssl = self.client.ssl_context()
         self.leader = LeaderSource(master, session_timeout=session_timeout)
         self.leader.subscribe(self.on_leader)
         self.link = LeaderLink(self.leader, link_policy(backoff_factor))
@@ -104,11 +108,13 @@ class MasterLink:
 
     async def serve(self, master: str) -> None:
         """One connection to the master at ``master``: register, then handle what comes down."""
-        url = f"http://{master}/master/agent"
+        url = self.client.url(master, "/master/agent")
         log.debug("connecting to the master at %s", master)
         loop = asyncio.get_running_loop()
         try:
-            ws_context = self.leader.client().ws_connect(url, max_msg_size=0, autoping=True)
+            ws_context = self.leader.client().ws_connect(
+                url, max_msg_size=0, autoping=True, headers=self.client.headers(), ssl=self.ssl
+            )
             async with ws_context as ws:
                 log.debug("connected to the master at %s; registering", master)
                 self.ws = ws
@@ -128,7 +134,16 @@ class MasterLink:
                         await writer
                     self.ws = None
         except aiohttp.WSServerHandshakeError as exc:
-            log.debug("master %s refused the connection: %s", master, exc.status)
+            if exc.status in (401, 403):
+                log.error(
+                    "master %s refused this agent (HTTP %s): %s; give the agent a valid "
+                    "--credential",
+                    master,
+                    exc.status,
+                    "authentication failed" if exc.status == 401 else "not authorized",
+                )
+            else:
+                log.debug("master %s refused the connection: %s", master, exc.status)
             raise refused_handshake(exc) from exc
 
     def receive(self, data: str | bytes) -> None:

@@ -16,7 +16,8 @@ async def run_agent(config: AgentConfig) -> None:
     agent = Agent(config)
     runner = await serve(agent, config.ip, config.port)
     await agent.start()
-    print(f"corral agent listening on http://{config.ip}:{config.port}", flush=True)
+    scheme = config.security.scheme
+    print(f"corral agent listening on {scheme}://{config.ip}:{config.port}", flush=True)
     stop = asyncio.Event()
     kill_tasks = False
 

@@ -6,6 +6,7 @@ import json
 import logging
 import os
 import socket
+import ssl
 import sys
 import urllib.error
 import urllib.request
@@ -32,21 +33,39 @@ def fail(message: str, code: int = EXIT_USAGE) -> NoReturn:
 
 def fetch(url: str, type_: type[T]) -> T:
     """GET ``url`` and decode its JSON into ``type_`` (a view of ``corral.wire``); a clear
-    error, not a traceback, when the server cannot be reached or answers something else."""
+    error, not a traceback, when the server cannot be reached or answers something else.
+    Sends $CORRAL_PRINCIPAL/$CORRAL_SECRET and talks https verified by $CORRAL_TLS_CA."""
+    request, context = authorized_request(url)
+    url = request.full_url
     try:
-        with urllib.request.urlopen(url, timeout=10) as resp:
+        with urllib.request.urlopen(request, timeout=10, context=context) as resp:
             body = resp.read()
     except urllib.error.HTTPError as exc:
         fail(f"{url}: HTTP {exc.code} {exc.read().decode(errors='replace').strip()}", EXIT_RUNTIME)
     except (urllib.error.URLError, OSError) as exc:
         fail(
-            f"cannot reach {url}: {getattr(exc, 'reason', exc)} (is the cluster up? see --master)",
+            f"cannot reach {url}: {getattr(exc, 'reason', exc)} (is the cluster up? see "
+            "--master; a TLS master needs CORRAL_TLS_CA=CA_FILE)",
             EXIT_RUNTIME,
         )
     try:
         return decode(body, type_)
     except WireError as exc:
         fail(f"{url}: unexpected answer: {exc}", EXIT_RUNTIME)
+
+
+def authorized_request(url: str) -> tuple[urllib.request.Request, ssl.SSLContext | None]:
+    """``url`` with the environment's credentials, and https when it names a CA."""
+    from corral.security.client import ClientSecurity
+
+    sec = ClientSecurity.from_env()
+    context = None
+    if sec.scheme == "https":
+        if url.startswith("http://"):
+            url = "https://" + url[len("http://") :]
+        ctx = sec.ssl_context()
+        context = ctx if isinstance(ctx, ssl.SSLContext) else None
+    return urllib.request.Request(url, headers=sec.headers()), context
 
 
 def resolve_master(flag: str | None, keep_zk: bool = False) -> str:

@@ -16,6 +16,7 @@ from typing import TYPE_CHECKING
 import typer
 
 from corral.cli import log_flags as lf
+from corral.cli import security_options as so
 from corral.cli.common import CLUSTER_FILE, EXIT_RUNTIME, fail, port_in_use
 from corral.cli.up_control import DirectoryBusy, WorkDirLock, after_exits
 
@@ -68,6 +69,14 @@ def master(
         help="DRAIN_AGENT: seconds frameworks are given (inverse offers) to move their tasks off "
         "the agent before the master kills what is left.",
     ),
+    authenticate_frameworks: bool = so.AUTH_FRAMEWORKS,
+    authenticate_agents: bool = so.AUTH_AGENTS,
+    authenticate_http_readonly: bool = so.AUTH_READONLY,
+    authenticate_http_readwrite: bool = so.AUTH_READWRITE,
+    credentials: Path | None = so.CREDENTIALS,
+    acls: Path | None = so.ACLS,
+    tls_cert: Path | None = so.TLS_CERT,
+    tls_key: Path | None = so.TLS_KEY,
     log_level: str = typer.Option("info", "--log-level"),
     log_dir: Path | None = lf.LOG_DIR,
     log_format: str = lf.LOG_FORMAT,
@@ -105,8 +114,24 @@ def master(
         fail("--zk-session-timeout must be positive")
     if drain_notice < 0:
         fail("--drain-notice must not be negative")
+    from corral.security.options import SecurityFlagError, build
+
+    try:
+        security = build(
+            authenticate_frameworks=authenticate_frameworks,
+            authenticate_agents=authenticate_agents,
+            authenticate_http_readonly=authenticate_http_readonly,
+            authenticate_http_readwrite=authenticate_http_readwrite,
+            credentials=credentials,
+            acls=acls,
+            tls_cert=tls_cert,
+            tls_key=tls_key,
+        )
+    except SecurityFlagError as exc:
+        fail(str(exc))
     work_dir.mkdir(parents=True, exist_ok=True)
     config = MasterConfig(
+        security=security,
         ip=ip,
         port=port,
         hostname=hostname or ip,
@@ -221,6 +246,14 @@ def agent(
         help="Executors must send the token the agent gives each one "
         "(MESOS_EXECUTOR_AUTHENTICATION_TOKEN) on the executor API; pymesos executors do not.",
     ),
+    credential: Path | None = so.CREDENTIAL,
+    authenticate_http_readonly: bool = so.AUTH_READONLY,
+    authenticate_http_readwrite: bool = so.AUTH_READWRITE,
+    credentials: Path | None = so.CREDENTIALS,
+    acls: Path | None = so.ACLS,
+    tls_cert: Path | None = so.TLS_CERT,
+    tls_key: Path | None = so.TLS_KEY,
+    tls_ca: Path | None = so.TLS_CA,
     log_level: str = typer.Option("info", "--log-level"),
     log_dir: Path | None = lf.LOG_DIR,
     log_format: str = lf.LOG_FORMAT,
@@ -288,7 +321,33 @@ def agent(
         docker_endpoint = normalize_endpoint(docker_socket)
     except ValueError as exc:
         fail(f"--docker-socket: {exc}")
+    from corral.security.client import ClientSecurity
+    from corral.security.options import SecurityFlagError, build, own_credential
+
+    try:
+        security = build(
+            authenticate_http_readonly=authenticate_http_readonly,
+            authenticate_http_readwrite=authenticate_http_readwrite,
+            credentials=credentials,
+            acls=acls,
+            tls_cert=tls_cert,
+            tls_key=tls_key,
+        )
+        principal, secret = own_credential(credential)
+    except SecurityFlagError as exc:
+        fail(str(exc))
+    master_client = ClientSecurity(
+        principal, secret, str(tls_ca) if tls_ca else None, tls=tls_ca is not None
+    )
+    from corral.security.tls import TLSError
+
+    try:
+        master_client.ssl_context()
+    except TLSError as exc:
+        fail(f"--tls-ca: {exc}")
     config = AgentConfig(
+        security=security,
+        master_client=master_client,
         master=master_addr,
         work_dir=work_dir,
         resources=res,

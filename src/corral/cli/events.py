@@ -12,6 +12,7 @@ import msgspec
 import typer
 
 from corral.cli.common import EXIT_RUNTIME, fail, resolve_master
+from corral.security.client import ClientSecurity
 from corral.wire import operator as op
 from corral.wire.codec import decode, to_builtins
 from corral.wire.recordio import Decoder, RecordIOError
@@ -65,12 +66,14 @@ def describe(e: op.OperatorEvent) -> str:
 async def stream(master: str, follow: bool, as_json: bool, heartbeats: bool) -> None:
     body = {"type": "SUBSCRIBE"}
     timeout = aiohttp.ClientTimeout(total=None, sock_connect=10)
-    async with aiohttp.ClientSession(timeout=timeout) as session:
+    sec = ClientSecurity.from_env()
+    connector = aiohttp.TCPConnector(ssl=sec.ssl_context())
+    async with aiohttp.ClientSession(timeout=timeout, connector=connector) as session:
         try:
             resp = await session.post(
-                f"http://{master}/api/v1",
+                sec.url(master, "/api/v1"),
                 json=body,
-                headers={"Accept": "application/json"},
+                headers={"Accept": "application/json", **sec.headers()},
             )
         except aiohttp.ClientError as exc:
             fail(f"cannot reach the master at {master}: {exc}", EXIT_RUNTIME)

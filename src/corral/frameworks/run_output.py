@@ -9,6 +9,7 @@ from collections.abc import Callable
 
 import aiohttp
 
+from corral.security.client import ClientSecurity
 from corral.wire.codec import decode
 from corral.wire.state_views import FileData
 
@@ -29,13 +30,17 @@ async def follow_output(
     id), so no lookup of the agent's state is needed."""
     offsets = dict.fromkeys(FILES, 0)
     timeout = aiohttp.ClientTimeout(total=10)
-    async with aiohttp.ClientSession(timeout=timeout) as session:
+    sec = ClientSecurity.from_env()  # the agent's /files may want credentials, or https
+    connector = aiohttp.TCPConnector(ssl=sec.ssl_context())
+    async with aiohttp.ClientSession(
+        timeout=timeout, connector=connector, headers=sec.headers()
+    ) as session:
         while True:
             finished = ended()  # decided before the read: the last read sees everything
             for name in FILES:
                 path = f"/frameworks/{framework_id}/executors/{task_id}/runs/latest/{name}"
                 while True:
-                    text = await _read(session, agent, path, offsets[name])
+                    text = await _read(session, sec.url(agent, "/files/read"), path, offsets[name])
                     if not text:
                         break
                     offsets[name] += len(text.encode())
@@ -45,10 +50,10 @@ async def follow_output(
             await asyncio.sleep(POLL)
 
 
-async def _read(session: aiohttp.ClientSession, agent: str, path: str, offset: int) -> str:
+async def _read(session: aiohttp.ClientSession, url: str, path: str, offset: int) -> str:
     params = {"path": path, "offset": str(offset), "length": str(CHUNK)}
     with contextlib.suppress(aiohttp.ClientError, TimeoutError, ValueError, OSError):
-        async with session.get(f"http://{agent}/files/read", params=params) as resp:
+        async with session.get(url, params=params) as resp:
             if resp.status == 200:
                 return decode(await resp.read(), FileData).data
     return ""  # not there yet (404 before the sandbox exists) or the agent is unreachable

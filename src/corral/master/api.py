@@ -11,8 +11,10 @@ import msgspec
 from aiohttp import web
 
 from corral.master.core import events as ev
+from corral.master.core.authz import check_call, check_subscribe
 from corral.master.errors import CallError
 from corral.master.shell import MasterShell
+from corral.security.middleware import check, principal_of
 from corral.transport.http import accepts_json, error, read_call
 from corral.transport.streaming import EventStream
 from corral.wire import agent as amsg
@@ -96,8 +98,14 @@ class SchedulerAPI:
                 return error(400, "Subscribe calls should not include the 'Mesos-Stream-Id' header")
             if not accepts_json(request):
                 return error(406, "Expected 'Accept' to allow 'application/json'")
+            try:
+                check_subscribe(self.shell.state, principal(request), call)
+            except CallError as exc:
+                log.warning("refused a SUBSCRIBE from %s: %s", request.remote, exc.message)
+                return error(exc.status, exc.message)
             return await self._subscribe(request, call)
         try:
+            check_call(self.shell.state, principal(request), call)
             self.shell.feed(ev.SchedulerCall(principal(request), call, stream_id))
         except CallError as exc:
             return error(exc.status, exc.message)
@@ -127,7 +135,10 @@ class SchedulerAPI:
         return resp
 
     # ------------------------------------------------------------------ agents
-    async def agent_link(self, request: web.Request) -> web.WebSocketResponse:
+    async def agent_link(self, request: web.Request) -> web.StreamResponse:
+        denied = check(request, "register_agents", None)
+        if denied is not None:
+            return denied
         ws = web.WebSocketResponse(max_msg_size=0, autoping=True)
         await ws.prepare(request)
         self.agent_sockets.add(ws)
@@ -189,9 +200,8 @@ def feed_frame(shell: MasterShell, link: int, messages: list[amsg.AgentToMaster]
 
 
 def principal(request: web.Request) -> str | None:
-    """Who makes the call: none yet (authentication comes with the security issue)."""
-    del request
-    return None
+    """Who makes the call: the principal the authentication middleware found (or None)."""
+    return principal_of(request)
 
 
 _raw_list = msgspec.json.Decoder(list[msgspec.Raw])

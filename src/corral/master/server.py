@@ -34,6 +34,9 @@ from corral.master.metrics import MasterMetrics
 from corral.master.shell import MasterShell
 from corral.master.ui_routes import add_ui_routes
 from corral.master.views import OperatorAPI, metrics_snapshot
+from corral.security import middleware as security
+from corral.security.settings import master_flags_off
+from corral.security.tls import server_context
 from corral.transport.http import json_response
 from corral.wire.codec import to_builtins
 
@@ -224,6 +227,7 @@ class MasterProcess:
 
 def build_app(proc: MasterProcess) -> web.Application:
     app = web.Application(client_max_size=64 << 20)
+    security.install(app, proc.config.security)
     lead = proc.leader_route
 
     async def health(request: web.Request) -> web.Response:
@@ -283,10 +287,15 @@ async def run_master(config: MasterConfig) -> None:
     runner = web.AppRunner(build_app(proc), handler_cancellation=True, access_log=None)
     await runner.setup()
     # A deep accept queue: thousands of agents (re)connect at once after a failover.
-    site = web.TCPSite(runner, config.ip, config.port, reuse_address=True, backlog=4096)
+    sec = config.security
+    ssl = server_context(sec.tls_cert, sec.tls_key or sec.tls_cert) if sec.tls_cert else None
+    site = web.TCPSite(
+        runner, config.ip, config.port, reuse_address=True, backlog=4096, ssl_context=ssl
+    )
     await site.start()
-    log.info("master listening on http://%s:%d", config.ip, config.port)
-    print(f"corral master listening on http://{config.ip}:{config.port}", flush=True)
+    security.warn_if_open("master", config.ip, master_flags_off(sec))
+    log.info("master listening on %s://%s:%d", sec.scheme, config.ip, config.port)
+    print(f"corral master listening on {sec.scheme}://{config.ip}:{config.port}", flush=True)
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGTERM, signal.SIGINT):

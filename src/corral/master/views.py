@@ -6,8 +6,10 @@ encoded once and cached here (``RenderCache``), not in the records."""
 from __future__ import annotations
 
 import asyncio
+import contextlib
+import logging
 import time
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Iterator
 from typing import TYPE_CHECKING
 
 import msgspec
@@ -16,6 +18,7 @@ from aiohttp import web
 from corral import MESOS_COMPAT_VERSION, __version__
 from corral.master.core import events as ev
 from corral.master.core import maintenance
+from corral.master.core.authz import may_view
 from corral.master.core.state import (
     AgentRecord,
     DrainRecord,
@@ -23,9 +26,11 @@ from corral.master.core.state import (
     MasterState,
     TaskRecord,
 )
+from corral.master.errors import CallError
 from corral.master.maintenance_api import maintenance_call
 from corral.master.render_cache import RenderCache
 from corral.resources import Resources
+from corral.security.middleware import check, principal_of, require_write
 from corral.transport.http import error, json_response, read_call
 from corral.transport.streaming import EventStream
 from corral.wire import operator as op
@@ -38,6 +43,7 @@ from corral.wire.common import Capability, TimeInfo
 if TYPE_CHECKING:
     from corral.master.subscribers import Subscribers
 
+log = logging.getLogger("corral.master")
 Raw = msgspec.Raw
 HEARTBEAT = encode(op.OperatorEvent(type="HEARTBEAT"))
 OPERATOR_CALLS = (*op.MASTER_CALLS, "SUBSCRIBE", *maintenance.CALLS)
@@ -318,6 +324,27 @@ class MasterViews:
         self.legacy_agents = RenderCache(state_agent, agent_change_key)
         self.v1_tasks = RenderCache(v1_task, task_change_key)
         self.v1_agents = RenderCache(v1_agent, agent_change_key)
+        # Whose view is rendered (set by ``viewing`` around a render; the ACLs'
+        # view_frameworks/view_tasks filter what it sees). None outside: anonymous.
+        self.viewer: str | None = None
+
+    @contextlib.contextmanager
+    def viewing(self, principal: str | None) -> Iterator[None]:
+        """Render as ``principal`` (no await may happen inside)."""
+        self.viewer = principal
+        try:
+            yield
+        finally:
+            self.viewer = None
+
+    def all_frameworks(self) -> list[FrameworkRecord]:
+        """Current and completed frameworks the viewer may see."""
+        return self.visible([*self.master.frameworks.values(), *self.master.completed_frameworks])
+
+    def visible(self, fws: Iterable[FrameworkRecord]) -> list[FrameworkRecord]:
+        if self.master.config.security.acls is None:
+            return list(fws)
+        return [f for f in fws if may_view(self.master, self.viewer, f)]
 
     # ------------------------------------------------------------------ legacy JSON
     def state(self) -> sv.MasterStateOf[Raw, Raw]:
@@ -346,8 +373,8 @@ class MasterViews:
                 flags=flags(master),
                 slaves=self.legacy_agents.get_many(agents),
                 recovered_slaves=[],
-                frameworks=self._frameworks(master.frameworks.values()),
-                completed_frameworks=self._frameworks(master.completed_frameworks),
+                frameworks=self._frameworks(self.visible(master.frameworks.values())),
+                completed_frameworks=self._frameworks(self.visible(master.completed_frameworks)),
                 orphan_tasks=[],
                 unregistered_frameworks=[],
             )
@@ -364,15 +391,15 @@ class MasterViews:
         m = self.master
         with self.legacy_tasks.full_pass():
             return sv.FrameworksOf(
-                frameworks=self._frameworks(m.frameworks.values()),
-                completed_frameworks=self._frameworks(m.completed_frameworks),
+                frameworks=self._frameworks(self.visible(m.frameworks.values())),
+                completed_frameworks=self._frameworks(self.visible(m.completed_frameworks)),
                 unregistered_frameworks=[],
             )
 
     def tasks(self) -> sv.TasksOf[Raw]:
         out: list[Raw] = []
         with self.legacy_tasks.full_pass():
-            for fw in [*self.master.frameworks.values(), *self.master.completed_frameworks]:
+            for fw in self.all_frameworks():
                 out += self.legacy_tasks.get_many(fw.tasks.values())
                 out += self.legacy_tasks.get_many(fw.unreachable_tasks.values())
                 out += self.legacy_tasks.get_many(fw.completed_tasks)
@@ -385,7 +412,7 @@ class MasterViews:
         completed: list[Raw] = []
         get_many = self.v1_tasks.get_many
         with self.v1_tasks.full_pass():
-            for fw in [*self.master.frameworks.values(), *self.master.completed_frameworks]:
+            for fw in self.all_frameworks():
                 tasks += get_many(fw.tasks.values())
                 unreachable += get_many(fw.unreachable_tasks.values())
                 completed += get_many(fw.completed_tasks)
@@ -399,22 +426,22 @@ class MasterViews:
     def get_frameworks(self) -> op.GetFrameworks:
         m = self.master
         return op.GetFrameworks(
-            frameworks=[v1_framework(f) for f in m.frameworks.values()],
-            completed_frameworks=[v1_framework(f) for f in m.completed_frameworks],
+            frameworks=[v1_framework(f) for f in self.visible(m.frameworks.values())],
+            completed_frameworks=[v1_framework(f) for f in self.visible(m.completed_frameworks)],
         )
 
     def get_executors(self) -> op.GetExecutors:
         return op.GetExecutors(
             executors=[
                 op.Executor(executor_info=secrets.redact_executor(ex.info), agent_id=ID(aid))
-                for fw in self.master.frameworks.values()
+                for fw in self.visible(self.master.frameworks.values())
                 for (aid, _), ex in fw.executors.items()
             ]
         )
 
     def get_roles(self) -> op.GetRoles:
         roles: dict[str, Resources] = {}
-        for fw in self.master.frameworks.values():
+        for fw in self.visible(self.master.frameworks.values()):
             for role, r in fw.allocated().items():
                 roles[role] = roles.get(role, Resources()) + r
         weights = self.master.config.weights
@@ -488,13 +515,35 @@ class OperatorAPI:
         call = await read_call(request, op.OperatorCall, "master::Call")
         if isinstance(call, web.Response):
             return call
+        if call.type == "TEARDOWN":
+            return self.teardown(request, call)
         if call.type not in OPERATOR_CALLS:
             return error(*op.unserved("master::Call", call.type, op.MESOS_MASTER_CALLS))
         if call.type == "SUBSCRIBE":
             return await self.subscribe(request)
         if call.type in maintenance.CALLS:
-            return maintenance_call(call, self.feed)
-        return json_response(self.views.response(call.type))
+            refused = require_write(request) or check(request, "operator_writes", None)
+            if refused is not None:
+                return refused
+            return maintenance_call(call, self.feed, principal_of(request))
+        with self.views.viewing(principal_of(request)):
+            return json_response(self.views.response(call.type))
+
+    def teardown(self, request: web.Request, call: op.OperatorCall) -> web.Response:
+        refused = require_write(request)
+        if refused is not None:
+            return refused
+        if call.teardown is None:
+            return error(400, "Failed to validate master::Call: Expecting 'teardown' to be present")
+        if self.feed is None:
+            return error(400, "TEARDOWN is not served here")
+        try:
+            self.feed(ev.OperatorTeardown(principal_of(request), call.teardown.framework_id.value))
+        except CallError as exc:
+            if exc.status == 403:
+                log.warning("denied: %s", exc.message)
+            return error(exc.status, exc.message)
+        return web.Response(status=200)
 
 
     async def subscribe(self, request: web.Request) -> web.StreamResponse:
@@ -510,7 +559,8 @@ class OperatorAPI:
         resp.content_type = "application/json"
         resp.enable_chunked_encoding()
         stream = EventStream(resp, HEARTBEAT, interval)
-        state = self.views.response("GET_STATE").get_state
+        with self.views.viewing(principal_of(request)):
+            state = self.views.response("GET_STATE").get_state
         assert not isinstance(state, msgspec.UnsetType)
         first: op.OperatorEventOf[Raw, Raw] = op.OperatorEventOf(
             type="SUBSCRIBED",
@@ -529,7 +579,8 @@ class OperatorAPI:
         return resp
 
     async def state(self, request: web.Request) -> web.Response:
-        body = self.views.state()
+        with self.views.viewing(principal_of(request)):
+            body = self.views.state()
         jsonp = request.query.get("jsonp")
         if jsonp:
             return web.Response(
@@ -545,7 +596,9 @@ class OperatorAPI:
         return json_response(self.views.slaves())
 
     async def frameworks(self, request: web.Request) -> web.Response:
-        return json_response(self.views.frameworks())
+        with self.views.viewing(principal_of(request)):
+            return json_response(self.views.frameworks())
 
     async def tasks(self, request: web.Request) -> web.Response:
-        return json_response(self.views.tasks())
+        with self.views.viewing(principal_of(request)):
+            return json_response(self.views.tasks())

@@ -17,6 +17,7 @@ from typing import Literal
 
 import aiohttp
 
+from corral.security.client import ClientSecurity
 from corral.transport.link import Backoff, LeaderLink, LeaderSource, LinkPolicy, Refused
 from corral.wire import scheduler as s
 from corral.wire.base import ID
@@ -108,11 +109,17 @@ class SchedulerDriver:
         implicit_acknowledgements: bool = True,
         max_backoff: float = 15.0,
         on_callback_error: CallbackErrors = "log",
+        security: ClientSecurity | None = None,
     ) -> None:
         """``on_callback_error``: when a callback raises, ``"log"`` logs it with its
         traceback and goes on (the connection stays up); ``"stop"`` logs it, closes the
         connection (the framework fails over: its tasks keep running) and ``run`` raises
-        ``CallbackFailed`` from it."""
+        ``CallbackFailed`` from it. ``security``: credentials and the CA of a TLS master
+        (default: ``CORRAL_PRINCIPAL``/``CORRAL_SECRET``/``CORRAL_TLS_CA`` from the
+        environment); its principal becomes ``framework_info.principal`` when that is unset."""
+        self.security = security or ClientSecurity.from_env()
+        if framework_info.principal is None and self.security.principal is not None:
+            framework_info.principal = self.security.principal
         self.leader = LeaderSource(master)
         self.leader.subscribe(self._on_leader)
         self.zk_url = self.leader.zk_url
@@ -141,7 +148,7 @@ class SchedulerDriver:
 
     async def run(self) -> None:
         """Subscribe and process events until ``stop`` (reconnecting with backoff)."""
-        connector = aiohttp.TCPConnector(limit=64)
+        connector = aiohttp.TCPConnector(limit=64, ssl=self.security.ssl_context())
         self._session = aiohttp.ClientSession(
             connector=connector, timeout=aiohttp.ClientTimeout(total=None, sock_connect=10)
         )
@@ -224,8 +231,9 @@ class SchedulerDriver:
             subscribe=s.Subscribe(framework_info=info),
         )
         headers = {"Content-Type": "application/json", "Accept": "application/json"}
+        headers.update(self.security.headers())
         resp = await self._session.post(
-            f"http://{master}/api/v1/scheduler",
+            self.security.url(master, "/api/v1/scheduler"),
             data=encode(call),
             headers=headers,
             allow_redirects=False,
@@ -348,11 +356,11 @@ class SchedulerDriver:
         if self.framework_id is None or self.master is None:
             raise CallFailed(503, "not subscribed")
         call.framework_id = ID(self.framework_id)
-        headers = {"Content-Type": "application/json"}
+        headers = {"Content-Type": "application/json", **self.security.headers()}
         if self.stream_id:
             headers["Mesos-Stream-Id"] = self.stream_id
         async with self._session.post(
-            f"http://{self.master}/api/v1/scheduler", data=encode(call), headers=headers
+            self.security.url(self.master, "/api/v1/scheduler"), data=encode(call), headers=headers
         ) as resp:
             if resp.status >= 300:
                 raise CallFailed(resp.status, await resp.text())

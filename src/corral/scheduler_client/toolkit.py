@@ -48,6 +48,7 @@ from corral.scheduler_client.tracker import (
     encode_task,
     new_task_id,
 )
+from corral.security.client import ClientSecurity
 from corral.wire import scheduler as s
 from corral.wire.base import ID
 from corral.wire.common import Capability, Filters, FrameworkInfo
@@ -364,7 +365,9 @@ class Runner:
         session_timeout: float = 10.0,
         on_callback_error: CallbackErrors = "log",
         tick_interval: float = 0.5,
+        security: ClientSecurity | None = None,
     ) -> None:
+        self.security = security  # None: the environment's (see SchedulerDriver)
         self.framework = framework
         self.master = master
         self.location = state
@@ -422,6 +425,7 @@ class Runner:
                 info,
                 _DriverScheduler(core),
                 on_callback_error=self.on_callback_error,
+                security=self.security,
             )
             await self._lead(driver, core, self.state)
         finally:

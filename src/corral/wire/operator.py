@@ -154,11 +154,17 @@ class DrainAgent(Message, kw_only=True):
     mark_gone: bool = False  # once drained, the agent is gone for good
 
 
+class Teardown(Message, kw_only=True):
+    framework_id: ID
+
+
 class OperatorCall(Message, kw_only=True):
     """A call to ``/api/v1`` of the master (``master::Call``) or the agent (``agent::Call``):
-    the read calls take no payload; the agent maintenance calls name the agent."""
+    the read calls take no payload; TEARDOWN names its framework and the agent maintenance
+    calls name the agent."""
 
     type: str
+    teardown: Teardown | None = None
     drain_agent: DrainAgent | None = None
     deactivate_agent: AgentRef | None = None
     reactivate_agent: AgentRef | None = None

@@ -11,6 +11,7 @@ from dataclasses import dataclass
 
 import aiohttp
 
+from corral.security.client import ClientSecurity
 from corral.wire.codec import WireError, decode
 from corral.wire.state_views import FileData, Slaves
 
@@ -28,14 +29,15 @@ async def sandbox_file(master: str | None, agent_id: str, path: str) -> str | Lo
     if master is None:
         return LogUnavailable("the framework is not connected to a master")
     try:
-        async with aiohttp.ClientSession(timeout=TIMEOUT) as http:
-            async with http.get(f"http://{master}/master/slaves") as resp:
+        sec = ClientSecurity.from_env()
+        async with sec.session(TIMEOUT) as http:
+            async with http.get(sec.url(master, "/master/slaves")) as resp:
                 agents = decode(await resp.read(), Slaves).slaves
             agent = next((a for a in agents if a.id == agent_id), None)
             if agent is None or "@" not in agent.pid:
                 return LogUnavailable(f"agent {agent_id} is gone (its sandbox with it)")
             address = agent.pid.split("@", 1)[1]
-            url = f"http://{address}/files/read"
+            url = sec.url(address, "/files/read")
             async with http.get(url, params={"path": path, "offset": "-1"}) as resp:
                 if resp.status == 404:
                     return LogUnavailable(f"agent {agent_id} no longer has {path}")

@@ -358,8 +358,9 @@ class Services:
         self._totals_at = now
         try:
             timeout = aiohttp.ClientTimeout(total=5)
-            async with aiohttp.ClientSession(timeout=timeout) as http, http.get(
-                f"http://{driver.master}/master/slaves"
+            sec = driver.security
+            async with sec.session(timeout) as http, http.get(
+                sec.url(driver.master, "/master/slaves")
             ) as resp:
                 doc = await resp.json(content_type=None)
         except (aiohttp.ClientError, TimeoutError, ValueError) as exc:

@@ -5,6 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 
 from corral import MESOS_COMPAT_VERSION
+from corral.security.settings import SecuritySettings
 from corral.wire.common import Address, MasterInfo
 
 HEARTBEAT_INTERVAL = 15.0
@@ -27,6 +28,7 @@ class MasterConfig:
     quorum: int | None = None
     agent_reregister_timeout: float = 600.0
     drain_notice: float = 10.0  # DRAIN_AGENT: seconds frameworks have to move their tasks
+    security: SecuritySettings = field(default_factory=SecuritySettings)
 
 
 def make_master_info(c: MasterConfig, master_id: str) -> MasterInfo:

@@ -34,6 +34,14 @@ class SchedulerCall:
     stream_id: str | None
 
 
+@dataclass(frozen=True, slots=True)
+class OperatorTeardown:
+    """The operator API's TEARDOWN of a framework, by ``principal`` (ACL-checked)."""
+
+    principal: str | None
+    framework_id: str
+
+
 # ---------------------------------------------------------------- agents
 @dataclass(frozen=True, slots=True)
 class AgentRegistered:
@@ -140,6 +148,7 @@ Event = (
     StreamOpened
     | StreamClosed
     | SchedulerCall
+    | OperatorTeardown
     | AgentRegistered
     | AgentMessages
     | AgentDisconnected

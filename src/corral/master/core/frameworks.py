@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import logging
 
+from corral.master.core.authz import check_teardown
 from corral.master.core.effects import (
     CancelTimer,
     CloseStream,
@@ -15,11 +16,12 @@ from corral.master.core.effects import (
     SendToFramework,
     SetTimer,
 )
-from corral.master.core.events import FailoverTimeout, StreamOpened
+from corral.master.core.events import FailoverTimeout, OperatorTeardown, StreamOpened
 from corral.master.core.offers import PAUSED_RETRY, consume_offer, rescind_offer
 from corral.master.core.send import allocate_soon, to_agent, to_framework
 from corral.master.core.state import MAX_COMPLETED_FRAMEWORKS, FrameworkRecord, MasterState
 from corral.master.core.tasks import finish_task, remove_executor
+from corral.master.errors import CallError
 from corral.wire import agent as amsg
 from corral.wire import scheduler as s
 from corral.wire.base import ID
@@ -151,3 +153,14 @@ def remove_framework(state: MasterState, now: float, out: Effects, fw: Framework
     if len(state.completed_frameworks) > MAX_COMPLETED_FRAMEWORKS:
         del state.completed_frameworks[0]
     allocate_soon(state, out)
+
+
+def operator_teardown(state: MasterState, now: float, out: Effects, ev: OperatorTeardown) -> None:
+    """The operator API's TEARDOWN: 404-like 400 for an unknown framework, 403 when the ACLs
+    forbid (nothing changes), else the framework is removed as by its own TEARDOWN."""
+    fw = state.frameworks.get(ev.framework_id)
+    if fw is None:
+        raise CallError(400, f"Framework {ev.framework_id} cannot be found")
+    check_teardown(state, ev.principal, fw)
+    log.info("framework %s torn down by the operator API (principal %s)", fw.id, ev.principal)
+    remove_framework(state, now, out, fw)

@@ -34,6 +34,10 @@ def handle(state: MasterState, event: ev.Event, now: float) -> Effects:
             agents.agent_registered(state, now, out, event.link, event.message)
     elif isinstance(event, ev.AgentDisconnected):
         agents.agent_disconnected(state, now, out, event.link)
+    elif isinstance(event, ev.OperatorTeardown):
+        if state.paused:
+            raise CallError(503, "ZooKeeper connection suspended: not acting as leader")
+        frameworks.operator_teardown(state, now, out, event)
     elif isinstance(event, ev.StreamOpened):
         frameworks.subscribe(state, now, out, event)
     elif isinstance(event, ev.StreamClosed):

@@ -6,6 +6,7 @@ from __future__ import annotations
 from typing import Any
 
 from corral.health.policy import validate as validate_checks
+from corral.master.core.authz import launch_refusal
 from corral.master.core.effects import Effects, Observe
 from corral.master.core.offers import add_filter, consume_offer, take_offers
 from corral.master.core.send import allocate_soon, to_agent, to_framework
@@ -150,6 +151,11 @@ def launch_one(
 ) -> Resources:
     res = parsed[id(task)]
     problem = validate_task(fw, agent, task, res)
+    reason = "REASON_TASK_INVALID"
+    if problem is None:
+        problem = launch_refusal(state, fw, task)
+        if problem is not None:
+            reason = "REASON_TASK_UNAUTHORIZED"
     needed = res
     new_executor = None
     if problem is None and task.executor is not None:
@@ -162,7 +168,7 @@ def launch_one(
     if problem is None and not remaining.contains(needed):
         problem = f"Task uses more resources ({needed}) than available in the offers ({remaining})"
     if problem is not None:
-        task_error(state, now, out, fw, task, problem)
+        task_error(state, now, out, fw, task, problem, reason)
         return remaining
     remaining = remaining - needed
     if new_executor is not None:
@@ -194,7 +200,9 @@ def launch_group(
         if task.executor is not None:
             problem = problem or "Tasks in a group must not set 'executor'"
         task.executor = None
-        p = validate_task(fw, agent, task, parsed[id(task)])
+        p = validate_task(fw, agent, task, parsed[id(task)]) or launch_refusal(
+            state, fw, task, ex
+        )
         if task.task_id.value in ids:
             p = f"Task {task.task_id.value} appears twice in the group"
         ids.add(task.task_id.value)
