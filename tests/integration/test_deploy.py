@@ -1,0 +1,149 @@
+"""`corral deploy` end to end against real sshd "hosts" on this machine: three masters with
+ZooKeeper on the same hosts and one agent, a task run through zk://, a second deploy that
+changes nothing, and a second agent added by editing the inventory."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+import urllib.request
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+from sshd_hosts import SshHosts, deployed_pids, sshd_unavailable, start_hosts
+
+from corral.deploy import wheel as wheel_mod
+from corral.testing.zookeeper import zookeeper_available
+
+pytestmark = [pytest.mark.integration, pytest.mark.slow, pytest.mark.zookeeper]
+
+SRC = str(Path(__file__).resolve().parents[2] / "src")
+
+
+def inventory(hosts: SshHosts, agents: int) -> str:
+    lines = [
+        "[cluster]",
+        f'python = "{sys.executable}"',
+        "zk_tick_ms = 500",
+        'master_flags = ["--zk-session-timeout", "4"]',
+        'agent_flags = ["--containerizers", "process"]',
+        "",
+        "[ssh]",
+        'user = "root"',
+        f"port = {hosts.port}",
+        f'key = "{hosts.key}"',
+        "known_hosts = false",
+    ]
+    for i, h in enumerate(hosts.hosts[: 3 + agents]):
+        roles = '["zookeeper", "master"]' if i < 3 else '["agent"]'
+        lines += [
+            "",
+            "[[hosts]]",
+            f'name = "{h.name}"',
+            f'address = "{h.address}"',
+            f"roles = {roles}",
+            f'root = "{h.root}"',
+        ]
+        if i >= 3:
+            lines += [
+                'resources = "cpus:2;mem:1024;disk:1000"',
+                f'attributes = {{ rack = "r{i}" }}',
+            ]
+    return "\n".join(lines) + "\n"
+
+
+def corral(*args: str, timeout: float = 240) -> subprocess.CompletedProcess[str]:
+    env = {**os.environ, "PYTHONPATH": SRC, "COLUMNS": "200"}
+    return subprocess.run(
+        [sys.executable, "-m", "corral", *args],
+        capture_output=True, text=True, timeout=timeout, env=env,
+    )  # fmt: skip
+
+
+@pytest.fixture(scope="module")
+def hosts() -> Iterator[SshHosts]:
+    why = sshd_unavailable() or zookeeper_available()
+    if why:
+        pytest.skip(why)
+    try:
+        started = start_hosts(5)
+    except (RuntimeError, TimeoutError, subprocess.CalledProcessError) as exc:
+        pytest.skip(f"cannot start sshd hosts: {exc}")
+    try:
+        yield started
+    finally:
+        started.stop()
+        for h in started.hosts:
+            left = deployed_pids(h.root)
+            assert not left, f"{h.name}: deployed processes still running: {left}"
+
+
+@pytest.fixture(scope="module")
+def wheel(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    return wheel_mod.build(tmp_path_factory.mktemp("wheel"))
+
+
+def test_deploy_run_redeploy_and_grow(hosts: SshHosts, wheel: Path, tmp_path: Path) -> None:
+    inv = tmp_path / "inventory.toml"
+    inv.write_text(inventory(hosts, agents=1))
+
+    checked = corral("deploy", str(inv), "--wheel", str(wheel), "--check")
+    assert checked.returncode == 0, checked.stdout + checked.stderr
+    assert "would install corral" in checked.stdout
+    assert not list(hosts.hosts[0].root.glob("opt/corral/venv")), "--check changed a host"
+
+    first = corral("deploy", str(inv), "--wheel", str(wheel), "--timeout", "150")
+    assert first.returncode == 0, first.stdout + first.stderr
+    assert "healthy" in first.stdout
+    for h in hosts.hosts[:4]:
+        assert deployed_pids(h.root), f"{h.name}: nothing running"
+    zk = "zk://" + ",".join(f"{h.address}:2181" for h in hosts.hosts[:3]) + "/corral"
+
+    status = corral("status", "--master", zk, "--json", timeout=60)
+    assert status.returncode == 0, status.stdout + status.stderr
+    doc = json.loads(status.stdout)
+    assert doc["leader"].split(":")[0] in {h.address for h in hosts.hosts[:3]}
+    assert doc["agents"]["active"] == 1
+    # the deployed services run the wheel installed in each host's venv, not this checkout
+    venv_python = hosts.hosts[0].root / "opt/corral/venv/bin/python"
+    where = subprocess.run(
+        [str(venv_python), "-c", "import corral; print(corral.__file__)"],
+        capture_output=True, text=True, env={"PATH": os.environ["PATH"]}, check=True,
+    )  # fmt: skip
+    assert where.stdout.startswith(str(hosts.hosts[0].root)), where.stdout
+    state = json.load(urllib.request.urlopen(f"http://{doc['leader']}/master/state", timeout=5))
+    [agent] = state["slaves"]
+    assert agent["hostname"] == hosts.hosts[3].address
+    assert agent["attributes"] == {"rack": "r3"}
+    assert agent["resources"]["cpus"] == 2
+
+    ran = corral("run", "--master", zk, "--", "echo", "hi", timeout=90)
+    assert ran.returncode == 0, ran.stdout + ran.stderr
+    assert "hi" in ran.stdout
+
+    again = corral("deploy", str(inv), "--wheel", str(wheel), "--timeout", "60")
+    assert again.returncode == 0, again.stdout + again.stderr
+    for h in hosts.hosts[:4]:
+        assert f"{h.name}" in again.stdout
+    assert again.stdout.count("unchanged") >= 8, again.stdout  # a line and a table row per host
+    assert "install" not in again.stdout and "restart" not in again.stdout, again.stdout
+
+    inv.write_text(inventory(hosts, agents=2))
+    grown = corral("deploy", str(inv), "--wheel", str(wheel), "--timeout", "120")
+    assert grown.returncode == 0, grown.stdout + grown.stderr
+    assert "2/2 agents registered" in grown.stdout, grown.stdout
+    # only the new host changed
+    for h in hosts.hosts[:4]:
+        assert f"{h.name:<10} unchanged" in grown.stdout, grown.stdout
+    assert deployed_pids(hosts.hosts[4].root)
+
+
+def test_invalid_inventory_names_line_and_field(tmp_path: Path) -> None:
+    inv = tmp_path / "bad.toml"
+    inv.write_text('[[hosts]]\nname = "a"\naddress = "10.0.0.1"\nroles = ["mastr"]\n')
+    done = corral("deploy", str(inv), "--check")
+    assert done.returncode == 2
+    assert "bad.toml:4: hosts[0] (a).roles: unknown role 'mastr'" in done.stderr + done.stdout
