@@ -309,7 +309,10 @@ def parse(text: str, source: str = "inventory.toml") -> Inventory:
         raise where.error("hosts", "name at least one host ([[hosts]] tables)", "", None, None)
     hosts: list[Host] = []
     for i, raw in enumerate(raw_hosts):
-        what = f"hosts[{i}]"
+        if not isinstance(raw, dict):
+            raise where.error(f"hosts[{i}]", "must be a table ([[hosts]])", "", None, "hosts")
+        named = raw.get("name")
+        what = f"hosts[{i}]" + (f" ({named})" if isinstance(named, str) else "")
         for key in ("name", "address", "roles"):
             if key not in raw:
                 raise where.error(f"{what}.{key}", "is required", "hosts", i, None)
