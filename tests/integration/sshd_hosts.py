@@ -15,6 +15,8 @@ import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
+import psutil
+
 from corral.testing import pid_alive, wait_until
 
 SSHD = "/usr/sbin/sshd"
@@ -72,6 +74,22 @@ class SshHosts:
             if host.popen is not None and host.popen.poll() is None:
                 host.popen.terminate()
                 host.popen.wait(10)
+
+    def leftovers(self) -> list[str]:
+        """Processes still running from under the hosts' directories (none, after stop)."""
+        return running_under(self.base)
+
+    def remove(self) -> None:
+        shutil.rmtree(self.base, ignore_errors=True)
+
+
+def running_under(base: Path) -> list[str]:
+    out = []
+    for p in psutil.process_iter(["pid", "cmdline"]):
+        cmd = " ".join(p.info.get("cmdline") or [])
+        if str(base) + "/" in cmd and p.pid != os.getpid():
+            out.append(f"{p.pid} {cmd[:150]}")
+    return out
 
 
 def start_hosts(count: int) -> SshHosts:
@@ -142,7 +160,7 @@ def deployed_pids(root: Path) -> list[int]:
         except (OSError, ValueError):
             continue
         pids += [p for p in (doc.get("pid"), doc.get("child")) if isinstance(p, int)]
-    for pidfile in root.glob("var/lib/corral/agent/launcher.pid"):
+    for pidfile in root.glob("var/lib/corral/agent/launcher/launcher.pid"):
         try:
             pids.append(int(pidfile.read_text()))
         except (OSError, ValueError):
@@ -180,7 +198,7 @@ def stop_deployed(root: Path) -> None:
 
 def _launcher_pids(root: Path) -> set[int]:
     out = set()
-    for pidfile in root.glob("var/lib/corral/agent/launcher.pid"):
+    for pidfile in root.glob("var/lib/corral/agent/launcher/launcher.pid"):
         try:
             out.add(int(pidfile.read_text()))
         except (OSError, ValueError):

@@ -6,9 +6,11 @@ from __future__ import annotations
 
 import json
 import os
+import socket
 import subprocess
 import sys
 import urllib.request
+import zipfile
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -18,7 +20,7 @@ from sshd_hosts import SshHosts, deployed_pids, sshd_unavailable, start_hosts
 from corral.deploy import wheel as wheel_mod
 from corral.testing.zookeeper import zookeeper_available
 
-pytestmark = [pytest.mark.integration, pytest.mark.slow, pytest.mark.zookeeper]
+pytestmark = pytest.mark.integration
 
 SRC = str(Path(__file__).resolve().parents[2] / "src")
 
@@ -76,9 +78,10 @@ def hosts() -> Iterator[SshHosts]:
         yield started
     finally:
         started.stop()
-        for h in started.hosts:
-            left = deployed_pids(h.root)
-            assert not left, f"{h.name}: deployed processes still running: {left}"
+        left = started.leftovers()
+        if not left:
+            started.remove()
+        assert not left, f"deployed processes still running: {left}"
 
 
 @pytest.fixture(scope="module")
@@ -86,6 +89,7 @@ def wheel(tmp_path_factory: pytest.TempPathFactory) -> Path:
     return wheel_mod.build(tmp_path_factory.mktemp("wheel"))
 
 
+@pytest.mark.zookeeper
 def test_deploy_run_redeploy_and_grow(hosts: SshHosts, wheel: Path, tmp_path: Path) -> None:
     inv = tmp_path / "inventory.toml"
     inv.write_text(inventory(hosts, agents=1))
@@ -147,3 +151,25 @@ def test_invalid_inventory_names_line_and_field(tmp_path: Path) -> None:
     done = corral("deploy", str(inv), "--check")
     assert done.returncode == 2
     assert "bad.toml:4: hosts[0] (a).roles: unknown role 'mastr'" in done.stderr + done.stdout
+
+
+def test_an_unreachable_host_fails_naming_it(tmp_path: Path) -> None:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]  # nothing listens there once closed
+    inv = tmp_path / "inv.toml"
+    inv.write_text(
+        f"[ssh]\nport = {port}\nknown_hosts = false\n"
+        '[[hosts]]\nname = "gone"\naddress = "127.0.0.1"\nroles = ["master"]\n'
+    )
+    done = corral("deploy", str(inv), "--check", "--wheel", str(wheel_stub(tmp_path)))
+    assert done.returncode == 1, done.stdout + done.stderr
+    assert f"gone: cannot connect over SSH to root@127.0.0.1:{port}" in done.stdout
+
+
+def wheel_stub(tmp: Path) -> Path:
+    """A minimal file with a wheel's RECORD: enough for --check, which installs nothing."""
+    path = tmp / "corral-0.0.0-py3-none-any.whl"
+    with zipfile.ZipFile(path, "w") as z:
+        z.writestr("corral-0.0.0.dist-info/RECORD", "corral/__init__.py,,\n")
+    return path

@@ -96,15 +96,8 @@ async def apply(
                 target = layout.wheel(wheel_file.name)
                 await run(conn, host, f"mkdir -p {q(posixpath.dirname(target))}")
                 await sftp.put(str(wheel_file), target)
-                pip = f"{q(layout.python)} -m pip install -q --disable-pip-version-check"
-                extra = " ".join(q(a) for a in pip_args)
-                await run(conn, host, " && ".join([
-                    f"( test -x {q(layout.python)} || {q(host.python)} -m venv "
-                    f"--system-site-packages {q(layout.venv)} )",
-                    f"{pip} {extra} {q(target)}",
-                    f"{pip} {extra} --force-reinstall --no-deps {q(target)}",
-                    f"echo {q(action.digest)} > {q(layout.installed)}",
-                ]))  # fmt: skip
+                await run(conn, host, "sh -s", stdin=install_script(
+                    host.python, layout, target, action.digest, pip_args))  # fmt: skip
             elif isinstance(action, WriteFile):
                 parent = posixpath.dirname(action.path)
                 await run(conn, host, f"mkdir -p {q(parent)}")
@@ -145,3 +138,29 @@ async def apply(
                     await run(
                         conn, host, f"{q(layout.python)} -m corral supervise {q(spec)} --restart"
                     )
+
+
+def install_script(
+    python: str, layout: Layout, wheel: str, digest: str, pip_args: tuple[str, ...]
+) -> str:
+    """Make the venv (with the system's packages visible, so nothing already there is
+    downloaded) and install the wheel in it. A venv without pip of its own, driven by the host's
+    pip (`--python`, pip 22.3+), saves ensurepip's ~3 s of CPU per host."""
+    q = shlex.quote
+    py, venv = q(layout.python), q(layout.venv)
+    extra = " ".join(q(a) for a in pip_args)
+    pip = "-m pip -q --disable-pip-version-check"
+    return "\n".join([
+        "set -e",
+        f"[ -x {py} ] || {q(python)} -m venv --system-site-packages --without-pip {venv}",
+        f"if {q(python)} -m pip --python {py} --version >/dev/null 2>&1; then",
+        f'  pip_() {{ {q(python)} {pip} --python {py} "$@"; }}',
+        "else",
+        f"  {py} -m pip --version >/dev/null 2>&1 || {py} -m ensurepip -q",
+        f'  pip_() {{ {py} {pip} "$@"; }}',
+        "fi",
+        f"pip_ install {extra} {q(wheel)}",
+        f"pip_ install {extra} --force-reinstall --no-deps {q(wheel)}",
+        f"echo {q(digest)} > {q(layout.installed)}",
+        "",
+    ])  # fmt: skip
