@@ -236,6 +236,28 @@ class MasterContender(_GroupWatcher):
         elif state == KazooState.CONNECTED and prev != KazooState.CONNECTED:
             self.client.handler.spawn(self._reconnected)
 
+    def others(self) -> int:
+        """How many other masters stand in the election (kazoo call: run in a thread)."""
+        mine = self.my_node
+        return sum(
+            1 for c in self.client.get_children(self.url.path)
+            if c.startswith(INFO_PREFIX) and c != mine
+        )  # fmt: skip
+
+    def resign(self) -> None:
+        """Leave the election at once (delete our candidacy: the next master in line leads
+        as soon as its watch fires) and stand again at the back of the line, as a standby.
+        Blocking kazoo calls: run in a thread."""
+        node, self.my_node = self.my_node, None
+        if node is not None:
+            with contextlib.suppress(NoNodeError):
+                self.client.delete(f"{self.url.path}/{node}")
+        self._stand()
+
+    def refresh(self) -> None:
+        """Evaluate the group again (from any thread)."""
+        self.client.handler.spawn(self._refresh)
+
     def _reconnected(self) -> None:
         if self._stopped:
             return

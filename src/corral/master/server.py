@@ -24,6 +24,7 @@ from aiohttp import web
 from corral.agent.api import version_info
 from corral.coordination.embedded import SqliteRegistry
 from corral.coordination.interfaces import Registry
+from corral.master import handover
 from corral.master.api import SchedulerAPI
 from corral.master.core import events as ev
 from corral.master.core.config import MasterConfig, make_master_info
@@ -78,6 +79,7 @@ class MasterProcess:
         self._changes: asyncio.Queue[tuple[bool, str | None]] = asyncio.Queue()
         self._registry: Registry | None = None
         self.contender: object | None = None
+        self.resigning_until = 0.0  # after POST /master/resign (handover.py)
         self._follower: asyncio.Task[None] | None = None
         # What a standby reports: the same names, nothing in them, elected 0.
         self._standby = MasterState(config=config, id="", start_time=time.time())
@@ -149,6 +151,7 @@ class MasterProcess:
 
     async def _apply(self, leading: bool, leader: str | None) -> None:
         self.leader_address = leader
+        leading = leading and not handover.holding(self)
         if leading and self.term is not None and self.term.shell.state.paused:
             log.info("same ZooKeeper session reconnected: resuming as leader")
             self.term.shell.resume()
@@ -262,6 +265,7 @@ def build_app(proc: MasterProcess) -> web.Application:
         app.router.add_get(prefix + "/tasks", lead(lambda t: t.operator.tasks))
         app.router.add_get(prefix + "/health", health)
         app.router.add_get(prefix + "/redirect", redirect)
+    app.router.add_post("/master/resign", lambda request: handover.resign(proc, request))
     app.router.add_get("/master/agent", lead(lambda t: t.scheduler.agent_link))
     app.router.add_get("/version", version)
     app.router.add_get("/metrics/snapshot", metrics_snapshot)
