@@ -21,10 +21,6 @@ from corral.transport.http import json_response
 
 log = logging.getLogger("corral.master")
 
-# While this long after resigning, an election result that names this master again is not
-# acted on (it may be a stale evaluation from before the candidacy was deleted); the group is
-# evaluated once more when it ends, so a master that is the only one left leads again.
-HOLD = 3.0
 # How long the answer waits to name the new leader.
 ANSWER_WAIT = 2.0
 
@@ -33,17 +29,11 @@ class Resignable(Protocol):
     term: Any
     contender: object | None
     leader_address: str | None
-    resigning_until: float
 
     @property
     def address(self) -> str: ...
 
     def not_leader(self, request: web.Request) -> web.Response: ...
-
-
-def holding(proc: Resignable) -> bool:
-    """True while a resigned master must not take leadership back."""
-    return proc.resigning_until > time.monotonic()
 
 
 async def resign(proc: Resignable, request: web.Request) -> web.Response:
@@ -61,17 +51,11 @@ async def resign(proc: Resignable, request: web.Request) -> web.Response:
     if await loop.run_in_executor(None, contender.others) == 0:
         return web.Response(status=409, text="no standby master is running to take over\n")
     started = time.monotonic()
-    proc.resigning_until = started + HOLD
+    node = contender.leave()  # from here on, no election result makes this master lead
     proc.term = None
     log.warning("resigning leadership (operator request): dropping the in-memory state")
     await term.stop()
-    await loop.run_in_executor(None, contender.resign)
-
-    def end_hold() -> None:
-        proc.resigning_until = 0.0
-        contender.refresh()
-
-    loop.call_later(HOLD, end_hold)
+    await loop.run_in_executor(None, contender.rejoin, node)
     while time.monotonic() - started < ANSWER_WAIT and proc.leader_address in (
         None,
         proc.address,

@@ -79,7 +79,6 @@ class MasterProcess:
         self._changes: asyncio.Queue[tuple[bool, str | None]] = asyncio.Queue()
         self._registry: Registry | None = None
         self.contender: object | None = None
-        self.resigning_until = 0.0  # after POST /master/resign (handover.py)
         self._follower: asyncio.Task[None] | None = None
         # What a standby reports: the same names, nothing in them, elected 0.
         self._standby = MasterState(config=config, id="", start_time=time.time())
@@ -151,7 +150,6 @@ class MasterProcess:
 
     async def _apply(self, leading: bool, leader: str | None) -> None:
         self.leader_address = leader
-        leading = leading and not handover.holding(self)
         if leading and self.term is not None and self.term.shell.state.paused:
             log.info("same ZooKeeper session reconnected: resuming as leader")
             self.term.shell.resume()
