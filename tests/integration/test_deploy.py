@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import json
 import os
+import signal
 import socket
 import subprocess
 import sys
@@ -14,10 +15,12 @@ import zipfile
 from collections.abc import Iterator
 from pathlib import Path
 
+import psutil
 import pytest
 from sshd_hosts import SshHosts, deployed_pids, sshd_unavailable, start_hosts
 
 from corral.deploy import wheel as wheel_mod
+from corral.testing import wait_until
 from corral.testing.zookeeper import zookeeper_available
 
 pytestmark = pytest.mark.integration
@@ -63,6 +66,15 @@ def corral(*args: str, timeout: float = 240) -> subprocess.CompletedProcess[str]
         [sys.executable, "-m", "corral", *args],
         capture_output=True, text=True, timeout=timeout, env=env,
     )  # fmt: skip
+
+
+def in_sandboxes(sandboxes: Path) -> set[int]:
+    """Processes running in a task sandbox under `sandboxes`."""
+    out = set()
+    for p in psutil.process_iter(["pid", "cwd"]):
+        if (p.info.get("cwd") or "").startswith(str(sandboxes) + "/"):
+            out.add(p.info["pid"])
+    return out
 
 
 @pytest.fixture(scope="module")
@@ -127,6 +139,28 @@ def test_deploy_run_redeploy_and_grow(hosts: SshHosts, wheel: Path, tmp_path: Pa
     ran = corral("run", "--master", zk, "--", "echo", "hi", timeout=90)
     assert ran.returncode == 0, ran.stdout + ran.stderr
     assert "hi" in ran.stdout
+
+    # the agent's supervisor restarts a killed agent; its task keeps running under the launcher
+    detached = corral("run", "--master", zk, "--detach", "--", "sleep", "300", timeout=90)
+    assert detached.returncode == 0, detached.stdout + detached.stderr
+    agent_state = hosts.hosts[3].root / "run/corral/agent.state"
+    killed = json.loads(agent_state.read_text())["child"]
+    sandboxes = hosts.hosts[3].root / "var/lib/corral/agent/sandboxes"
+    task_pids = wait_until(lambda: in_sandboxes(sandboxes), 10, what="the task's process")
+    os.kill(killed, signal.SIGKILL)
+    wait_until(lambda: json.loads(agent_state.read_text()).get("child") not in (None, killed),
+               15, what="the supervisor restarting the agent")  # fmt: skip
+    leader = f"http://{doc['leader']}/master/state"
+
+    def running_task_on_active_agent() -> bool:
+        state = json.load(urllib.request.urlopen(leader, timeout=5))
+        tasks = [t for f in state["frameworks"] for t in f["tasks"]]
+        return bool(state["slaves"][0]["active"]) and any(
+            t["state"] == "TASK_RUNNING" for t in tasks
+        )
+
+    wait_until(running_task_on_active_agent, 30, what="the agent back with its task running")
+    assert in_sandboxes(sandboxes) == task_pids  # the same processes: not restarted
 
     again = corral("deploy", str(inv), "--wheel", str(wheel), "--timeout", "60")
     assert again.returncode == 0, again.stdout + again.stderr
