@@ -102,6 +102,7 @@ def wheel(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 
 @pytest.mark.zookeeper
+@pytest.mark.timeout(300)
 def test_deploy_run_redeploy_and_grow(hosts: SshHosts, wheel: Path, tmp_path: Path) -> None:
     inv = tmp_path / "inventory.toml"
     inv.write_text(inventory(hosts, agents=1))

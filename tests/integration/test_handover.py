@@ -49,7 +49,14 @@ def test_resign_hands_over_at_once(ha: LocalCluster) -> None:
     new = wait_until(lambda: (x := ha.leader()) != old and x, 5, interval=0.01,
                      what="a new leader")  # fmt: skip
     assert answer["leader"] in (None, new)
-    assert http_json(f"http://{new}/master/state")["hostname"]
+
+    def serving() -> bool:  # (the others may name it a moment before it has its term)
+        try:
+            return bool(http_json(f"http://{new}/master/state")["hostname"])
+        except OSError:
+            return False
+
+    wait_until(serving, 5, interval=0.01, what=f"{new} serving as the leader")
     # the old leader is a standby now: it redirects to the new one
     status, _, location = post(old, "/master/resign")
     assert status == 307 and location == f"//{new}/master/resign"
