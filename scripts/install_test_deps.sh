@@ -17,9 +17,11 @@ if [ ! -f /usr/share/java/zookeeper.jar ] || ! command -v java >/dev/null; then
     fi
 fi
 # Docker tests: Debian's dockerd (the tests start a private one of their own, with no bridge
-# and no firewall rules) and a static busybox to build a tiny image from. The package's own
-# daemon is not started: a temporary policy-rc.d forbids starting services during the install.
-if ! command -v dockerd >/dev/null || ! dpkg -s busybox-static >/dev/null 2>&1; then
+# and no firewall rules) and a static busybox to build a tiny image from; deploy tests:
+# openssh-server (the tests start one sshd per test host themselves). The packages' own
+# daemons are not started: a temporary policy-rc.d forbids starting services during the install.
+if ! command -v dockerd >/dev/null || ! dpkg -s busybox-static >/dev/null 2>&1 \
+    || [ ! -x /usr/sbin/sshd ]; then
     if [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null; then
         export DEBIAN_FRONTEND=noninteractive
         policy=""
@@ -28,10 +30,10 @@ if ! command -v dockerd >/dev/null || ! dpkg -s busybox-static >/dev/null 2>&1; 
             printf '#!/bin/sh\nexit 101\n' > "$policy" && chmod +x "$policy"
         fi
         apt-get update -qq
-        apt-get install -y -qq docker.io busybox-static >/dev/null
+        apt-get install -y -qq docker.io busybox-static openssh-server >/dev/null
         if [ -n "$policy" ]; then rm -f "$policy"; fi
     else
-        echo "install_test_deps: not root or no apt-get: skipping docker (docker tests will skip)" >&2
+        echo "install_test_deps: not root or no apt-get: skipping docker and sshd (docker and deploy tests will skip)" >&2
     fi
 fi
 # Browser tests: Debian's Chromium, driven by Playwright (never `playwright install`).

@@ -9,6 +9,7 @@ from corral.cli import (
     ci_command,
     client,
     daemons,
+    deploy_command,
     events,
     job_command,
     jobs_command,
@@ -32,6 +33,8 @@ app.command()(daemons.up)
 app.command()(up_control.down)
 app.command()(status_command.status)
 app.command()(status_command.version)
+app.command()(deploy_command.deploy)
+app.command()(deploy_command.supervise)
 app.command(context_settings={"allow_interspersed_args": False})(run_command.run)
 app.command()(client.agents)
 app.command()(client.tasks)

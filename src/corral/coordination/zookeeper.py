@@ -201,6 +201,7 @@ class MasterContender(_GroupWatcher):
         self.on_state = on_state
         self.my_node: str | None = None
         self._state = "CONNECTED"
+        self._generation = 0  # bumped by leave(): older election results are dropped
 
     def _stand(self) -> None:
         """Create our candidacy node (kazoo thread)."""
@@ -216,12 +217,14 @@ class MasterContender(_GroupWatcher):
         self.client.ChildrenWatch(self.url.path, self._children)
 
     def _evaluate(self, children: list[str]) -> None:
+        with self._lock:
+            generation, mine = self._generation, self.my_node
         found = self._leader(children)
         if found is None:
             return
         leader, address = found
-        leading = leader is not None and leader == self.my_node and self._state == "CONNECTED"
-        self._call(self.on_change, leading, address)
+        leading = leader is not None and leader == mine and self._state == "CONNECTED"
+        self._call(self._deliver, generation, leading, address)
 
     def _listener(self, state: str) -> None:
         prev, self._state = self._state, state
@@ -235,6 +238,36 @@ class MasterContender(_GroupWatcher):
                 self._call(self.on_change, False, None)
         elif state == KazooState.CONNECTED and prev != KazooState.CONNECTED:
             self.client.handler.spawn(self._reconnected)
+
+    def others(self) -> int:
+        """How many other masters stand in the election (kazoo call: run in a thread)."""
+        mine = self.my_node
+        return sum(
+            1 for c in self.client.get_children(self.url.path)
+            if c.startswith(INFO_PREFIX) and c != mine
+        )  # fmt: skip
+
+    def leave(self) -> str | None:
+        """Stop leading now, before anything is deleted (any thread, no I/O): every election
+        result worked out before this point is dropped when it reaches the loop, and later
+        ones do not name this master. Returns the candidacy for `rejoin`."""
+        with self._lock:
+            self._generation += 1
+            node, self.my_node = self.my_node, None
+        return node
+
+    def rejoin(self, node: str | None) -> None:
+        """Delete the candidacy `leave` returned (the next master in line leads as soon as its
+        watch fires) and stand again, at the back of the line. Kazoo calls: run in a thread."""
+        if node is not None:
+            with contextlib.suppress(NoNodeError):
+                self.client.delete(f"{self.url.path}/{node}")
+        if self.my_node is None:  # (a reconnection may have stood again meanwhile)
+            self._stand()
+
+    def _deliver(self, generation: int, leading: bool, address: str | None) -> None:
+        if generation == self._generation:
+            self.on_change(leading, address)
 
     def _reconnected(self) -> None:
         if self._stopped:

@@ -25,6 +25,7 @@ from corral.agent.api import version_info
 from corral.coordination.embedded import SqliteRegistry
 from corral.coordination.interfaces import Registry
 from corral.logs import http as logs_http
+from corral.master import handover
 from corral.master.api import SchedulerAPI
 from corral.master.core import events as ev
 from corral.master.core.config import MasterConfig, make_master_info
@@ -265,6 +266,7 @@ def build_app(proc: MasterProcess) -> web.Application:
         app.router.add_get(prefix + "/tasks", lead(lambda t: t.operator.tasks))
         app.router.add_get(prefix + "/health", health)
         app.router.add_get(prefix + "/redirect", redirect)
+    app.router.add_post("/master/resign", lambda request: handover.resign(proc, request))
     app.router.add_get("/master/agent", lead(lambda t: t.scheduler.agent_link))
     app.router.add_get("/version", version)
     app.router.add_get("/metrics/snapshot", metrics_snapshot)
