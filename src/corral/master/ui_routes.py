@@ -21,10 +21,14 @@ from typing import TYPE_CHECKING, Any
 import aiohttp
 from aiohttp import web
 
+from corral.coordination import zk_health
 from corral.coordination.url import parse_zk_url
 from corral.master import ui_views
+from corral.master.core.authz import may_view
+from corral.master.core.state import MasterState
 from corral.master.ui_sampler import SampleRing, add, series
 from corral.master.ui_tasks import parse_query
+from corral.security.middleware import principal_of
 from corral.transport.http import error, json_response
 
 if TYPE_CHECKING:
@@ -63,29 +67,6 @@ def assets() -> dict[str, tuple[bytes, str]]:
         if entry.is_file() and suffix in ASSET_TYPES:
             out[entry.name] = (entry.read_bytes(), ASSET_TYPES[suffix])
     return out
-
-
-async def zk_server_mode(host: str, port: int, timeout: float = 1.0) -> str:
-    """One ZooKeeper server's ``srvr`` answer's Mode (leader, follower, standalone), or why
-    it gave none."""
-    try:
-        reader, writer = await asyncio.wait_for(asyncio.open_connection(host, port), timeout)
-    except (OSError, TimeoutError) as exc:
-        return f"unreachable ({exc.__class__.__name__})"
-    try:
-        writer.write(b"srvr")
-        await writer.drain()
-        data = await asyncio.wait_for(reader.read(4096), timeout)
-    except (OSError, TimeoutError) as exc:
-        return f"no answer ({exc.__class__.__name__})"
-    finally:
-        writer.close()
-        with contextlib.suppress(Exception):
-            await writer.wait_closed()
-    for line in data.decode("utf-8", "replace").splitlines():
-        if line.startswith("Mode:"):
-            return line.split(":", 1)[1].strip()
-    return "answered without a mode (srvr not whitelisted?)" if data else "closed"
 
 
 class MasterUI:
@@ -143,13 +124,14 @@ class MasterUI:
         zk = self.proc.config.zk
         assert zk is not None
         try:
-            hosts = parse_zk_url(zk).hosts.split(",")
+            hosts = parse_zk_url(zk).hosts
         except ValueError:
             return
-        modes = await asyncio.gather(
-            *(zk_server_mode(h.rpartition(":")[0], int(h.rpartition(":")[2])) for h in hosts)
-        )
-        self.zk_servers = dict(zip(hosts, modes, strict=True))
+        quorum = await asyncio.to_thread(zk_health.ensemble, hosts, 1.0)
+        self.zk_servers = {
+            s.address: s.mode if s.mode != "unreachable" else f"unreachable ({s.detail})"
+            for s in quorum.servers
+        }
 
     def zookeeper(self) -> dict[str, Any]:
         proc = self.proc
@@ -288,6 +270,21 @@ def page_params(query: Mapping[str, str], most: int) -> tuple[int, int] | str:
     return out[0], out[1]
 
 
+def hidden_framework(state: MasterState, principal: str | None) -> str | None:
+    """The web UI shows every framework: with an ACL file, a principal that may not view one
+    of them is refused its data calls (403 naming the framework) rather than shown it."""
+    if state.config.security.acls is None:
+        return None
+    for fw in [*state.frameworks.values(), *state.completed_frameworks]:
+        if not may_view(state, principal, fw):
+            who = principal or "an anonymous caller"
+            return (
+                f"the web UI shows every framework, and {who} may not view framework {fw.id} "
+                f"(user {fw.info.user!r}) by the view_frameworks / view_tasks ACLs"
+            )
+    return None
+
+
 def add_ui_routes(app: web.Application, proc: MasterProcess) -> MasterUI:
     """Serve the web UI from ``app``: ``/``, ``/ui/static/*``, ``/ui/api/*``, ``/ui/agents/*``."""
     ui = MasterUI(proc)
@@ -298,6 +295,9 @@ def add_ui_routes(app: web.Application, proc: MasterProcess) -> MasterUI:
         fn: Callable[[Term, web.Request], Awaitable[web.StreamResponse] | web.StreamResponse],
     ) -> Handler:
         async def call(term: Term, request: web.Request) -> web.StreamResponse:
+            hidden = hidden_framework(term.shell.state, principal_of(request))
+            if hidden is not None:
+                return error(403, hidden)
             out = fn(term, request)
             return out if isinstance(out, web.StreamResponse) else await out
 
