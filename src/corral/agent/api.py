@@ -26,6 +26,7 @@ from corral.resources import from_wire
 from corral.security import middleware as security
 from corral.security.settings import agent_flags_off
 from corral.security.tls import server_context
+from corral.transport.files_read import read_response
 from corral.transport.http import (
     accepts_json,
     error,
@@ -40,7 +41,6 @@ from corral.wire.codec import encode
 from corral.wire.executor import ExecutorCall, ExecutorEvent
 from corral.wire.tasks import TASK_STATES
 
-FILE_READ_MAX = 64 * 1024
 EXECUTOR_HEARTBEAT = 30 * 60.0
 
 
@@ -236,24 +236,7 @@ class AgentAPI:
         path = self._resolve(request)
         if isinstance(path, web.Response):
             return path
-        if path.is_dir():
-            return error(400, "Cannot read a directory")
-        try:
-            offset = int(request.query.get("offset", "-1"))
-            length = int(request.query.get("length", "-1"))
-        except ValueError:
-            return error(400, "'offset' and 'length' must be integers")
-        if offset < -1 or length < -1:
-            return error(400, "'offset' and 'length' must not be negative")
-        size = path.stat().st_size
-        if offset == -1:
-            return json_response(sv.FileData(data="", offset=size))
-        if length == -1 or length > FILE_READ_MAX:
-            length = FILE_READ_MAX
-        with open(path, "rb") as f:
-            f.seek(offset)
-            data = f.read(length)
-        return json_response(sv.FileData(data=data.decode("utf-8", "replace"), offset=offset))
+        return read_response(path, request.query)
 
     async def download(self, request: web.Request) -> web.StreamResponse:
         path = self._resolve(request)

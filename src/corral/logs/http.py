@@ -11,14 +11,13 @@ from aiohttp import web
 
 from corral.logs import levels, setup
 from corral.logs.control import control
+from corral.transport.files_read import read_response
 from corral.transport.http import error, json_response, read_call
 from corral.wire import logging_calls as lc
-from corral.wire import state_views as sv
 from corral.wire.codec import WireError, decode
 
 Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
 LOG_PATHS = ("/master/log", "/slave/log")
-FILE_READ_MAX = 64 * 1024
 
 
 async def toggle(request: web.Request) -> web.Response:
@@ -93,22 +92,7 @@ async def read_log(request: web.Request) -> web.Response:
     path = resolve_log(raw)
     if isinstance(path, web.Response):
         return path
-    try:
-        offset = int(request.query.get("offset", "-1"))
-        length = int(request.query.get("length", "-1"))
-    except ValueError:
-        return error(400, "'offset' and 'length' must be integers")
-    if offset < -1 or length < -1:
-        return error(400, "'offset' and 'length' must not be negative")
-    size = path.stat().st_size
-    if offset == -1:
-        return json_response(sv.FileData(data="", offset=size))
-    if length == -1 or length > FILE_READ_MAX:
-        length = FILE_READ_MAX
-    with open(path, "rb") as f:
-        f.seek(offset)
-        data = f.read(length)
-    return json_response(sv.FileData(data=data.decode("utf-8", "replace"), offset=offset))
+    return read_response(path, request.query)
 
 
 def add_routes(app: web.Application, master: bool) -> None:
