@@ -15,6 +15,8 @@ import urllib.request
 from dataclasses import dataclass, field
 from typing import Any
 
+from corral.security.client import ClientSecurity
+
 DEFAULT_URL = "http://127.0.0.1:8080"
 
 
@@ -108,6 +110,8 @@ class ServicesClient:
             url += "?" + urllib.parse.urlencode(query)
         data = None if body is None else json.dumps(body).encode()
         req = urllib.request.Request(url, data=data, method=method)
+        for k, v in ClientSecurity.from_env().headers().items():  # CORRAL_PRINCIPAL/SECRET
+            req.add_header(k, v)
         req.add_header("Accept", "application/json")
         if data is not None:
             req.add_header("Content-Type", "application/json")

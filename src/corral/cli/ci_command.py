@@ -8,6 +8,7 @@ from pathlib import Path
 
 import typer
 
+from corral.cli import security_options as so
 from corral.cli.common import fail, setup_logging
 
 
@@ -29,6 +30,9 @@ def ci(
     unregister_after: float = typer.Option(
         5.0, "--unregister-after", help="Seconds with no agent before unregistering."
     ),
+    authenticate_http_readonly: bool = so.AUTH_READONLY,
+    authenticate_http_readwrite: bool = so.AUTH_READWRITE,
+    credentials: Path | None = so.CREDENTIALS,
     log_level: str = typer.Option("info", "--log-level"),
 ) -> None:
     """Run the ci framework: build agents made when the CI queue starves, removed when idle."""
@@ -46,6 +50,7 @@ def ci(
         fail("--unregister-after must be at least 0")
     if not work_dir.startswith("zk://"):
         Path(work_dir).mkdir(parents=True, exist_ok=True)
+    security = so.api_security(authenticate_http_readonly, authenticate_http_readwrite, credentials)
     code: list[int] = []
 
     async def main() -> None:
@@ -58,6 +63,7 @@ def ci(
                 port=port,
                 advertise=advertise or None,
                 unregister_after=unregister_after,
+                security=security,
             )
         )
 

@@ -24,6 +24,7 @@ from rich.console import Console
 from rich.table import Table
 
 from corral.frameworks.jobs.model import JobError, decode_job, load_job_file
+from corral.security.client import ClientSecurity
 
 DEFAULT_URL = "http://127.0.0.1:4400"
 PREFIX = "/v1/scheduler"
@@ -90,6 +91,8 @@ def request(method: str, url: str, path: str, body: Any = None) -> Any:
     """One call to the API; the decoded JSON (or text, or None for an empty body)."""
     data = None if body is None else json.dumps(body).encode()
     req = urllib.request.Request(url + path, data=data, method=method)
+    for k, v in ClientSecurity.from_env().headers().items():  # CORRAL_PRINCIPAL/SECRET
+        req.add_header(k, v)
     req.add_header("Accept", "application/json")
     if data is not None:
         req.add_header("Content-Type", "application/json")

@@ -7,6 +7,7 @@ from pathlib import Path
 
 import typer
 
+from corral.cli import security_options as so
 from corral.cli.common import fail, setup_logging
 
 
@@ -23,6 +24,9 @@ def jobs(
     lease_ttl: float = typer.Option(5.0, "--lease-ttl", help="SQLite leader lease, seconds."),
     zk_session_timeout: float = typer.Option(10.0, "--zk-session-timeout", help="Seconds."),
     history: int = typer.Option(100, "--history", help="Runs kept per job in the store."),
+    authenticate_http_readonly: bool = so.AUTH_READONLY,
+    authenticate_http_readwrite: bool = so.AUTH_READWRITE,
+    credentials: Path | None = so.CREDENTIALS,
     log_level: str = typer.Option("info", "--log-level"),
 ) -> None:
     """Run the jobs framework: scheduled and dependent jobs (Chronos's REST API)."""
@@ -35,6 +39,7 @@ def jobs(
         fail("--lease-ttl must be more than 0 seconds")
     if history < 1:
         fail("--history must be 1 or more")
+    security = so.api_security(authenticate_http_readonly, authenticate_http_readwrite, credentials)
     state: str | Path = zk or work_dir
     fenced = asyncio.run(
         run_jobs(
@@ -45,6 +50,7 @@ def jobs(
             lease_ttl=lease_ttl,
             session_timeout=zk_session_timeout,
             history=history,
+            security=security,
         )
     )
     if fenced:

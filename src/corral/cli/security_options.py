@@ -6,6 +6,8 @@ from pathlib import Path
 
 import typer
 
+from corral.security.settings import SecuritySettings
+
 AUTH_FRAMEWORKS = typer.Option(
     False, "--authenticate-frameworks", help="Frameworks must authenticate to subscribe."
 )
@@ -33,3 +35,18 @@ CREDENTIAL = typer.Option(
     None, "--credential", help="This agent's own credential for the master (JSON, mode 600)."
 )
 NO_PATH: Path | None = None
+
+
+def api_security(readonly: bool, readwrite: bool, credentials: Path | None) -> SecuritySettings:
+    """A built-in framework's API authentication from its flags (a bad flag: exit 2)."""
+    from corral.cli.common import fail
+    from corral.security.options import SecurityFlagError, build
+
+    try:
+        return build(
+            authenticate_http_readonly=readonly,
+            authenticate_http_readwrite=readwrite,
+            credentials=credentials,
+        )
+    except SecurityFlagError as exc:
+        fail(str(exc))

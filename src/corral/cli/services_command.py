@@ -7,6 +7,7 @@ from pathlib import Path
 
 import typer
 
+from corral.cli import security_options as so
 from corral.cli.common import fail, setup_logging
 
 
@@ -36,6 +37,9 @@ def services(
     zk_session_timeout: float = typer.Option(
         10.0, "--zk-session-timeout", help="ZooKeeper election: session timeout, seconds."
     ),
+    authenticate_http_readonly: bool = so.AUTH_READONLY,
+    authenticate_http_readwrite: bool = so.AUTH_READWRITE,
+    credentials: Path | None = so.CREDENTIALS,
     log_level: str = typer.Option("info", "--log-level"),
 ) -> None:
     """Run the services framework: keeps apps running, serves Marathon's /v2 API and a page."""
@@ -77,7 +81,9 @@ def services(
         state = work_dir
     from corral.frameworks.services.daemon import DaemonConfig, run_services
 
+    security = so.api_security(authenticate_http_readonly, authenticate_http_readwrite, credentials)
     config = DaemonConfig(
+        security=security,
         master=master,
         state=state,
         host=host,

@@ -24,6 +24,8 @@ from aiohttp import web
 
 from corral.scheduler_client.store import Store
 from corral.scheduler_client.toolkit import Runner
+from corral.security.middleware import SETTINGS_KEY, build_middleware
+from corral.security.settings import SecuritySettings
 
 log = logging.getLogger("corral.frameworks.serving")
 
@@ -66,7 +68,10 @@ class FrameworkServer:
         *,
         advertise: str | None = None,
         local: Iterable[str] = ("/ping",),
+        security: SecuritySettings | None = None,
     ) -> None:
+        """``security``: the API's authentication (``--authenticate-http-*`` with
+        ``--credentials``), checked on every instance before a standby proxies."""
         self.runner = runner
         self.app = app
         self.host = host
@@ -76,6 +81,9 @@ class FrameworkServer:
         self._site_runner: web.AppRunner | None = None
         self._session: aiohttp.ClientSession | None = None
         self._publisher: asyncio.Task[None] | None = None
+        if security is not None and security.flags.any:
+            app[SETTINGS_KEY] = security
+            app.middlewares.insert(0, build_middleware(security))
         app.middlewares.append(self._middleware)
 
     # ------------------------------------------------------------------ leadership

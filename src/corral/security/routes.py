@@ -14,7 +14,7 @@ from corral.security.authn import (
 )
 
 PUBLIC_PATHS = frozenset(
-    {"/health", "/master/health", "/redirect", "/master/redirect", "/slave(1)/health"}
+    {"/health", "/master/health", "/redirect", "/master/redirect", "/slave(1)/health", "/ping"}
 )
 SCHEDULER_PATHS = frozenset({"/api/v1/scheduler", "/master/api/v1/scheduler"})
 OPERATOR_PATHS = frozenset(

@@ -11,6 +11,7 @@ from corral.frameworks.ci.api import build_app
 from corral.frameworks.ci.framework import CiFramework, CiRunner
 from corral.frameworks.ci.templates import CiConfig
 from corral.frameworks.serving import FrameworkServer
+from corral.security.settings import SecuritySettings
 
 log = logging.getLogger("corral.ci")
 
@@ -25,11 +26,14 @@ async def run_ci(
     advertise: str | None = None,
     unregister_after: float = 5.0,
     lease_ttl: float = 5.0,
+    security: SecuritySettings | None = None,
 ) -> int:
     """Run until SIGTERM/SIGINT; 1 when fenced (a supervisor restarts it as a standby)."""
     ci = CiFramework(config)
     runner = CiRunner(ci, master, state, unregister_after=unregister_after, lease_ttl=lease_ttl)
-    server = FrameworkServer(runner, build_app(ci, runner), host, port, advertise=advertise)
+    server = FrameworkServer(
+        runner, build_app(ci, runner), host, port, advertise=advertise, security=security
+    )
     await server.start()
     ci.api_url = server.advertise
     runner.framework.webui_url = server.advertise.rstrip("/") + "/"  # linked from the master

@@ -11,6 +11,7 @@ from corral.frameworks.jobs.api import JobsApi, build_app
 from corral.frameworks.jobs.framework import JobsShell
 from corral.frameworks.serving import FrameworkServer
 from corral.scheduler_client import Runner
+from corral.security.settings import SecuritySettings
 
 log = logging.getLogger("corral.frameworks.jobs")
 
@@ -24,6 +25,7 @@ async def run_jobs(
     lease_ttl: float = 5.0,
     session_timeout: float = 10.0,
     history: int = 100,
+    security: SecuritySettings | None = None,
 ) -> bool:
     """Run until stopped (SIGINT/SIGTERM) or fenced; returns True when fenced."""
     shell = JobsShell(history=history)
@@ -31,7 +33,9 @@ async def run_jobs(
         shell.framework, master, state, lease_ttl=lease_ttl, session_timeout=session_timeout
     )
     api = JobsApi(shell)
-    server = FrameworkServer(runner, build_app(api), host, port, local=("/ping",))
+    server = FrameworkServer(
+        runner, build_app(api), host, port, local=("/ping",), security=security
+    )
     await server.start()
     api.advertise = server.advertise
     shell.framework.webui_url = server.advertise.rstrip("/") + "/"  # linked from the master

@@ -21,6 +21,7 @@ from corral.frameworks.services.api import make_app
 from corral.frameworks.services.api_context import Api, InstanceInfo
 from corral.frameworks.services.service import Services
 from corral.frameworks.serving import FrameworkServer
+from corral.security.settings import SecuritySettings
 
 log = logging.getLogger("corral.frameworks.services.daemon")
 
@@ -35,6 +36,7 @@ class DaemonConfig:
     name: str = "services"
     lease_ttl: float = 5.0
     zk_session_timeout: float = 10.0
+    security: SecuritySettings | None = None  # the API's authentication
 
 
 def _version() -> str:
@@ -75,6 +77,7 @@ async def run_services(config: DaemonConfig) -> int:
         config.port,
         advertise=config.advertise,
         local=("/ping", "/metrics"),
+        security=config.security,
     )
     api.leader = server.leader_address
     api.elected = lambda: server.is_leading
