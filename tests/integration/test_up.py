@@ -7,6 +7,7 @@ import os
 import signal
 import subprocess
 import sys
+import urllib.error
 import urllib.request
 from pathlib import Path
 from typing import Any
@@ -162,5 +163,40 @@ def test_closing_the_terminal_stops_the_cluster(tmp_path: Path) -> None:
         up.send_signal(signal.SIGHUP)
         assert up.wait(60) == 0
         assert "stopped." in log.read_text()
+    finally:
+        finish(up)
+
+
+def test_up_with_tls_makes_a_local_ca_the_clients_trust(tmp_path: Path) -> None:
+    import ssl
+
+    port = free_port()
+    log = tmp_path / "up.log"
+    env = {**os.environ, "CORRAL_HOME": str(tmp_path / "home")}
+    env.pop("CORRAL_TLS_CA", None)
+    with log.open("ab") as out:
+        up = subprocess.Popen(
+            [sys.executable, "-m", "corral", "up", "--tls", "--agents", "1", "--no-services",
+             "--no-jobs", "--resources", "cpus:1;mem:512;disk:1024;ports:[33220-33230]",
+             "--port", str(port), "--work-dir", str(tmp_path / "cluster")],
+            stdout=out, stderr=subprocess.STDOUT, env=env,
+        )  # fmt: skip
+    try:
+        wait_up(up, log)
+        text = log.read_text()
+        ca = tmp_path / "cluster" / "tls" / "ca.pem"
+        assert f"master at https://127.0.0.1:{port}" in text and f"CORRAL_TLS_CA={ca}" in text
+        ctx = ssl.create_default_context(cafile=str(ca))
+        with urllib.request.urlopen(f"https://127.0.0.1:{port}/health", context=ctx) as r:
+            assert r.status == 200
+        with pytest.raises(urllib.error.URLError):  # a client that does not trust the CA
+            urllib.request.urlopen(f"https://127.0.0.1:{port}/health", timeout=5)
+        # The client commands find the CA through the cluster `corral up` recorded.
+        run = subprocess.run([sys.executable, "-m", "corral", "run", "--", "echo over-tls"],
+                             capture_output=True, text=True, timeout=60, env=env)  # fmt: skip
+        assert run.returncode == 0 and "over-tls" in run.stdout, run.stdout + run.stderr
+        down = subprocess.run([sys.executable, "-m", "corral", "down"], capture_output=True,
+                              text=True, timeout=90, env=env)  # fmt: skip
+        assert down.returncode == 0 and up.wait(10) == 0
     finally:
         finish(up)

@@ -73,7 +73,10 @@ def resolve_master(flag: str | None, keep_zk: bool = False) -> str:
     master = flag or os.environ.get("CORRAL_MASTER")
     if not master:
         try:
-            master = str(json.loads(CLUSTER_FILE.read_text())["master"])
+            recorded = json.loads(CLUSTER_FILE.read_text())
+            master = str(recorded["master"])
+            if recorded.get("tls_ca") and not os.environ.get("CORRAL_TLS_CA"):
+                os.environ["CORRAL_TLS_CA"] = str(recorded["tls_ca"])  # `corral up --tls`
         except (OSError, ValueError, KeyError):
             master = "127.0.0.1:5050"
     for prefix in ("http://", "https://"):

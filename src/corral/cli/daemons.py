@@ -376,6 +376,15 @@ def agent(
     _run(run_agent(config))
 
 
+def local_tls(work_dir: Path) -> tuple[Path, Path, Path]:
+    """``corral up --tls``: the CA and certificate under WORK_DIR/tls (made once, reused)."""
+    from corral.security.local_ca import local_ca
+
+    ca, cert, key = local_ca(work_dir / "tls")
+    print(f"  TLS: certificates from a local CA; clients elsewhere: export CORRAL_TLS_CA={ca}")
+    return ca, cert, key
+
+
 def watch(cluster: LocalCluster, stopping: Callable[[], bool], work_dir: Path) -> None:
     """Until asked to stop or a process's exit stops the cluster: say each exit, and after a
     master's, who leads once a leader is elected."""
@@ -435,6 +444,12 @@ def up(
         True, "--jobs/--no-jobs", help="Start the jobs framework (Chronos API)."
     ),
     jobs_port: int = typer.Option(4400, "--jobs-port", help="The jobs API's port."),
+    tls: bool = typer.Option(
+        False,
+        "--tls",
+        help="Masters serve HTTPS with a certificate from a throwaway CA made in WORK_DIR/tls "
+        "(agents, frameworks and the client commands trust it).",
+    ),
 ) -> None:
     """Start a whole cluster on this machine (masters, agents, and the services and jobs
     frameworks); Ctrl-C stops it all."""
@@ -514,6 +529,7 @@ def up(
         zk_session_timeout=4.0,
         agent_flags=up_agent_flags,
         log_dirs=True,
+        tls=local_tls(work_dir) if tls else None,
     )
     stop = False
 
@@ -538,9 +554,14 @@ def up(
                 ensemble.stop()
             fail(f"the {name} framework did not start ({flag} {p}): {exc}", EXIT_RUNTIME)
     CLUSTER_FILE.parent.mkdir(parents=True, exist_ok=True)
-    CLUSTER_FILE.write_text(
-        json.dumps({"master": cluster.master_url, "pid": os.getpid(), "work_dir": str(work_dir)})
-    )
+    record: dict[str, object] = {
+        "master": cluster.master_url,
+        "pid": os.getpid(),
+        "work_dir": str(work_dir),
+    }
+    if cluster.tls is not None:
+        record["tls_ca"] = str(cluster.tls[0])  # the client commands trust it (cli/common.py)
+    CLUSTER_FILE.write_text(json.dumps(record))
     if zk_url:
         print(
             f"corral cluster up: {masters} masters (leader at {cluster.url}), ZooKeeper at {zk_url}"

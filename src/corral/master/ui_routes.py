@@ -28,6 +28,7 @@ from corral.master.core.authz import may_view
 from corral.master.core.state import MasterState
 from corral.master.ui_sampler import SampleRing, add, series
 from corral.master.ui_tasks import parse_query
+from corral.security.client import ClientSecurity
 from corral.security.middleware import principal_of
 from corral.transport.http import error, json_response
 
@@ -72,6 +73,7 @@ def assets() -> dict[str, tuple[bytes, str]]:
 class MasterUI:
     def __init__(self, proc: MasterProcess) -> None:
         self.proc = proc
+        self.agents_client = ClientSecurity.from_env()
         self.ring = SampleRing(interval=sample_interval())
         self.seen: dict[str, tuple[str, str]] = {}  # agent id -> (hostname, address)
         self.last_ping: dict[str, float] = {}  # agent id -> when last seen answering
@@ -151,7 +153,8 @@ class MasterUI:
 
     def session(self) -> aiohttp.ClientSession:
         if self._session is None or self._session.closed:
-            self._session = aiohttp.ClientSession(timeout=PROXY_TIMEOUT)
+            # To the agents as any client of theirs: CORRAL_TLS_CA (https) and credentials.
+            self._session = self.agents_client.session(PROXY_TIMEOUT)
         return self._session
 
     # ------------------------------------------------------------------ pages
@@ -231,7 +234,7 @@ class MasterUI:
         a = term.shell.state.agents.get(aid)
         if a is None:
             return error(404, f"agent {aid!r} is not registered (unreachable or removed)")
-        url = f"http://{a.address}{path}"
+        url = self.agents_client.url(a.address, path)
         try:
             async with self.session().get(url, params=request.query) as upstream:
                 resp = web.StreamResponse(status=upstream.status)

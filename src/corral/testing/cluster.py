@@ -12,6 +12,7 @@ import json
 import os
 import signal
 import socket
+import ssl
 import subprocess
 import sys
 import tempfile
@@ -144,9 +145,12 @@ class LocalCluster:
         zk_session_timeout: float = 2.0,
         zk_per_master: list[str] | None = None,
         log_dirs: bool = False,
+        tls: tuple[Path, Path, Path] | None = None,
     ) -> None:
         """``log_dirs``: every master and agent also gets ``--log-dir logs/<name>`` (its
-        rotated log, and its launcher's, served by its /files API)."""
+        rotated log, and its launcher's, served by its /files API). ``tls``: (CA, cert,
+        key): the masters serve HTTPS with the cert, and the agents, the frameworks and this
+        object's own calls trust the CA (``CORRAL_TLS_CA``)."""
         self._tmp: tempfile.TemporaryDirectory[str] | None = None
         if work_dir is None:
             self._tmp = tempfile.TemporaryDirectory(prefix="corral-")
@@ -166,6 +170,15 @@ class LocalCluster:
         self.master_flags = master_flags or []
         self.agent_flags = agent_flags or []
         self.log_dirs = log_dirs
+        self.tls = tls
+        self.scheme = "https" if tls else "http"
+        self.ssl: ssl.SSLContext | None = None
+        if tls is not None:
+            ca, cert, key = tls
+            self.ssl = ssl.create_default_context(cafile=str(ca))
+            self.master_flags = [*self.master_flags, "--tls-cert", str(cert), "--tls-key", str(key)]
+            tls_flags = ["--tls-cert", str(cert), "--tls-key", str(key)]
+            self.agent_flags = [*self.agent_flags, "--tls-ca", str(ca), *tls_flags]
         self.masters: list[Proc] = []
         self.agents: list[AgentProc] = []
         self.frameworks: list[Proc] = []
@@ -196,7 +209,11 @@ class LocalCluster:
             if proc.popen is None or proc.popen.poll() is not None:
                 continue
             try:
-                conn = http.client.HTTPConnection(self.ip, port, timeout=1)
+                conn: http.client.HTTPConnection = (
+                    http.client.HTTPSConnection(self.ip, port, timeout=1, context=self.ssl)
+                    if self.ssl is not None
+                    else http.client.HTTPConnection(self.ip, port, timeout=1)
+                )
                 conn.request("GET", "/master/redirect")
                 resp = conn.getresponse()
                 location = resp.getheader("Location") or ""
@@ -216,7 +233,7 @@ class LocalCluster:
 
     @property
     def url(self) -> str:
-        return f"http://{self.master}"
+        return f"{self.scheme}://{self.master}"
 
     # ------------------------------------------------------------------ start
     def _spawn(self, proc: Proc) -> None:
@@ -228,7 +245,11 @@ class LocalCluster:
                 stdout=log,
                 stderr=log,
                 start_new_session=True,
-                env={**os.environ, "PYTHONUNBUFFERED": "1"},
+                env={
+                    **os.environ,
+                    "PYTHONUNBUFFERED": "1",
+                    **({"CORRAL_TLS_CA": str(self.tls[0])} if self.tls else {}),
+                },
             )
 
     def start(self, timeout: float = 30.0) -> LocalCluster:
@@ -302,7 +323,8 @@ class LocalCluster:
         assert popen is not None
         if popen.poll() is not None:
             raise RuntimeError(f"master {i} exited; see {self.masters[i].log}")
-        with urllib.request.urlopen(f"http://{self.ip}:{self.ports[i]}/health", timeout=1) as resp:
+        url = f"{self.scheme}://{self.ip}:{self.ports[i]}/health"
+        with urllib.request.urlopen(url, timeout=1, context=self.ssl) as resp:
             return bool(resp.status == 200)
 
     def add_agent(self, wait: bool = True, extra_flags: list[str] | None = None) -> AgentProc:
@@ -349,7 +371,8 @@ class LocalCluster:
         return proc
 
     def state(self) -> dict[str, Any]:
-        result: dict[str, Any] = http_json(f"{self.url}/master/state")
+        with urllib.request.urlopen(f"{self.url}/master/state", timeout=5, context=self.ssl) as r:
+            result: dict[str, Any] = json.loads(r.read())
         return result
 
     def wait_for_agents(self, n: int, timeout: float = 30.0) -> None:
