@@ -129,3 +129,17 @@ def test_draining_an_agent_moves_the_services_instances_first(tmp_path: Any) -> 
             for t in f["completed_tasks"] if t["slave_id"] == agent
         ]  # fmt: skip
         assert killed and all(t["state"] == "TASK_KILLED" for t in killed)
+
+
+def test_teardown_kills_a_frameworks_tasks(cluster: LocalCluster) -> None:
+    r = corral(cluster, "run", "--detach", "--name", "doomed", "--", "sleep 600")
+    assert r.returncode == 0, r.stderr
+    (fw,) = http_json(f"http://{cluster.master}/master/state")["frameworks"]
+    r = corral(cluster, "teardown", "no-such-framework")
+    assert r.returncode == 1 and "no framework 'no-such-framework'" in r.stderr
+    r = corral(cluster, "teardown", fw["id"])
+    assert r.returncode == 0 and f"tore down framework {fw['id']} (doomed)" in r.stdout
+    state = http_json(f"http://{cluster.master}/master/state")
+    assert not state["frameworks"]
+    (done,) = state["completed_frameworks"]
+    assert [t["state"] for t in done["completed_tasks"]] == ["TASK_KILLED"]

@@ -29,6 +29,7 @@ app = typer.Typer(
 )
 app.command()(daemons.master)
 app.add_typer(maintenance_command.app, name="agent")
+app.command()(maintenance_command.teardown)
 app.command()(daemons.up)
 app.command()(up_control.down)
 app.command()(status_command.status)

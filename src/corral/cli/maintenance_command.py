@@ -13,7 +13,7 @@ from typing import Any
 import typer
 
 from corral.cli import daemons
-from corral.cli.common import EXIT_RUNTIME, fail, fetch, resolve_master
+from corral.cli.common import EXIT_RUNTIME, authorized_request, fail, fetch, resolve_master
 from corral.wire import state_views as sv
 
 app = typer.Typer(
@@ -73,12 +73,13 @@ def find_agent(master: str, host: str) -> sv.StateAgent:
 
 
 def call(master: str, body: dict[str, Any]) -> None:
-    req = urllib.request.Request(
-        f"http://{master}/api/v1", data=json.dumps(body).encode(), method="POST"
-    )
+    """POST an operator call to the master (with the environment's credentials and TLS)."""
+    req, context = authorized_request(f"http://{master}/api/v1")
+    req.data = json.dumps(body).encode()
+    req.method = "POST"
     req.add_header("Content-Type", "application/json")
     try:
-        with urllib.request.urlopen(req, timeout=10):
+        with urllib.request.urlopen(req, timeout=10, context=context):
             return
     except urllib.error.HTTPError as exc:
         fail(f"{body['type']}: HTTP {exc.code} {exc.read().decode(errors='replace').strip()}", 1)
@@ -143,3 +144,19 @@ def gone(
     a = find_agent(address, host)
     call(address, {"type": "MARK_AGENT_GONE", "mark_agent_gone": {"agent_id": {"value": a.id}}})
     print(f"agent {a.hostname}:{a.port} ({a.id}) is gone")
+
+
+def teardown(
+    framework_id: str = typer.Argument(..., help="The framework's id (see `corral frameworks`)."),
+    master: str | None = MasterOpt,
+) -> None:
+    """Tear a framework down: its tasks are killed and it may not subscribe again (the
+    operator API's TEARDOWN)."""
+    address = resolve_master(master)
+    state = fetch(f"http://{address}/master/state", sv.MasterState)
+    known = {f.id: f.name for f in state.frameworks}
+    if framework_id not in known:
+        listed = ", ".join(f"{i} ({n})" for i, n in known.items()) or "none"
+        fail(f"FRAMEWORK_ID: no framework {framework_id!r} is registered (frameworks: {listed})", 1)
+    call(address, {"type": "TEARDOWN", "teardown": {"framework_id": {"value": framework_id}}})
+    print(f"tore down framework {framework_id} ({known[framework_id]})")
