@@ -70,14 +70,24 @@ def no_leaked_processes() -> Iterator[None]:
         pass
     left = {pid for pid in _launchers() - launchers_before if pid_alive(pid)}
     assert not left, f"test left corral launchers running: {sorted(left)}"
-    leaked = []
-    for pid in _descendants() - before:
-        try:
-            p = psutil.Process(pid)
-            if p.status() != psutil.STATUS_ZOMBIE:
-                leaked.append(f"{pid} {' '.join(p.cmdline())[:120]}")
-        except psutil.Error:
-            pass
+    def leaked_now() -> list[str]:
+        out = []
+        for pid in _descendants() - before:
+            try:
+                p = psutil.Process(pid)
+                if p.status() not in (psutil.STATUS_ZOMBIE, psutil.STATUS_DEAD):
+                    out.append(f"{pid} {' '.join(p.cmdline())[:120]}")
+            except psutil.Error:
+                pass
+        return out
+
+    # A process killed at the end of the test may still be exiting (its cmdline already
+    # empty): give it a moment, as the launchers above.
+    try:
+        wait_until(lambda: not leaked_now(), 5)
+    except TimeoutError:
+        pass
+    leaked = leaked_now()
     assert not leaked, f"test left processes running: {leaked}"
 
 
