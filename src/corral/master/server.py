@@ -32,9 +32,10 @@ from corral.master.core.config import MasterConfig, make_master_info
 from corral.master.core.state import MasterState
 from corral.master.metrics import CONTENT_TYPE as METRICS_CONTENT_TYPE
 from corral.master.metrics import MasterMetrics
+from corral.master.operator_api import OperatorAPI
 from corral.master.shell import MasterShell
 from corral.master.ui_routes import add_ui_routes
-from corral.master.views import OperatorAPI, metrics_snapshot
+from corral.master.views import metrics_snapshot
 from corral.security import middleware as security
 from corral.security.settings import master_flags_off
 from corral.security.tls import server_context

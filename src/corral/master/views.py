@@ -5,18 +5,15 @@ encoded once and cached here (``RenderCache``), not in the records."""
 
 from __future__ import annotations
 
-import asyncio
 import contextlib
 import logging
 import time
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Iterable, Iterator
 from typing import TYPE_CHECKING
 
 import msgspec
-from aiohttp import web
 
 from corral import MESOS_COMPAT_VERSION, __version__
-from corral.master.core import events as ev
 from corral.master.core import maintenance
 from corral.master.core.authz import may_view
 from corral.master.core.state import (
@@ -26,13 +23,8 @@ from corral.master.core.state import (
     MasterState,
     TaskRecord,
 )
-from corral.master.errors import CallError
-from corral.master.maintenance_api import maintenance_call
 from corral.master.render_cache import RenderCache
 from corral.resources import Resources
-from corral.security.middleware import check, principal_of, require_write
-from corral.transport.http import error, json_response, read_call
-from corral.transport.streaming import EventStream
 from corral.wire import operator as op
 from corral.wire import secrets
 from corral.wire import state_views as sv
@@ -41,7 +33,7 @@ from corral.wire.codec import encode
 from corral.wire.common import Capability, TimeInfo
 
 if TYPE_CHECKING:
-    from corral.master.subscribers import Subscribers
+    pass
 
 log = logging.getLogger("corral.master")
 Raw = msgspec.Raw
@@ -494,111 +486,3 @@ class MasterViews:
                 elected_time=master.elected_time,
             )
         return out
-
-
-class OperatorAPI:
-    """The HTTP side: decode the call, answer with the view encoded; SUBSCRIBE streams the
-    operator events (the shell's ``Subscribers`` fan them out)."""
-
-    def __init__(
-        self,
-        master: MasterState,
-        subscribers: Subscribers | None = None,
-        feed: Callable[[ev.Event], None] | None = None,
-    ) -> None:
-        self.master = master
-        self.views = MasterViews(master)
-        self.subscribers = subscribers
-        self.feed = feed  # the shell's: the write calls become core events
-
-    async def call(self, request: web.Request) -> web.StreamResponse:
-        call = await read_call(request, op.OperatorCall, "master::Call")
-        if isinstance(call, web.Response):
-            return call
-        if call.type == "TEARDOWN":
-            return self.teardown(request, call)
-        if call.type not in OPERATOR_CALLS:
-            return error(*op.unserved("master::Call", call.type, op.MESOS_MASTER_CALLS))
-        if call.type == "SUBSCRIBE":
-            return await self.subscribe(request)
-        if call.type in maintenance.CALLS:
-            refused = require_write(request) or check(request, "operator_writes", None)
-            if refused is not None:
-                return refused
-            return maintenance_call(call, self.feed, principal_of(request))
-        with self.views.viewing(principal_of(request)):
-            return json_response(self.views.response(call.type))
-
-    def teardown(self, request: web.Request, call: op.OperatorCall) -> web.Response:
-        refused = require_write(request)
-        if refused is not None:
-            return refused
-        if call.teardown is None:
-            return error(400, "Failed to validate master::Call: Expecting 'teardown' to be present")
-        if self.feed is None:
-            return error(400, "TEARDOWN is not served here")
-        try:
-            self.feed(ev.OperatorTeardown(principal_of(request), call.teardown.framework_id.value))
-        except CallError as exc:
-            if exc.status == 403:
-                log.warning("denied: %s", exc.message)
-            return error(exc.status, exc.message)
-        return web.Response(status=200)
-
-
-    async def subscribe(self, request: web.Request) -> web.StreamResponse:
-        subs = self.subscribers
-        if subs is None:
-            return error(400, "SUBSCRIBE is not served here")
-        if subs.full():
-            return error(
-                503, f"Too many operator event subscribers (at most {subs.max_subscribers})"
-            )
-        interval = self.master.config.heartbeat_interval
-        resp = web.StreamResponse(status=200)
-        resp.content_type = "application/json"
-        resp.enable_chunked_encoding()
-        stream = EventStream(resp, HEARTBEAT, interval)
-        with self.views.viewing(principal_of(request)):
-            state = self.views.response("GET_STATE").get_state
-        assert not isinstance(state, msgspec.UnsetType)
-        first: op.OperatorEventOf[Raw, Raw] = op.OperatorEventOf(
-            type="SUBSCRIBED",
-            subscribed=op.SubscribedOf(get_state=state, heartbeat_interval_seconds=interval),
-        )
-        stream.send(encode(first))
-        sid = subs.add(stream)  # nothing can happen between the snapshot and this
-        try:
-            await resp.prepare(request)
-            await stream.run()
-        except (ConnectionError, asyncio.CancelledError):
-            pass
-        finally:
-            stream.close()
-            subs.remove(sid)
-        return resp
-
-    async def state(self, request: web.Request) -> web.Response:
-        with self.views.viewing(principal_of(request)):
-            body = self.views.state()
-        jsonp = request.query.get("jsonp")
-        if jsonp:
-            return web.Response(
-                body=f"{jsonp}(".encode() + encode(body) + b");",
-                content_type="text/javascript",
-            )
-        return json_response(body)
-
-    async def metrics(self, request: web.Request) -> web.Response:
-        return json_response(metrics_snapshot(self.master))
-
-    async def slaves(self, request: web.Request) -> web.Response:
-        return json_response(self.views.slaves())
-
-    async def frameworks(self, request: web.Request) -> web.Response:
-        with self.views.viewing(principal_of(request)):
-            return json_response(self.views.frameworks())
-
-    async def tasks(self, request: web.Request) -> web.Response:
-        with self.views.viewing(principal_of(request)):
-            return json_response(self.views.tasks())
