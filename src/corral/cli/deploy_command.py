@@ -60,6 +60,48 @@ def deploy(
     raise typer.Exit(code)
 
 
+def upgrade(
+    inventory: Path = typer.Argument(
+        ..., help="The inventory (TOML) the cluster was deployed from."
+    ),
+    to: str = typer.Option(..., "--to", help="The corral wheel (a .whl file) to upgrade to."),
+    step_timeout: float = typer.Option(
+        120.0, "--step-timeout", help="Seconds each step may take to be healthy again."
+    ),
+) -> None:
+    """Rolling upgrade: standby masters, a leader handover, the old leader, agents one at a time."""
+    from corral.deploy import inventory as inventory_mod
+    from corral.deploy import wheel as wheel_mod
+    from corral.deploy.upgrade import upgrade as run_upgrade
+    from corral.deploy.upgrade import wheel_version
+
+    try:
+        inv = inventory_mod.parse(inventory.read_text(), str(inventory))
+    except OSError as exc:
+        fail(f"INVENTORY: cannot read {inventory}: {exc.strerror}")
+    except inventory_mod.InventoryError as exc:
+        fail(str(exc))
+    if step_timeout <= 0:
+        fail("--step-timeout must be positive")
+    wheel = Path(to)
+    if not to.endswith(".whl"):
+        fail(f"--to: {to!r}: give a wheel file (*.whl); upgrading to a version from an index "
+             "is not supported yet")  # fmt: skip
+    if not wheel.is_file():
+        fail(f"--to: {wheel} is not a file", EXIT_RUNTIME)
+    try:
+        digest = wheel_mod.digest(wheel)
+        version = wheel_version(wheel)
+    except (OSError, ValueError) as exc:
+        fail(f"--to: {exc}")
+    console = Console(highlight=False)
+    console.print(f"corral wheel {wheel.name} ({digest[:12]}), version {version}")
+    code = asyncio.run(
+        run_upgrade(inv, wheel, digest, version, step_timeout=step_timeout, console=console)
+    )
+    raise typer.Exit(code)
+
+
 def supervise(
     spec: Path = typer.Argument(..., help="A service spec written by corral deploy."),
     restart: bool = typer.Option(
