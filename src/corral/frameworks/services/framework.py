@@ -6,9 +6,11 @@ explicit (the core picks which instance goes), so a goal never shrinks below wha
 from __future__ import annotations
 
 import re
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 
+from corral.frameworks.services import records as rec
 from corral.frameworks.services import taskinfo
+from corral.frameworks.services.state import State
 from corral.resources import Resources
 from corral.scheduler_client.placement import TaskSpec
 from corral.scheduler_client.planner import Goal, Launch
@@ -62,6 +64,34 @@ class ServicesFramework(Framework):
         return self.moved_hook() if self.moved_hook is not None else []
 
 
+def held_goals(tasks: Iterable[TrackedTask]) -> list[Goal]:
+    """Before the state is indexed: keep what runs, group by group."""
+    counts: dict[str, int] = {}
+    for t in tasks:
+        if t.live:
+            counts[t.group] = counts.get(t.group, 0) + 1
+    return [hold_goal(g, n) for g, n in counts.items()]
+
+
+def app_goals(st: State, specs: dict[tuple[str, str], TaskSpec]) -> list[Goal]:
+    """The toolkit's goals from the core's state: per app what runs plus what the core wants
+    launched now (an app being deleted holds what still runs). ``specs`` caches each app
+    version's TaskSpec."""
+    goals = []
+    for app in st.apps.values():
+        live = sum(1 for i in app.instances.values() if i.tracked and not i.killing)
+        if app.goal is None:
+            if live:
+                goals.append(hold_goal(rec.group_of_app(app.app_id), live))
+            continue
+        key = (app.app_id, app.goal.version or "")
+        spec = specs.get(key)
+        if spec is None:
+            spec = specs[key] = taskinfo.task_spec(app.goal, group=rec.group_of_app(app.app_id))
+        goals.append(app_goal(spec, live + app.launch, app.goal.task_kill_grace_period_seconds))
+    return goals
+
+
 def hold_goal(group: str, count: int) -> Goal:
     """Keep what runs in ``group`` (before the state is loaded): no launch, no kill."""
     return Goal(TaskSpec(name=group, resources=Resources(), group=group), count)
@@ -71,4 +101,12 @@ def app_goal(spec: TaskSpec, count: int, grace: float | None) -> Goal:
     return Goal(spec, count, kill_grace_period=grace)
 
 
-__all__ = ["ServicesFramework", "app_goal", "hold_goal", "taskinfo", "unknown_rule"]
+__all__ = [
+    "ServicesFramework",
+    "app_goal",
+    "app_goals",
+    "held_goals",
+    "hold_goal",
+    "taskinfo",
+    "unknown_rule",
+]

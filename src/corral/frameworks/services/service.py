@@ -44,7 +44,7 @@ from corral.frameworks.services.appdef import AppDefinition
 from corral.frameworks.services.backoff import Backoff
 from corral.frameworks.services.codec import now_version
 from corral.frameworks.services.events import EventBus, EventQueue
-from corral.frameworks.services.framework import ServicesFramework, app_goal, hold_goal
+from corral.frameworks.services.framework import ServicesFramework, app_goals, held_goals
 from corral.frameworks.services.ids import is_under
 from corral.frameworks.services.serviceports import assign_service_ports, service_ports
 from corral.frameworks.services.state import App, Instance, State, config_of, counts
@@ -246,28 +246,10 @@ class Services:
     def _desired(self) -> Sequence[Goal]:
         if not self.indexed:
             assert self.core is not None
-            counts_: dict[str, int] = {}
-            for t in self.core.tracker.tasks.values():
-                if t.live:
-                    counts_[t.group] = counts_.get(t.group, 0) + 1
-            return [hold_goal(g, n) for g, n in counts_.items()]
+            return held_goals(self.core.tracker.tasks.values())
         if self._goals is None or self.st.dirty:
             self.st.dirty.clear()
-            goals = []
-            for app in self.st.apps.values():
-                live = sum(1 for i in app.instances.values() if i.tracked and not i.killing)
-                if app.goal is None:
-                    if live:
-                        goals.append(hold_goal(rec.group_of_app(app.app_id), live))
-                    continue
-                key = (app.app_id, app.goal.version or "")
-                spec = self._specs.get(key)
-                if spec is None:
-                    spec = self._specs[key] = taskinfo.task_spec(
-                        app.goal, group=rec.group_of_app(app.app_id))
-                goals.append(app_goal(spec, live + app.launch,
-                                      app.goal.task_kill_grace_period_seconds))
-            self._goals = goals
+            self._goals = app_goals(self.st, self._specs)
         return self._goals
 
     def _task_info(self, launch: Launch, task_id: str) -> TaskInfo:
