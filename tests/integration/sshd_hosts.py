@@ -12,6 +12,7 @@ import socket
 import subprocess
 import tempfile
 import time
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -90,6 +91,31 @@ def running_under(base: Path) -> list[str]:
         if str(base) + "/" in cmd and p.pid != os.getpid():
             out.append(f"{p.pid} {cmd[:150]}")
     return out
+
+
+def serve_hosts(count: int) -> Iterator[SshHosts]:
+    """A module fixture's body: ``count`` sshd hosts (with ZooKeeper available), skipping the
+    tests with the reason when they cannot run here; at the end every host is stopped, and
+    the fixture fails if anything deployed under them still runs."""
+    import pytest
+
+    from corral.testing.zookeeper import zookeeper_available
+
+    why = sshd_unavailable() or zookeeper_available()
+    if why:
+        pytest.skip(why)
+    try:
+        started = start_hosts(count)
+    except (RuntimeError, TimeoutError, subprocess.CalledProcessError) as exc:
+        pytest.skip(f"cannot start sshd hosts: {exc}")
+    try:
+        yield started
+    finally:
+        started.stop()
+        left = started.leftovers()
+        if not left:
+            started.remove()
+        assert not left, f"deployed processes still running: {left}"
 
 
 def start_hosts(count: int) -> SshHosts:

@@ -17,11 +17,10 @@ from pathlib import Path
 
 import psutil
 import pytest
-from sshd_hosts import SshHosts, deployed_pids, sshd_unavailable, start_hosts
+from sshd_hosts import SshHosts, deployed_pids, serve_hosts
 
 from corral.deploy import wheel as wheel_mod
 from corral.testing import wait_until
-from corral.testing.zookeeper import zookeeper_available
 
 pytestmark = pytest.mark.integration
 
@@ -79,21 +78,7 @@ def in_sandboxes(sandboxes: Path) -> set[int]:
 
 @pytest.fixture(scope="module")
 def hosts() -> Iterator[SshHosts]:
-    why = sshd_unavailable() or zookeeper_available()
-    if why:
-        pytest.skip(why)
-    try:
-        started = start_hosts(5)
-    except (RuntimeError, TimeoutError, subprocess.CalledProcessError) as exc:
-        pytest.skip(f"cannot start sshd hosts: {exc}")
-    try:
-        yield started
-    finally:
-        started.stop()
-        left = started.leftovers()
-        if not left:
-            started.remove()
-        assert not left, f"deployed processes still running: {left}"
+    yield from serve_hosts(5)
 
 
 @pytest.fixture(scope="module")

@@ -15,12 +15,11 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from sshd_hosts import SshHosts, sshd_unavailable, start_hosts
+from sshd_hosts import SshHosts, serve_hosts
 from test_deploy import corral, in_sandboxes, inventory
 
 from corral.deploy import wheel as wheel_mod
 from corral.testing import wait_until
-from corral.testing.zookeeper import zookeeper_available
 
 pytestmark = pytest.mark.integration
 
@@ -30,21 +29,7 @@ NEW = "0.1.1.dev42"
 
 @pytest.fixture(scope="module")
 def hosts() -> Iterator[SshHosts]:
-    why = sshd_unavailable() or zookeeper_available()
-    if why:
-        pytest.skip(why)
-    try:
-        started = start_hosts(5)
-    except (RuntimeError, TimeoutError, subprocess.CalledProcessError) as exc:
-        pytest.skip(f"cannot start sshd hosts: {exc}")
-    try:
-        yield started
-    finally:
-        started.stop()
-        left = started.leftovers()
-        if not left:
-            started.remove()
-        assert not left, f"deployed processes still running: {left}"
+    yield from serve_hosts(5)
 
 
 def bumped_wheel(tmp: Path) -> Path:
