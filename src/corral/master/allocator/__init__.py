@@ -5,6 +5,7 @@ returned ``OfferPlan`` list.
 """
 
 from corral.master.allocator.drf import allocate, dominant_share
+from corral.master.allocator.quota import Quota, quota_reasons
 from corral.master.allocator.snapshot import (
     AgentView,
     Filter,
@@ -19,8 +20,10 @@ __all__ = [
     "Filter",
     "FrameworkView",
     "OfferPlan",
+    "Quota",
     "Snapshot",
     "allocatable",
     "allocate",
     "dominant_share",
+    "quota_reasons",
 ]

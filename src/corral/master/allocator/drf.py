@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from corral.master.allocator.quota import QuotaBook, unreserved_kinds
 from corral.master.allocator.snapshot import FrameworkView, OfferPlan, Snapshot, allocatable
 from corral.resources import SCALAR_KINDS, Resources
 
@@ -73,10 +74,18 @@ def allocate(snap: Snapshot) -> list[OfferPlan]:
             role_alloc.setdefault(role, [0.0] * len(SCALAR_KINDS))
     if not by_role:
         return []
+    book = None
+    if snap.quotas:
+        free = [0.0] * len(SCALAR_KINDS)
+        for a in snap.agents:
+            _add(free, unreserved_kinds(a.available))
+        book = QuotaBook(snap.quotas, role_alloc, by_role, free)
 
-    def role_key(role: str) -> tuple[float, str]:
+    def role_key(role: str) -> tuple[bool, float, str]:
+        # Roles below their guarantee first (as Mesos's quota stage), then weighted DRF.
         weight = snap.weights.get(role, 1.0) or 1.0
-        return (_share(role_alloc[role], total) / weight, role)
+        first = book is not None and book.below_guarantee(role)
+        return (not first, _share(role_alloc[role], total) / weight, role)
 
     def fw_key(role: str, fw: FrameworkView) -> tuple[float, str]:
         return (_share(fw_alloc[(fw.framework_id, role)], total), fw.framework_id)
@@ -91,6 +100,11 @@ def allocate(snap: Snapshot) -> list[OfferPlan]:
                 offerable = available.for_role(role)
                 if not allocatable(offerable, snap.min_cpus, snap.min_mem):
                     continue
+                if book is not None:
+                    cut = book.cut(role, offerable, role_alloc[role], snap.min_cpus, snap.min_mem)
+                    if cut is None:
+                        continue
+                    offerable = cut
                 for fw in sorted(by_role[role], key=lambda f, r=role: fw_key(r, f)):  # type: ignore[misc]
                     if _filtered(fw, agent.agent_id, offerable, snap.now):
                         continue
@@ -99,6 +113,8 @@ def allocate(snap: Snapshot) -> list[OfferPlan]:
                     got = _kinds(offerable)
                     _add(fw_alloc[(fw.framework_id, role)], got)
                     _add(role_alloc[role], got)
+                    if book is not None:
+                        book.charge(role, offerable)
                     progress = True
                     break
                 if progress:

@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 
+from corral.master.allocator.quota import Quota
 from corral.resources import Resources
 
 MIN_ALLOCATABLE_CPUS = 0.01
@@ -55,6 +56,8 @@ class Snapshot:
     # Mesos's minimum allocatable resources: an offer must carry at least one of these.
     min_cpus: float = MIN_ALLOCATABLE_CPUS
     min_mem: float = MIN_ALLOCATABLE_MEM
+    # Role -> its quota (guarantees and limits, ``quota.py``); roles absent have none.
+    quotas: Mapping[str, Quota] = field(default_factory=dict)
 
 
 @dataclass(frozen=True)
