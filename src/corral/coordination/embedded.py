@@ -106,7 +106,24 @@ class SqliteRegistry:
             value = self._kv.get(key)
             if value is not None:
                 snap.gone[key[len("gone/") :]] = float(value)
+        for key in self._kv.keys("quota/"):
+            value = self._kv.get(key)
+            if value is not None:
+                snap.quotas[key[len("quota/") :]] = json.loads(value)
+        for key in self._kv.keys("weight/"):
+            value = self._kv.get(key)
+            if value is not None:
+                snap.weights[key[len("weight/") :]] = float(value)
         return snap
+
+    def put_quota(self, role: str, quota: dict[str, dict[str, float]] | None) -> None:
+        if quota is None:
+            self._kv.delete(f"quota/{role}")
+        else:
+            self._kv.put(f"quota/{role}", json.dumps(quota).encode())
+
+    def put_weights(self, weights: dict[str, float]) -> None:
+        self._kv.put_many([(f"weight/{r}", repr(float(w)).encode()) for r, w in weights.items()])
 
     def admit_agent(self, agent_id: str, info: dict[str, Any]) -> None:
         self._kv.replace(f"unreachable/{agent_id}", f"agent/{agent_id}", json.dumps(info).encode())

@@ -13,6 +13,9 @@ class RegistrySnapshot:
     agents: dict[str, dict[str, Any]] = field(default_factory=dict)  # id -> {hostname, address}
     unreachable: dict[str, float] = field(default_factory=dict)  # id -> when it became so
     gone: dict[str, float] = field(default_factory=dict)  # id -> when it was marked gone
+    # role -> {"guarantees": {kind: x}, "limits": {kind: x}}; role -> weight
+    quotas: dict[str, dict[str, dict[str, float]]] = field(default_factory=dict)
+    weights: dict[str, float] = field(default_factory=dict)
 
 
 class Registry(Protocol):
@@ -27,6 +30,14 @@ class Registry(Protocol):
     def remove_agent(self, agent_id: str) -> None: ...
 
     def mark_gone(self, agent_id: str, when: float) -> None: ...
+
+    def put_quota(self, role: str, quota: dict[str, dict[str, float]] | None) -> None:
+        """Store a role's quota; None: it has none any more."""
+        ...
+
+    def put_weights(self, weights: dict[str, float]) -> None:
+        """Store these roles' weights (others are kept)."""
+        ...
 
     def close(self) -> None: ...
 

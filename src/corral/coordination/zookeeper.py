@@ -354,6 +354,8 @@ class ZkRegistry:
         self.agents = ZkKeyValueStore(client, path, "agents")
         self.unreachable = ZkKeyValueStore(client, path, "unreachable")
         self.gone = ZkKeyValueStore(client, path, "gone")
+        self.quotas = ZkKeyValueStore(client, path, "quotas")
+        self.weights = ZkKeyValueStore(client, path, "weights")
 
     def load(self) -> RegistrySnapshot:
         snap = RegistrySnapshot()
@@ -369,7 +371,25 @@ class ZkRegistry:
             value = self.gone.get(key)
             if value is not None:
                 snap.gone[key] = float(value)
+        for key in self.quotas.keys():  # noqa: SIM118
+            value = self.quotas.get(key)
+            if value is not None:
+                snap.quotas[key] = json.loads(value)
+        for key in self.weights.keys():  # noqa: SIM118
+            value = self.weights.get(key)
+            if value is not None:
+                snap.weights[key] = float(value)
         return snap
+
+    def put_quota(self, role: str, quota: dict[str, dict[str, float]] | None) -> None:
+        # Role names may not hold '/' (nested roles have no quota), so each is one node.
+        if quota is None:
+            self.quotas.delete(role)
+        else:
+            self.quotas.put(role, json.dumps(quota).encode())
+
+    def put_weights(self, weights: dict[str, float]) -> None:
+        self.weights.put_many([(r, repr(float(w)).encode()) for r, w in weights.items()])
 
     def admit_agent(self, agent_id: str, info: dict[str, Any]) -> None:
         self.unreachable.delete(agent_id)

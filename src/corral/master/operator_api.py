@@ -6,17 +6,19 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from typing import TYPE_CHECKING
 
 import msgspec
 from aiohttp import web
 
+from corral.master import quota_views
 from corral.master.core import events as ev
-from corral.master.core import maintenance
+from corral.master.core import maintenance, quota
 from corral.master.core.state import MasterState
 from corral.master.errors import CallError
 from corral.master.maintenance_api import maintenance_call
+from corral.master.quota_api import quota_call
 from corral.master.views import HEARTBEAT, OPERATOR_CALLS, MasterViews, Raw, metrics_snapshot
 from corral.security.middleware import check, principal_of, require_write
 from corral.transport.http import error, json_response, read_call
@@ -39,11 +41,13 @@ class OperatorAPI:
         master: MasterState,
         subscribers: Subscribers | None = None,
         feed: Callable[[ev.Event], None] | None = None,
+        persisted: Callable[[], Awaitable[None]] | None = None,
     ) -> None:
         self.master = master
         self.views = MasterViews(master)
         self.subscribers = subscribers
         self.feed = feed  # the shell's: the write calls become core events
+        self.persisted = persisted  # the shell's: wait for the registry's writes
 
     async def call(self, request: web.Request) -> web.StreamResponse:
         call = await read_call(request, op.OperatorCall, "master::Call")
@@ -51,6 +55,11 @@ class OperatorAPI:
             return call
         if call.type == "TEARDOWN":
             return self.teardown(request, call)
+        if call.type in quota.CALLS:
+            refused = require_write(request) or check(request, "operator_writes", None)
+            if refused is not None:
+                return refused
+            return await quota_call(call, self.feed, self.persisted, principal_of(request))
         if call.type not in OPERATOR_CALLS:
             return error(*op.unserved("master::Call", call.type, op.MESOS_MASTER_CALLS))
         if call.type == "SUBSCRIBE":
@@ -131,6 +140,12 @@ class OperatorAPI:
     async def frameworks(self, request: web.Request) -> web.Response:
         with self.views.viewing(principal_of(request)):
             return json_response(self.views.frameworks())
+
+    async def roles(self, request: web.Request) -> web.Response:
+        """Mesos's ``/roles``: every role's weight, frameworks, allocation and quota."""
+        with self.views.viewing(principal_of(request)):
+            fws = self.views.visible(self.master.frameworks.values())
+        return json_response(quota_views.roles(self.master, fws))
 
     async def tasks(self, request: web.Request) -> web.Response:
         with self.views.viewing(principal_of(request)):

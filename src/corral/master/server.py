@@ -55,7 +55,12 @@ class Term:
     ) -> None:
         self.shell = MasterShell(config, registry, metrics.observe)
         self.scheduler = SchedulerAPI(self.shell)
-        self.operator = OperatorAPI(self.shell.state, self.shell.subscribers, feed=self.shell.feed)
+        self.operator = OperatorAPI(
+            self.shell.state,
+            self.shell.subscribers,
+            feed=self.shell.feed,
+            persisted=self.shell.persisted,
+        )
         self._pinger: asyncio.Task[None] | None = None
 
     async def start(self) -> None:
@@ -265,6 +270,8 @@ def build_app(proc: MasterProcess) -> web.Application:
         app.router.add_get(prefix + "/slaves", lead(lambda t: t.operator.slaves))
         app.router.add_get(prefix + "/frameworks", lead(lambda t: t.operator.frameworks))
         app.router.add_get(prefix + "/tasks", lead(lambda t: t.operator.tasks))
+        for name in ("/roles", "/roles.json"):
+            app.router.add_get(prefix + name, lead(lambda t: t.operator.roles))
         app.router.add_get(prefix + "/health", health)
         app.router.add_get(prefix + "/redirect", redirect)
     app.router.add_post("/master/resign", lambda request: handover.resign(proc, request))

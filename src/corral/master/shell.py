@@ -30,6 +30,8 @@ from corral.master.core.effects import (
     SendToAgent,
     SendToFramework,
     SetTimer,
+    StoreQuota,
+    StoreWeights,
 )
 from corral.master.subscribers import Subscribers
 from corral.transport.streaming import EventStream
@@ -148,10 +150,21 @@ class MasterShell:
                     registry.mark_unreachable(op.agent_id, op.when)
                 elif isinstance(op, MarkGone):
                     registry.mark_gone(op.agent_id, op.when)
+                elif isinstance(op, StoreQuota):
+                    empty = not op.guarantees and not op.limits
+                    quota = {"guarantees": op.guarantees, "limits": op.limits}
+                    registry.put_quota(op.role, None if empty else quota)
+                elif isinstance(op, StoreWeights):
+                    registry.put_weights(op.weights)
             except Exception as exc:
                 log.error("registry write %s failed: %s", type(op).__name__, exc)
 
         self.writer.submit(write)
+
+    async def persisted(self) -> None:
+        """Wait until every registry write asked for so far is done (they run in order)."""
+        if self.registry is not None and not self.closed:
+            await asyncio.get_running_loop().run_in_executor(self.writer, lambda: None)
 
     async def recover(self) -> None:
         """On election: read what earlier masters admitted, and tell the core."""

@@ -14,6 +14,7 @@ from typing import TYPE_CHECKING
 import msgspec
 
 from corral import MESOS_COMPAT_VERSION, __version__
+from corral.master import quota_views
 from corral.master.core import maintenance
 from corral.master.core.authz import may_view
 from corral.master.core.state import (
@@ -24,7 +25,6 @@ from corral.master.core.state import (
     TaskRecord,
 )
 from corral.master.render_cache import RenderCache
-from corral.resources import Resources
 from corral.wire import operator as op
 from corral.wire import secrets
 from corral.wire import state_views as sv
@@ -432,17 +432,7 @@ class MasterViews:
         )
 
     def get_roles(self) -> op.GetRoles:
-        roles: dict[str, Resources] = {}
-        for fw in self.visible(self.master.frameworks.values()):
-            for role, r in fw.allocated().items():
-                roles[role] = roles.get(role, Resources()) + r
-        weights = self.master.config.weights
-        return op.GetRoles(
-            roles=[
-                op.Role(name=r, weight=weights.get(r, 1.0), resources=res.to_wire())
-                for r, res in roles.items()
-            ]
-        )
+        return quota_views.get_roles(self.master, self.visible(self.master.frameworks.values()))
 
     def response(self, call_type: str) -> op.MasterResponseOf[Raw, Raw]:
         """The answer to a call of ``OPERATOR_CALLS``."""
@@ -479,6 +469,10 @@ class MasterViews:
             out.get_tasks = self.get_tasks()
         elif call_type == "GET_ROLES":
             out.get_roles = self.get_roles()
+        elif call_type == "GET_QUOTA":
+            out.get_quota = quota_views.get_quota(master)
+        elif call_type == "GET_WEIGHTS":
+            out.get_weights = quota_views.get_weights(master)
         else:  # GET_MASTER
             out.get_master = op.GetMaster(
                 master_info=master.master_info(),

@@ -22,6 +22,7 @@ from corral.wire.common import (
     Resource,
     TimeInfo,
 )
+from corral.wire.quota import GetQuota, GetWeights, RoleQuotaView, UpdateQuota, UpdateWeights
 from corral.wire.state_views import VersionInfo
 from corral.wire.tasks import ExecutorInfo, TaskStatus
 
@@ -40,6 +41,8 @@ MASTER_CALLS = (
     "GET_TASKS",
     "GET_MASTER",
     "GET_ROLES",
+    "GET_QUOTA",
+    "GET_WEIGHTS",
 )
 AGENT_CALLS = (
     "GET_HEALTH",
@@ -169,6 +172,8 @@ class OperatorCall(Message, kw_only=True):
     deactivate_agent: AgentRef | None = None
     reactivate_agent: AgentRef | None = None
     mark_agent_gone: AgentRef | None = None
+    update_quota: UpdateQuota | None = None
+    update_weights: UpdateWeights | None = None
 
 
 # ---------------------------------------------------------------------- shared by both
@@ -282,7 +287,10 @@ class GetMaster(View, kw_only=True):
 class Role(View, kw_only=True):
     name: str
     weight: float
-    resources: list[Resource]
+    resources: list[Resource]  # allocated (used + offered)
+    frameworks: list[ID] = []
+    quota: RoleQuotaView | UnsetType = UNSET  # roles with quota: guarantee, limit, consumed
+    corral_quota_reason: str | UnsetType = UNSET  # below its guarantee or at its limit: why
 
 
 class GetRoles(View, kw_only=True):
@@ -304,6 +312,8 @@ class MasterResponseOf(View, Generic[T, A], kw_only=True):
     get_tasks: GetTasksOf[T] | UnsetType = UNSET
     get_master: GetMaster | UnsetType = UNSET
     get_roles: GetRoles | UnsetType = UNSET
+    get_quota: GetQuota | UnsetType = UNSET
+    get_weights: GetWeights | UnsetType = UNSET
 
 
 # What a reader decodes.

@@ -51,7 +51,23 @@ class MarkGone:
     when: float
 
 
-RegistryOp = AdmitAgent | MarkUnreachable | MarkGone
+@dataclass(frozen=True, slots=True)
+class StoreQuota:
+    """A role's quota (``core/quota.py``); both empty: the role has none any more."""
+
+    role: str
+    guarantees: dict[str, float]
+    limits: dict[str, float]
+
+
+@dataclass(frozen=True, slots=True)
+class StoreWeights:
+    """Roles' weights set by UPDATE_WEIGHTS (merged into those stored)."""
+
+    weights: dict[str, float]
+
+
+RegistryOp = AdmitAgent | MarkUnreachable | MarkGone | StoreQuota | StoreWeights
 
 
 @dataclass(frozen=True, slots=True)

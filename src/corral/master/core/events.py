@@ -8,6 +8,7 @@ from dataclasses import dataclass
 from corral.coordination.interfaces import RegistrySnapshot
 from corral.wire import agent as amsg
 from corral.wire import scheduler as s
+from corral.wire.quota import QuotaConfig, WeightInfo
 
 
 # ---------------------------------------------------------------- frameworks
@@ -126,6 +127,23 @@ class AgentMaintenance:
     mark_gone: bool = False  # DRAIN_AGENT
 
 
+@dataclass(frozen=True, slots=True)
+class QuotaUpdate:
+    """UPDATE_QUOTA (``core/quota.py``): all the configs, applied all or nothing."""
+
+    principal: str | None
+    configs: tuple[QuotaConfig, ...]
+    force: bool = False
+
+
+@dataclass(frozen=True, slots=True)
+class WeightsUpdate:
+    """UPDATE_WEIGHTS (``core/quota.py``)."""
+
+    principal: str | None
+    weights: tuple[WeightInfo, ...]
+
+
 # ---------------------------------------------------------------- leadership
 @dataclass(frozen=True, slots=True)
 class RegistryRecovered:
@@ -158,6 +176,8 @@ Event = (
     | TimerEvent
     | RegistryRecovered
     | AgentMaintenance
+    | QuotaUpdate
+    | WeightsUpdate
     | Paused
     | Resumed
 )

@@ -7,7 +7,7 @@ shell to carry out, in order."""
 
 from __future__ import annotations
 
-from corral.master.core import agents, calls, frameworks, leadership, maintenance, offers
+from corral.master.core import agents, calls, frameworks, leadership, maintenance, offers, quota
 from corral.master.core import events as ev
 from corral.master.core.effects import Effects
 from corral.master.core.state import MasterState
@@ -58,6 +58,13 @@ def handle(state: MasterState, event: ev.Event, now: float) -> Effects:
         if state.paused:
             raise CallError(503, "ZooKeeper connection suspended: not acting as leader")
         maintenance.agent_maintenance(state, now, out, event)
+    elif isinstance(event, ev.QuotaUpdate | ev.WeightsUpdate):
+        if state.paused:
+            raise CallError(503, "ZooKeeper connection suspended: not acting as leader")
+        if isinstance(event, ev.QuotaUpdate):
+            quota.update_quota(state, now, out, event)
+        else:
+            quota.update_weights(state, now, out, event)
     elif isinstance(event, ev.DrainDue):
         maintenance.drain_due(state, now, out, event.agent_id)
     elif isinstance(event, ev.Paused):

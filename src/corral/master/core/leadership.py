@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import logging
 
+from corral.master.core import quota
 from corral.master.core.effects import Effects, MarkUnreachable, Persist, SetTimer
 from corral.master.core.events import RegistryRecovered, ReregisterTimeout
 from corral.master.core.offers import PAUSED_RETRY
@@ -19,6 +20,7 @@ def registry_recovered(state: MasterState, now: float, out: Effects, ev: Registr
     """Learn the agents admitted by earlier masters; they have ``agent_reregister_timeout``
     to come back before they are marked unreachable."""
     snap = ev.snapshot
+    quota.recovered(state, snap)
     state.unreachable_agents.update(snap.unreachable)
     state.gone_agents.update(snap.gone)
     state.recovered_agents = {k: v for k, v in snap.agents.items() if k not in state.agents}

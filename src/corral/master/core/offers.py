@@ -163,6 +163,8 @@ def snapshot(state: MasterState, now: float) -> Snapshot:
     frameworks = []
     for fw in state.frameworks.values():
         if not fw.active:
+            if state.quotas and fw.used:  # what it holds counts towards its roles' limits
+                frameworks.append(FrameworkView(fw.id, (), fw.allocated()))
             continue
         frameworks.append(
             FrameworkView(
@@ -193,8 +195,9 @@ def snapshot(state: MasterState, now: float) -> Snapshot:
         agents=tuple(agents),
         frameworks=tuple(frameworks),
         now=now,
-        weights=state.config.weights,
+        weights=state.weights,
         total=total,
+        quotas=state.quotas,
     )
 
 

@@ -9,7 +9,7 @@ from __future__ import annotations
 from collections import OrderedDict, deque
 from dataclasses import dataclass, field
 
-from corral.master.allocator import Filter
+from corral.master.allocator import Filter, Quota
 from corral.master.core.config import MasterConfig, make_master_info
 from corral.master.timings import TimerWindow
 from corral.resources import Resources
@@ -265,8 +265,13 @@ class MasterState:
     # One allocation pass (measured by the shell), and offer -> ACCEPT (from ``now``s).
     allocation_run_ms: TimerWindow = field(default_factory=TimerWindow)
     offer_accept_ms: TimerWindow = field(default_factory=TimerWindow)
+    # Role -> quota and role -> weight (the --weights flag, then UPDATE_WEIGHTS), durable in
+    # the registry (``core/quota.py``).
+    quotas: dict[str, Quota] = field(default_factory=dict)
+    weights: dict[str, float] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
+        self.weights = {**self.config.weights, **self.weights}
         if not self.elected_time:
             self.elected_time = self.start_time
 
