@@ -14,6 +14,7 @@ from corral.cli import (
     job_command,
     jobs_command,
     maintenance_command,
+    quota_command,
     run_command,
     services_command,
     status_command,
@@ -30,6 +31,8 @@ app = typer.Typer(
 app.command()(daemons.master)
 app.add_typer(maintenance_command.app, name="agent")
 app.command()(maintenance_command.teardown)
+app.add_typer(quota_command.quota_app, name="quota")
+app.add_typer(quota_command.weights_app, name="weights")
 app.command()(daemons.up)
 app.command()(up_control.down)
 app.command()(status_command.status)
