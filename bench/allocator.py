@@ -29,12 +29,17 @@ Variants:
   the declined ``available.for_role(role)``) on a random half of the agents;
 * ``suppressed``: every other framework has suppressed all its roles.
 
-Quotas are not benchmarked: corral does not have quotas yet.
+``--quotas``: the quota mode instead (``allocator/quota.py``): ``--agents`` (default 10k)
+agents and ``--roles`` (default 100) roles with one framework each and equal weights; every
+role has a guarantee (together 60 % of the cluster's cpus and mem) and every fourth one a
+limit too. One pass with those quotas is timed beside the same snapshot without them, and
+checked: no limit exceeded, every guarantee met.
 
     python bench/allocator.py                                   # 1k/10k/50k x 10/100, 3 variants
     python bench/allocator.py --agents 1000,5000 --frameworks 1,50 --repeat 5
     python bench/allocator.py --variants plain --profile        # + cProfile of one pass each
     python bench/allocator.py --json                            # one JSON object on stdout
+    python bench/allocator.py --quotas                          # 10k agents x 100 roles
 """
 
 from __future__ import annotations
@@ -55,7 +60,15 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
-from corral.master.allocator import AgentView, Filter, FrameworkView, Snapshot, allocate
+from corral.master.allocator import (
+    AgentView,
+    Filter,
+    FrameworkView,
+    OfferPlan,
+    Quota,
+    Snapshot,
+    allocate,
+)
 from corral.resources import Resources, parse
 
 ROLES: tuple[tuple[str, float], ...] = (
@@ -300,6 +313,108 @@ def run_case(c: Cluster, n: int, m: int, variant: str, args: argparse.Namespace)
     return result
 
 
+# ====================================================================== quota mode
+def quota_cluster(n: int, roles: int, seed: int) -> tuple[Cluster, dict[str, Quota]]:
+    """``n`` agents, one framework per role, a guarantee for every role, a limit for 1 in 4."""
+    agents, usage = make_agents(n, seed)
+    names = [f"role-{k:03d}" for k in range(roles)]
+    fws = [FrameworkState(f"fw-{k:04d}", (r,)) for k, r in enumerate(names)]
+    rng = random.Random(seed + 3)
+    sums: dict[int, dict[str, float]] = {}
+    for _, used in usage:
+        acc = sums.setdefault(rng.randrange(roles), {})
+        for (name, _r), v in used.scalars.items():
+            acc[name] = acc.get(name, 0.0) + v
+    for k, acc in sums.items():
+        fws[k].used[names[k]] = Resources({(x, "*"): round(v, 3) for x, v in acc.items()})
+    total = Resources()
+    for a in agents:
+        total = total + a.total
+    share = 0.6 / roles
+    quotas: dict[str, Quota] = {}
+    for k, r in enumerate(names):
+        g = {
+            "cpus": round(total.scalar("cpus") * share, 3),
+            "mem": round(total.scalar("mem") * share),
+        }
+        limits = {"cpus": g["cpus"] * 2, "mem": g["mem"] * 2} if k % 4 == 0 else {}
+        quotas[r] = Quota(guarantees=g, limits=limits)
+    return Cluster(agents, fws, weights={}), quotas
+
+
+def check_quotas(snap: Snapshot, plans: list[OfferPlan]) -> tuple[int, int]:
+    """(roles at or under their limit, roles with their guarantee met); asserts the limits."""
+    held: dict[str, dict[str, float]] = {}
+    for fw in snap.frameworks:
+        for role, r in fw.allocated.items():
+            acc = held.setdefault(role, {})
+            for k in ("cpus", "mem"):
+                acc[k] = acc.get(k, 0.0) + r.scalar(k)
+    for p in plans:
+        acc = held.setdefault(p.role, {})
+        for k in ("cpus", "mem"):
+            acc[k] = acc.get(k, 0.0) + p.resources.scalar(k)
+    limited = met = 0
+    for role, q in snap.quotas.items():
+        h = held.get(role, {})
+        for k, v in q.limits.items():
+            assert h.get(k, 0.0) <= v + 1e-6, (role, k, h, v)
+        limited += bool(q.limits)
+        met += all(h.get(k, 0.0) + 1e-6 >= v for k, v in q.guarantees.items())
+    return limited, met
+
+
+def quota_mode(args: argparse.Namespace) -> int:
+    info = machine()
+    n = ints(args.agents)[0] if args.agents != "1000,10000,50000" else 10_000
+    t0 = clock()
+    c, quotas = quota_cluster(n, args.roles, args.seed)
+    gen = clock() - t0
+    base = snapshot(c)
+    with_q = Snapshot(base.agents, base.frameworks, base.now, base.weights, quotas=quotas)
+    plain_times, plain_plans = timed(lambda: allocate(base), args.repeat)
+    quota_times, quota_plans = timed(lambda: allocate(with_q), args.repeat)
+    limited, met = check_quotas(with_q, quota_plans)
+    result = {
+        "machine": info,
+        "agents": n,
+        "roles": args.roles,
+        "without_quotas_ms": round(statistics.median(plain_times) * 1e3, 1),
+        "with_quotas_ms": round(statistics.median(quota_times) * 1e3, 1),
+        "offers_without": len(plain_plans),
+        "offers_with": len(quota_plans),
+        "roles_with_limits": limited,
+        "guarantees_met": met,
+        "gen_s": round(gen, 2),
+    }
+    if args.json:
+        print(json.dumps(result, indent=2))
+        return 0
+    print(
+        f"# {info['date']}  nproc={info['nproc']}  python={info['python']}  "
+        f"loadavg={' '.join(f'{x:.2f}' for x in info['loadavg'])}"
+    )
+    print(
+        f"# {n} agents ({AGENT}), {args.roles} roles x 1 framework, every role guaranteed "
+        f"{60 / args.roles:g} % of the cpus and mem, 1 role in 4 limited to twice that; "
+        f"median of {args.repeat}"
+    )
+    print(f"{'pass':<16} {'allocate ms':>11} {'min ms':>9} {'offers':>7}")
+    for name, times, plans in (
+        ("without quotas", plain_times, plain_plans),
+        ("with quotas", quota_times, quota_plans),
+    ):
+        print(
+            f"{name:<16} {statistics.median(times) * 1e3:>11.1f} {min(times) * 1e3:>9.1f} "
+            f"{len(plans):>7}"
+        )
+    print(
+        f"# with quotas: limits never exceeded ({limited} limited roles), "
+        f"guarantees met for {met}/{len(quotas)} roles; generating the state took {gen:.1f} s"
+    )
+    return 0
+
+
 def machine() -> dict[str, Any]:
     return {
         "date": time.strftime("%a %b %d %H:%M:%S %Z %Y"),
@@ -336,7 +451,13 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--profile", action="store_true", help="cProfile one extra pass per case")
     ap.add_argument("--profile-top", type=int, default=15)
     ap.add_argument("--json", action="store_true", help="print one JSON object instead")
+    ap.add_argument(
+        "--quotas", action="store_true", help="the quota mode (see above) instead of the cases"
+    )
+    ap.add_argument("--roles", type=int, default=100, help="roles in the quota mode")
     args = ap.parse_args(argv)
+    if args.quotas:
+        return quota_mode(args)
     variants = [v.strip() for v in args.variants.split(",") if v.strip()]
     for v in variants:
         if v not in VARIANTS:

@@ -356,7 +356,7 @@ class MasterViews:
                 id=master.id,
                 pid=pid,
                 hostname=c.hostname,
-                capabilities=["AGENT_UPDATE"],
+                capabilities=["AGENT_UPDATE", "QUOTA_V2"],
                 activated_slaves=sum(1 for a in agents if a.active and a.connected),
                 deactivated_slaves=sum(1 for a in agents if not (a.active and a.connected)),
                 unreachable_slaves=len(master.unreachable_agents),

@@ -21,6 +21,7 @@ from corral.resources import SCALAR_KINDS, UNRESERVED, Resources
 
 Kinds = list[float]  # one float per SCALAR_KINDS entry
 INF = math.inf
+KIND_INDEX = {k: i for i, k in enumerate(SCALAR_KINDS)}
 
 
 @dataclass(frozen=True)
@@ -92,14 +93,22 @@ class QuotaBook:
         limit = self.limits.get(role)
         missing = self.unsatisfied.get(role)
         cuts: dict[int, float] = {}  # kind index -> most of it the offer may carry
-        for i, kind in enumerate(SCALAR_KINDS):
-            total = offer.scalar(kind)
+        totals = _zeros()
+        unreserved = _zeros()
+        for (name, res_role), v in offer.scalars.items():
+            i = KIND_INDEX.get(name)
+            if i is not None:
+                totals[i] += v
+                if res_role == UNRESERVED:
+                    unreserved[i] += v
+        for i in range(len(SCALAR_KINDS)):
+            total = round(totals[i], 3)
             if total <= 0:
                 continue
             allowed = INF
             if limit is not None and limit[i] != INF:
                 allowed = max(0.0, limit[i] - have[i])
-            unres = offer.scalars.get((kind, UNRESERVED), 0.0)
+            unres = unreserved[i]
             if unres > 0:
                 # Unreserved resources beyond the role's own missing guarantee must come out of
                 # the surplus over every guarantee held back.

@@ -40,7 +40,7 @@ def make_master_info(c: MasterConfig, master_id: str) -> MasterInfo:
         hostname=c.hostname,
         version=MESOS_COMPAT_VERSION,
         address=Address(hostname=c.hostname, ip=c.ip, port=c.port),
-        capabilities=[{"type": "AGENT_UPDATE"}],
+        capabilities=[{"type": "AGENT_UPDATE"}, {"type": "QUOTA_V2"}],
     )
 
 
