@@ -15,6 +15,7 @@ from corral.master.allocator import (
     Quota,
     Snapshot,
     allocate,
+    dominant_share,
     quota_reasons,
 )
 from corral.resources import Resources, parse, scalars
@@ -223,3 +224,39 @@ def test_reasons_for_roles_short_of_their_quota() -> None:
     assert "below its guarantee (cpus 1 of 10)" in reasons["short"]
     assert "cpus 3 free, needs 9 more" in reasons["short"]
     assert "declined" in reasons["declined"]
+
+
+@settings(max_examples=150, deadline=None)
+@given(
+    held=st.lists(st.integers(0, 6), min_size=2, max_size=5),
+    limit=st.one_of(st.none(), st.integers(1, 12)),
+    guarantee=st.integers(0, 12),
+)
+def test_property_drf_within_a_quota_role(
+    held: list[int], limit: int | None, guarantee: int
+) -> None:
+    """Within one role with quota, the framework with the lowest dominant share is offered
+    first, and every offer goes to a framework with the lowest share at that point."""
+    agents = [agent(f"a{i}", "cpus:2;mem:2048") for i in range(6)]
+    frameworks = [
+        fw(f"f{j}", "web", scalars(cpus=h, mem=1) if h else None) for j, h in enumerate(held)
+    ]
+    q = Quota(
+        guarantees={"cpus": float(min(guarantee, limit if limit is not None else guarantee))},
+        limits={"cpus": float(limit)} if limit is not None else {},
+    )
+    total = parse(f"cpus:{12 + sum(held)};mem:{12288 + len(held)}")
+    plans = allocate(snap(agents, frameworks, {"web": q}, total=total))
+    if not any(p.resources.scalar("cpus") > 0 for p in plans):
+        assert limit is not None and sum(held) >= limit
+    if not plans:
+        return
+    start = {f"f{j}": scalars(cpus=h, mem=1) if h else Resources() for j, h in enumerate(held)}
+    lowest = min(start, key=lambda f: (dominant_share(start[f], total), f))
+    assert plans[0].framework_id == lowest
+    # Dominant shares as the pass goes: each offer goes to a framework with the lowest one.
+    have = dict(start)
+    for p in plans:
+        shares = {f: dominant_share(r, total) for f, r in have.items()}
+        assert shares[p.framework_id] == min(shares.values()), (p, shares)
+        have[p.framework_id] = have[p.framework_id] + p.resources
