@@ -166,3 +166,27 @@ def test_update_quota_payload_decodes_as_mesos_sends_it() -> None:
     )
     u = decode(body, UpdateQuota)
     assert u.force and u.quota_configs[0].limits["mem"].value == 2048
+
+
+def test_quota_metrics_mesos_names_and_prometheus() -> None:
+    from prometheus_client.parser import text_string_to_metric_families
+
+    from corral.master.metrics import MasterMetrics
+    from corral.master.views import metrics_snapshot
+
+    h = Harness()
+    fid = h.framework(roles=["dev"])
+    aid = h.agent(resources="cpus:4;mem:4096")
+    set_quota(h, config("dev", {"cpus": 1}, cpus=2))
+    (offer,) = h.allocate()
+    h.accept(fid, "st1", [offer.id.value], launch(task("t1", aid, "cpus:1;mem:128")), refuse=60)
+    snap = metrics_snapshot(h.state)
+    base = "allocator/mesos/quota/roles/dev/resources/cpus/"
+    assert (snap[base + "guarantee"], snap[base + "limit"], snap[base + "consumed"]) == (1, 2, 1)
+    state = h.state
+    text = MasterMetrics(lambda: (metrics_snapshot(state), 0, 0)).exposition().decode()
+    fams = {f.name: f for f in text_string_to_metric_families(text)}
+    got = {
+        (s.labels["role"], s.labels["kind"]): s.value for s in fams["corral_master_quota"].samples
+    }
+    assert got == {("dev", "guarantee"): 1.0, ("dev", "limit"): 2.0, ("dev", "consumed"): 1.0}

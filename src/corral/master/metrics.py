@@ -14,6 +14,8 @@ from prometheus_client import CollectorRegistry, Histogram, generate_latest
 from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, Metric
 from prometheus_client.registry import Collector
 
+from corral.master.quota_views import QUOTA_METRICS
+
 CONTENT_TYPE = "text/plain; version=0.0.4; charset=utf-8"
 LATENCY_BUCKETS = (
     0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0
@@ -90,6 +92,13 @@ def families(snap: Snapshot, subscribers: int, dropped: int) -> Iterator[Metric]
     yield total
     yield used
     yield ratio
+    quota = g("corral_master_quota", "Roles' quota: guarantee, limit and consumed (allocated + "
+              "offered).", labels=["role", "resource", "kind"])  # fmt: skip
+    for key, value in snap.items():
+        if key.startswith(QUOTA_METRICS):
+            role, _, resource, kind = key[len(QUOTA_METRICS) :].split("/")
+            quota.add_metric([role, resource, kind], value)
+    yield quota
     updates = CounterMetricFamily(
         "corral_master_status_updates", "Status updates from agents.", labels=["valid"]
     )

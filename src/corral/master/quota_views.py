@@ -56,6 +56,28 @@ def get_quota(state: MasterState) -> wq.GetQuota:
     )
 
 
+QUOTA_METRICS = "allocator/mesos/quota/roles/"
+
+
+def quota_metrics(state: MasterState) -> dict[str, float]:
+    """Mesos's quota metrics: ``allocator/mesos/quota/roles/<role>/resources/<kind>/`` and
+    ``guarantee``, ``limit``, ``consumed`` (allocated + offered) for each kind set."""
+    if not state.quotas:
+        return {}
+    held = quota.consumed(state)
+    out: dict[str, float] = {}
+    for role, q in state.quotas.items():
+        have = held.get(role, Resources())
+        for kind in sorted({*q.guarantees, *q.limits}):
+            base = f"{QUOTA_METRICS}{role}/resources/{kind}/"
+            if kind in q.guarantees:
+                out[base + "guarantee"] = q.guarantees[kind]
+            if kind in q.limits:
+                out[base + "limit"] = q.limits[kind]
+            out[base + "consumed"] = have.scalar(kind)
+    return out
+
+
 def get_weights(state: MasterState) -> wq.GetWeights:
     return wq.GetWeights(
         weight_infos=[wq.WeightInfo(role=r, weight=w) for r, w in sorted(state.weights.items())]

@@ -258,6 +258,7 @@ def metrics_snapshot(master: MasterState) -> sv.MetricsSnapshot:
     out.update({k: float(v) for k, v in master.metrics.items()})
     out.update(master.allocation_run_ms.summary("allocator/allocation_run_ms"))
     out.update(master.offer_accept_ms.summary("master/offer_accept_ms"))
+    out.update(quota_views.quota_metrics(master))
     return out
 
 
