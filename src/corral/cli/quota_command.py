@@ -166,8 +166,8 @@ def quota_show(
             rows.append(row)
         print(json.dumps(rows, indent=2))
         return
-    if role is not None and not configs:
-        print(f"role {role} has no quota (no guarantee, no limit)")
+    if not configs:
+        print(f"role {role} has no quota" if role is not None else "no role has a quota")
         return
     table = Table("ROLE", "GUARANTEE", "LIMIT", "CONSUMED", "STATUS")
     for c in configs:
