@@ -51,7 +51,23 @@ def test_sqlite_store_survives_reopening(tmp_path: Path) -> None:
     assert snap.agents == {"a1": {"hostname": "h"}} and snap.unreachable == {"a2": 12.5}
     registry.admit_agent("a2", {"hostname": "g"})  # it came back
     assert set(registry.load().agents) == {"a1", "a2"} and registry.load().unreachable == {}
+    exercise_quota(registry)
     registry.close()
+
+
+def exercise_quota(registry: SqliteRegistry | ZkRegistry) -> None:
+    registry.put_quota("dev", {"guarantees": {"cpus": 1.0}, "limits": {}})
+    registry.put_quota("*", {"guarantees": {}, "limits": {"mem": 64.0}})
+    registry.put_weights({"dev": 2.5, "web": 3.0})
+    registry.put_weights({"web": 0.5})
+    snap = registry.load()
+    assert snap.quotas == {
+        "dev": {"guarantees": {"cpus": 1.0}, "limits": {}},
+        "*": {"guarantees": {}, "limits": {"mem": 64.0}},
+    }
+    assert snap.weights == {"dev": 2.5, "web": 0.5}
+    registry.put_quota("dev", None)
+    assert set(registry.load().quotas) == {"*"}
 
 
 def test_zookeeper_store_and_registry(zk: ZkEnsemble) -> None:
@@ -67,6 +83,7 @@ def test_zookeeper_store_and_registry(zk: ZkEnsemble) -> None:
         registry.mark_unreachable("a1", 3.0)
         snap = registry.load()
         assert snap.agents == {} and snap.unreachable == {"a1": 3.0}
+        exercise_quota(registry)
         # Nothing but log_replicas sits beside the masters' json.info_ nodes.
         assert client.get_children(path) == ["log_replicas"]
         assert find_leader(zk.url(path)) is None
