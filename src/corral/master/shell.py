@@ -164,7 +164,10 @@ class MasterShell:
     async def persisted(self) -> None:
         """Wait until every registry write asked for so far is done (they run in order)."""
         if self.registry is not None and not self.closed:
-            await asyncio.get_running_loop().run_in_executor(self.writer, lambda: None)
+            try:
+                await asyncio.get_running_loop().run_in_executor(self.writer, lambda: None)
+            except RuntimeError:  # the term ended meanwhile: the writer is shut down
+                pass
 
     async def recover(self) -> None:
         """On election: read what earlier masters admitted, and tell the core."""
