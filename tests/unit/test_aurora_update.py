@@ -52,7 +52,7 @@ class Sim:
     def __init__(self, state: UpdateState, healthy: object = None) -> None:
         self.state = state
         self.now = 0.0
-        self.running: dict[int, str] = {i: OLD for i in range(state.from_instances)}
+        self.running: dict[int, str] = dict.fromkeys(range(state.from_instances), OLD)
         self.serial = 0
         self.tasks: dict[int, str] = {i: f"t{i}-0" for i in self.running}
         self.order: list[tuple[int, str]] = []

@@ -85,9 +85,7 @@ def parse_key(raw: str) -> JobKey:
                 "starting and ending with a letter or digit",
             )
     if not _ENVIRONMENT.match(parts[1]):
-        raise SpecError(
-            "KEY", f"env {parts[1]!r} must be devel, test, production or staging<N>"
-        )
+        raise SpecError("KEY", f"env {parts[1]!r} must be devel, test, production or staging<N>")
     return JobKey(*parts)
 
 
@@ -153,11 +151,14 @@ def check_spec(spec: JobSpec) -> None:
         raise SpecError("tier", f"must be preferred or preemptible, not {spec.tier!r}")
     if spec.max_task_failures < -1 or spec.max_task_failures == 0:
         raise SpecError(
-            "max_task_failures", f"must be -1 (unlimited) or at least 1, not {spec.max_task_failures}"
+            "max_task_failures",
+            f"must be -1 (unlimited) or at least 1, not {spec.max_task_failures}",
         )
     for i, port in enumerate(spec.ports):
         if not _SEGMENT.match(port):
-            raise SpecError(f"ports[{i}]", f"{port!r}: a port name is lowercase letters, digits, '-'")
+            raise SpecError(
+                f"ports[{i}]", f"{port!r}: a port name is lowercase letters, digits, '-'"
+            )
     hc = spec.health_check
     if hc is not None:
         if hc.type == "command" and not hc.command:
@@ -194,6 +195,7 @@ def check_spec(spec: JobSpec) -> None:
             raise SpecError("health_check", "a cron job has no health check")
 
 
+CHOICES = {"health_check.type": ("http", "tcp", "command")}
 _PATH = re.compile(r" - at `\$((?:\.[A-Za-z_0-9]+|\[\d+\])*)`$")
 _UNKNOWN = re.compile(r"^Object contains unknown field `([^`]+)`")
 
@@ -225,6 +227,8 @@ def decode_spec(data: Any, *, text: str = "", source: str = "") -> JobSpec:
     except msgspec.ValidationError as exc:
         path, message = _error_path(exc)
         keys = [p for p in path if not p.startswith("[")]
+        if message.startswith("invalid enum value") and _dotted(path) in CHOICES:
+            message += f": expected one of {', '.join(CHOICES[_dotted(path)])}"
         raise SpecError(
             _dotted(path), message, source=source, line=line_of(text, keys) if text else None
         ) from None
@@ -297,7 +301,9 @@ def version_of(spec: JobSpec) -> str:
 def marathon_app(key: JobKey, spec: JobSpec, instance: int, version: str) -> dict[str, Any]:
     """The services framework's app for one instance of a job: one task, killed before its
     replacement starts (Aurora's kill-and-replace), labels for the tier and priority."""
-    ports = spec.ports or (["http"] if spec.health_check and spec.health_check.type != "command" else [])
+    ports = spec.ports or (
+        ["http"] if spec.health_check and spec.health_check.type != "command" else []
+    )
     app: dict[str, Any] = {
         "id": key.app_id(instance),
         "cpus": spec.resources.cpus,

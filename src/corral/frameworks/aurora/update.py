@@ -240,7 +240,9 @@ def _command(state: UpdateState, event: Pause | Resume | Abort, now: float) -> N
     elif isinstance(event, Pause):
         if state.status in PAUSED:
             raise CommandRefused(f"the update of {state.key} is already paused")
-        state.status = "roll_back_paused" if state.status == "rolling_back" else "roll_forward_paused"
+        state.status = (
+            "roll_back_paused" if state.status == "rolling_back" else "roll_forward_paused"
+        )
         _note(state, now, "paused")
     else:
         if state.status not in PAUSED:
@@ -263,8 +265,7 @@ def _observed(state: UpdateState, ev: Observed, now: float) -> None:
         return
     if inst.phase == "watching" and inst.task_id and ev.task_id != inst.task_id:
         # the watched task was replaced between two looks: it ended
-        _failure(state, ev.instance, inst, inst.task_id, "its task was replaced", now)
-        if inst.phase == "failed":
+        if _failure(state, ev.instance, inst, inst.task_id, "its task was replaced", now):
             return
     if ev.healthy:
         if inst.phase != "watching":
@@ -282,7 +283,10 @@ def _task_failed(state: UpdateState, ev: TaskFailed, now: float) -> None:
     _failure(state, ev.instance, inst, ev.task_id, ev.reason or "its task ended", now)
 
 
-def _failure(state: UpdateState, i: int, inst: Instance, task_id: str, why: str, now: float) -> None:
+def _failure(
+    state: UpdateState, i: int, inst: Instance, task_id: str, why: str, now: float
+) -> bool:
+    """Count one failure of instance ``i``; True if the instance has now failed for good."""
     if task_id:
         inst.counted.append(task_id)
     inst.failures += 1
@@ -290,12 +294,12 @@ def _failure(state: UpdateState, i: int, inst: Instance, task_id: str, why: str,
     limit = state.config.max_per_instance_failures
     _note(state, now, f"instance {i}: failure {inst.failures} ({why})")
     if inst.failures <= limit:
-        return
+        return False
     inst.phase = "failed"
     state.failed.append(i)
     _note(state, now, f"instance {i} failed: {inst.failures} failure(s), more than {limit}")
     if len(state.failed) <= state.config.max_total_failures:
-        return
+        return True
     if state.rolling_back:
         state.status = "failed"
         state.message = f"rollback failed: instance {i} did not stay healthy ({why})"
@@ -305,6 +309,7 @@ def _failure(state: UpdateState, i: int, inst: Instance, task_id: str, why: str,
         state.status = "failed"
         state.message = f"instance {i} failed ({why}); rollback_on_failure is off"
     _note(state, now, state.message or state.status)
+    return True
 
 
 def _start_rollback(state: UpdateState, i: int, why: str, now: float) -> None:
@@ -346,7 +351,9 @@ def _advance(state: UpdateState, now: float, out: list[Effect]) -> None:
         state.instances = {}
 
 
-def _step_instance(state: UpdateState, i: int, inst: Instance, now: float, out: list[Effect]) -> None:
+def _step_instance(
+    state: UpdateState, i: int, inst: Instance, now: float, out: list[Effect]
+) -> None:
     cfg = state.config
     if inst.phase == "pending":
         target = state.target(i)
@@ -360,12 +367,19 @@ def _step_instance(state: UpdateState, i: int, inst: Instance, now: float, out: 
             inst.phase, inst.since = "updating", now
         if not state.rolling_back and i not in state.touched:
             state.touched.append(i)
-    elif inst.phase == "watching" and inst.healthy_since is not None:
-        if now - inst.healthy_since >= cfg.watch_secs:
-            inst.phase = "done"
-            _note(state, now, f"instance {i}: healthy for {cfg.watch_secs:g}s")
+    elif (
+        inst.phase == "watching"
+        and inst.healthy_since is not None
+        and now - inst.healthy_since >= cfg.watch_secs
+    ):
+        inst.phase = "done"
+        _note(state, now, f"instance {i}: healthy for {cfg.watch_secs:g}s")
     if inst.phase == "updating" and now - inst.since >= cfg.instance_timeout_secs:
         _failure(
-            state, i, inst, "", f"not healthy for {cfg.watch_secs:g}s within "
-            f"{cfg.instance_timeout_secs:g}s", now,
+            state,
+            i,
+            inst,
+            "",
+            f"not healthy for {cfg.watch_secs:g}s within {cfg.instance_timeout_secs:g}s",
+            now,
         )
