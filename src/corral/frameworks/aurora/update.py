@@ -263,10 +263,10 @@ def _observed(state: UpdateState, ev: Observed, now: float) -> None:
         if inst.phase == "watching" and ev.version == target and not ev.task_id:
             _failure(state, ev.instance, inst, inst.task_id, "its task is gone", now)
         return
-    if inst.phase == "watching" and inst.task_id and ev.task_id != inst.task_id:
-        # the watched task was replaced between two looks: it ended
-        if _failure(state, ev.instance, inst, inst.task_id, "its task was replaced", now):
-            return
+    replaced = inst.phase == "watching" and inst.task_id and ev.task_id != inst.task_id
+    # the watched task was replaced between two looks: it ended
+    if replaced and _failure(state, ev.instance, inst, inst.task_id, "its task was replaced", now):
+        return
     if ev.healthy:
         if inst.phase != "watching":
             inst.phase, inst.healthy_since, inst.task_id = "watching", now, ev.task_id
