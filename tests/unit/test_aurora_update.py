@@ -298,3 +298,22 @@ def test_the_state_survives_an_encode_and_decode_mid_update() -> None:
     sim.run()
     assert sim.state.status == "rolled_back"
     assert sim.order[-6:] == [(i, OLD) for i in (5, 4, 3, 2, 1, 0)]
+
+
+def test_a_restart_of_the_front_end_restarts_watches_and_timeouts() -> None:
+    from corral.frameworks.aurora.update import Recovered
+
+    sim = Sim(update(n=1, batch_size=1))
+    sim.feed(Tick())
+    sim.now = 1
+    sim.feed(Observed(0, NEW, "t0-1", healthy=True))
+    sim.now = 500  # down for a long time: neither a finished watch nor a timeout
+    sim.feed(Recovered())
+    sim.feed(Tick())
+    assert sim.state.status == "rolling_forward"
+    assert sim.state.instances[0].phase == "updating"
+    sim.now = 501
+    sim.feed(Observed(0, NEW, "t0-1", healthy=True))
+    sim.now = 511
+    sim.feed(Tick())
+    assert sim.state.status == "rolled_forward"

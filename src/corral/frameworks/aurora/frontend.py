@@ -31,6 +31,7 @@ from corral.frameworks.aurora.spec import (
 from corral.frameworks.aurora.state import FrontState, JobRecord, StateFile
 
 log = logging.getLogger("corral.frameworks.aurora")
+RESEND_AFTER = 10.0  # seconds an instance may show another version than the one it was sent
 
 
 def observe(app: dict[str, Any]) -> tuple[int, eng.Observed, dict[str, Any] | None] | None:
@@ -42,18 +43,20 @@ def observe(app: dict[str, Any]) -> tuple[int, eng.Observed, dict[str, Any] | No
     except ValueError:
         return None
     version = str(labels.get(VERSION_LABEL, ""))
-    app_version = app.get("version")
+    # tasks and failures of the current definition: a scale stamps a new app version but
+    # keeps the tasks, so compare with the last change of the definition itself
+    config = str((app.get("versionInfo") or {}).get("lastConfigChangeAt") or app.get("version"))
     checked = bool(app.get("healthChecks"))
     task_id, healthy = "", False
     for t in app.get("tasks") or []:
-        if t.get("state") != "TASK_RUNNING" or t.get("version") != app_version:
+        if t.get("state") != "TASK_RUNNING" or str(t.get("version") or "") < config:
             continue
         results = t.get("healthCheckResults") or []
         task_id = str(t.get("id", ""))
         healthy = all(r.get("alive") for r in results) and bool(results) if checked else True
         break
     failure = app.get("lastTaskFailure")
-    if not isinstance(failure, dict) or failure.get("version") != app_version:
+    if not isinstance(failure, dict) or str(failure.get("version") or "") < config:
         failure = None
     return instance, eng.Observed(instance, version, task_id, healthy), failure
 
@@ -84,6 +87,10 @@ class FrontEnd:
         self.state = self.file.load()
         await self.http.start()
         active = [k for k, u in self.state.updates.items() if u.status not in eng.TERMINAL]
+        for name in active:  # time spent down counts neither as watched nor as waiting
+            eng.handle(self.state.updates[name], eng.Recovered(), self.clock())
+        if active:
+            self.save()
         log.info("aurora: %d job(s), %d update(s) under way", len(self.state.jobs), len(active))
 
     async def close(self) -> None:
@@ -299,14 +306,19 @@ class FrontEnd:
                 continue
             i, obs, failure = seen
             if upd is not None and active and i in in_update:
+                inst = upd.instances.get(i)
+                target = upd.target(i)
+                if (
+                    inst is not None
+                    and inst.phase in ("updating", "watching")
+                    and target != obs.version
+                    and self.clock() - inst.since > RESEND_AFTER
+                ):
+                    resend.append((i, target))  # a lost PUT (or a restart between): again
                 if failure is not None and obs.version:
                     event = eng.TaskFailed(i, obs.version, str(failure.get("taskId", "")))
                     await self.feed(key, upd, event)
                 await self.feed(key, upd, obs)
-                inst = upd.instances.get(i)
-                target = upd.target(i)
-                if inst and inst.phase in ("updating", "watching") and target != obs.version:
-                    resend.append((i, target))  # a lost PUT (or a restart between): again
             elif failure is not None and obs.version == record.version:
                 await self.count_failure(key, record, i, str(failure.get("taskId", "")))
         if upd is not None and active:

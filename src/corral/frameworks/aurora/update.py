@@ -19,7 +19,8 @@ Semantics (Aurora's, docs/aurora.md "Updates"):
   reverse (``(0,1,2)(3,4,5)(6,7,8)`` is undone as ``(8,7,6)(5,4,3)(2,1,0)``), instances
   never touched are skipped, and each is watched the same way;
 * ``Pause`` holds the update (nothing new is started; a watch starts over on ``Resume``),
-  ``Abort`` ends it where it is.
+  ``Abort`` ends it where it is; after ``Recovered`` (a restart of the front end) watches
+  and timeouts start over, so time spent down counts neither way.
 """
 
 from __future__ import annotations
@@ -129,7 +130,11 @@ class Abort(msgspec.Struct, frozen=True, tag=True):
     pass
 
 
-Event = Tick | Observed | TaskFailed | Pause | Resume | Abort
+class Recovered(msgspec.Struct, frozen=True, tag=True):
+    """The front end restarted: time it was down counts neither as watched nor as waiting."""
+
+
+Event = Tick | Observed | TaskFailed | Pause | Resume | Abort | Recovered
 
 
 # ====================================================================== effects
@@ -194,6 +199,10 @@ def handle(state: UpdateState, event: Event, now: float) -> list[Effect]:
     out: list[Effect] = []
     if isinstance(event, Pause | Resume | Abort):
         _command(state, event, now)
+    elif isinstance(event, Recovered):
+        if state.status not in TERMINAL:
+            _restart_clocks(state, now)
+            _note(state, now, "the front end restarted: watches start over")
     elif state.status in ACTIVE:
         if isinstance(event, Observed):
             _observed(state, event, now)
@@ -248,10 +257,14 @@ def _command(state: UpdateState, event: Pause | Resume | Abort, now: float) -> N
         if state.status not in PAUSED:
             raise CommandRefused(f"the update of {state.key} is not paused ({state.status})")
         state.status = "rolling_back" if state.status == "roll_back_paused" else "rolling_forward"
-        for inst in state.instances.values():  # a watch interrupted by a pause starts over
-            if inst.phase in ("updating", "watching"):
-                inst.phase, inst.since, inst.healthy_since = "updating", now, None
+        _restart_clocks(state, now)  # a watch interrupted by a pause starts over
         _note(state, now, "resumed")
+
+
+def _restart_clocks(state: UpdateState, now: float) -> None:
+    for inst in state.instances.values():
+        if inst.phase in ("updating", "watching"):
+            inst.phase, inst.since, inst.healthy_since = "updating", now, None
 
 
 def _observed(state: UpdateState, ev: Observed, now: float) -> None:
