@@ -12,6 +12,7 @@ import sys
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import pytest
 from services_proc import cli_env, services_process
@@ -54,6 +55,7 @@ class Env:
     services: str
     aurora: str
     work_dir: Path
+    jobs: str
     proc: subprocess.Popen[bytes] | None = None
 
 
@@ -63,7 +65,7 @@ def start_aurora(env: Env, port: int) -> None:
         "--master", env.cluster.master_url,
         "--port", str(port),
         "--services-url", env.services,
-        "--jobs-url", "http://127.0.0.1:1",  # no jobs framework here: cron is refused clearly
+        "--jobs-url", env.jobs,
         "--work-dir", str(env.work_dir),
         "--poll-interval", "0.3",
     ]  # fmt: skip
@@ -110,7 +112,7 @@ def stop_aurora(env: Env) -> None:
 @pytest.fixture(scope="module")
 def cluster_and_services(
     tmp_path_factory: pytest.TempPathFactory,
-) -> Iterator[tuple[LocalCluster, str]]:
+) -> Iterator[tuple[LocalCluster, str, str]]:
     tmp = tmp_path_factory.mktemp("aurora")
     low = random.randrange(40000, 59000, 200)  # host ports other test runs are unlikely to use
     with (
@@ -121,15 +123,17 @@ def cluster_and_services(
         ) as c,
         services_process(c, tmp / "services") as services,
     ):
-        yield c, services
+        jobs_port = free_port()
+        c.start_framework("jobs", jobs_port, ["--work-dir", str(tmp / "jobs")])
+        yield c, services, f"http://127.0.0.1:{jobs_port}"
 
 
 @pytest.fixture
-def env(cluster_and_services: tuple[LocalCluster, str], tmp_path: Path) -> Iterator[Env]:
+def env(cluster_and_services: tuple[LocalCluster, str, str], tmp_path: Path) -> Iterator[Env]:
     """A `corral aurora` of the test's own (its state under tmp_path)."""
-    cluster, services = cluster_and_services
+    cluster, services, jobs = cluster_and_services
     port = free_port()
-    e = Env(cluster, services, f"http://127.0.0.1:{port}", tmp_path / "aurora")
+    e = Env(cluster, services, f"http://127.0.0.1:{port}", tmp_path / "aurora", jobs)
     e.work_dir.mkdir()
     start_aurora(e, port)
     try:
@@ -177,10 +181,54 @@ def test_usage_errors_exit_2_and_name_the_field_and_line(env: Env, tmp_path: Pat
     assert r.returncode == 2 and "env 'prod'" in r.stderr
     r = job(env, "status", "web/devel/nothing")
     assert r.returncode == 1 and "no job web/devel/nothing" in r.stderr
+    r = job(env, "update", "info", "web/devel/nothing")
+    assert r.returncode == 1 and "no job web/devel/nothing" in r.stderr
+
+
+def test_a_cron_job_goes_to_the_jobs_framework(env: Env, tmp_path: Path) -> None:
     cron = tmp_path / "cron.toml"
-    cron.write_text('command = "true"\ncron_schedule = "0 2 * * *"\n')
+    cron.write_text('command = "true"\ncron_schedule = "0 2 * * *"\nmax_task_failures = 3\n')
     r = job(env, "create", "ops/devel/nightly", str(cron))
-    assert r.returncode == 1 and "cannot reach the jobs framework" in r.stderr
+    assert r.returncode == 0, r.stdout + r.stderr
+    assert "cron job on the jobs framework" in r.stdout
+    chronos = get_json(f"{env.jobs}/v1/scheduler/job/ops.devel.nightly")
+    assert chronos["schedule"] == "0 2 * * *" and chronos["retries"] == 2
+    shown = status(env, "ops/devel/nightly")
+    assert shown["kind"] == "cron"
+    assert job(env, "create", "ops/devel/nightly", str(cron)).returncode == 1  # exists
+    assert job(env, "killall", "ops/devel/nightly").returncode == 0
+    names = [j["name"] for j in get_json(f"{env.jobs}/v1/scheduler/jobs")]
+    assert "ops.devel.nightly" not in names
+
+
+def test_an_instance_failing_max_task_failures_times_is_stopped(env: Env, tmp_path: Path) -> None:
+    key = "web/devel/crashy"
+    spec = tmp_path / "crashy.toml"
+    spec.write_text(
+        'command = "exit 3"\nmax_task_failures = 2\n[resources]\ncpus = 0.1\nmem = 16\n'
+    )
+    r = job(env, "create", key, str(spec))
+    assert r.returncode == 0, r.stdout + r.stderr
+
+    def stopped() -> bool:
+        rows = status(env, key)["instances"]
+        assert isinstance(rows, list)
+        return [row["state"] for row in rows] == ["FAILED"]
+
+    wait_until(stopped, 30, what="the instance stopped after 2 failures")
+    rows = status(env, key)["instances"]
+    assert isinstance(rows, list)
+    assert rows[0]["failures"] == 2 and "status 3" in str(rows[0]["last_failure"])
+    app = get_json(f"{env.services}/v2/apps/aurora/web/devel/crashy/0")["app"]
+    assert app["instances"] == 0
+    assert job(env, "killall", key).returncode == 0
+
+
+def get_json(url: str) -> Any:
+    import urllib.request
+
+    with urllib.request.urlopen(url, timeout=5) as r:
+        return json.loads(r.read())
 
 
 def test_a_failing_update_rolls_back_by_itself_and_survives_a_restart(
