@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import ssl
 from typing import Any
 
 import aiohttp
@@ -51,9 +52,14 @@ class Http:
         self.timeout = timeout
 
     async def start(self) -> None:
+        connector = None
+        if self.security.tls_ca:  # a master serving HTTPS with a private CA ($CORRAL_TLS_CA)
+            context = ssl.create_default_context(cafile=self.security.tls_ca)
+            connector = aiohttp.TCPConnector(ssl=context)
         self.session = aiohttp.ClientSession(
             headers=self.security.headers(),
             timeout=aiohttp.ClientTimeout(total=self.timeout),
+            connector=connector,
         )
 
     async def close(self) -> None:
