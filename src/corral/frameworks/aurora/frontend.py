@@ -224,8 +224,21 @@ class FrontEnd:
                 config=spec.update,
                 now=self.clock(),
             )
+            previous_specs = dict(record.specs)
             self.state.updates[str(key)] = upd
-            await self.feed(key, upd, eng.Tick())
+            try:
+                await self.feed(key, upd, eng.Tick())
+            except ApiError as exc:
+                if not 400 <= exc.status < 500:
+                    raise  # unreachable: the update stands, its requests are sent again
+                # the services framework refused the new spec: there is no update
+                if old is None:
+                    del self.state.updates[str(key)]
+                else:
+                    self.state.updates[str(key)] = old
+                record.specs = {k: v for k, v in previous_specs.items() if k == record.version}
+                self.save()
+                raise
             return eng.summary(upd)
 
     async def update_command(self, key: JobKey, command: eng.Event) -> dict[str, Any]:
