@@ -125,7 +125,7 @@ def status(key: str = KeyArg, url: str | None = UrlOpt, as_json: bool = JsonOpt)
     spec = out.get("spec") or {}
     console.print(
         f"[bold]{out['job']}[/bold] {out['kind']}, version {out['version']}, "
-        f"tier {spec.get('tier') or 'by env'}, priority {spec.get('priority', 0)}"
+        f"tier {out.get('tier')}, priority {spec.get('priority', 0)}"
     )
     if out["kind"] == "cron":
         cron = out.get("cron") or {}

@@ -162,6 +162,7 @@ class FrontEnd:
                 "kind": record.kind,
                 "version": record.version,
                 "spec": record.spec,
+                "tier": record.spec.tier_for(key),
                 "update": eng.summary(upd) if upd else None,
             }
             if record.kind == "cron":
