@@ -330,7 +330,8 @@ class FrontEnd:
                 ):
                     resend.append((i, target))  # a lost PUT (or a restart between): again
                 if failure is not None and obs.version:
-                    event = eng.TaskFailed(i, obs.version, str(failure.get("taskId", "")))
+                    why = f"{failure.get('state', 'ended')}: {failure.get('message', '')}"
+                    event = eng.TaskFailed(i, obs.version, str(failure.get("taskId", "")), why)
                     await self.feed(key, upd, event)
                 await self.feed(key, upd, obs)
             elif failure is not None and obs.version == record.version:

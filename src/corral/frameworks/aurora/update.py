@@ -344,6 +344,7 @@ def _advance(state: UpdateState, now: float, out: list[Effect]) -> None:
         plan = state.plan
         if state.batch >= len(plan):
             state.status = "rolled_back" if state.rolling_back else "rolled_forward"
+            state.message = state.message.replace("rolling back:", "rolled back:", 1)
             _note(state, now, state.status)
             return
         if not state.instances:
