@@ -25,7 +25,7 @@ def get(url: str) -> Any:
 
 
 def test_up_starts_the_frameworks_and_links_their_pages(tmp_path: Path) -> None:
-    master, services, jobs = free_port(), free_port(), free_port()
+    master, services, jobs, aurora = free_port(), free_port(), free_port(), free_port()
     out = tmp_path / "up.log"
     env = {**os.environ, "CORRAL_HOME": str(tmp_path / "home"), "PYTHONUNBUFFERED": "1"}
     with out.open("wb") as log:
@@ -34,7 +34,8 @@ def test_up_starts_the_frameworks_and_links_their_pages(tmp_path: Path) -> None:
                 sys.executable, "-m", "corral", "up", "--agents", "1",
                 "--resources", "cpus:2;mem:2048;disk:4096;ports:[33000-33100]",
                 "--port", str(master), "--services-port", str(services),
-                "--jobs-port", str(jobs), "--work-dir", str(tmp_path / "cluster"),
+                "--jobs-port", str(jobs), "--aurora-port", str(aurora),
+                "--work-dir", str(tmp_path / "cluster"),
             ],
             stdout=log, stderr=subprocess.STDOUT, env=env,
         )  # fmt: skip
@@ -45,6 +46,8 @@ def test_up_starts_the_frameworks_and_links_their_pages(tmp_path: Path) -> None:
         assert up.poll() is None, text
         assert f"services: page and Marathon's /v2 API at http://127.0.0.1:{services}/" in text
         assert f"jobs: page and Chronos's API at http://127.0.0.1:{jobs}/" in text
+        assert "aurora: the Aurora-style front end's API (corral job create|update) at " in text
+        assert get(f"http://127.0.0.1:{aurora}/jobs") == {"jobs": []}
         info = f"http://127.0.0.1:{services}/v2/info"
         wait_until(lambda: get(info)["elected"] is True, 30, what="the services leader")
         assert get(f"http://127.0.0.1:{jobs}/v1/scheduler/jobs") == []

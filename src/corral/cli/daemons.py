@@ -444,6 +444,12 @@ def up(
         True, "--jobs/--no-jobs", help="Start the jobs framework (Chronos API)."
     ),
     jobs_port: int = typer.Option(4400, "--jobs-port", help="The jobs API's port."),
+    aurora: bool = typer.Option(
+        True,
+        "--aurora/--no-aurora",
+        help="Start the Aurora-style front end (`corral job create|update`; needs services).",
+    ),
+    aurora_port: int = typer.Option(8081, "--aurora-port", help="The aurora front end's port."),
     tls: bool = typer.Option(
         False,
         "--tls",
@@ -499,6 +505,7 @@ def up(
         for name, flag, p, on in (
             ("services", "--services-port", services_port, services),
             ("jobs", "--jobs-port", jobs_port, jobs),
+            ("aurora", "--aurora-port", aurora_port, aurora and services),
         )
         if on
     ]
@@ -547,7 +554,11 @@ def up(
         fail(f"cluster did not start: {exc}", EXIT_RUNTIME)
     for name, flag, p in wanted_frameworks:
         try:
-            cluster.start_framework(name, p, ["--work-dir", str(work_dir / name)], timeout=60)
+            flags = ["--work-dir", str(work_dir / name)]
+            if name == "aurora":  # a front end on the services and jobs frameworks' APIs
+                flags += ["--services-url", f"http://127.0.0.1:{services_port}"]
+                flags += ["--jobs-url", f"http://127.0.0.1:{jobs_port}"]
+            cluster.start_framework(name, p, flags, timeout=60)
         except (RuntimeError, TimeoutError) as exc:
             cluster.stop()
             if ensemble is not None:
@@ -570,8 +581,13 @@ def up(
     else:
         print(f"corral cluster up: master at {cluster.url} with {agents} agent(s)")
     for name, _, p in wanted_frameworks:
-        what = {"services": "Marathon's /v2 API", "jobs": "Chronos's API"}[name]
-        print(f"  {name}: page and {what} at http://127.0.0.1:{p}/")
+        what = {
+            "services": "Marathon's /v2 API",
+            "jobs": "Chronos's API",
+            "aurora": "the Aurora-style front end's API (corral job create|update)",
+        }[name]
+        page = "" if name == "aurora" else "page and "
+        print(f"  {name}: {page}{what} at http://127.0.0.1:{p}/")
     print(f"  logs in {work_dir / 'logs'} (corral logs --master; corral logs --agent ID)")
     print("  try: corral run -- echo hello")
     print("  Ctrl-C stops everything.", flush=True)

@@ -34,7 +34,9 @@ EXIT_UNREACHABLE = 69
 
 app = typer.Typer(
     name="job",
-    help="Scheduled jobs with dependencies: talk to a running `corral jobs`.",
+    help="Scheduled jobs with dependencies (add, list, show, run, rm, history: talk to a running "
+    "`corral jobs`), and Aurora-style jobs role/env/name (create, status, killall, update: talk "
+    "to a running `corral aurora`).",
     no_args_is_help=True,
     add_completion=False,
 )

@@ -6,6 +6,8 @@ import typer
 
 from corral.cli import (
     app_command,
+    aurora_command,
+    aurora_jobs,
     ci_command,
     client,
     daemons,
@@ -48,7 +50,9 @@ app.command()(events.events)
 app.command()(client.logs)
 app.command()(ci_command.ci)
 app.command()(jobs_command.jobs)
+aurora_jobs.register(job_command.app)  # create, status, killall, update: Aurora-style
 app.add_typer(job_command.app, name="job")
+app.command()(aurora_command.aurora)
 app.command()(services_command.services)
 app.add_typer(app_command.app, name="app")
 

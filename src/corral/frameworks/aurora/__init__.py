@@ -1,0 +1,1 @@
+"""Aurora-style jobs: a front end on the services and jobs frameworks (docs/aurora.md)."""
