@@ -13,6 +13,7 @@ class RegistrySnapshot:
     agents: dict[str, dict[str, Any]] = field(default_factory=dict)  # id -> {hostname, address}
     unreachable: dict[str, float] = field(default_factory=dict)  # id -> when it became so
     gone: dict[str, float] = field(default_factory=dict)  # id -> when it was marked gone
+    maintenance: dict[str, Any] | None = None  # the maintenance schedule and DOWN machines
 
 
 class Registry(Protocol):
@@ -27,6 +28,8 @@ class Registry(Protocol):
     def remove_agent(self, agent_id: str) -> None: ...
 
     def mark_gone(self, agent_id: str, when: float) -> None: ...
+
+    def save_maintenance(self, data: dict[str, Any]) -> None: ...
 
     def close(self) -> None: ...
 

@@ -354,6 +354,7 @@ class ZkRegistry:
         self.agents = ZkKeyValueStore(client, path, "agents")
         self.unreachable = ZkKeyValueStore(client, path, "unreachable")
         self.gone = ZkKeyValueStore(client, path, "gone")
+        self.meta = ZkKeyValueStore(client, path, "meta")
 
     def load(self) -> RegistrySnapshot:
         snap = RegistrySnapshot()
@@ -369,6 +370,9 @@ class ZkRegistry:
             value = self.gone.get(key)
             if value is not None:
                 snap.gone[key] = float(value)
+        value = self.meta.get("maintenance")
+        if value is not None:
+            snap.maintenance = json.loads(value)
         return snap
 
     def admit_agent(self, agent_id: str, info: dict[str, Any]) -> None:
@@ -386,6 +390,9 @@ class ZkRegistry:
     def mark_gone(self, agent_id: str, when: float) -> None:
         self.gone.put(agent_id, str(when).encode())
         self.remove_agent(agent_id)
+
+    def save_maintenance(self, data: dict[str, Any]) -> None:
+        self.meta.put("maintenance", json.dumps(data).encode())
 
     def close(self) -> None:
         pass

@@ -12,6 +12,7 @@ from typing import TYPE_CHECKING
 import msgspec
 from aiohttp import web
 
+from corral.master import schedule_api
 from corral.master.core import events as ev
 from corral.master.core import maintenance
 from corral.master.core.state import MasterState
@@ -51,6 +52,8 @@ class OperatorAPI:
             return call
         if call.type == "TEARDOWN":
             return self.teardown(request, call)
+        if call.type in schedule_api.CALLS:
+            return schedule_api.operator_call(request, call, self.master, self.feed)
         if call.type not in OPERATOR_CALLS:
             return error(*op.unserved("master::Call", call.type, op.MESOS_MASTER_CALLS))
         if call.type == "SUBSCRIBE":

@@ -27,6 +27,7 @@ from corral.master.core.effects import (
     Persist,
     Publish,
     RegistryOp,
+    SaveMaintenance,
     SendToAgent,
     SendToFramework,
     SetTimer,
@@ -148,6 +149,8 @@ class MasterShell:
                     registry.mark_unreachable(op.agent_id, op.when)
                 elif isinstance(op, MarkGone):
                     registry.mark_gone(op.agent_id, op.when)
+                elif isinstance(op, SaveMaintenance):
+                    registry.save_maintenance(op.data)
             except Exception as exc:
                 log.error("registry write %s failed: %s", type(op).__name__, exc)
 

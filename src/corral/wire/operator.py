@@ -12,6 +12,7 @@ from typing import Any, Generic, TypeVar
 
 from msgspec import UNSET, UnsetType
 
+from corral.wire import maintenance as wm
 from corral.wire.base import ID, Message, View
 from corral.wire.common import (
     AgentInfo,
@@ -169,6 +170,9 @@ class OperatorCall(Message, kw_only=True):
     deactivate_agent: AgentRef | None = None
     reactivate_agent: AgentRef | None = None
     mark_agent_gone: AgentRef | None = None
+    update_maintenance_schedule: wm.UpdateMaintenanceSchedule | None = None
+    start_maintenance: wm.Machines | None = None
+    stop_maintenance: wm.Machines | None = None
 
 
 # ---------------------------------------------------------------------- shared by both

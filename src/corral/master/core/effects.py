@@ -51,7 +51,14 @@ class MarkGone:
     when: float
 
 
-RegistryOp = AdmitAgent | MarkUnreachable | MarkGone
+@dataclass(frozen=True, slots=True)
+class SaveMaintenance:
+    """The maintenance schedule and the DOWN machines (``machines.Maintenance.to_registry``)."""
+
+    data: dict[str, Any]
+
+
+RegistryOp = AdmitAgent | MarkUnreachable | MarkGone | SaveMaintenance
 
 
 @dataclass(frozen=True, slots=True)

@@ -7,6 +7,7 @@ from dataclasses import dataclass
 
 from corral.coordination.interfaces import RegistrySnapshot
 from corral.wire import agent as amsg
+from corral.wire import maintenance as wm
 from corral.wire import scheduler as s
 
 
@@ -126,6 +127,17 @@ class AgentMaintenance:
     mark_gone: bool = False  # DRAIN_AGENT
 
 
+@dataclass(frozen=True, slots=True)
+class MachineMaintenance:
+    """An operator's UPDATE_MAINTENANCE_SCHEDULE (``schedule``), START_MAINTENANCE or
+    STOP_MAINTENANCE (``machines``), checked by the core (``core/schedules.py``)."""
+
+    kind: str  # the call type
+    principal: str | None = None
+    schedule: wm.Schedule | None = None
+    machines: tuple[wm.MachineID, ...] = ()
+
+
 # ---------------------------------------------------------------- leadership
 @dataclass(frozen=True, slots=True)
 class RegistryRecovered:
@@ -158,6 +170,7 @@ Event = (
     | TimerEvent
     | RegistryRecovered
     | AgentMaintenance
+    | MachineMaintenance
     | Paused
     | Resumed
 )

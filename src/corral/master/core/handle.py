@@ -7,7 +7,15 @@ shell to carry out, in order."""
 
 from __future__ import annotations
 
-from corral.master.core import agents, calls, frameworks, leadership, maintenance, offers
+from corral.master.core import (
+    agents,
+    calls,
+    frameworks,
+    leadership,
+    maintenance,
+    offers,
+    schedules,
+)
 from corral.master.core import events as ev
 from corral.master.core.effects import Effects
 from corral.master.core.state import MasterState
@@ -27,6 +35,7 @@ def handle(state: MasterState, event: ev.Event, now: float) -> Effects:
         calls.scheduler_call(state, now, out, event)
     elif isinstance(event, ev.AllocationDue):
         offers.allocation_due(state, now, out)
+        schedules.offer_inverse(state, now, out)
     elif isinstance(event, ev.AllocationTimed):
         state.allocation_run_ms.add(event.ms)
     elif isinstance(event, ev.AgentRegistered):
@@ -54,10 +63,15 @@ def handle(state: MasterState, event: ev.Event, now: float) -> Effects:
         leadership.reregister_timeout(state, now, out)
     elif isinstance(event, ev.RegistryRecovered):
         leadership.registry_recovered(state, now, out, event)
+        schedules.restore(state, event.snapshot.maintenance)
     elif isinstance(event, ev.AgentMaintenance):
         if state.paused:
             raise CallError(503, "ZooKeeper connection suspended: not acting as leader")
         maintenance.agent_maintenance(state, now, out, event)
+    elif isinstance(event, ev.MachineMaintenance):
+        if state.paused:
+            raise CallError(503, "ZooKeeper connection suspended: not acting as leader")
+        schedules.machine_maintenance(state, now, out, event)
     elif isinstance(event, ev.DrainDue):
         maintenance.drain_due(state, now, out, event.agent_id)
     elif isinstance(event, ev.Paused):
