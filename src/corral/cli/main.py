@@ -15,6 +15,7 @@ from corral.cli import (
     jobs_command,
     maintenance_command,
     run_command,
+    schedule_command,
     services_command,
     status_command,
     up_control,
@@ -30,6 +31,7 @@ app = typer.Typer(
 app.command()(daemons.master)
 app.add_typer(maintenance_command.app, name="agent")
 app.command()(maintenance_command.teardown)
+app.add_typer(schedule_command.app, name="maintenance")
 app.command()(daemons.up)
 app.command()(up_control.down)
 app.command()(status_command.status)
