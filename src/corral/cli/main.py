@@ -13,6 +13,7 @@ from corral.cli import (
     events,
     job_command,
     jobs_command,
+    kill_command,
     maintenance_command,
     run_command,
     schedule_command,
@@ -31,6 +32,7 @@ app = typer.Typer(
 app.command()(daemons.master)
 app.add_typer(maintenance_command.app, name="agent")
 app.command()(maintenance_command.teardown)
+app.command()(kill_command.kill)
 app.add_typer(schedule_command.app, name="maintenance")
 app.command()(daemons.up)
 app.command()(up_control.down)

@@ -10,8 +10,6 @@ import datetime
 import ipaddress
 import json
 import sys
-import urllib.error
-import urllib.request
 from pathlib import Path
 from typing import Any
 
@@ -19,7 +17,8 @@ import typer
 from rich.console import Console
 from rich.table import Table
 
-from corral.cli.common import EXIT_RUNTIME, authorized_request, fail, resolve_master
+from corral.cli.common import EXIT_RUNTIME, fail, resolve_master
+from corral.cli.operator_client import operator_call
 from corral.wire import maintenance as wm
 from corral.wire.codec import WireError, decode, encode, to_builtins
 
@@ -40,23 +39,6 @@ MasterOpt = typer.Option(
     help="HOST:PORT or zk://… of the masters (default: $CORRAL_MASTER or the `corral up` cluster).",
 )
 JsonOpt = typer.Option(False, "--json", help="Print Mesos's JSON instead of a table.")
-
-
-def operator_call(master: str, body: dict[str, Any]) -> bytes:
-    """POST an operator call to the master; its answer, or exit 1 with the master's reason."""
-    req, context = authorized_request(f"http://{master}/api/v1")
-    req.data = json.dumps(body).encode()
-    req.method = "POST"
-    req.add_header("Content-Type", "application/json")
-    req.add_header("Accept", "application/json")
-    try:
-        with urllib.request.urlopen(req, timeout=10, context=context) as resp:
-            return bytes(resp.read())
-    except urllib.error.HTTPError as exc:
-        reason = exc.read().decode(errors="replace").strip()
-        fail(f"{body['type']}: HTTP {exc.code} {reason}", EXIT_RUNTIME)
-    except (urllib.error.URLError, OSError) as exc:
-        fail(f"cannot reach the master at {master}: {getattr(exc, 'reason', exc)}", EXIT_RUNTIME)
 
 
 def read(master: str, call_type: str) -> wm.MaintenanceResponse:

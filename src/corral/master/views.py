@@ -13,7 +13,7 @@ from typing import TYPE_CHECKING
 
 import msgspec
 
-from corral import MESOS_COMPAT_VERSION, __version__
+from corral import MESOS_COMPAT_VERSION, __version__, daemon_flags
 from corral.master.core import maintenance
 from corral.master.core.authz import may_view
 from corral.master.core.state import (
@@ -206,6 +206,7 @@ def flags(master: MasterState) -> dict[str, str]:
         "offer_timeout": f"{c.offer_timeout}secs" if c.offer_timeout else "",
         "framework_sorter": "drf",
         "version": __version__,
+        **daemon_flags.recorded(),  # every flag the master was started with
     }
 
 

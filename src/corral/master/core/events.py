@@ -43,6 +43,17 @@ class OperatorTeardown:
     framework_id: str
 
 
+@dataclass(frozen=True, slots=True)
+class OperatorKill:
+    """corral's KILL_TASK operator call, by ``principal`` (ACL-checked as a TEARDOWN of the
+    task's framework would be)."""
+
+    principal: str | None
+    task_id: str
+    framework_id: str | None = None
+    grace: float | None = None  # seconds; None: the task's own kill policy
+
+
 # ---------------------------------------------------------------- agents
 @dataclass(frozen=True, slots=True)
 class AgentRegistered:
@@ -161,6 +172,7 @@ Event = (
     | StreamClosed
     | SchedulerCall
     | OperatorTeardown
+    | OperatorKill
     | AgentRegistered
     | AgentMessages
     | AgentDisconnected

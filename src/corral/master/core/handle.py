@@ -14,6 +14,7 @@ from corral.master.core import (
     leadership,
     maintenance,
     offers,
+    operator_kill,
     schedules,
 )
 from corral.master.core import events as ev
@@ -47,6 +48,10 @@ def handle(state: MasterState, event: ev.Event, now: float) -> Effects:
         if state.paused:
             raise CallError(503, "ZooKeeper connection suspended: not acting as leader")
         frameworks.operator_teardown(state, now, out, event)
+    elif isinstance(event, ev.OperatorKill):
+        if state.paused:
+            raise CallError(503, "ZooKeeper connection suspended: not acting as leader")
+        operator_kill.kill_task(state, out, event)
     elif isinstance(event, ev.StreamOpened):
         frameworks.subscribe(state, now, out, event)
     elif isinstance(event, ev.StreamClosed):
