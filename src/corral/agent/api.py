@@ -318,13 +318,13 @@ def framework_state(fw: FrameworkEntry, agent: Agent) -> sv.AgentStateFramework:
 
 def agent_flags(agent: Agent) -> dict[str, str]:
     return {
-        "master": agent.config.master,
+        **daemon_flags.recorded(),  # every flag the agent was started with; then its config
+        "master": daemon_flags.redact("master", agent.config.master),
         "work_dir": str(agent.config.work_dir),
         "port": str(agent.config.port),
         "containerizers": ",".join(agent.containerizers.names()),
         "switch_user": str(agent.users.switch_user).lower(),
         "authenticate_http_executors": str(agent.executor_tokens is not None).lower(),
-        **daemon_flags.recorded(),  # every flag the agent was started with
     }
 
 

@@ -198,6 +198,7 @@ def state_framework(
 def flags(master: MasterState) -> dict[str, str]:
     c = master.config
     return {
+        **daemon_flags.recorded(),  # every flag the master was started with; then its config
         "port": str(c.port),
         "ip": c.ip,
         "hostname": c.hostname,
@@ -206,7 +207,6 @@ def flags(master: MasterState) -> dict[str, str]:
         "offer_timeout": f"{c.offer_timeout}secs" if c.offer_timeout else "",
         "framework_sorter": "drf",
         "version": __version__,
-        **daemon_flags.recorded(),  # every flag the master was started with
     }
 
 
