@@ -48,6 +48,17 @@ def answer(body: bytes, kind: str, resolve: Resolve) -> web.Response:
         call = decode(body, fc.FilesCall)
     except WireError as exc:
         return error(400, f"Failed to validate {kind}: {exc}")
+    try:
+        return answer_call(call, kind, resolve)
+    except PermissionError:
+        return error(403, "Permission denied")
+    except FileNotFoundError:
+        return error(404, "File not found")
+    except (OSError, OverflowError) as exc:
+        return error(400, f"Cannot read the file: {exc}")
+
+
+def answer_call(call: fc.FilesCall, kind: str, resolve: Resolve) -> web.Response:
     if call.type == "LIST_FILES":
         lf = call.list_files
         if lf is None:
