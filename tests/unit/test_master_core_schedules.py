@@ -12,7 +12,7 @@ from corral.coordination.interfaces import RegistrySnapshot
 from corral.master.core import events as ev
 from corral.master.core import machines as mx
 from corral.master.core import schedules
-from corral.master.core.effects import SaveMaintenance
+from corral.master.core.effects import MarkUnreachable, SaveMaintenance
 from corral.master.errors import CallError
 from corral.wire import agent as amsg
 from corral.wire import maintenance as wm
@@ -134,7 +134,9 @@ def test_start_maintenance_takes_the_machine_down_and_stop_brings_it_up() -> Non
     assert update.state == "TASK_LOST" and update.reason == "REASON_AGENT_REMOVED_BY_OPERATOR"
     st = schedules.status(h.state)
     assert st.draining_machines == [] and st.down_machines == [machine("h1")]
-    assert isinstance(persisted(h.out)[-1], SaveMaintenance)
+    ops = persisted(h.out)
+    assert isinstance(ops[0], MarkUnreachable) and ops[0].agent_id == aid
+    assert isinstance(ops[-1], SaveMaintenance)
     # While DOWN, the agent is refused (by id or as a new one).
     h.feed(register(2, agent_id=aid, hostname="h1"))
     assert h.to_agent(2, amsg.ShutdownAgent) and not h.to_agent(2, amsg.Registered)

@@ -10,7 +10,14 @@ from __future__ import annotations
 import logging
 
 from corral.master.core import machines as mx
-from corral.master.core.effects import AgentRemoved, Effects, Persist, Publish, SaveMaintenance
+from corral.master.core.effects import (
+    AgentRemoved,
+    Effects,
+    MarkUnreachable,
+    Persist,
+    Publish,
+    SaveMaintenance,
+)
 from corral.master.core.events import MachineMaintenance
 from corral.master.core.offers import agents_changed, rescind_offer
 from corral.master.core.send import allocate_soon, to_agent, to_framework
@@ -214,6 +221,10 @@ def remove_for_maintenance(
     if agent.link is not None:
         state.links.pop(agent.link, None)
     out.append(Publish(AgentRemoved(agent.id)))
+    # It may come back once its machine is UP: unreachable, not gone (a new master need not
+    # wait for it to re-register).
+    state.unreachable_agents[agent.id] = now
+    out.append(Persist(MarkUnreachable(agent.id, now)))
     for fw in state.frameworks.values():
         to_framework(fw, s.Event(type="FAILURE", failure=s.Failure(agent_id=ID(agent.id))), out)
     to_agent(agent, amsg.ShutdownAgent(message=f"this agent was removed: {why}"), out)
