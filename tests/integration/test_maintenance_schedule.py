@@ -11,6 +11,8 @@ import signal
 import subprocess
 import sys
 import time
+import urllib.error
+import urllib.request
 from pathlib import Path
 
 import pytest
@@ -82,7 +84,6 @@ def test_schedule_drain_down_and_up(tmp_path: Path) -> None:
                    what="the task ended")  # fmt: skip
         assert http_json(f"{master}/master/state")["slaves"] == []
 
-
         wait_until(lambda: not agent_running(), 20, what="the agent killed the task")
         status = http_json(f"{master}/maintenance/status")
         assert status == {"down_machines": [{"hostname": "127.0.0.1", "ip": "127.0.0.1"}]}
@@ -97,3 +98,29 @@ def test_schedule_drain_down_and_up(tmp_path: Path) -> None:
         cluster.wait_for_agents(1, timeout=60)
         r = corral(cluster, "maintenance", "status")
         assert r.returncode == 0 and "no machine is draining or down" in r.stdout
+        # The legacy write routes: the same checks, the same outcome.
+        assert legacy_post(f"{master}/machine/down", [{"hostname": "nowhere"}]) == (
+            400, "'start_maintenance.machines[0]': machine nowhere is not part of a maintenance "
+            "schedule")  # fmt: skip
+        status_, text = legacy_post(f"{master}/maintenance/schedule", {"windows": [{}]})
+        assert status_ == 400 and "unavailability" in text
+        assert legacy_post(f"{master}/maintenance/schedule", schedule) == (200, "")
+        assert legacy_post(
+            f"{master}/machine/down", [{"hostname": "127.0.0.1", "ip": "127.0.0.1"}]
+        ) == (200, "")
+        assert http_json(f"{master}/master/state")["slaves"] == []
+        assert legacy_post(
+            f"{master}/machine/up", [{"ip": "127.0.0.1", "hostname": "127.0.0.1"}]
+        ) == (200, "")
+        cluster.wait_for_agents(1, timeout=60)
+
+
+def legacy_post(url: str, body: object) -> tuple[int, str]:
+    req = urllib.request.Request(
+        url, data=json.dumps(body).encode(), headers={"Content-Type": "application/json"}
+    )
+    try:
+        with urllib.request.urlopen(req, timeout=10) as resp:
+            return resp.status, resp.read().decode()
+    except urllib.error.HTTPError as exc:
+        return exc.code, exc.read().decode()
