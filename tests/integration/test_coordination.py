@@ -52,7 +52,12 @@ def test_sqlite_store_survives_reopening(tmp_path: Path) -> None:
     registry.admit_agent("a2", {"hostname": "g"})  # it came back
     assert set(registry.load().agents) == {"a1", "a2"} and registry.load().unreachable == {}
     exercise_quota(registry)
+    assert registry.load().maintenance is None
+    registry.save_maintenance({"windows": [], "down": [["h", "", 1.0]]})
     registry.close()
+    again_registry = SqliteRegistry(tmp_path / "registry.db")
+    assert again_registry.load().maintenance == {"windows": [], "down": [["h", "", 1.0]]}
+    again_registry.close()
 
 
 def exercise_quota(registry: SqliteRegistry | ZkRegistry) -> None:
@@ -84,6 +89,11 @@ def test_zookeeper_store_and_registry(zk: ZkEnsemble) -> None:
         snap = registry.load()
         assert snap.agents == {} and snap.unreachable == {"a1": 3.0}
         exercise_quota(registry)
+        assert snap.maintenance is None
+        registry.save_maintenance({"windows": [{"machines": [["h", ""]], "start_ns": 5}]})
+        assert ZkRegistry(client, path).load().maintenance == {
+            "windows": [{"machines": [["h", ""]], "start_ns": 5}]
+        }
         # Nothing but log_replicas sits beside the masters' json.info_ nodes.
         assert client.get_children(path) == ["log_replicas"]
         assert find_leader(zk.url(path)) is None

@@ -8,24 +8,24 @@ import stat
 import time
 from pathlib import Path
 
-import msgspec
 from aiohttp import web
 
-from corral import MESOS_COMPAT_VERSION, __version__
+from corral import MESOS_COMPAT_VERSION, __version__, daemon_flags
 from corral.agent import metrics
 from corral.agent.agent import Agent
 from corral.agent.core.events import ExecutorDisconnected, ExecutorMessage, ExecutorUpdate
 from corral.agent.core.events import ExecutorSubscribed as CoreExecutorSubscribed
 from corral.agent.core.state import ExecutorEntry, FrameworkEntry, TaskEntry
 from corral.agent.executor_auth import check as check_token
+from corral.agent.operator_views import containers, operator_response
 from corral.agent.sandbox import confine, within
 from corral.agent.sandbox_owner import sandbox_user
-from corral.agent.usage import container_usage
 from corral.logs import http as logs_http
 from corral.resources import from_wire
 from corral.security import middleware as security
 from corral.security.settings import agent_flags_off
 from corral.security.tls import server_context
+from corral.transport import files_calls
 from corral.transport.files_read import read_response
 from corral.transport.http import (
     accepts_json,
@@ -34,9 +34,9 @@ from corral.transport.http import (
     read_call,
 )
 from corral.transport.streaming import EventStream
+from corral.wire import files_calls as fc
 from corral.wire import operator as op
 from corral.wire import state_views as sv
-from corral.wire.base import ID
 from corral.wire.codec import encode
 from corral.wire.executor import ExecutorCall, ExecutorEvent
 from corral.wire.tasks import TASK_STATES
@@ -171,9 +171,15 @@ class AgentAPI:
         call = await read_call(request, op.OperatorCall, "agent::Call")
         if isinstance(call, web.Response):
             return call
+        if call.type in fc.CALLS:
+            body = await request.read()
+            return files_calls.answer(body, "agent::Call", lambda p: self.resolve_path(p, request))
         if call.type not in op.AGENT_CALLS:
             return error(*op.unserved("agent::Call", call.type, op.MESOS_AGENT_CALLS))
-        return json_response(await operator_response(self.agent, call.type))
+        response = await operator_response(
+            self.agent, call.type, agent_flags(self.agent), version_info()
+        )
+        return json_response(response)
 
     async def containers(self, request: web.Request) -> web.Response:
         return json_response(await containers(self.agent))
@@ -202,6 +208,11 @@ class AgentAPI:
         raw = request.query.get("path")
         if not raw:
             return error(400, "Missing 'path' query parameter")
+        return self.resolve_path(raw, request)
+
+    def resolve_path(self, raw: str, request: web.Request) -> Path | web.Response:
+        """A ``/files`` path (a sandbox path, Mesos's virtual one, or ``/slave/log``) as a
+        real path inside one sandbox, or the 404/403 to answer."""
         if raw == "/slave/log":
             return logs_http.resolve_log(raw)
         agent = self.agent
@@ -273,69 +284,6 @@ def version_info() -> sv.VersionInfo:
     return sv.VersionInfo(version=MESOS_COMPAT_VERSION, corral_version=__version__)
 
 
-async def operator_response(agent: Agent, call_type: str) -> op.AgentResponse:
-    """The answer to a call of ``op.AGENT_CALLS``."""
-    out = op.AgentResponse(type=call_type)
-    if call_type == "GET_HEALTH":
-        out.get_health = op.GetHealth(healthy=True)
-    elif call_type == "GET_VERSION":
-        out.get_version = op.GetVersion(version_info=version_info())
-    elif call_type == "GET_AGENT":
-        out.get_agent = op.GetAgent(agent_info=agent.agent_info())
-    elif call_type == "GET_FLAGS":
-        flags = agent_flags(agent)
-        out.get_flags = op.GetFlags(flags=[op.Flag(name=k, value=v) for k, v in flags.items()])
-    elif call_type in ("GET_TASKS", "GET_STATE"):
-        tasks: list[op.Task] = []
-        completed: list[op.Task] = []
-        for fw in agent.frameworks.values():
-            tasks += [v1_task(t, agent) for t in fw.tasks.values()]
-            completed += [v1_task(t, agent) for t in fw.completed]
-        get_tasks = op.AgentGetTasks(launched_tasks=tasks, completed_tasks=completed)
-        if call_type == "GET_TASKS":
-            out.get_tasks = get_tasks
-        else:
-            out.get_state = op.AgentGetState(
-                get_tasks=get_tasks, get_agent=op.GetAgent(agent_info=agent.agent_info())
-            )
-    else:  # GET_CONTAINERS
-        out.get_containers = op.GetContainers(containers=await containers(agent))
-    return out
-
-
-async def containers(agent: Agent) -> list[op.Container]:
-    """Running containers with their resource usage (cgroups, or dockerd's stats)."""
-    usage = {
-        u.container_id: u.statistics
-        for u in await container_usage(agent.state, agent.containerizers)
-    }
-    out = []
-    for cid, owner in agent.containers.items():
-        executor_id = str(owner.executor_id or getattr(owner, "task_id", ""))
-        out.append(
-            op.Container(
-                container_id=ID(cid),
-                framework_id=ID(owner.framework_id),
-                executor_id=ID(executor_id),
-                containerizer=agent.containerizers.name_of(cid),
-                statistics=usage.get(cid, msgspec.UNSET),
-            )
-        )
-    return out
-
-
-def v1_task(t: TaskEntry, agent: Agent) -> op.Task:
-    return op.Task(
-        name=t.info.name,
-        task_id=t.info.task_id,
-        framework_id=ID(t.framework_id),
-        agent_id=ID(agent.agent_id or ""),
-        state=t.state,
-        resources=t.info.resources,
-        executor_id=ID(t.executor_id) if t.executor_id else msgspec.UNSET,
-    )
-
-
 def state_task(t: TaskEntry, agent: Agent) -> sv.StateTask:
     return sv.StateTask(
         id=t.task_id,
@@ -370,7 +318,8 @@ def framework_state(fw: FrameworkEntry, agent: Agent) -> sv.AgentStateFramework:
 
 def agent_flags(agent: Agent) -> dict[str, str]:
     return {
-        "master": agent.config.master,
+        **daemon_flags.recorded(),  # every flag the agent was started with; then its config
+        "master": daemon_flags.redact("master", agent.config.master),
         "work_dir": str(agent.config.work_dir),
         "port": str(agent.config.port),
         "containerizers": ",".join(agent.containerizers.names()),

@@ -15,6 +15,7 @@ from typing import TYPE_CHECKING
 
 import typer
 
+from corral import daemon_flags
 from corral.cli import log_flags as lf
 from corral.cli import security_options as so
 from corral.cli.common import CLUSTER_FILE, EXIT_RUNTIME, fail, port_in_use
@@ -84,6 +85,7 @@ def master(
     log_backups: int = lf.LOG_BACKUPS,
 ) -> None:
     """Run a master."""
+    daemon_flags.record(master, locals())
     from corral.master.core.config import MasterConfig
     from corral.master.server import run_master
 
@@ -261,6 +263,7 @@ def agent(
     log_backups: int = lf.LOG_BACKUPS,
 ) -> None:
     """Run an agent."""
+    daemon_flags.record(agent, locals())
     from corral.agent.agent import AgentConfig
     from corral.agent.host import resolve
     from corral.agent.server import run_agent

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import json
 import tempfile
 from pathlib import Path
 
@@ -22,6 +23,9 @@ def deploy(
         180.0, "--timeout", help="Seconds to wait for a leader and every agent after deploying."
     ),
     wait: bool = typer.Option(True, "--wait/--no-wait", help="Wait until the cluster is healthy."),
+    as_json: bool = typer.Option(
+        False, "--json", help="Print each host's outcome (and the health) as JSON on stdout."
+    ),
 ) -> None:
     """Install, configure and start corral on every host of an inventory, over SSH."""
     from corral.deploy import inventory as inventory_mod
@@ -38,7 +42,8 @@ def deploy(
         fail(str(exc))
     if timeout <= 0:
         fail("--timeout must be positive")
-    console = Console(highlight=False)
+    console = Console(highlight=False, stderr=as_json)  # --json: progress on stderr
+    report: list[dict[str, object]] | None = [] if as_json else None
     with tempfile.TemporaryDirectory(prefix="corral-deploy-") as tmp:
         if wheel is None:
             console.print("building a wheel of this checkout…")
@@ -55,8 +60,10 @@ def deploy(
         console.print(f"corral wheel {wheel.name} ({digest[:12]})")
         code = asyncio.run(
             run_deploy(inv, wheel, digest, check=check, timeout=timeout, wait=wait,
-                       console=console)
+                       console=console, report=report)
         )  # fmt: skip
+    if report is not None:
+        print(json.dumps(report, indent=2))
     raise typer.Exit(code)
 
 

@@ -378,6 +378,7 @@ def run(
     timeout: float = typer.Option(
         600.0, "--timeout", help="With --wait: give up after this many seconds (exit 124)."
     ),
+    as_json: bool = JsonOpt,
 ) -> None:
     """Run a job now (its dependents follow when it succeeds)."""
     if timeout <= 0:
@@ -385,8 +386,11 @@ def run(
     base = base_url(url)
     before = {r.get("id") for r in runs_of(base, name, 50)} if wait else set()
     request("PUT", base, f"{PREFIX}/job/{quote(name)}")
-    console.print(f"run of [bold]{name}[/bold] queued")
+    if not as_json:
+        console.print(f"run of [bold]{name}[/bold] queued")
     if not wait:
+        if as_json:
+            print_json({"job": name, "queued": True})
         return
     deadline = time.monotonic() + timeout
     mine: dict[str, Any] | None = None
@@ -403,9 +407,12 @@ def run(
             )
             fail(f"--timeout: {timeout:g}s passed and {where}", 124)
         time.sleep(0.2)
-    table = Table(*RUN_COLUMNS)
-    table.add_row(*run_row(mine))
-    console.print(table)
+    if as_json:
+        print_json(mine)
+    else:
+        table = Table(*RUN_COLUMNS)
+        table.add_row(*run_row(mine))
+        console.print(table)
     if mine.get("state") != "succeeded":
         raise typer.Exit(EXIT_API)
 

@@ -15,9 +15,11 @@ from corral.cli import (
     events,
     job_command,
     jobs_command,
+    kill_command,
     maintenance_command,
     quota_command,
     run_command,
+    schedule_command,
     services_command,
     status_command,
     up_control,
@@ -35,6 +37,8 @@ app.add_typer(maintenance_command.app, name="agent")
 app.command()(maintenance_command.teardown)
 app.add_typer(quota_command.quota_app, name="quota")
 app.add_typer(quota_command.weights_app, name="weights")
+app.command()(kill_command.kill)
+app.add_typer(schedule_command.app, name="maintenance")
 app.command()(daemons.up)
 app.command()(up_control.down)
 app.command()(status_command.status)

@@ -114,6 +114,9 @@ class SqliteRegistry:
             value = self._kv.get(key)
             if value is not None:
                 snap.weights[key[len("weight/") :]] = float(value)
+        value = self._kv.get("maintenance")
+        if value is not None:
+            snap.maintenance = json.loads(value)
         return snap
 
     def put_quota(self, role: str, quota: dict[str, dict[str, float]] | None) -> None:
@@ -138,6 +141,9 @@ class SqliteRegistry:
     def mark_gone(self, agent_id: str, when: float) -> None:
         self._kv.put(f"gone/{agent_id}", str(when).encode())
         self.remove_agent(agent_id)
+
+    def save_maintenance(self, data: dict[str, Any]) -> None:
+        self._kv.put("maintenance", json.dumps(data).encode())
 
     def close(self) -> None:
         self._kv.close()

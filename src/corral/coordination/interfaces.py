@@ -16,6 +16,7 @@ class RegistrySnapshot:
     # role -> {"guarantees": {kind: x}, "limits": {kind: x}}; role -> weight
     quotas: dict[str, dict[str, dict[str, float]]] = field(default_factory=dict)
     weights: dict[str, float] = field(default_factory=dict)
+    maintenance: dict[str, Any] | None = None  # the maintenance schedule and DOWN machines
 
 
 class Registry(Protocol):
@@ -38,6 +39,7 @@ class Registry(Protocol):
     def put_weights(self, weights: dict[str, float]) -> None:
         """Store these roles' weights (others are kept)."""
         ...
+    def save_maintenance(self, data: dict[str, Any]) -> None: ...
 
     def close(self) -> None: ...
 

@@ -356,6 +356,7 @@ class ZkRegistry:
         self.gone = ZkKeyValueStore(client, path, "gone")
         self.quotas = ZkKeyValueStore(client, path, "quotas")
         self.weights = ZkKeyValueStore(client, path, "weights")
+        self.meta = ZkKeyValueStore(client, path, "meta")
 
     def load(self) -> RegistrySnapshot:
         snap = RegistrySnapshot()
@@ -379,6 +380,9 @@ class ZkRegistry:
             value = self.weights.get(key)
             if value is not None:
                 snap.weights[key] = float(value)
+        value = self.meta.get("maintenance")
+        if value is not None:
+            snap.maintenance = json.loads(value)
         return snap
 
     def put_quota(self, role: str, quota: dict[str, dict[str, float]] | None) -> None:
@@ -406,6 +410,9 @@ class ZkRegistry:
     def mark_gone(self, agent_id: str, when: float) -> None:
         self.gone.put(agent_id, str(when).encode())
         self.remove_agent(agent_id)
+
+    def save_maintenance(self, data: dict[str, Any]) -> None:
+        self.meta.put("maintenance", json.dumps(data).encode())
 
     def close(self) -> None:
         pass

@@ -33,6 +33,23 @@ class HostResult:
         verb = "changed" if self.done else "would change"
         return f"[yellow]{verb}[/]: {len(self.actions)} step(s)"
 
+    def to_json(self) -> dict[str, object]:
+        """The host's row of ``corral deploy --json``."""
+        if self.error:
+            result = "failed"
+        elif not self.actions:
+            result = "unchanged"
+        else:
+            result = "changed" if self.done else "would change"
+        return {
+            "host": self.host.name,
+            "address": self.host.address,
+            "roles": list(self.host.roles),
+            "result": result,
+            "steps": [a.describe() for a in self.actions],
+            "error": self.error,
+        }
+
 
 async def _host(
     inv: Inventory, host: Host, wheel_file: Path, digest: str, check: bool, console: Console
@@ -89,23 +106,29 @@ async def deploy(
     timeout: float,
     wait: bool,
     console: Console,
+    report: list[dict[str, object]] | None = None,
 ) -> int:
     """Returns the exit code: 0 deployed (or checked) and healthy, 1 a host or the health
-    check failed."""
+    check failed. With ``report`` (``--json``), each host's outcome is appended to it as
+    JSON instead of a table, and the cluster's health last."""
     results = await asyncio.gather(
         *(_host(inv, h, wheel_file, digest, check, console) for h in inv.hosts)
     )
-    table = Table(
-        "host", "address", "roles", "result", title="corral deploy" + (" --check" if check else "")
-    )
-    for r in results:
-        table.add_row(r.host.name, r.host.address, ", ".join(r.host.roles), r.summary)
-    console.print(table)
+    if report is not None:
+        report.extend(r.to_json() for r in results)
+    else:
+        title = "corral deploy" + (" --check" if check else "")
+        table = Table("host", "address", "roles", "result", title=title)
+        for r in results:
+            table.add_row(r.host.name, r.host.address, ", ".join(r.host.roles), r.summary)
+        console.print(table)
     if any(r.error for r in results):
         return 1
     if check or not wait:
         return 0
     now = await wait_healthy(inv, timeout, console)
+    if report is not None:
+        report.append({"cluster": now.describe(inv), "healthy": now.healthy(inv)})
     if not now.healthy(inv):
         console.print(
             f"[red]not healthy after {timeout:g} s[/]: {now.describe(inv)}; see "

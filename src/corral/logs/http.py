@@ -82,14 +82,19 @@ def resolve_log(virtual: str) -> Path | web.Response:
     return path
 
 
+def master_file(raw: str) -> Path | web.Response:
+    """What the master serves under ``/files`` (its log), or a 404."""
+    if raw not in LOG_PATHS:
+        return error(404, f"File not found: {raw} (the master serves /master/log)")
+    return resolve_log(raw)
+
+
 async def read_log(request: web.Request) -> web.Response:
     """The master's ``/files/read?path=/master/log&offset=&length=`` (Mesos's semantics)."""
     raw = request.query.get("path")
     if not raw:
         return error(400, "Missing 'path' query parameter")
-    if raw not in LOG_PATHS:
-        return error(404, "File not found")
-    path = resolve_log(raw)
+    path = master_file(raw)
     if isinstance(path, web.Response):
         return path
     return read_response(path, request.query)

@@ -12,7 +12,8 @@ from typing import TYPE_CHECKING
 import msgspec
 from aiohttp import web
 
-from corral.master import quota_views
+from corral.logs import http as logs_http
+from corral.master import kill_api, quota_views, schedule_api
 from corral.master.core import events as ev
 from corral.master.core import maintenance, quota
 from corral.master.core.state import MasterState
@@ -21,8 +22,10 @@ from corral.master.maintenance_api import maintenance_call
 from corral.master.quota_api import quota_call
 from corral.master.views import HEARTBEAT, OPERATOR_CALLS, MasterViews, Raw, metrics_snapshot
 from corral.security.middleware import check, principal_of, require_write
+from corral.transport import files_calls
 from corral.transport.http import error, json_response, read_call
 from corral.transport.streaming import EventStream
+from corral.wire import files_calls as fc
 from corral.wire import operator as op
 from corral.wire.codec import encode
 
@@ -60,6 +63,13 @@ class OperatorAPI:
             if refused is not None:
                 return refused
             return await quota_call(call, self.feed, self.persisted, principal_of(request))
+        if call.type == kill_api.CALL:
+            return kill_api.kill_task_call(request, call, self.feed)
+        if call.type in fc.CALLS:
+            body = await request.read()
+            return files_calls.answer(body, "master::Call", logs_http.master_file)
+        if call.type in schedule_api.CALLS:
+            return schedule_api.operator_call(request, call, self.master, self.feed)
         if call.type not in OPERATOR_CALLS:
             return error(*op.unserved("master::Call", call.type, op.MESOS_MASTER_CALLS))
         if call.type == "SUBSCRIBE":

@@ -25,7 +25,7 @@ from corral.agent.api import version_info
 from corral.coordination.embedded import SqliteRegistry
 from corral.coordination.interfaces import Registry
 from corral.logs import http as logs_http
-from corral.master import handover
+from corral.master import handover, schedule_api
 from corral.master.api import SchedulerAPI
 from corral.master.core import events as ev
 from corral.master.core.config import MasterConfig, make_master_info
@@ -281,6 +281,7 @@ def build_app(proc: MasterProcess) -> web.Application:
     app.router.add_get("/metrics", prometheus)
     add_ui_routes(app, proc)  # the web UI at /, its data calls under /ui/
     logs_http.add_routes(app, master=True)
+    schedule_api.add_routes(app, lead)
     return app
 
 

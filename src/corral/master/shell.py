@@ -27,6 +27,7 @@ from corral.master.core.effects import (
     Persist,
     Publish,
     RegistryOp,
+    SaveMaintenance,
     SendToAgent,
     SendToFramework,
     SetTimer,
@@ -156,6 +157,8 @@ class MasterShell:
                     registry.put_quota(op.role, None if empty else quota)
                 elif isinstance(op, StoreWeights):
                     registry.put_weights(op.weights)
+                elif isinstance(op, SaveMaintenance):
+                    registry.save_maintenance(op.data)
             except Exception as exc:
                 log.error("registry write %s failed: %s", type(op).__name__, exc)
 

@@ -13,7 +13,7 @@ from typing import TYPE_CHECKING
 
 import msgspec
 
-from corral import MESOS_COMPAT_VERSION, __version__
+from corral import MESOS_COMPAT_VERSION, __version__, daemon_flags
 from corral.master import quota_views
 from corral.master.core import maintenance
 from corral.master.core.authz import may_view
@@ -198,6 +198,7 @@ def state_framework(
 def flags(master: MasterState) -> dict[str, str]:
     c = master.config
     return {
+        **daemon_flags.recorded(),  # every flag the master was started with; then its config
         "port": str(c.port),
         "ip": c.ip,
         "hostname": c.hostname,

@@ -12,6 +12,7 @@ from typing import Any, Generic, TypeVar
 
 from msgspec import UNSET, UnsetType
 
+from corral.wire import maintenance as wm
 from corral.wire.base import ID, Message, View
 from corral.wire.common import (
     AgentInfo,
@@ -24,7 +25,7 @@ from corral.wire.common import (
 )
 from corral.wire.quota import GetQuota, GetWeights, RoleQuotaView, UpdateQuota, UpdateWeights
 from corral.wire.state_views import VersionInfo
-from corral.wire.tasks import ExecutorInfo, TaskStatus
+from corral.wire.tasks import ExecutorInfo, KillPolicy, TaskStatus
 
 T = TypeVar("T")  # a task: Task when read, msgspec.Raw when served
 A = TypeVar("A")  # an agent: Agent when read, msgspec.Raw when served
@@ -52,6 +53,8 @@ AGENT_CALLS = (
     "GET_TASKS",
     "GET_STATE",
     "GET_CONTAINERS",
+    "GET_EXECUTORS",
+    "GET_FRAMEWORKS",
 )
 
 # Every call type of Mesos's v1 operator API (mesos/v1/master/master.proto,
@@ -161,6 +164,14 @@ class Teardown(Message, kw_only=True):
     framework_id: ID
 
 
+class KillTask(Message, kw_only=True):
+    """corral's KILL_TASK (not Mesos's): the master kills one task as the operator asks."""
+
+    task_id: ID
+    framework_id: ID | None = None  # needed only when two frameworks use the task id
+    kill_policy: KillPolicy | None = None  # else the task's own grace period
+
+
 class OperatorCall(Message, kw_only=True):
     """A call to ``/api/v1`` of the master (``master::Call``) or the agent (``agent::Call``):
     the read calls take no payload; TEARDOWN names its framework and the agent maintenance
@@ -168,12 +179,16 @@ class OperatorCall(Message, kw_only=True):
 
     type: str
     teardown: Teardown | None = None
+    kill_task: KillTask | None = None
     drain_agent: DrainAgent | None = None
     deactivate_agent: AgentRef | None = None
     reactivate_agent: AgentRef | None = None
     mark_agent_gone: AgentRef | None = None
     update_quota: UpdateQuota | None = None
     update_weights: UpdateWeights | None = None
+    update_maintenance_schedule: wm.UpdateMaintenanceSchedule | None = None
+    start_maintenance: wm.Machines | None = None
+    stop_maintenance: wm.Machines | None = None
 
 
 # ---------------------------------------------------------------------- shared by both
@@ -329,14 +344,41 @@ class GetAgent(View, kw_only=True):
 
 
 class AgentGetTasks(View, kw_only=True):
-    """The agent's ``GetTasks``: its running tasks and those that ended."""
+    """The agent's ``GetTasks``: its tasks not yet sent to an executor (pending, queued),
+    running ones (launched), ended ones whose executor still runs (terminated) and those of
+    ended executors (completed)."""
 
+    pending_tasks: list[Task] = []
+    queued_tasks: list[Task] = []
     launched_tasks: list[Task]
+    terminated_tasks: list[Task] = []
     completed_tasks: list[Task]
 
 
+class AgentExecutor(View, kw_only=True):
+    executor_info: ExecutorInfo
+
+
+class AgentGetExecutors(View, kw_only=True):
+    executors: list[AgentExecutor]
+    completed_executors: list[AgentExecutor]
+
+
+class AgentFramework(View, kw_only=True):
+    framework_info: FrameworkInfo
+
+
+class AgentGetFrameworks(View, kw_only=True):
+    frameworks: list[AgentFramework]
+    completed_frameworks: list[AgentFramework]
+
+
 class AgentGetState(View, kw_only=True):
+    """The agent's ``GetState`` (and corral's ``get_agent``)."""
+
     get_tasks: AgentGetTasks
+    get_executors: AgentGetExecutors | UnsetType = UNSET
+    get_frameworks: AgentGetFrameworks | UnsetType = UNSET
     get_agent: GetAgent
 
 
@@ -346,8 +388,10 @@ class Container(View, kw_only=True):
     container_id: ID
     framework_id: ID
     executor_id: ID
+    executor_name: str | UnsetType = UNSET
     containerizer: str  # process | linux | docker
     statistics: dict[str, int] | UnsetType = UNSET  # ResourceStatistics names, when readable
+    resource_statistics: dict[str, int] | UnsetType = UNSET  # Mesos's name of the same
 
 
 class GetContainers(View, kw_only=True):
@@ -363,6 +407,8 @@ class AgentResponse(View, kw_only=True):
     get_agent: GetAgent | UnsetType = UNSET
     get_flags: GetFlags | UnsetType = UNSET
     get_tasks: AgentGetTasks | UnsetType = UNSET
+    get_executors: AgentGetExecutors | UnsetType = UNSET
+    get_frameworks: AgentGetFrameworks | UnsetType = UNSET
     get_state: AgentGetState | UnsetType = UNSET
     get_containers: GetContainers | UnsetType = UNSET
 

@@ -149,6 +149,7 @@ class Offer(Message, kw_only=True):
     attributes: list[Any] = []
     executor_ids: list[ID] = []
     allocation_info: dict[str, Any] | None = None
+    unavailability: Unavailability | None = None  # its machine is in a maintenance window
 
 
 class Subscribed(Message, kw_only=True):

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import logging
 
-from corral.master.core import maintenance
+from corral.master.core import maintenance, schedules
 from corral.master.core.effects import (
     AdmitAgent,
     AgentAdded,
@@ -59,6 +59,11 @@ def agent_registered(
         log.warning("refused agent %s at %s: it was marked gone", aid, reg.address)
         message = f"Agent {aid} was marked gone (MARK_AGENT_GONE); start it with a new work dir"
         out.append(SendToAgent(link, amsg.ShutdownAgent(message=message)))
+        return
+    down = schedules.down_refusal(state, reg.agent_info.hostname, reg.address)
+    if down is not None:
+        log.warning("refused agent %s at %s: %s", aid or "(new)", reg.address, down)
+        out.append(SendToAgent(link, amsg.ShutdownAgent(message=f"Refused: {down}")))
         return
     agent = state.agents.get(aid) if aid else None
     reregistered = agent is not None

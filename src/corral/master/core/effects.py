@@ -67,7 +67,14 @@ class StoreWeights:
     weights: dict[str, float]
 
 
-RegistryOp = AdmitAgent | MarkUnreachable | MarkGone | StoreQuota | StoreWeights
+@dataclass(frozen=True, slots=True)
+class SaveMaintenance:
+    """The maintenance schedule and the DOWN machines (``machines.Maintenance.to_registry``)."""
+
+    data: dict[str, Any]
+
+
+RegistryOp = AdmitAgent | MarkUnreachable | MarkGone | StoreQuota | StoreWeights | SaveMaintenance
 
 
 @dataclass(frozen=True, slots=True)

@@ -7,6 +7,7 @@ from dataclasses import dataclass
 
 from corral.coordination.interfaces import RegistrySnapshot
 from corral.wire import agent as amsg
+from corral.wire import maintenance as wm
 from corral.wire import scheduler as s
 from corral.wire.quota import QuotaConfig, WeightInfo
 
@@ -41,6 +42,17 @@ class OperatorTeardown:
 
     principal: str | None
     framework_id: str
+
+
+@dataclass(frozen=True, slots=True)
+class OperatorKill:
+    """corral's KILL_TASK operator call, by ``principal`` (ACL-checked as a TEARDOWN of the
+    task's framework would be)."""
+
+    principal: str | None
+    task_id: str
+    framework_id: str | None = None
+    grace: float | None = None  # seconds; None: the task's own kill policy
 
 
 # ---------------------------------------------------------------- agents
@@ -144,6 +156,17 @@ class WeightsUpdate:
     weights: tuple[WeightInfo, ...]
 
 
+@dataclass(frozen=True, slots=True)
+class MachineMaintenance:
+    """An operator's UPDATE_MAINTENANCE_SCHEDULE (``schedule``), START_MAINTENANCE or
+    STOP_MAINTENANCE (``machines``), checked by the core (``core/schedules.py``)."""
+
+    kind: str  # the call type
+    principal: str | None = None
+    schedule: wm.Schedule | None = None
+    machines: tuple[wm.MachineID, ...] = ()
+
+
 # ---------------------------------------------------------------- leadership
 @dataclass(frozen=True, slots=True)
 class RegistryRecovered:
@@ -167,6 +190,7 @@ Event = (
     | StreamClosed
     | SchedulerCall
     | OperatorTeardown
+    | OperatorKill
     | AgentRegistered
     | AgentMessages
     | AgentDisconnected
@@ -178,6 +202,7 @@ Event = (
     | AgentMaintenance
     | QuotaUpdate
     | WeightsUpdate
+    | MachineMaintenance
     | Paused
     | Resumed
 )

@@ -7,7 +7,17 @@ shell to carry out, in order."""
 
 from __future__ import annotations
 
-from corral.master.core import agents, calls, frameworks, leadership, maintenance, offers, quota
+from corral.master.core import (
+    agents,
+    calls,
+    frameworks,
+    leadership,
+    maintenance,
+    offers,
+    operator_kill,
+    quota,
+    schedules,
+)
 from corral.master.core import events as ev
 from corral.master.core.effects import Effects
 from corral.master.core.state import MasterState
@@ -27,6 +37,7 @@ def handle(state: MasterState, event: ev.Event, now: float) -> Effects:
         calls.scheduler_call(state, now, out, event)
     elif isinstance(event, ev.AllocationDue):
         offers.allocation_due(state, now, out)
+        schedules.offer_inverse(state, now, out)
     elif isinstance(event, ev.AllocationTimed):
         state.allocation_run_ms.add(event.ms)
     elif isinstance(event, ev.AgentRegistered):
@@ -38,6 +49,10 @@ def handle(state: MasterState, event: ev.Event, now: float) -> Effects:
         if state.paused:
             raise CallError(503, "ZooKeeper connection suspended: not acting as leader")
         frameworks.operator_teardown(state, now, out, event)
+    elif isinstance(event, ev.OperatorKill):
+        if state.paused:
+            raise CallError(503, "ZooKeeper connection suspended: not acting as leader")
+        operator_kill.kill_task(state, out, event)
     elif isinstance(event, ev.StreamOpened):
         frameworks.subscribe(state, now, out, event)
     elif isinstance(event, ev.StreamClosed):
@@ -54,6 +69,7 @@ def handle(state: MasterState, event: ev.Event, now: float) -> Effects:
         leadership.reregister_timeout(state, now, out)
     elif isinstance(event, ev.RegistryRecovered):
         leadership.registry_recovered(state, now, out, event)
+        schedules.restore(state, event.snapshot.maintenance)
     elif isinstance(event, ev.AgentMaintenance):
         if state.paused:
             raise CallError(503, "ZooKeeper connection suspended: not acting as leader")
@@ -65,6 +81,10 @@ def handle(state: MasterState, event: ev.Event, now: float) -> Effects:
             quota.update_quota(state, now, out, event)
         else:
             quota.update_weights(state, now, out, event)
+    elif isinstance(event, ev.MachineMaintenance):
+        if state.paused:
+            raise CallError(503, "ZooKeeper connection suspended: not acting as leader")
+        schedules.machine_maintenance(state, now, out, event)
     elif isinstance(event, ev.DrainDue):
         maintenance.drain_due(state, now, out, event.agent_id)
     elif isinstance(event, ev.Paused):

@@ -209,6 +209,7 @@ def answer_inverse_offers(
         if rec is None or rec.framework_id != fw.id:
             continue
         rec.accepted = ok
+        rec.answered_at = now
         agents.add(rec.agent_id)
     for aid in agents:
         agent = state.agents.get(aid)

@@ -251,6 +251,9 @@ def offer_plans(state: MasterState, now: float, out: Effects, plans: list[OfferP
                 attributes=agent.info.attributes,
                 executor_ids=[ID(eid) for (aid, eid) in fw.executors if aid == agent.id],
                 allocation_info={"role": plan.role},
+                unavailability=state.maintenance.unavailability(
+                    agent.hostname, agent.address.rsplit(":", 1)[0]
+                ),
             )
         )
     for fid, offers in by_fw.items():

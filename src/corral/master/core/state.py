@@ -11,6 +11,7 @@ from dataclasses import dataclass, field
 
 from corral.master.allocator import Filter, Quota
 from corral.master.core.config import MasterConfig, make_master_info
+from corral.master.core.machines import Maintenance
 from corral.master.timings import TimerWindow
 from corral.resources import Resources
 from corral.wire.common import AgentInfo, FrameworkInfo, MasterInfo
@@ -230,6 +231,7 @@ class InverseOfferRecord:
     framework_id: str
     agent_id: str
     accepted: bool = False
+    answered_at: float | None = None  # ``now`` of its ACCEPT or DECLINE
 
 
 @dataclass
@@ -248,6 +250,7 @@ class MasterState:
     gone_agents: dict[str, float] = field(default_factory=dict)  # MARK_AGENT_GONE: id -> when
     inverse_offers: dict[str, InverseOfferRecord] = field(default_factory=dict)
     next_inverse_offer: int = 0
+    maintenance: Maintenance = field(default_factory=Maintenance)  # schedule, DOWN machines
     frameworks: dict[str, FrameworkRecord] = field(default_factory=dict)
     streams: dict[str, str] = field(default_factory=dict)  # open stream id -> framework id
     completed_frameworks: list[FrameworkRecord] = field(default_factory=list)
