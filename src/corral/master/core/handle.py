@@ -7,7 +7,15 @@ shell to carry out, in order."""
 
 from __future__ import annotations
 
-from corral.master.core import agents, calls, frameworks, leadership, maintenance, offers
+from corral.master.core import (
+    agents,
+    calls,
+    frameworks,
+    leadership,
+    maintenance,
+    offers,
+    preempting,
+)
 from corral.master.core import events as ev
 from corral.master.core.effects import Effects
 from corral.master.core.state import MasterState
@@ -60,6 +68,10 @@ def handle(state: MasterState, event: ev.Event, now: float) -> Effects:
         maintenance.agent_maintenance(state, now, out, event)
     elif isinstance(event, ev.DrainDue):
         maintenance.drain_due(state, now, out, event.agent_id)
+    elif isinstance(event, ev.PreemptionDue):
+        preempting.due(state, now, out, event.preemption_id)
+    elif isinstance(event, ev.HoldLapsed):
+        preempting.hold_lapsed(state, now, out, event.preemption_id)
     elif isinstance(event, ev.Paused):
         leadership.paused(state)
     elif isinstance(event, ev.Resumed):

@@ -148,9 +148,7 @@ def _exact(
     demand: Demand, room: Room, allowed: list[Candidate], deficit: Resources
 ) -> tuple[Candidate, ...] | None:
     amounts = {
-        name: sorted(
-            (usable(c.resources, demand.role).scalar(name) for c in allowed), reverse=True
-        )
+        name: sorted((usable(c.resources, demand.role).scalar(name) for c in allowed), reverse=True)
         for name in {n for n, _ in deficit.scalars}
     }
     budget = MAX_EVALUATIONS
@@ -179,14 +177,14 @@ def _greedy(
     chosen: list[Candidate] = []
     left = list(allowed)
     need = {n: deficit.scalar(n) for n, _ in deficit.scalars}
+
+    def gain(c: Candidate, need: dict[str, float]) -> tuple[float, int, str]:
+        r = usable(c.resources, demand.role)
+        g = sum(min(r.scalar(n), v) / v for n, v in need.items() if v > 0)
+        return (-g, c.priority, c.task_id)
+
     while left and not fits(demand, room.free, chosen):
-
-        def gain(c: Candidate) -> tuple[float, int, str]:
-            r = usable(c.resources, demand.role)
-            g = sum(min(r.scalar(n), max(v, 0.0)) / v for n, v in need.items() if v > 0)
-            return (-g, c.priority, c.task_id)
-
-        pick = min(left, key=gain)
+        pick = min(left, key=lambda c: gain(c, need))
         left.remove(pick)
         chosen.append(pick)
         r = usable(pick.resources, demand.role)

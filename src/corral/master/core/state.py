@@ -11,6 +11,7 @@ from dataclasses import dataclass, field
 
 from corral.master.allocator import Filter
 from corral.master.core.config import MasterConfig, make_master_info
+from corral.master.core.preemption_records import PreemptionBook
 from corral.master.timings import TimerWindow
 from corral.resources import Resources
 from corral.wire.common import AgentInfo, FrameworkInfo, MasterInfo
@@ -265,6 +266,7 @@ class MasterState:
     # One allocation pass (measured by the shell), and offer -> ACCEPT (from ``now``s).
     allocation_run_ms: TimerWindow = field(default_factory=TimerWindow)
     offer_accept_ms: TimerWindow = field(default_factory=TimerWindow)
+    preemptions: PreemptionBook = field(default_factory=PreemptionBook)  # docs/preemption.md
 
     def __post_init__(self) -> None:
         if not self.elected_time:
