@@ -112,7 +112,7 @@ def test_a_request_preempts_the_preemptible_task_after_the_notice() -> None:
 
 def test_the_victims_own_kill_carries_the_reason() -> None:
     h = Harness()
-    low, high, aid = full_cluster(h)
+    low, high, _aid = full_cluster(h)
     ask(h, high, "st2")
     h.call(low, "st1", "KILL", kill=s.Kill(task_id=ID("lo1")))
     (kill,) = h.to_agent(1, amsg.KillTask)
@@ -140,7 +140,7 @@ def test_freed_resources_are_held_from_others_until_the_hold_lapses() -> None:
 
 def test_a_repeated_key_is_served_once_and_a_new_key_again() -> None:
     h = Harness()
-    low, high, aid = full_cluster(h)
+    _low, high, _aid = full_cluster(h)
     ask(h, high, "st2")
     ask(h, high, "st2")
     assert len(h.state.preemptions.records) == 1
@@ -152,7 +152,7 @@ def test_a_repeated_key_is_served_once_and_a_new_key_again() -> None:
 
 def test_nothing_is_preempted_for_an_equal_priority_or_a_preemptible_asker() -> None:
     h = Harness()
-    low, high, aid = full_cluster(h)
+    _low, high, _aid = full_cluster(h)
     ask(h, high, "st2", priority=0)
     ask(h, high, "st2", "cpus:2", tier="preemptible", key="other")  # lo2 is preferred
     assert not h.state.preemptions.records
@@ -171,7 +171,7 @@ def test_a_request_that_fits_already_preempts_nothing() -> None:
 
 def test_bad_requests_name_the_field_and_change_nothing() -> None:
     h = Harness()
-    low, high, aid = full_cluster(h)
+    _low, high, _aid = full_cluster(h)
     with pytest.raises(CallError, match=r"request.requests\[0\].corral.tier.*'gold'"):
         ask(h, high, "st2", tier="gold")
     with pytest.raises(CallError, match=r"request.requests\[0\].corral.role"):
@@ -188,7 +188,7 @@ def test_bad_requests_name_the_field_and_change_nothing() -> None:
 
 def test_a_plain_mesos_request_is_ignored() -> None:
     h = Harness()
-    low, high, aid = full_cluster(h)
+    _low, high, _aid = full_cluster(h)
     h.call(
         high,
         "st2",
@@ -214,7 +214,7 @@ def test_a_task_with_a_bad_priority_label_is_refused_at_launch() -> None:
 
 def test_hold_is_held_only_while_active() -> None:
     h = Harness(state=new_state(preemption_notice=0.0))
-    low, high, aid = full_cluster(h)
+    _low, high, _aid = full_cluster(h)
     ask(h, high, "st2")
     (rec,) = h.state.preemptions.records.values()
     assert rec.hold == HELD

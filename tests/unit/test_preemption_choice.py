@@ -119,7 +119,9 @@ def test_choose_prefers_the_agent_with_fewer_victims() -> None:
 
 def test_choose_an_agent_where_it_fits_needs_nothing() -> None:
     d = Demand(scalars(cpus=1), priority=10)
-    choice = choose(d, [room(Resources(), task("a", 1), agent="a1"), room(scalars(cpus=2), agent="a2")])
+    choice = choose(
+        d, [room(Resources(), task("a", 1), agent="a1"), room(scalars(cpus=2), agent="a2")]
+    )
     assert choice == p.Choice("a2", ())
     assert choose(d, [room(Resources(), agent="a1")]) is None
 
