@@ -220,3 +220,21 @@ def test_hold_is_held_only_while_active() -> None:
     assert rec.hold == HELD
     h.advance(0.0)
     assert h.to_agent(1, amsg.KillTask)  # no notice: killed at once
+
+
+def test_the_view_lists_each_preemption_with_its_victims_state_and_reason() -> None:
+    from corral.master.preemption_view import preemptions_view
+    from corral.wire.codec import encode
+
+    h = Harness(state=new_state(preemption_notice=1.0))
+    low, high, aid = full_cluster(h)
+    ask(h, high, "st2")
+    (p,) = preemptions_view(h.state).preemptions
+    assert (p.framework_name, p.priority, p.state, p.hold) == ("high", 10, "NOTIFIED", "HELD")
+    (v,) = p.victims
+    assert (v.task_id, v.state, v.tier, v.priority) == ("lo1", "TASK_RUNNING", "preemptible", 0)
+    h.advance(1.0)
+    h.update(1, low, status("lo1", "TASK_KILLED", agent_id=aid))
+    (p,) = preemptions_view(h.state).preemptions
+    assert p.state == "DONE" and p.victims[0].state == "TASK_KILLED"
+    assert b'"reason":"task lo1 (priority 0, preemptible) preempted for framework high' in encode(p)

@@ -14,6 +14,7 @@ from corral.cli import (
     job_command,
     jobs_command,
     maintenance_command,
+    preemptions_command,
     run_command,
     services_command,
     status_command,
@@ -30,6 +31,7 @@ app = typer.Typer(
 app.command()(daemons.master)
 app.add_typer(maintenance_command.app, name="agent")
 app.command()(maintenance_command.teardown)
+app.command()(preemptions_command.preemptions)
 app.command()(daemons.up)
 app.command()(up_control.down)
 app.command()(status_command.status)
