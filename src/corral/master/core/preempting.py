@@ -147,7 +147,7 @@ def serve(
         return  # asked again while the earlier request is served
     picked = choice.choose(demand, rooms(state, agent_id))
     if picked is None:
-        log.info(
+        log.debug(
             "framework %s asks for %s (priority %d, %s): nothing may be preempted to fit it",
             fw.id, demand.resources, demand.priority, demand.tier,
         )  # fmt: skip
