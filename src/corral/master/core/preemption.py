@@ -121,91 +121,187 @@ def order_key(
     )
 
 
-def choose_victims(demand: Demand, room: Room) -> tuple[Candidate, ...] | None:
-    """The victims on ``room`` that make ``demand`` fit: ``()`` when it fits already, None
-    when no allowed set of victims is enough."""
-    if fits(demand, room.free, ()):
-        return ()
-    want = usable(demand.resources, demand.role)
-    have = usable(room.free, demand.role)
-    deficit = want - have  # only the kinds still short
-    short = deficit.names()
-    allowed = [
-        c
-        for c in room.candidates
-        if may_preempt(demand, c) and usable(c.resources, demand.role).names() & short
-    ]
-    allowed.sort(key=lambda c: (c.priority, c.task_id))
-    if not fits(demand, room.free, allowed):
+@dataclass
+class _Search:
+    """One agent's search, over floats: each allowed candidate's amount of every scalar kind
+    the demand is short of, and its share of the agent (for "resources freed")."""
+
+    demand: Demand
+    room: Room
+    allowed: list[Candidate]
+    kinds: list[str]
+    have: list[float]
+    want: list[float]
+    amounts: list[list[float]]  # [candidate][kind]
+    weights: list[float]
+    generic: bool  # the demand is short of ranges or sets too: check those with Resources
+
+    def fits(self, idx: Sequence[int]) -> bool:
+        for k in range(len(self.kinds)):
+            got = self.have[k] + sum(self.amounts[i][k] for i in idx)
+            if round(got - self.want[k], 3) < 0:
+                return False
+        if self.generic:
+            return fits(self.demand, self.room.free, [self.allowed[i] for i in idx])
+        return True
+
+    def key(self, idx: Sequence[int]) -> tuple[int, float, tuple[int, ...], tuple[str, ...]]:
+        vs = [self.allowed[i] for i in idx]
+        return (
+            len(vs),
+            round(sum(self.weights[i] for i in idx), 9),
+            tuple(sorted((v.priority for v in vs), reverse=True)),
+            tuple(sorted(v.task_id for v in vs)),
+        )
+
+
+def _amounts(r: Resources, role: str) -> dict[str, float]:
+    """The scalars of ``r`` a task in ``role`` may use, by name (unreserved + ``role``)."""
+    out: dict[str, float] = {}
+    for (name, res_role), v in r.scalars.items():
+        if res_role in (UNRESERVED, role):
+            out[name] = out.get(name, 0.0) + v
+    return out
+
+
+def _search(demand: Demand, room: Room) -> _Search | None:
+    """None when the demand fits already."""
+    role = demand.role
+    want_r = usable(demand.resources, role)
+    have_r = usable(room.free, role)
+    if have_r.contains(want_r):
         return None
-    exact = _exact(demand, room, allowed, deficit)
-    if exact is not None:
-        return exact
-    return _greedy(demand, room, allowed, deficit)
-
-
-def _exact(
-    demand: Demand, room: Room, allowed: list[Candidate], deficit: Resources
-) -> tuple[Candidate, ...] | None:
-    amounts = {
-        name: sorted((usable(c.resources, demand.role).scalar(name) for c in allowed), reverse=True)
-        for name in {n for n, _ in deficit.scalars}
-    }
-    budget = MAX_EVALUATIONS
-    for k in range(1, len(allowed) + 1):
-        # No k of them hold enough of some kind: no k-subset can fit.
-        if any(sum(a[:k]) + 1e-9 < deficit.scalar(n) for n, a in amounts.items()):
+    deficit = want_r - have_r
+    kinds = sorted({n for n, _ in deficit.scalars})
+    generic = bool(deficit.ranges or deficit.sets)
+    other = {n for n, _ in (*deficit.ranges, *deficit.sets)}
+    totals: dict[str, float] = {}
+    for (name, _), v in room.total.scalars.items():
+        totals[name] = totals.get(name, 0.0) + v
+    allowed: list[Candidate] = []
+    amounts: list[list[float]] = []
+    weights: list[float] = []
+    for c in sorted(room.candidates, key=lambda c: (c.priority, c.task_id)):
+        if not may_preempt(demand, c):
             continue
-        best: tuple[Candidate, ...] | None = None
+        mine = _amounts(c.resources, role)
+        vec = [mine.get(k, 0.0) for k in kinds]
+        if not any(vec) and not (
+            other
+            and other
+            & {n for n, r in (*c.resources.ranges, *c.resources.sets) if r in (UNRESERVED, role)}
+        ):
+            continue  # it holds nothing the demand is short of
+        allowed.append(c)
+        amounts.append(vec)
+        w = 0.0
+        for (name, _), v in c.resources.scalars.items():
+            tot = totals.get(name, 0.0)
+            w += v / tot if tot > 0 else v
+        weights.append(w)
+    return _Search(
+        demand,
+        room,
+        allowed,
+        kinds,
+        [have_r.scalar(k) for k in kinds],
+        [want_r.scalar(k) for k in kinds],
+        amounts,
+        weights,
+        generic,
+    )
+
+
+def choose_victims(
+    demand: Demand, room: Room, max_count: int | None = None
+) -> tuple[Candidate, ...] | None:
+    """The victims on ``room`` that make ``demand`` fit: ``()`` when it fits already, None
+    when no allowed set of victims is enough (or none of at most ``max_count``, when the
+    search is exact)."""
+    search = _search(demand, room)
+    if search is None:
+        return ()
+    everyone = list(range(len(search.allowed)))
+    if not search.fits(everyone):
+        return None
+    picked, complete = _exact(search, max_count)
+    if picked is None and complete:
+        return None
+    if picked is None:
+        picked = _greedy(search)
+    if picked is None:
+        return None
+    return tuple(search.allowed[i] for i in picked)
+
+
+def _exact(search: _Search, max_count: int | None) -> tuple[list[int] | None, bool]:
+    """The best set of at most ``max_count`` victims, and whether the search was complete
+    (False: over budget, with no answer)."""
+    n = len(search.allowed)
+    by_kind = [
+        sorted((a[k] for a in search.amounts), reverse=True) for k in range(len(search.kinds))
+    ]
+    budget = MAX_EVALUATIONS
+    top = n if max_count is None else min(n, max_count)
+    for k in range(1, top + 1):
+        # No k of them hold enough of some kind: no k-subset can fit.
+        if any(
+            round(search.have[j] + sum(by_kind[j][:k]) - search.want[j], 3) < 0
+            for j in range(len(search.kinds))
+        ):
+            continue
+        best: list[int] | None = None
         best_key = None
-        for combo in combinations(allowed, k):
+        for combo in combinations(range(n), k):
             budget -= 1
             if budget < 0:
-                return None
-            if fits(demand, room.free, combo):
-                key = order_key(combo, room.total)
+                return None, False
+            if search.fits(combo):
+                key = search.key(combo)
                 if best_key is None or key < best_key:
-                    best, best_key = combo, key
+                    best, best_key = list(combo), key
         if best is not None:
-            return best
-    return None
+            return best, True
+    return None, True
 
 
-def _greedy(
-    demand: Demand, room: Room, allowed: list[Candidate], deficit: Resources
-) -> tuple[Candidate, ...] | None:
-    chosen: list[Candidate] = []
-    left = list(allowed)
-    need = {n: deficit.scalar(n) for n, _ in deficit.scalars}
+def _greedy(search: _Search) -> list[int] | None:
+    kinds = range(len(search.kinds))
+    chosen: list[int] = []
+    left = list(range(len(search.allowed)))
+    need = [search.want[k] - search.have[k] for k in kinds]
 
-    def gain(c: Candidate, need: dict[str, float]) -> tuple[float, int, str]:
-        r = usable(c.resources, demand.role)
-        g = sum(min(r.scalar(n), v) / v for n, v in need.items() if v > 0)
+    def gain(i: int) -> tuple[float, int, str]:
+        a = search.amounts[i]
+        g = sum(min(a[k], need[k]) / need[k] for k in kinds if need[k] > 0)
+        c = search.allowed[i]
         return (-g, c.priority, c.task_id)
 
-    while left and not fits(demand, room.free, chosen):
-        pick = min(left, key=lambda c: gain(c, need))
+    while left and not search.fits(chosen):
+        pick = min(left, key=gain)
         left.remove(pick)
         chosen.append(pick)
-        r = usable(pick.resources, demand.role)
-        need = {n: v - r.scalar(n) for n, v in need.items()}
-    if not fits(demand, room.free, chosen):
+        need = [need[k] - search.amounts[pick][k] for k in kinds]
+    if not search.fits(chosen):
         return None
     # Drop victims the others make redundant, the highest priority first.
-    for v in sorted(chosen, key=lambda c: (-c.priority, c.task_id)):
-        rest = [c for c in chosen if c is not v]
-        if fits(demand, room.free, rest):
+    for i in sorted(chosen, key=lambda i: (-search.allowed[i].priority, search.allowed[i].task_id)):
+        rest = [j for j in chosen if j != i]
+        if search.fits(rest):
             chosen = rest
-    return tuple(sorted(chosen, key=lambda c: (c.priority, c.task_id)))
+    return sorted(chosen)
 
 
 def choose(demand: Demand, rooms: Iterable[Room]) -> Choice | None:
     """The best agent and its victims (no victims: the demand fits somewhere already);
     None when it fits nowhere, whatever is preempted."""
     best: Choice | None = None
-    best_key = None
+    best_key: tuple[int, float, tuple[int, ...], tuple[str, ...], str] | None = None
     for room in rooms:
-        victims = choose_victims(demand, room)
+        limit = best_key[0] if best_key is not None else None
+        if limit == 0:
+            break  # it fits somewhere without preempting: nothing beats that
+        victims = choose_victims(demand, room, limit)
         if victims is None:
             continue
         key = (*order_key(victims, room.total), room.agent_id)
