@@ -212,3 +212,13 @@ def test_the_choice_is_the_best_by_brute_force(
         assert victims is not None
         # The same count, freed weight and priorities as the brute force's best.
         assert p.order_key(victims, TOTAL)[:3] == best[:3]
+
+
+def test_a_demand_for_a_fixed_port_preempts_the_task_holding_it() -> None:
+    port = Resources(ranges={("ports", "*"): ((8080, 8080),)})
+    holder = Candidate("holder", "f1", scalars(cpus=0.5) + port, 0, "preemptible")
+    other = Candidate("other", "f1", scalars(cpus=1), 0, "preemptible")
+    d = Demand(scalars(cpus=0.5) + port, priority=10)
+    r = room(scalars(cpus=0.5), holder, other)
+    assert ids(choose_victims(d, r)) == ["holder"]
+    assert choose_victims(d, room(scalars(cpus=4), other)) is None  # nobody has the port
