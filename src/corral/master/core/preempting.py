@@ -100,10 +100,11 @@ def tier_priority(task: TaskRecord) -> tuple[str, int]:
         return DEFAULT_TIER, DEFAULT_PRIORITY
 
 
-def rooms(state: MasterState, agent_id: str | None) -> list[choice.Room]:
+def rooms(state: MasterState, demand: choice.Demand, agent_id: str | None) -> list[choice.Room]:
     """Each agent that may take the demand: what will be free there (free and offered, plus
     victims already being taken back, less what is held for others) and its tasks."""
     book = state.preemptions
+    want = choice.usable(demand.resources, demand.role)
     held: dict[str, Resources] = {}
     pending: dict[str, Resources] = {}
     for rec in book.active():
@@ -120,6 +121,8 @@ def rooms(state: MasterState, agent_id: str | None) -> list[choice.Room]:
             continue
         if not (a.active and a.connected) or a.drain is not None:
             continue
+        if not choice.usable(a.total, demand.role).contains(want):
+            continue  # too small, whatever runs there
         free = a.available + a.offered + pending.get(a.id, Resources())
         free = free - held.get(a.id, Resources())
         candidates = []
@@ -145,7 +148,7 @@ def serve(
     book = state.preemptions
     if key is not None and book.serving(fw.id, key):
         return  # asked again while the earlier request is served
-    picked = choice.choose(demand, rooms(state, agent_id))
+    picked = choice.choose(demand, rooms(state, demand, agent_id))
     if picked is None:
         log.debug(
             "framework %s asks for %s (priority %d, %s): nothing may be preempted to fit it",
