@@ -98,6 +98,7 @@ def test_a_request_preempts_the_preemptible_task_after_the_notice() -> None:
     assert h.to_agent(1, amsg.KillTask) == []  # the notice first
     (rec,) = h.state.preemptions.records.values()
     assert rec.framework_id == high and [v.task_id for v in rec.victims] == ["lo1"]
+    assert h.state.metrics["master/preemptions"] == h.state.metrics["master/tasks_preempted"] == 1
     h.advance(5.0)
     (kill,) = h.to_agent(1, amsg.KillTask)
     assert kill.task_id == ID("lo1") and kill.reason == "REASON_CONTAINER_PREEMPTED"

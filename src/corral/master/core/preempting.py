@@ -194,6 +194,9 @@ def serve(
         book.victims[(v.framework_id, v.task_id)] = pid
         log.info("preemption %s on agent %s: %s", pid, agent.id, reason)
     book.add(rec)
+    m = state.metrics
+    m["master/preemptions"] = m.get("master/preemptions", 0) + 1
+    m["master/tasks_preempted"] = m.get("master/tasks_preempted", 0) + len(rec.victims)
     # What is offered there now goes back, so it is held with what the victims free.
     for oid in sorted(agent.offers):
         rescind_offer(state, now, out, oid)
