@@ -123,3 +123,17 @@ def test_shutting_down_a_framework_ends_its_executors_and_command_tasks() -> Non
         fx.KillContainer(ex.container_id, 5.0),
         fx.KillContainer(c1, 3.0),
     ]
+
+
+def test_a_kill_with_a_reason_ends_killed_with_that_reason() -> None:
+    a = Agent()
+    a.run(command_task("t1"))
+    cid = a.start("t1")
+    out = a.master(
+        msg.KillTask(framework_id=ID(FID), task_id=ID("t1"), reason="REASON_CONTAINER_PREEMPTED")
+    )
+    assert of_type(out, fx.KillContainer) == [fx.KillContainer(cid, 3.0)]
+    out = a.feed(ev.ContainerExited(cid, 15, False, "Command terminated by signal 15"))
+    (rec,) = [e.record for e in of_type(out, fx.WriteUpdateJournal)]
+    assert rec.update.status.state == "TASK_KILLED"  # type: ignore[union-attr]
+    assert rec.update.status.reason == "REASON_CONTAINER_PREEMPTED"  # type: ignore[union-attr]

@@ -136,8 +136,15 @@ def test_acknowledge_uuid_base64() -> None:
 
 
 def test_free_form_dict_fields() -> None:
-    call = dec({"type": "REQUEST", "request": {"requests": [{"x": 1}]}})
-    assert call.request == {"requests": [{"x": 1}]}
+    call = dec({"type": "RECONCILE_OPERATIONS", "reconcile_operations": {"operations": [{"x": 1}]}})
+    assert call.reconcile_operations == {"operations": [{"x": 1}]}
+
+
+def test_request_is_typed_and_ignores_unknown_fields() -> None:
+    call = dec({"type": "REQUEST", "request": {"requests": [{"x": 1, "corral": {"priority": 3}}]}})
+    assert call.request is not None
+    (rr,) = call.request.requests
+    assert rr.resources == [] and rr.corral is not None and rr.corral.priority == 3
 
 
 # ----------------------------------------------------------------------------- decode errors

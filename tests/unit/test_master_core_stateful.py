@@ -36,11 +36,12 @@ from master_builders import (
 from corral.master.core import events as ev
 from corral.master.core.effects import SendToFramework
 from corral.master.errors import CallError
-from corral.resources import Resources
+from corral.resources import Resources, parse
 from corral.wire import agent as amsg
 from corral.wire import scheduler as s
 from corral.wire.base import ID
 from corral.wire.common import Filters
+from corral.wire.preemption import Demand, Request, ResourceRequest
 
 STATES = ["TASK_STARTING", "TASK_RUNNING", "TASK_FINISHED", "TASK_FAILED", "TASK_KILLED"]
 
@@ -266,6 +267,30 @@ class MasterCore(RuleBasedStateMachine):
         else:
             self.call(fid, kind)
 
+    @precondition(lambda self: self.streams)
+    @rule(
+        data=st.data(),
+        cpus=st.sampled_from([0.5, 2, 6, None]),  # None: all of a busy agent's cpus
+        priority=st.integers(-1, 3),
+        tier=st.sampled_from(["preferred", "preemptible"]),
+    )
+    def request_preemption(
+        self, data: st.DataObject, cpus: float | None, priority: int, tier: str
+    ) -> None:
+        fid = data.draw(st.sampled_from(sorted(self.streams)))
+        demand = Demand(priority=priority, tier=tier, key=f"k{data.draw(st.integers(0, 2))}")
+        busy = sorted(a.id for a in self.h.state.agents.values() if a.tasks)
+        agent_id = None
+        if cpus is None and busy:
+            agent_id = data.draw(st.sampled_from(busy))
+            cpus = self.h.state.agents[agent_id].total.scalar("cpus")
+        want = ResourceRequest(
+            agent_id=ID(agent_id) if agent_id else None,
+            resources=parse(f"cpus:{cpus or 1};mem:64").to_wire(),
+            corral=demand,
+        )
+        self.call(fid, "REQUEST", request=Request(requests=[want]))
+
     @rule(seconds=st.sampled_from([0.5, 3.0, 16.0, 40.0]))
     def time_passes(self, seconds: float) -> None:
         self.h.advance(seconds)
@@ -297,6 +322,13 @@ class MasterCore(RuleBasedStateMachine):
             assert used == a.used and offered == a.offered
             assert a.total.contains(a.used + a.offered), (a.id, a.total, a.used, a.offered)
             assert a.available == a.total - a.used - a.offered
+
+    @invariant()
+    def preemptions_take_only_lower_priorities(self) -> None:
+        for rec in self.h.state.preemptions.records.values():
+            for v in rec.victims:
+                assert v.priority < rec.priority, (rec.id, v.task_id)
+                assert v.tier == "preemptible" or v.role == rec.role
 
     @invariant()
     def offers_are_consistent(self) -> None:

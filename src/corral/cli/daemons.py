@@ -70,6 +70,18 @@ def master(
         help="DRAIN_AGENT: seconds frameworks are given (inverse offers) to move their tasks off "
         "the agent before the master kills what is left.",
     ),
+    preemption_notice: float = typer.Option(
+        10.0,
+        "--preemption-notice",
+        help="Seconds the frameworks of preempted tasks are given (inverse offers) to kill "
+        "them before the master does (docs/preemption.md).",
+    ),
+    preemption_hold: float = typer.Option(
+        10.0,
+        "--preemption-hold",
+        help="Seconds after the notice (and the victims' kill grace) that resources freed by a "
+        "preemption are offered only to the framework that asked.",
+    ),
     authenticate_frameworks: bool = so.AUTH_FRAMEWORKS,
     authenticate_agents: bool = so.AUTH_AGENTS,
     authenticate_http_readonly: bool = so.AUTH_READONLY,
@@ -116,6 +128,10 @@ def master(
         fail("--zk-session-timeout must be positive")
     if drain_notice < 0:
         fail("--drain-notice must not be negative")
+    if preemption_notice < 0:
+        fail("--preemption-notice must not be negative")
+    if preemption_hold < 0:
+        fail("--preemption-hold must not be negative")
     from corral.security.options import SecurityFlagError, build
 
     try:
@@ -147,6 +163,8 @@ def master(
         quorum=quorum or None,
         agent_reregister_timeout=agent_reregister_timeout,
         drain_notice=drain_notice,
+        preemption_notice=preemption_notice,
+        preemption_hold=preemption_hold,
     )
     _run(run_master(config))
 

@@ -17,6 +17,7 @@ from corral.cli import (
     jobs_command,
     kill_command,
     maintenance_command,
+    preemptions_command,
     quota_command,
     run_command,
     schedule_command,
@@ -39,6 +40,7 @@ app.add_typer(quota_command.quota_app, name="quota")
 app.add_typer(quota_command.weights_app, name="weights")
 app.command()(kill_command.kill)
 app.add_typer(schedule_command.app, name="maintenance")
+app.command()(preemptions_command.preemptions)
 app.command()(daemons.up)
 app.command()(up_control.down)
 app.command()(status_command.status)

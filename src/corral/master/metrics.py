@@ -48,6 +48,8 @@ COUNTERS = {  # snapshot name -> (Prometheus name without _total, help)
         "Agents re-registered.",
     ),
     "master/slave_removals": ("corral_master_agent_removals", "Agents removed."),
+    "master/preemptions": ("corral_master_preemptions", "Preemptions decided."),
+    "master/tasks_preempted": ("corral_master_tasks_preempted", "Tasks chosen as victims."),
 }
 
 Snapshot = dict[str, float]

@@ -33,6 +33,7 @@ from corral.master.core.state import MasterState
 from corral.master.metrics import CONTENT_TYPE as METRICS_CONTENT_TYPE
 from corral.master.metrics import MasterMetrics
 from corral.master.operator_api import OperatorAPI
+from corral.master.preemption_view import add_routes as add_preemption_routes
 from corral.master.shell import MasterShell
 from corral.master.ui_routes import add_ui_routes
 from corral.master.views import metrics_snapshot
@@ -279,6 +280,7 @@ def build_app(proc: MasterProcess) -> web.Application:
     app.router.add_get("/version", version)
     app.router.add_get("/metrics/snapshot", metrics_snapshot)
     app.router.add_get("/metrics", prometheus)
+    add_preemption_routes(app, lead)  # GET /master/preemptions
     add_ui_routes(app, proc)  # the web UI at /, its data calls under /ui/
     logs_http.add_routes(app, master=True)
     schedule_api.add_routes(app, lead)

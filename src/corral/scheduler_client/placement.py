@@ -25,6 +25,7 @@ from corral.scheduler_client.constraints import (
     format_number,
     rejection,
 )
+from corral.wire.preemption import DEFAULT_PRIORITY, DEFAULT_TIER, check_tier
 from corral.wire.scheduler import Offer
 
 
@@ -42,6 +43,15 @@ class TaskSpec:
     role: str = UNRESERVED
     reserved_only: bool = False
     constraints: tuple[Constraint, ...] = ()
+    # Preemption (docs/preemption.md): "preferred" or "preemptible", and a whole number;
+    # the tasks carry them as the labels corral.tier and corral.priority.
+    tier: str = DEFAULT_TIER
+    priority: int = DEFAULT_PRIORITY
+
+    def __post_init__(self) -> None:
+        check_tier(self.tier, "TaskSpec.tier")
+        if isinstance(self.priority, bool) or not isinstance(self.priority, int):
+            raise ValueError(f"TaskSpec.priority: {self.priority!r} is not a whole number")
 
     @property
     def key(self) -> str:

@@ -73,7 +73,8 @@ def plan(
             out.kills += tasks
     specs: list[TaskSpec] = []
     goal_of: dict[int, Goal] = {}
-    for g in goals:
+    # Higher priorities are placed first, preferred before preemptible (stable otherwise).
+    for g in sorted(goals, key=lambda g: (-g.spec.priority, g.spec.tier != "preferred")):
         have = sorted(by_group.get(g.group, []), key=lambda t: (t.launched_at, t.task_id))
         if len(have) > g.count:
             out.kills += have[g.count :][::-1]  # youngest first

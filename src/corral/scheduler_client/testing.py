@@ -16,7 +16,8 @@ from corral.resources import Resources, from_wire, parse
 from corral.scheduler_client.toolkit import FrameworkCore
 from corral.wire import scheduler as s
 from corral.wire.base import ID
-from corral.wire.common import Attribute, Text
+from corral.wire.common import Attribute, Text, TimeInfo
+from corral.wire.preemption import Notice
 from corral.wire.tasks import TaskInfo, TaskStatus, is_terminal
 
 
@@ -103,6 +104,23 @@ class FakeMaster:
             )
         await self._deliver(s.Event(type="OFFERS", offers=s.Offers(offers=offers)))
         return offers
+
+    async def preempt(self, *task_ids: str, reason: str = "preempted") -> s.InverseOffer:
+        """An inverse offer taking ``task_ids`` back, as the master sends for a preemption
+        (docs/preemption.md)."""
+        agent_id = self.tasks[task_ids[0]].agent_id
+        io = s.InverseOffer(
+            id=ID(f"inverse-{next(self._ids)}"),
+            framework_id=ID(self.framework_id),
+            agent_id=ID(agent_id),
+            unavailability=s.Unavailability(start=TimeInfo(nanoseconds=0)),
+            resources=sum(
+                (from_wire(self.tasks[t].info.resources) for t in task_ids), Resources()
+            ).to_wire(),
+            preemption=Notice(id="P1", task_ids=[ID(t) for t in task_ids], reason=reason),
+        )
+        await self.core.inverse_offers(self, [io])
+        return io
 
     async def set_state(self, task_id: str, state: str, healthy: bool | None = None) -> None:
         task = self.tasks[task_id]

@@ -37,6 +37,7 @@ from corral.scheduler_client.driver import (
 from corral.scheduler_client.matching import command_task
 from corral.scheduler_client.placement import agents_from_offers
 from corral.scheduler_client.planner import Goal, Launch, Plan, plan
+from corral.scheduler_client.priorities import Asker, missing, notice_of, request_call, with_labels
 from corral.scheduler_client.store import FrameworkState, Store, open_state
 from corral.scheduler_client.tracker import (
     Changes,
@@ -74,6 +75,11 @@ class Framework:
     unknown_tasks: UnknownRule = Unknown.KILL
     refuse_seconds: float = 5.0  # how long declined offers stay away
     webui_url: str | None = None  # the framework's own page, linked from the master's UI
+    # Preemption (docs/preemption.md): after a goal stayed short this long, ask the master
+    # to preempt lower-priority tasks for it (a REQUEST call), then again every
+    # ``preemption_every`` seconds while it stays short; None: never ask.
+    preemption_delay: float | None = 5.0
+    preemption_every: float = 10.0
 
     def desired(self) -> Sequence[Goal]:
         """What should run now."""
@@ -115,6 +121,14 @@ class Framework:
     def on_rescind_inverse_offer(self, offer_id: str) -> None:
         """The master no longer wants the agent back (reactivated, or drained already)."""
 
+    def on_preempted(self, task_ids: list[str], reason: str) -> list[str]:
+        """The master takes these tasks back for a higher-priority one (an inverse offer
+        naming them). Return the ids the toolkit should kill now (the default: all of them;
+        their goals launch them again when capacity returns). A framework that kills them
+        through its own logic returns the others."""
+        log.info("%s: preempted: %s", self.name, reason)
+        return task_ids
+
     def moved(self) -> list[str]:
         """Inverse offers whose agent this framework has left: accepted on the next tick."""
         return []
@@ -141,6 +155,7 @@ class FrameworkCore:
         self.unplaced: dict[str, str] = {}
         self.last_revive = float("-inf")
         self.revive_pending = False
+        self.asker = Asker()  # when to ask the master to preempt for a short goal
 
     async def load(self) -> str | None:
         """Read the framework id and the tracked tasks back from the store."""
@@ -235,7 +250,7 @@ class FrameworkCore:
                     updated_at=self.clock(),
                 )
                 records.extend(self.tracker.launching(record))
-                infos.append(self.framework.task_info(launch, tid))
+                infos.append(with_labels(self.framework.task_info(launch, tid), launch.goal.spec))
             await self.apply(sink, records)  # every record of this ACCEPT in one write
             op = s.Operation(type="LAUNCH", launch=s.Launch(task_infos=infos))
             accept = s.Call(
@@ -272,9 +287,52 @@ class FrameworkCore:
 
     async def inverse_offers(self, sink: CallSink, inverse: list[s.InverseOffer]) -> None:
         for io in inverse:
-            if io.agent_id is not None:
+            taken = notice_of(io)
+            if taken is not None:
+                await self._preempted(sink, io, taken)
+            elif io.agent_id is not None:
                 self.framework.on_inverse_offer(io.id.value, io.agent_id.value)
         await self._accept_moved(sink)
+
+    async def _preempted(self, sink: CallSink, io: s.InverseOffer, task_ids: list[str]) -> None:
+        """Kill the tasks a preemption takes back (their goals relaunch them later), then
+        accept the inverse offer."""
+        reason = io.preemption.reason if io.preemption is not None else ""
+        goals = {g.group: g for g in self.goals()}
+        for tid in self.framework.on_preempted(task_ids, reason):
+            task = self.tracker.tasks.get(tid)
+            if task is None or not task.live or not self.tracker.ready:
+                continue
+            goal = goals.get(task.group)
+            await self.apply(sink, self.tracker.kill(tid, goal.kill_grace_period if goal else None))
+        await sink.call(
+            s.Call(
+                type="ACCEPT_INVERSE_OFFERS",
+                accept_inverse_offers=s.InverseOffers(inverse_offer_ids=[io.id]),
+            )
+        )
+
+    async def ask_preemption(self, sink: CallSink, *, force: bool = False) -> None:
+        """Ask the master to preempt for the goals that are short (``force``: now, without
+        waiting ``preemption_delay``)."""
+        delay = self.framework.preemption_delay
+        if not self.tracker.ready or (delay is None and not force):
+            return
+        short = missing(self.goals(), self.tracker.live())
+        requests = self.asker.due(
+            short,
+            self.clock(),
+            delay or 0.0,
+            self.framework.preemption_every,
+            self.framework.role,
+            force=force,
+        )
+        if requests:
+            log.info(
+                "%s: asking the master to preempt for %d task(s) of %s",
+                self.framework.name, len(requests), ", ".join(sorted(short)),
+            )  # fmt: skip
+            await sink.call(request_call(requests))
 
     async def _accept_moved(self, sink: CallSink) -> None:
         moved = self.framework.moved()
@@ -295,6 +353,7 @@ class FrameworkCore:
         if self.tracker.ready:
             p = plan(self.goals(), self.tracker.live(), [])
             await self._kill(sink, p)
+            await self.ask_preemption(sink)
 
     async def _kill(self, sink: CallSink, p: Plan) -> None:
         goals = {g.group: g for g in self.goals()}

@@ -115,6 +115,7 @@ class KillTask(Tagged, tag="KILL_TASK", kw_only=True):
     framework_id: ID
     task_id: ID
     kill_policy: KillPolicy | None = None
+    reason: str | None = None  # the TASK_KILLED's reason (e.g. REASON_CONTAINER_PREEMPTED)
 
 
 class ShutdownExecutor(Tagged, tag="SHUTDOWN_EXECUTOR", kw_only=True):

@@ -13,6 +13,7 @@ from corral.wire.common import (
     Resource,
     TimeInfo,
 )
+from corral.wire.preemption import Notice, Request
 from corral.wire.tasks import ExecutorInfo, KillPolicy, TaskGroupInfo, TaskInfo, TaskStatus
 
 CALL_TYPES = (
@@ -132,7 +133,7 @@ class Call(Message, kw_only=True):
     reconcile: Reconcile | None = None
     reconcile_operations: dict[str, Any] | None = None
     message: SchedulerMessage | None = None
-    request: dict[str, Any] | None = None
+    request: Request | None = None  # Mesos's Request, with corral's ``corral`` extension
     update_framework: UpdateFramework | None = None
 
 
@@ -175,6 +176,7 @@ class InverseOffer(Message, kw_only=True):
     url: dict[str, Any] | None = None
     unavailability: Unavailability
     resources: list[Resource] = []
+    preemption: Notice | None = None  # corral: the tasks taken back (docs/preemption.md)
 
 
 class Offers(Message, kw_only=True):

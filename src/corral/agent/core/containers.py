@@ -127,7 +127,7 @@ def task_container_ended(
             f"limit of {mem:g} MB ({text})",
         )
     elif task.kill_requested:
-        status_update(state, now, task, "TASK_KILLED", message=text)
+        status_update(state, now, task, "TASK_KILLED", message=text, reason=task.kill_reason)
     elif event.succeeded:
         status_update(state, now, task, "TASK_FINISHED", message=text)
     else:

@@ -90,7 +90,9 @@ def from_master(state: AgentState, m: msg.MasterToAgent, now: float) -> None:
     elif isinstance(m, msg.Ping):
         state.outbox.append(SendToMaster(msg.Pong()))
     elif isinstance(m, msg.KillTask):
-        kill_task(state, now, m.framework_id.value, m.task_id.value, kill_grace(m.kill_policy))
+        kill_task(
+            state, now, m.framework_id.value, m.task_id.value, kill_grace(m.kill_policy), m.reason
+        )
     elif isinstance(m, msg.RunTaskGroup):
         for task in run_task_group(state, now, m):
             prepare(state, now, task)

@@ -29,6 +29,7 @@ class TaskEntry:
     executor_id: str | None = None  # custom or task-group executor; None for command tasks
     container_id: str | None = None  # command and task-group tasks have their own container
     kill_requested: bool = False
+    kill_reason: str | None = None  # the reason its TASK_KILLED carries
     pid: int | None = None
     probes: Reported | None = None  # its health check and check (corral.agent.core.probes)
 

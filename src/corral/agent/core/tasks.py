@@ -138,11 +138,21 @@ def to_executor(state: AgentState, ex: ExecutorEntry, event: ExecutorEvent) -> N
 
 
 # ------------------------------------------------------------------ kills
-def kill_task(state: AgentState, now: float, fid: str, tid: str, grace: float | None) -> None:
+def kill_task(
+    state: AgentState,
+    now: float,
+    fid: str,
+    tid: str,
+    grace: float | None,
+    reason: str | None = None,
+) -> None:
+    """``reason``: the TASK_KILLED's (e.g. REASON_CONTAINER_PREEMPTED from the master)."""
     fw = state.frameworks.get(fid)
     task = fw.tasks.get(tid) if fw else None
     if fw is None or task is None:
         return
+    if reason is not None:
+        task.kill_reason = reason
     if task.executor_id and task.container_id is None:  # a custom executor's task: its call
         ex = fw.executors.get(task.executor_id)
         if ex is not None:

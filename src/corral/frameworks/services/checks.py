@@ -11,6 +11,8 @@ from corral.frameworks.services.appdef import AppDefinition, HealthCheck
 from corral.frameworks.services.errors import Detail, Invalid
 from corral.frameworks.services.ids import normalize_id, parent_of
 from corral.scheduler_client.constraints import Constraint
+from corral.scheduler_client.priorities import spec_priority
+from corral.wire.preemption import PRIORITY_LABEL, TIER_LABEL
 
 KILL_SELECTIONS = ("YOUNGEST_FIRST", "OLDEST_FIRST")
 CONTAINER_TYPES = ("DOCKER", "MESOS")
@@ -144,6 +146,12 @@ def check_app(app: AppDefinition) -> list[Detail]:
             Constraint.parse(c)
         except ValueError as exc:
             errors.append(Detail(f"/constraints/{i}", [str(exc)]))
+    for key in (TIER_LABEL, PRIORITY_LABEL):  # preemption (docs/preemption.md)
+        if key in app.labels:
+            try:
+                spec_priority({key: app.labels[key]})
+            except ValueError as exc:
+                errors.append(Detail(f"/labels/{key}", [str(exc)]))
     if len(app.health_checks) > 1:
         errors.append(
             Detail(

@@ -8,6 +8,7 @@ from __future__ import annotations
 import re
 from collections.abc import Callable, Iterable, Sequence
 
+from corral.frameworks.services import core as c
 from corral.frameworks.services import records as rec
 from corral.frameworks.services import taskinfo
 from corral.frameworks.services.state import State
@@ -39,6 +40,7 @@ class ServicesFramework(Framework):
         self.inverse_hook: Callable[[str, str], None] | None = None  # (offer id, agent id)
         self.rescind_hook: Callable[[str], None] | None = None
         self.moved_hook: Callable[[], list[str]] | None = None
+        self.preempt_hook: Callable[[list[str], str], list[str]] | None = None
 
     def desired(self) -> Sequence[Goal]:
         return self.goals_of()
@@ -62,6 +64,24 @@ class ServicesFramework(Framework):
 
     def moved(self) -> list[str]:
         return self.moved_hook() if self.moved_hook is not None else []
+
+    def on_preempted(self, task_ids: list[str], reason: str) -> list[str]:
+        if self.preempt_hook is None:
+            return super().on_preempted(task_ids, reason)
+        return self.preempt_hook(task_ids, reason)
+
+
+def preempted(st: State, task_ids: list[str], now: float) -> tuple[list[c.Effect], list[str]]:
+    """A preemption takes these instances back (docs/preemption.md): the core kills them and
+    its apps launch them again as capacity returns. Also returns the ids that are no app's
+    instance (the toolkit kills those)."""
+    out: list[c.Effect] = []
+    for tid in task_ids:
+        app_id = st.task_app.get(tid)
+        if app_id is not None:
+            out += c.kill_instance(st, tid)
+            out += c.converge(st, app_id, now)
+    return out, [t for t in task_ids if t not in st.task_app]
 
 
 def held_goals(tasks: Iterable[TrackedTask]) -> list[Goal]:

@@ -44,7 +44,7 @@ from corral.frameworks.services.appdef import AppDefinition
 from corral.frameworks.services.backoff import Backoff
 from corral.frameworks.services.codec import now_version
 from corral.frameworks.services.events import EventBus, EventQueue
-from corral.frameworks.services.framework import ServicesFramework, app_goals, held_goals
+from corral.frameworks.services.framework import ServicesFramework, app_goals, held_goals, preempted
 from corral.frameworks.services.ids import is_under
 from corral.frameworks.services.serviceports import assign_service_ports, service_ports
 from corral.frameworks.services.state import App, Instance, State, config_of, counts
@@ -114,6 +114,7 @@ class Services:
         fw.inverse_hook = self._on_inverse_offer
         fw.rescind_hook = lambda offer_id: c.agent_returned(self.st, offer_id)
         fw.moved_hook = lambda: c.moved(self.st) if self.indexed else []
+        fw.preempt_hook = self._on_preempted
 
     @classmethod
     def create(
@@ -284,6 +285,18 @@ class Services:
         log.info("services: agent %s is being drained: moving its instances", agent_id)
         self._enqueue(c.agent_draining(self.st, offer_id, agent_id, self.clock()))
         self._goals = None
+
+    def _on_preempted(self, task_ids: list[str], reason: str) -> list[str]:
+        log.info("services: %s", reason)
+        if not self.indexed:
+            return task_ids
+        effects, others = preempted(self.st, task_ids, self.clock())
+        self._enqueue(effects)
+        self._goals = None
+        job = asyncio.get_running_loop().create_task(self.flush())
+        self._flushes.add(job)
+        job.add_done_callback(self._flushed)
+        return others
 
     def _flushed(self, task: asyncio.Task[None]) -> None:
         self._flushes.discard(task)

@@ -19,6 +19,7 @@ from corral.frameworks.services.appdef import AppDefinition, HealthCheck
 from corral.resources import UNRESERVED, scalars
 from corral.scheduler_client.constraints import Constraint
 from corral.scheduler_client.placement import Assignment, TaskSpec
+from corral.scheduler_client.priorities import spec_priority
 from corral.wire.base import ID
 from corral.wire.common import DurationInfo, Label, Labels
 from corral.wire.tasks import (
@@ -85,6 +86,7 @@ def task_spec(app: AppDefinition, group: str = "") -> TaskSpec:
         and UNRESERVED not in app.accepted_resource_roles
         and role != UNRESERVED
     )
+    tier, priority = spec_priority(app.labels)  # corral.tier / corral.priority (checked)
     return TaskSpec(
         name=app.id,
         resources=scalars(cpus=app.cpus, mem=app.mem, disk=app.disk, gpus=app.gpus),
@@ -94,6 +96,8 @@ def task_spec(app: AppDefinition, group: str = "") -> TaskSpec:
         role=role,
         reserved_only=reserved_only,
         constraints=tuple(Constraint.parse(c) for c in app.constraints),
+        tier=tier,
+        priority=priority,
     )
 
 

@@ -11,6 +11,7 @@ from corral.master.core.frameworks import remove_framework
 from corral.master.core.launches import accept
 from corral.master.core.maintenance import answer_inverse_offers
 from corral.master.core.offers import decline
+from corral.master.core.preempting import request
 from corral.master.core.send import allocate_soon, to_agent
 from corral.master.core.state import FrameworkRecord, MasterState
 from corral.master.core.tasks import acknowledge, kill, reconcile
@@ -20,7 +21,6 @@ from corral.wire import scheduler as s
 from corral.wire.base import ID
 
 IGNORED_CALLS = (
-    "REQUEST",
     "ACKNOWLEDGE_OPERATION_STATUS",
     "RECONCILE_OPERATIONS",
 )
@@ -112,6 +112,9 @@ def scheduler_call(state: MasterState, now: float, out: Effects, ev: SchedulerCa
         answer = answer or call.decline_inverse_offers
         ids = answer.inverse_offer_ids if answer is not None else []
         answer_inverse_offers(state, now, out, fw, ids, t == "ACCEPT_INVERSE_OFFERS")
+    elif t == "REQUEST":
+        assert call.request is not None
+        request(state, now, out, fw, call.request)  # corral's demand: docs/preemption.md
     elif t in IGNORED_CALLS:
         pass  # accepted and ignored, as Mesos's built-in allocator does
     elif t == "UPDATE_FRAMEWORK":

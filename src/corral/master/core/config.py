@@ -28,6 +28,10 @@ class MasterConfig:
     quorum: int | None = None
     agent_reregister_timeout: float = 600.0
     drain_notice: float = 10.0  # DRAIN_AGENT: seconds frameworks have to move their tasks
+    # Preemption (docs/preemption.md): seconds the victims' frameworks get before the master
+    # kills them, and how long after that the freed resources are kept for the asker.
+    preemption_notice: float = 10.0
+    preemption_hold: float = 10.0
     security: SecuritySettings = field(default_factory=SecuritySettings)
 
 

@@ -124,7 +124,29 @@ class DrainDue:
     agent_id: str
 
 
-TimerEvent = FailoverTimeout | OfferTimeout | FilterLapsed | ReregisterTimeout | DrainDue
+@dataclass(frozen=True, slots=True)
+class PreemptionDue:
+    """A preemption's notice is over: the master kills the victims still running."""
+
+    preemption_id: str
+
+
+@dataclass(frozen=True, slots=True)
+class HoldLapsed:
+    """The resources a preemption freed are no longer kept for the framework that asked."""
+
+    preemption_id: str
+
+
+TimerEvent = (
+    FailoverTimeout
+    | OfferTimeout
+    | FilterLapsed
+    | ReregisterTimeout
+    | DrainDue
+    | PreemptionDue
+    | HoldLapsed
+)
 
 
 # ---------------------------------------------------------------- operator

@@ -15,6 +15,7 @@ from corral.master.core import (
     maintenance,
     offers,
     operator_kill,
+    preempting,
     quota,
     schedules,
 )
@@ -87,6 +88,10 @@ def handle(state: MasterState, event: ev.Event, now: float) -> Effects:
         schedules.machine_maintenance(state, now, out, event)
     elif isinstance(event, ev.DrainDue):
         maintenance.drain_due(state, now, out, event.agent_id)
+    elif isinstance(event, ev.PreemptionDue):
+        preempting.due(state, now, out, event.preemption_id)
+    elif isinstance(event, ev.HoldLapsed):
+        preempting.hold_lapsed(state, now, out, event.preemption_id)
     elif isinstance(event, ev.Paused):
         leadership.paused(state)
     elif isinstance(event, ev.Resumed):

@@ -18,6 +18,7 @@ from corral.wire import agent as amsg
 from corral.wire import scheduler as s
 from corral.wire import secrets
 from corral.wire.base import ID
+from corral.wire.preemption import tier_and_priority
 from corral.wire.tasks import TaskInfo, TaskStatus
 
 
@@ -135,6 +136,10 @@ def validate_task(
     )
     if bad_secret is not None:
         return bad_secret
+    try:
+        tier_and_priority(task.labels)  # corral.tier / corral.priority (docs/preemption.md)
+    except ValueError as exc:
+        return f"Task's {exc}"
     return validate_checks(task)
 
 

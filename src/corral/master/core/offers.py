@@ -17,6 +17,7 @@ from corral.master.allocator import (
 )
 from corral.master.core.effects import CancelTimer, Effects, SetTimer
 from corral.master.core.events import FilterLapsed, OfferTimeout
+from corral.master.core.preemption_holds import held_plans, withhold
 from corral.master.core.send import allocate_soon, to_framework
 from corral.master.core.state import FrameworkRecord, MasterState, OfferRecord
 from corral.master.errors import CallError
@@ -210,7 +211,8 @@ def allocation_due(state: MasterState, now: float, out: Effects) -> None:
     state.allocation_pending = False
     if state.paused:
         return
-    snap = snapshot(state, now)
+    offer_plans(state, now, out, held_plans(state, now))  # freed for an asker: preemption
+    snap = withhold(state, snapshot(state, now))
     if snap.agents and state.cluster_total is None:
         state.cluster_total = snap.total
     offer_plans(state, now, out, allocate(snap))

@@ -12,6 +12,7 @@ from dataclasses import dataclass, field
 from corral.master.allocator import Filter, Quota
 from corral.master.core.config import MasterConfig, make_master_info
 from corral.master.core.machines import Maintenance
+from corral.master.core.preemption_records import PreemptionBook
 from corral.master.timings import TimerWindow
 from corral.resources import Resources
 from corral.wire.common import AgentInfo, FrameworkInfo, MasterInfo
@@ -272,6 +273,7 @@ class MasterState:
     # the registry (``core/quota.py``).
     quotas: dict[str, Quota] = field(default_factory=dict)
     weights: dict[str, float] = field(default_factory=dict)
+    preemptions: PreemptionBook = field(default_factory=PreemptionBook)  # docs/preemption.md
 
     def __post_init__(self) -> None:
         self.weights = {**self.config.weights, **self.weights}

@@ -217,9 +217,15 @@ def kill(state: MasterState, now: float, out: Effects, fw: FrameworkRecord, kill
     agent = state.agents.get(task.agent_id)
     if agent is None:
         return
+    reason = state.preemptions.kill_reason(fw.id, task.task_id)  # a preemption's victim
     to_agent(
         agent,
-        amsg.KillTask(framework_id=ID(fw.id), task_id=kill.task_id, kill_policy=kill.kill_policy),
+        amsg.KillTask(
+            framework_id=ID(fw.id),
+            task_id=kill.task_id,
+            kill_policy=kill.kill_policy,
+            reason=reason,
+        ),
         out,
     )
 
