@@ -16,6 +16,7 @@ from corral.cli import (
     maintenance_command,
     run_command,
     services_command,
+    spark_command,
     status_command,
     up_control,
 )
@@ -47,6 +48,7 @@ app.command()(ci_command.ci)
 app.command()(jobs_command.jobs)
 app.add_typer(job_command.app, name="job")
 app.command()(services_command.services)
+app.command()(spark_command.spark)
 app.add_typer(app_command.app, name="app")
 
 
