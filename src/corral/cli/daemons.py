@@ -444,6 +444,12 @@ def up(
         True, "--jobs/--no-jobs", help="Start the jobs framework (Chronos API)."
     ),
     jobs_port: int = typer.Option(4400, "--jobs-port", help="The jobs API's port."),
+    spark: bool = typer.Option(
+        False,
+        "--spark/--no-spark",
+        help="Also start the spark framework (Spark standalone, elastic workers; off by default).",
+    ),
+    spark_port: int = typer.Option(5070, "--spark-port", help="The spark framework's API port."),
     tls: bool = typer.Option(
         False,
         "--tls",
@@ -499,6 +505,7 @@ def up(
         for name, flag, p, on in (
             ("services", "--services-port", services_port, services),
             ("jobs", "--jobs-port", jobs_port, jobs),
+            ("spark", "--spark-port", spark_port, spark),
         )
         if on
     ]
@@ -547,7 +554,10 @@ def up(
         fail(f"cluster did not start: {exc}", EXIT_RUNTIME)
     for name, flag, p in wanted_frameworks:
         try:
-            cluster.start_framework(name, p, ["--work-dir", str(work_dir / name)], timeout=60)
+            flags = ["--work-dir", str(work_dir / name)]
+            if name == "spark":
+                flags += ["--url-file", str(work_dir / "spark" / "spark_url")]
+            cluster.start_framework(name, p, flags, timeout=60)
         except (RuntimeError, TimeoutError) as exc:
             cluster.stop()
             if ensemble is not None:
@@ -570,6 +580,12 @@ def up(
     else:
         print(f"corral cluster up: master at {cluster.url} with {agents} agent(s)")
     for name, _, p in wanted_frameworks:
+        if name == "spark":
+            print(
+                f"  spark: status at http://127.0.0.1:{p}/v1/status; the spark:// URL, once "
+                f"up, in {work_dir / 'spark' / 'spark_url'}"
+            )
+            continue
         what = {"services": "Marathon's /v2 API", "jobs": "Chronos's API"}[name]
         print(f"  {name}: page and {what} at http://127.0.0.1:{p}/")
     print(f"  logs in {work_dir / 'logs'} (corral logs --master; corral logs --agent ID)")
