@@ -121,3 +121,26 @@ def test_the_command_lines() -> None:
     assert "--cores 2 --memory 1664m" in w
     assert SparkResources(worker_mem=100).problems()[0].startswith("worker-mem")
     assert check_spark_home(Path("/nonexistent")) is not None
+
+
+async def test_a_worker_that_never_fit_is_dropped_when_the_app_leaves() -> None:
+    clock = Clock()
+    fw = SparkFramework(HOME, SparkResources(worker_mem=8192), ScaleConfig(worker_memory=7808),
+                        clock=clock)  # fmt: skip
+    core = FrameworkCore(fw, store=None, clock=clock)
+    fw.tracker = lambda: core.tracker
+    fake = FakeMaster(core)
+    fake.add_agent("cpus:4;mem:2048;ports:[31000-31099]")
+    await fake.subscribe()
+    await fake.offer()
+    await fake.start_all()
+    url = fw.master_url()
+    assert url is not None
+    app = SparkApp(id="a", name="wc", state="WAITING", memoryperexecutor=512)
+    fw.apply(MasterView(url=url, status="ALIVE", activeapps=[app]), clock())
+    await fake.offer()
+    fw.apply(MasterView(url=url, status="ALIVE"), clock())  # the app gave up
+    assert fw.workers["spark-worker-1"].state == "removing"
+    fw.apply(MasterView(url=url, status="ALIVE"), clock())
+    assert fw.workers == {}
+    assert [g.group for g in fw.desired()] == [MASTER_GROUP]

@@ -162,3 +162,11 @@ def test_the_spark_masters_json_is_read_and_unknown_fields_ignored() -> None:
     assert v.alive and v.alive_worker("127.0.0.1", 35069) is not None
     assert v.activeapps[0].waiting and v.activeapps[0].memoryperexecutor == 512
     assert parse_view(b"{}").workers == []
+
+
+def test_a_worker_not_launched_yet_is_dropped_once_nothing_waits() -> None:
+    pending = Worker(name="w1", created_at=0)
+    assert step(view([waiting()]), [pending], 1, CFG).effects == ()
+    got = step(view(), [pending], 2, CFG)
+    assert kills(got.effects) == [Kill("w1", "no application waits any more")]
+    assert step(view(), [pending], 2, replace(CFG, min_workers=1)).effects == ()

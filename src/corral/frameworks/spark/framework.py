@@ -194,6 +194,11 @@ class SparkFramework(Framework):
             return
         url = self.master_url()
         for name, w in list(self.workers.items()):
+            if w.state == scaling.REMOVING and not any(
+                t.group == name and not t.terminal for t in tracker.tasks.values()
+            ):
+                del self.workers[name]  # dropped before launch, or its task is gone
+                continue
             if w.state != scaling.PENDING:
                 continue
             tasks = tracker.live(name)

@@ -17,6 +17,8 @@ The rules (the ci framework's elastic pattern, with Spark's master as the queue)
 * A registered worker with no core in use is **idle**; idle for ``idle_timeout`` seconds,
   while no application waits, it is **removed**, unless that would leave fewer than
   ``min_workers``.
+* A worker not launched yet (the cluster has no room for it) is dropped once no
+  application waits.
 * A worker launched but not registered with the Spark master after ``register_timeout``
   seconds (it cannot reach it), or started against a Spark master that has since moved,
   is removed (and a new one is added if work waits).
@@ -190,9 +192,15 @@ def step(
         acc.waiting.append(
             f"{len(fitting)} application(s) wait; at the maximum of {cfg.max_workers} workers"
         )
-    # Idle workers go, oldest idle first, unless work waits or the minimum keeps them.
+    # Without waiting work, workers not launched yet are dropped (beyond the minimum), then
+    # idle ones go, oldest idle first.
     if not fitting:
         keep = len(live)
+        for w in sorted((w for w in live if w.state == PENDING), key=lambda w: w.created_at)[::-1]:
+            if keep <= cfg.min_workers:
+                break
+            keep -= 1
+            kill(w, "no application waits any more")
         idle = sorted(
             (w for w in live if w.state == REGISTERED and w.idle_since is not None),
             key=lambda w: (w.idle_since or 0.0, w.name),
