@@ -8,6 +8,8 @@ from __future__ import annotations
 import collections
 import json
 import os
+import random
+import socket
 import subprocess
 import sys
 from pathlib import Path
@@ -22,6 +24,23 @@ pytestmark = pytest.mark.integration
 
 HERE = Path(__file__).parent
 TEXT = "the quick brown fox jumps over the lazy dog\nthe dog sleeps\n" * 50
+
+
+def port_window(size: int = 50) -> str:
+    """A window of ports below the ephemeral range that nothing listens on now: other test
+    runs on this machine give their agents 31000-32000, and a Spark daemon must get the
+    ports its offer names."""
+    rng = random.Random()
+    for _ in range(100):
+        base = rng.randrange(20000, 30000 - size)
+        try:
+            for p in range(base, base + size):
+                with socket.socket() as s:
+                    s.bind(("127.0.0.1", p))
+        except OSError:
+            continue
+        return f"ports:[{base}-{base + size - 1}]"
+    raise RuntimeError("no free window of ports between 20000 and 30000")
 
 
 def spark_jvms() -> list[int]:
@@ -55,7 +74,10 @@ def test_wordcount_grows_workers_from_zero_and_removes_them(tmp_path: Path) -> N
         result: dict[str, Any] = http_json(api + "/v1/status")
         return result
 
-    with LocalCluster(1, agent_flags=["--status-update-retry", "1"]) as cluster:
+    resources = "cpus:4;mem:4096;disk:10000;" + port_window()
+    with LocalCluster(
+        1, agent_resources=resources, agent_flags=["--status-update-retry", "1"]
+    ) as cluster:
         fw = cluster.start_framework(
             "spark",
             port,

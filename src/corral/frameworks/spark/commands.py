@@ -5,8 +5,10 @@ installed ``pyspark`` package, which ships Spark's jars — with Java from the a
 ``PATH`` or ``JAVA_HOME``. Ports come from the offer, through the task's environment
 (``PORT0``, ``PORT1``, ``PORT2``), and the daemons bind the agent's address
 (``SPARK_LOCAL_IP``, from the task's ``LIBPROCESS_IP``), so two Spark clusters share a
-machine without clashing. ``exec`` makes the JVM the task's process, so a kill reaches it
-(and its process group: a worker's executors) directly.
+machine without clashing (a port that is taken anyway fails the daemon: Spark's
+``spark.port.maxRetries`` is 0, so it never moves to a port it was not given).
+``exec`` makes the JVM the task's process, so a kill reaches it (and its process group: a
+worker's executors) directly.
 """
 
 from __future__ import annotations
@@ -85,6 +87,9 @@ def _env_prefix(home: Path, daemon_heap: int) -> str:
         f"export SPARK_HOME={shlex.quote(str(home))} "
         f"SPARK_DAEMON_MEMORY={daemon_heap}m SPARK_NO_DAEMONIZE=1 "
         'SPARK_LOCAL_IP="${LIBPROCESS_IP:-$HOST}" '
+        # A port of the offer that is taken fails the task (and says so) instead of Spark
+        # moving silently to the next port, which corral may have given to another task.
+        'SPARK_DAEMON_JAVA_OPTS="-Dspark.port.maxRetries=0" '
         'SPARK_LOG_DIR="${MESOS_SANDBOX:-.}/logs" SPARK_PID_DIR="${MESOS_SANDBOX:-.}"; '
     )
 
