@@ -4,19 +4,19 @@ applications wait for executors and removed when idle."""
 from __future__ import annotations
 
 import asyncio
-import os
 from pathlib import Path
 
 import typer
 
-from corral.cli.common import fail, setup_logging
+from corral.cli.common import fail, resolve_master, setup_logging
 
 
 def spark(
-    master: str = typer.Option(
-        os.environ.get("CORRAL_MASTER", "127.0.0.1:5050"),
+    master_flag: str | None = typer.Option(
+        None,
         "--master",
-        help="The corral master: HOST:PORT, or zk://h1:2181,h2:2181/corral.",
+        help="The corral master: HOST:PORT, or zk://h1:2181,h2:2181/corral (default: "
+        "$CORRAL_MASTER, else the cluster `corral up` started, else 127.0.0.1:5050).",
     ),
     ip: str = typer.Option("127.0.0.1", "--ip", help="Address the status API listens on."),
     port: int = typer.Option(5070, "--port", help="Port of the status API (0: any free one)."),
@@ -68,6 +68,7 @@ def spark(
 ) -> None:
     """Run Spark's standalone master as a corral task, with workers added while applications
     wait for executors and removed when idle. Submit with spark-submit --master spark://..."""
+    from corral.coordination import is_zk_url, parse_zk_url
     from corral.frameworks.spark.commands import (
         SparkNotFound,
         SparkResources,
@@ -79,6 +80,14 @@ def spark(
     from corral.frameworks.spark.scaling import ScaleConfig
 
     setup_logging(log_level)
+    master = resolve_master(master_flag, keep_zk=True)
+    if is_zk_url(master):
+        try:
+            parse_zk_url(master)
+        except ValueError as exc:
+            fail(f"--master: {exc}")
+    elif not master.rsplit(":", 1)[1].isdigit():
+        fail(f"--master must be HOST:PORT or a zk:// URL, got {master!r}")
     if spark_home is None:
         try:
             spark_home = default_spark_home()
@@ -107,8 +116,19 @@ def spark(
     problems = res.problems() + scale.problems()
     if problems:
         fail("; ".join(f"--{p}" for p in problems))
-    if not work_dir.startswith("zk://"):
-        Path(work_dir).mkdir(parents=True, exist_ok=True)
+    state: str | Path
+    if is_zk_url(work_dir):
+        try:
+            parse_zk_url(work_dir)
+        except ValueError as exc:
+            fail(f"--work-dir: {exc}")
+        state = work_dir
+    else:
+        state = Path(work_dir).absolute()
+        try:
+            state.mkdir(parents=True, exist_ok=True)
+        except OSError as exc:
+            fail(f"--work-dir: cannot create {state}: {exc.strerror or exc}")
     fw = SparkFramework(spark_home, res, scale)
     code: list[int] = []
 
@@ -117,7 +137,7 @@ def spark(
             await run_spark(
                 fw,
                 master,
-                work_dir,
+                state,
                 host=ip,
                 port=port,
                 poll_interval=poll_interval,
