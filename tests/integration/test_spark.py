@@ -6,9 +6,11 @@ master, the worker, its executor, the driver) is gone at the end."""
 from __future__ import annotations
 
 import collections
+import contextlib
 import json
 import os
 import random
+import signal
 import socket
 import subprocess
 import sys
@@ -118,6 +120,7 @@ def test_wordcount_grows_workers_from_zero_and_removes_them(tmp_path: Path) -> N
                 stderr=subprocess.PIPE,
                 text=True,
                 env=env,
+                start_new_session=True,  # the driver JVM and its Python: one group to kill
             )  # fmt: skip
 
             def registered() -> bool:
@@ -144,8 +147,9 @@ def test_wordcount_grows_workers_from_zero_and_removes_them(tmp_path: Path) -> N
                 what="no live worker at the Spark master",
             )
         finally:
-            if driver is not None and driver.poll() is None:
-                driver.kill()
+            if driver is not None:
+                with contextlib.suppress(ProcessLookupError):
+                    os.killpg(driver.pid, signal.SIGKILL)
                 driver.communicate()
             stop_process(fw.popen)  # tears the framework down: its tasks are killed
         wait_until(lambda: not spark_jvms(), 30, what="every Spark JVM gone")
