@@ -62,6 +62,7 @@ def spark_jvms() -> list[int]:
 
 
 @pytest.mark.slow
+@pytest.mark.timeout(300)  # four JVMs start one after another; slower on a loaded machine
 def test_wordcount_grows_workers_from_zero_and_removes_them(tmp_path: Path) -> None:
     import pyspark
 

@@ -146,6 +146,8 @@ class SparkFramework(Framework):
         return goals
 
     def on_update(self, task: TrackedTask, status: TaskStatus) -> None:
+        if task.group == MASTER_GROUP and status.state == "TASK_RUNNING":
+            log.info("spark: the Spark master's task %s runs on %s", task.task_id, task.hostname)
         if not task.terminal:
             return
         how = status.state + (f": {status.message}" if status.message else "")
@@ -247,6 +249,7 @@ class SparkFramework(Framework):
 
     async def poll(self, session: aiohttp.ClientSession, interval: float) -> None:
         """Read the Spark master's JSON and apply the rules, every ``interval`` seconds."""
+        said = ""
         while True:
             await asyncio.sleep(interval)
             view: MasterView | None = None
@@ -264,6 +267,9 @@ class SparkFramework(Framework):
                     self.view_error = "" if view.alive else f"Spark master is {view.status}"
                 except (aiohttp.ClientError, OSError, TimeoutError, ValueError) as exc:
                     self.view_error = f"cannot read {ui}/json/: {exc or type(exc).__name__}"
+            if self.view_error != said:
+                said = self.view_error
+                log.info("spark: %s", said or "the Spark master answers")
             try:
                 self.apply(view, self.clock())
             except Exception:
