@@ -276,6 +276,11 @@ class SparkFramework(Framework):
                 log.exception("spark: applying the scaling rules failed")
 
     # ------------------------------------------------------------------ views
+    def _master_task_state(self) -> str | None:
+        tracker = self.tracker()
+        tasks = tracker.live(MASTER_GROUP) if tracker is not None else []
+        return tasks[0].state if tasks else None
+
     def status(self) -> dict[str, object]:
         v = self.view
         mt = self.master_task()
@@ -286,6 +291,7 @@ class SparkFramework(Framework):
             "spark_status": v.status if v is not None else None,
             "problem": self.view_error or None,
             "master_task": mt.task_id if mt else None,
+            "master_task_state": self._master_task_state(),
             "min_workers": self.scale.min_workers,
             "max_workers": self.scale.max_workers,
             "idle_timeout": self.scale.idle_timeout,
