@@ -13,19 +13,6 @@ from corral.testing import LocalCluster, pid_alive, wait_until
 from corral.testing.zookeeper import ZkEnsemble, zookeeper_available
 
 
-def pytest_addoption(parser: pytest.Parser) -> None:
-    parser.addoption("--run-slow", action="store_true", default=False, help="run slow tests")
-
-
-def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
-    if config.getoption("--run-slow"):
-        return
-    skip = pytest.mark.skip(reason="slow: run with --run-slow")
-    for item in items:
-        if "slow" in item.keywords:
-            item.add_marker(skip)
-
-
 def _descendants() -> set[int]:
     try:
         return {p.pid for p in psutil.Process(os.getpid()).children(recursive=True)}

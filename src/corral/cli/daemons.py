@@ -471,6 +471,12 @@ def up(
         help="Start the Aurora-style front end (`corral job create|update`; needs services).",
     ),
     aurora_port: int = typer.Option(8081, "--aurora-port", help="The aurora front end's port."),
+    spark: bool = typer.Option(
+        False,
+        "--spark/--no-spark",
+        help="Also start the spark framework (Spark standalone, elastic workers; off by default).",
+    ),
+    spark_port: int = typer.Option(5070, "--spark-port", help="The spark framework's API port."),
     tls: bool = typer.Option(
         False,
         "--tls",
@@ -527,6 +533,7 @@ def up(
             ("services", "--services-port", services_port, services),
             ("jobs", "--jobs-port", jobs_port, jobs),
             ("aurora", "--aurora-port", aurora_port, aurora and services),
+            ("spark", "--spark-port", spark_port, spark),
         )
         if on
     ]
@@ -579,6 +586,8 @@ def up(
             if name == "aurora":  # a front end on the services and jobs frameworks' APIs
                 flags += ["--services-url", f"http://127.0.0.1:{services_port}"]
                 flags += ["--jobs-url", f"http://127.0.0.1:{jobs_port}"]
+            if name == "spark":
+                flags += ["--url-file", str(work_dir / "spark" / "spark_url")]
             cluster.start_framework(name, p, flags, timeout=60)
         except (RuntimeError, TimeoutError) as exc:
             cluster.stop()
@@ -602,6 +611,12 @@ def up(
     else:
         print(f"corral cluster up: master at {cluster.url} with {agents} agent(s)")
     for name, _, p in wanted_frameworks:
+        if name == "spark":
+            print(
+                f"  spark: status at http://127.0.0.1:{p}/v1/status; the spark:// URL, once "
+                f"up, in {work_dir / 'spark' / 'spark_url'}"
+            )
+            continue
         what = {
             "services": "Marathon's /v2 API",
             "jobs": "Chronos's API",

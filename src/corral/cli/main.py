@@ -22,6 +22,7 @@ from corral.cli import (
     run_command,
     schedule_command,
     services_command,
+    spark_command,
     status_command,
     up_control,
 )
@@ -60,6 +61,7 @@ aurora_jobs.register(job_command.app)  # create, status, killall, update: Aurora
 app.add_typer(job_command.app, name="job")
 app.command()(aurora_command.aurora)
 app.command()(services_command.services)
+app.command()(spark_command.spark)
 app.add_typer(app_command.app, name="app")
 
 
