@@ -23,6 +23,7 @@ import argparse
 import json
 import logging
 import os
+import random
 import statistics
 import sys
 import time
@@ -113,7 +114,8 @@ def main(argv: list[str] | None = None) -> int:
     logging.basicConfig(level=logging.WARNING)
     res: dict[str, Any] = {"workers": args.workers, "tasks": args.tasks}
     cpus = args.workers + 1
-    resources = f"cpus:{cpus};mem:16384;ports:[31000-32000]"
+    base = random.randrange(20000, 29000, 100)  # not 31000-32000, where other clusters are
+    resources = f"cpus:{cpus};mem:16384;ports:[{base}-{base + 99}]"
     with (
         CorralLocal(1, agent_resources=resources) as corral,
         CorralCluster(

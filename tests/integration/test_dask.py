@@ -10,6 +10,7 @@
 from __future__ import annotations
 
 import os
+import random
 import signal
 import subprocess
 import sys
@@ -32,9 +33,12 @@ MARK = "CORRAL_TEST_RUN"
 
 @pytest.fixture(scope="module")
 def corral() -> Iterator[LocalCluster]:
-    """A master and one agent of 4 cpus (the scheduler takes 1: room for 3 workers)."""
+    """A master and one agent of 4 cpus (the scheduler takes 1: room for 3 workers), its
+    ports away from the usual 31000-32000 (other clusters on this machine use those)."""
+    base = random.randrange(20000, 29000, 100)
     with LocalCluster(
         1,
+        agent_resources=f"cpus:4;mem:4096;disk:10000;ports:[{base}-{base + 99}]",
         master_flags=["--agent-ping-timeout", "1", "--max-agent-ping-timeouts", "3"],
         agent_flags=["--status-update-retry", "1"],
     ) as c:

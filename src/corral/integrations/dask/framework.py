@@ -21,6 +21,9 @@ import tempfile
 import time
 from collections.abc import Callable, Sequence
 
+from distributed.comm.core import CommClosedError
+from distributed.core import rpc
+
 from corral.integrations.dask import slots as sl
 from corral.integrations.dask.commands import (
     SCHEDULER_GROUP,
@@ -145,7 +148,12 @@ class DaskFramework(Framework):
 
     def on_update(self, task: TrackedTask, status: TaskStatus) -> None:
         change = sl.update(
-            self.slots, task.task_id, status.state, status.message or "", self.clock()
+            self.slots,
+            task.task_id,
+            status.state,
+            status.message or "",
+            self.clock(),
+            status.timestamp,
         )
         if change is not None and change.what == "ended":
             if change.again:
@@ -308,8 +316,10 @@ class CorralDask:
                     f"the dask scheduler's task {slot.last_task} ended: {slot.message} "
                     "(its stderr is in the task's sandbox)"
                 )
-            if slot.state == sl.RUNNING and await _accepts(slot.host, slot.ports[0]):
-                return scheduler_address(slot.host, slot.ports)
+            if slot.state == sl.RUNNING:
+                address = scheduler_address(slot.host, slot.ports)
+                if await _is_our_scheduler(address, slot.running_at):
+                    return address
             if time.monotonic() > deadline:
                 why = self.reasons().get(SCHEDULER, slot.state)
                 raise TimeoutError(f"the dask scheduler is not up after {timeout:g}s: {why}")
@@ -356,15 +366,20 @@ class CorralDask:
         }
 
 
-async def _accepts(host: str, port: int) -> bool:
+async def _is_our_scheduler(address: str, running_at: float | None) -> bool:
+    """A dask scheduler answers at ``address``, and it started after our task did (by the
+    agent's clock, which is its machine's): not some other process on the same port."""
     try:
-        _, writer = await asyncio.wait_for(asyncio.open_connection(host, port), 1.0)
-    except (OSError, TimeoutError):
+        async with rpc(address, timeout=2) as r:  # type: ignore[no-untyped-call]
+            ident = await asyncio.wait_for(r.identity(), 2)
+    except (OSError, TimeoutError, CommClosedError):
         return False
-    writer.close()
-    with contextlib.suppress(OSError):
-        await writer.wait_closed()
-    return True
+    if not isinstance(ident, dict) or ident.get("type") != "Scheduler":
+        return False
+    started = ident.get("started")
+    if running_at is None or not isinstance(started, int | float):
+        return True  # an agent that sends no timestamps: trust the port
+    return float(started) >= running_at - 1.0
 
 
 __all__ = ["CorralDask", "DaskFramework"]

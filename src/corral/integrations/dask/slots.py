@@ -38,6 +38,7 @@ class Slot:
     failures: int = 0
     message: str = ""
     since: float = 0.0  # when it entered its state
+    running_at: float | None = None  # the agent's timestamp of its TASK_RUNNING
 
 
 @dataclass
@@ -117,9 +118,12 @@ def bind(
     return None
 
 
-def update(s: Slots, task_id: str, state: str, message: str, now: float) -> Change | None:
-    """A task's state. Ended on its own with TASK_FINISHED: done; otherwise it is launched
-    again until it has failed ``max_failures`` times."""
+def update(
+    s: Slots, task_id: str, state: str, message: str, now: float, timestamp: float | None = None
+) -> Change | None:
+    """A task's state (``timestamp``: the status's, from the agent's clock). Ended on its
+    own with TASK_FINISHED: done; otherwise it is launched again until it has failed
+    ``max_failures`` times."""
     if is_terminal(state):
         s.surplus.pop(task_id, None)
         s.unsent.pop(task_id, None)
@@ -130,7 +134,7 @@ def update(s: Slots, task_id: str, state: str, message: str, now: float) -> Chan
         return None
     if not is_terminal(state):
         if state == "TASK_RUNNING" and slot.state != RUNNING:
-            slot.state, slot.since = RUNNING, now
+            slot.state, slot.since, slot.running_at = RUNNING, now, timestamp
             return Change(slot.name, "running")
         return None
     del s.by_task[task_id]
