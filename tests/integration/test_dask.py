@@ -12,6 +12,7 @@ from __future__ import annotations
 import os
 import random
 import signal
+import socket
 import subprocess
 import sys
 import threading
@@ -42,6 +43,7 @@ def corral() -> Iterator[LocalCluster]:
         master_flags=["--agent-ping-timeout", "1", "--max-agent-ping-timeouts", "3"],
         agent_flags=["--status-update-retry", "1"],
     ) as c:
+        c.dask_port_base = base  # type: ignore[attr-defined]
         yield c
 
 
@@ -137,6 +139,20 @@ def test_full_cluster_says_why_a_worker_waits(corral: LocalCluster) -> None:
         assert fid is not None
         assert [t["name"] for t in framework_tasks(corral, fid)] == ["dask scheduler"]
     wait_until(lambda: framework_gone(corral, fid), 15, what="the framework's removal")
+
+
+def test_a_scheduler_that_cannot_start_is_an_error_naming_its_task(corral: LocalCluster) -> None:
+    """Someone else listens on the port the scheduler gets (the lowest offered): the error
+    says the scheduler's task ended, and that listener is never taken for the scheduler."""
+    wait_until(lambda: not dask_processes(), 15, what="the earlier tests' processes to end")
+    with socket.socket() as squatter:
+        squatter.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)  # past TIME_WAITs
+        squatter.bind(("127.0.0.1", corral.dask_port_base))  # type: ignore[attr-defined]
+        squatter.listen()
+        with pytest.raises(RuntimeError, match=r"scheduler's task dask-scheduler\.\w+ ended"):
+            CorralCluster(corral.master, scheduler_cpus=0.5, scheduler_mem=256)
+    wait_until(lambda: not dask_processes(), 15, what="the dask processes to end")
+    assert not [f for f in corral.state()["frameworks"] if f["name"] == "dask"]
 
 
 CLIENT = """

@@ -259,9 +259,7 @@ class CorralDask:
             await asyncio.sleep(HOUSEKEEPING)
             try:
                 await self._send_kills()
-                if sl.pending(self.framework.slots):
-                    self._revive_due = True
-                await self._revive()
+                await self._revive()  # one put off by the rate limit
             except (Fenced, asyncio.CancelledError):
                 raise
             except Exception:
@@ -287,8 +285,10 @@ class CorralDask:
                 log.warning("dask: killing %s: %s (the tracker asks again)", tid, exc)
 
     async def _revive(self, now: bool = False) -> None:
-        """Ask for offers again (declined ones were filtered away for a while): at once on
-        new demand, at most every ``REVIVE_EVERY`` seconds."""
+        """Ask for offers again on new demand (offers declined while nothing waited were
+        filtered away for ``refuse_seconds``), at most every ``REVIVE_EVERY`` seconds. While
+        a process waits for room nothing more is needed: declined offers come back after
+        ``refuse_seconds``, and resources that free up are offered at once."""
         if now:
             self._revive_due = True
         r = self.runner
