@@ -117,6 +117,8 @@ def test_bad_constraint_names_the_parameter() -> None:
         ({"worker_nthreads": 0}, "worker_nthreads must be a whole number >= 1"),
         ({"n_workers": -2}, "n_workers must be a whole number >= 0"),
         ({"worker_constraints": ["hostname:SOMETIMES"]}, "worker_constraints"),
+        ({"failover_timeout": -1}, "failover_timeout must be >= 0 seconds"),
+        ({"failover_timeout": "1m"}, "failover_timeout must be a number"),
     ],
 )
 def test_cluster_refuses_bad_options_before_connecting(

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import importlib.util
 import sys
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 
 from distributed.deploy.spec import ProcessInterface, SpecCluster
@@ -71,6 +71,11 @@ class CorralCluster(SpecCluster):
     ``worker_constraints`` are Marathon-style (``"hostname:UNIQUE"``, ``"rack:CLUSTER:a"``),
     counted over the cluster's workers. Use ``scale(n)`` or ``adapt(minimum, maximum)``;
     ``pending_reasons()`` says why the workers that wait for room cannot be placed.
+
+    The framework registers with ``failover_timeout`` 0 (seconds): when this process dies,
+    or loses the master for any time at all, the master kills the scheduler and workers. A
+    larger value lets the cluster ride out a master failover, and leaves the tasks running
+    that long after a crash.
     """
 
     def __init__(
@@ -98,6 +103,7 @@ class CorralCluster(SpecCluster):
         connect_timeout: float = 30.0,
         scheduler_timeout: float = 120.0,
         max_worker_failures: int = 3,
+        failover_timeout: float = 0.0,
         asynchronous: bool = False,
         loop: Any = None,
         name: str | None = None,
@@ -115,6 +121,10 @@ class CorralCluster(SpecCluster):
             )
         if not isinstance(n_workers, int) or n_workers < 0:
             raise ValueError(f"n_workers must be a whole number >= 0, got {n_workers!r}")
+        if isinstance(failover_timeout, bool) or not isinstance(failover_timeout, int | float):
+            raise ValueError(f"failover_timeout must be a number, got {failover_timeout!r}")
+        if not failover_timeout >= 0:
+            raise ValueError(f"failover_timeout must be >= 0 seconds, got {failover_timeout!r}")
         if dashboard is None:
             dashboard = importlib.util.find_spec("bokeh") is not None
         worker = WorkerOptions(
@@ -144,6 +154,7 @@ class CorralCluster(SpecCluster):
             role=role,
             max_worker_failures=max_worker_failures,
         )
+        self.framework.failover_timeout = float(failover_timeout)
         self.corral = CorralDask(master, self.framework, connect_timeout=connect_timeout)
         worker_spec = {"cls": CorralWorker, "options": {"corral": self.corral}}
         super().__init__(  # type: ignore[no-untyped-call]
@@ -172,11 +183,23 @@ class CorralCluster(SpecCluster):
         """Why each process that waits for room (by name: ``scheduler``, ``corral-3``) has
         not been placed, in the toolkit's words (``needs cpus 2, largest free on any agent
         is 1``); empty when nothing waits."""
-        return self.corral.reasons()
+        return self._on_loop(self.corral.reasons)
 
     def tasks(self) -> dict[str, str]:
         """The corral task id of each process that has one, by name."""
-        return self.corral.tasks()
+        return self._on_loop(self.corral.tasks)
+
+    def _on_loop(self, query: Callable[[], dict[str, str]]) -> dict[str, str]:
+        """Read the framework's state on the loop that changes it (a synchronous cluster's
+        loop runs in a thread of its own)."""
+        if self.asynchronous:
+            return query()
+
+        async def read() -> dict[str, str]:
+            return query()
+
+        result: dict[str, str] = self.sync(read)  # type: ignore[no-untyped-call]
+        return result
 
     @property
     def framework_id(self) -> str | None:
