@@ -5,8 +5,10 @@ from __future__ import annotations
 from corral.integrations.dask import slots as sl
 from corral.integrations.dask.commands import SchedulerOptions, WorkerOptions, parse_constraints
 from corral.integrations.dask.framework import SCHEDULER, DaskFramework
-from corral.resources import from_wire
+from corral.resources import from_wire, scalars
 from corral.scheduler_client import FrameworkCore
+from corral.scheduler_client.placement import Assignment
+from corral.scheduler_client.planner import Launch
 from corral.scheduler_client.testing import FakeMaster
 from corral.wire.tasks import TaskInfo
 
@@ -123,3 +125,18 @@ async def test_worker_constraints_count_all_workers_together() -> None:
     assert hosts == ["agent-1", "agent-2"]  # one per host; the third waits
     assert [s.name for s in sl.pending(fw.slots)] == ["corral-2"]
     assert "hostname:UNIQUE" in fake.core.unplaced["dask-worker"]
+
+
+async def test_a_launch_for_a_worker_released_meanwhile_is_a_no_op() -> None:
+    fw, _ = await started()
+    fw.want_worker("corral-0", "tcp://host1:31000")
+    [_, goal] = fw.desired()
+    assert goal.count == 1
+    sl.release(fw.slots, "corral-0")  # between the planner's count and the launch
+    a = Assignment(goal.spec, "agent-1", "host1", ("offer-1",), scalars(cpus=1, mem=512), (1, 2))
+    info = fw.task_info(Launch(goal, a), "dask-worker.abc")
+    assert info.command is not None and info.command.value == "true"
+    [_, goal] = fw.desired()
+    assert goal.count == 1  # counted until it ends: the planner kills nothing in its place
+    sl.update(fw.slots, "dask-worker.abc", "TASK_FINISHED", "", 1.0)
+    assert fw.desired()[1].count == 0

@@ -102,8 +102,8 @@ class DaskFramework(Framework):
     # ------------------------------------------------------------------ toolkit hooks
     def desired(self) -> Sequence[Goal]:
         counts = sl.goal_counts(self.slots, (SCHEDULER_GROUP, WORKER_GROUP))
-        if self.scheduler_address is None:
-            counts[WORKER_GROUP] = min(counts[WORKER_GROUP], len(self.slots.unsent))
+        if self.scheduler_address is None:  # no worker before there is a scheduler to join
+            counts[WORKER_GROUP] = 0
         return [
             Goal(spec, counts[group], kill_grace_period=KILL_GRACE)
             for group, spec in self.specs.items()
@@ -115,13 +115,15 @@ class DaskFramework(Framework):
         slot = sl.bind(self.slots, group, task_id, a.hostname, a.ports, self.clock())
         role = launch.goal.spec.role
         if slot is None:  # released while this launch was planned: a no-op that ends at once
-            return command_task(task_id, f"{group} (unneeded)", a.agent_id, "true", a.resources)
+            return command_task(
+                task_id, f"{group} (unneeded)", a.agent_id, "true", a.resources, role=role
+            )
         if group == SCHEDULER_GROUP:
             opts = self.scheduler_options
             argv = scheduler_argv(self.python, opts, a.hostname, a.ports)
             env = dict(opts.env)
         else:
-            assert self.scheduler_address is not None  # desired() holds workers back until
+            assert self.scheduler_address is not None  # desired() wants no worker before
             wopts = self.worker_options
             argv = worker_argv(
                 self.python,
