@@ -167,9 +167,12 @@ class DaskFramework(Framework):
         self.notify()
 
     def on_unplaced(self, group: str, reason: str) -> None:
-        waiting = [slot.name for slot in sl.pending(self.slots, group)]
+        waiting = [str(slot.name) for slot in sl.pending(self.slots, group)]
         if waiting:
-            log.warning("dask: %s cannot be placed yet: %s", ", ".join(map(str, waiting)), reason)
+            names = ", ".join(waiting[:3]) + (
+                f" and {len(waiting) - 3} more" if waiting[3:] else ""
+            )
+            log.warning("dask: %s cannot be placed yet: %s", names, reason)
         self.notify()
 
 
