@@ -88,12 +88,15 @@ def test_adapt_grows_from_zero_and_shrinks_back(corral: LocalCluster) -> None:
             assert client.scheduler_info()["workers"] == {}
             assert [t["name"] for t in framework_tasks(corral, fid)] == ["dask scheduler"]
             most = 0
+            shapes: set[tuple[int, int]] = set()  # (nthreads, memory_limit) of the workers
             done = threading.Event()
 
             def watch() -> None:
                 nonlocal most
                 while not done.is_set():
-                    most = max(most, len(client.scheduler_info(n_workers=-1)["workers"]))
+                    workers = client.scheduler_info(n_workers=-1)["workers"].values()
+                    most = max(most, len(workers))
+                    shapes.update((w["nthreads"], w["memory_limit"]) for w in workers)
                     time.sleep(0.05)
 
             watcher = threading.Thread(target=watch, daemon=True)
@@ -106,6 +109,7 @@ def test_adapt_grows_from_zero_and_shrinks_back(corral: LocalCluster) -> None:
             assert results == [2 * x for x in range(1000)]
             assert most >= 2, f"adapt never grew past {most} worker(s)"
             assert most <= 3
+            assert shapes == {(1, 512 * 2**20)}  # from the task's cpus and mem
             # Idle: dask retires the workers, and their corral tasks end.
             wait_until(
                 lambda: not client.scheduler_info()["workers"], 30, what="dask to retire workers"
