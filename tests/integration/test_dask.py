@@ -159,6 +159,25 @@ def test_a_scheduler_that_cannot_start_is_an_error_naming_its_task(corral: Local
     assert not [f for f in corral.state()["frameworks"] if f["name"] == "dask"]
 
 
+def test_a_busy_client_loop_does_not_end_the_cluster(corral: LocalCluster) -> None:
+    """The framework runs on the cluster's event loop: that loop blocked for longer than a
+    toolkit lease's default 5 s (unpickling a large result, say) must not fence it."""
+    with (
+        CorralCluster(corral.master, n_workers=1, worker_mem=512, scheduler_mem=512) as cluster,
+        Client(cluster) as client,
+    ):
+        client.wait_for_workers(1, timeout=30)
+
+        async def block() -> None:
+            time.sleep(7)  # noqa: ASYNC251 -- the point: the loop does nothing else meanwhile
+
+        cluster.sync(block)
+        assert client.submit(sum, [1, 2]).result(timeout=30) == 3
+        fid = cluster.framework_id
+        assert fid is not None and not framework_gone(corral, fid)
+    wait_until(lambda: not dask_processes(), 15, what="the dask processes to end")
+
+
 CLIENT = """
 import sys, time
 from distributed import Client

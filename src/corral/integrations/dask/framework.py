@@ -224,7 +224,10 @@ class CorralDask:
         if self.runner is not None:
             return
         self._dir = tempfile.mkdtemp(prefix="corral-dask-")
-        self.runner = Runner(self.framework, self.master, self._dir, lease_ttl=5.0)
+        # One instance, on a store of its own: the election is a formality, and a short
+        # lease would fence us (and so end the cluster) whenever the client's loop is busy
+        # for a few seconds, e.g. unpickling a large result.
+        self.runner = Runner(self.framework, self.master, self._dir, lease_ttl=24 * 3600.0)
         self._run = asyncio.create_task(self.runner.run())
         deadline = time.monotonic() + self.connect_timeout
         while not self.ready:
