@@ -145,6 +145,12 @@ def test_full_cluster_says_why_a_worker_waits(corral: LocalCluster) -> None:
     wait_until(lambda: framework_gone(corral, fid), 15, what="the framework's removal")
 
 
+def test_a_scheduler_that_fits_nowhere_is_an_error_saying_why(corral: LocalCluster) -> None:
+    with pytest.raises(RuntimeError, match="not up after 3s: needs cpus 8, largest free"):
+        CorralCluster(corral.master, scheduler_cpus=8, scheduler_timeout=3)
+    assert not [f for f in corral.state()["frameworks"] if f["name"] == "dask"]
+
+
 def test_a_scheduler_that_cannot_start_is_an_error_naming_its_task(corral: LocalCluster) -> None:
     """Someone else listens on the port the scheduler gets (the lowest offered): the error
     says the scheduler's task ended, and that listener is never taken for the scheduler."""
