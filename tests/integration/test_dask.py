@@ -2,7 +2,9 @@
 
 * ``adapt(minimum=0, maximum=3)`` grows from no worker to several while a ``client.map``
   over 1,000 items runs, and shrinks back to none once it is done;
-* a full cluster makes a worker wait, with the placement's reason;
+* a full cluster makes a worker wait, with the placement's reason; a scheduler that fits
+  nowhere, or cannot start (its port taken), is an error saying so;
+* a client loop blocked for seconds does not end the cluster;
 * a client process killed with SIGKILL leaves no task behind: the framework registered with
   failover_timeout 0, so the master removes it and kills its tasks.
 """
