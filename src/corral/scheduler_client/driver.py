@@ -274,6 +274,11 @@ class SchedulerDriver:
                 await result
         except (Fenced, asyncio.CancelledError):
             raise
+        except CallFailed as exc:
+            if not self._stopping:
+                self._callback_failed(exc)
+            else:  # e.g. a DECLINE of offers that crossed our TEARDOWN: nothing is lost
+                log.debug("framework %s: a call after stop failed: %s", self.framework_id, exc)
         except Exception as exc:
             self._callback_failed(exc)
 
