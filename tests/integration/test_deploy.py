@@ -17,7 +17,7 @@ from pathlib import Path
 
 import psutil
 import pytest
-from sshd_hosts import SshHosts, deployed_pids, serve_hosts
+from sshd_hosts import SshHosts, deployed_pids, serve_hosts, wheelhouse
 
 from corral.deploy import wheel as wheel_mod
 from corral.testing import wait_until
@@ -27,10 +27,11 @@ pytestmark = pytest.mark.integration
 SRC = str(Path(__file__).resolve().parents[2] / "src")
 
 
-def inventory(hosts: SshHosts, agents: int) -> str:
+def inventory(hosts: SshHosts, agents: int, pip_args: tuple[str, ...] = ()) -> str:
     lines = [
         "[cluster]",
         f'python = "{sys.executable}"',
+        f"pip_args = {json.dumps(list(pip_args))}",
         "zk_tick_ms = 500",
         'master_flags = ["--zk-session-timeout", "4"]',
         'agent_flags = ["--containerizers", "process"]',
@@ -86,11 +87,18 @@ def wheel(tmp_path_factory: pytest.TempPathFactory) -> Path:
     return wheel_mod.build(tmp_path_factory.mktemp("wheel"))
 
 
+@pytest.fixture(scope="module")
+def pip_args(wheel: Path, tmp_path_factory: pytest.TempPathFactory) -> tuple[str, ...]:
+    return wheelhouse(wheel, tmp_path_factory.mktemp("wheelhouse"))
+
+
 @pytest.mark.zookeeper
 @pytest.mark.timeout(300)
-def test_deploy_run_redeploy_and_grow(hosts: SshHosts, wheel: Path, tmp_path: Path) -> None:
+def test_deploy_run_redeploy_and_grow(
+    hosts: SshHosts, wheel: Path, pip_args: tuple[str, ...], tmp_path: Path
+) -> None:
     inv = tmp_path / "inventory.toml"
-    inv.write_text(inventory(hosts, agents=1))
+    inv.write_text(inventory(hosts, agents=1, pip_args=pip_args))
 
     checked = corral("deploy", str(inv), "--wheel", str(wheel), "--check")
     assert checked.returncode == 0, checked.stdout + checked.stderr
@@ -155,7 +163,7 @@ def test_deploy_run_redeploy_and_grow(hosts: SshHosts, wheel: Path, tmp_path: Pa
     assert again.stdout.count("unchanged") >= 8, again.stdout  # a line and a table row per host
     assert "install" not in again.stdout and "restart" not in again.stdout, again.stdout
 
-    inv.write_text(inventory(hosts, agents=2))
+    inv.write_text(inventory(hosts, agents=2, pip_args=pip_args))
     grown = corral("deploy", str(inv), "--wheel", str(wheel), "--timeout", "120")
     assert grown.returncode == 0, grown.stdout + grown.stderr
     assert "2/2 agents registered" in grown.stdout, grown.stdout

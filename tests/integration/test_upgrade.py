@@ -15,7 +15,7 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from sshd_hosts import SshHosts, serve_hosts
+from sshd_hosts import SshHosts, serve_hosts, wheelhouse
 from test_deploy import corral, in_sandboxes, inventory
 
 from corral.deploy import wheel as wheel_mod
@@ -60,9 +60,9 @@ def get(url: str) -> dict:  # type: ignore[type-arg]
 @pytest.mark.timeout(300)
 def test_rolling_upgrade_keeps_tasks(hosts: SshHosts, tmp_path: Path) -> None:
     inv = tmp_path / "inventory.toml"
-    inv.write_text(inventory(hosts, agents=2))
     old = wheel_mod.build(tmp_path / "old")
     new = bumped_wheel(tmp_path)
+    inv.write_text(inventory(hosts, agents=2, pip_args=wheelhouse(old, tmp_path / "wheelhouse")))
     first = corral("deploy", str(inv), "--wheel", str(old), "--timeout", "150")
     assert first.returncode == 0, first.stdout + first.stderr
     zk = "zk://" + ",".join(f"{h.address}:2181" for h in hosts.hosts[:3]) + "/corral"
