@@ -27,13 +27,21 @@ pytestmark = pytest.mark.integration
 SRC = str(Path(__file__).resolve().parents[2] / "src")
 
 
-def inventory(hosts: SshHosts, agents: int, pip_args: tuple[str, ...] = ()) -> str:
+def inventory(
+    hosts: SshHosts,
+    agents: int,
+    pip_args: tuple[str, ...] = (),
+    extra_roles: dict[int, list[str]] | None = None,
+) -> str:
+    """Hosts 0-2: ZooKeeper and a master; then `agents` agents; `extra_roles` adds roles
+    (e.g. services) to hosts by index."""
     lines = [
         "[cluster]",
         f'python = "{sys.executable}"',
         f"pip_args = {json.dumps(list(pip_args))}",
         "zk_tick_ms = 500",
         'master_flags = ["--zk-session-timeout", "4"]',
+        'services_flags = ["--zk-session-timeout", "4"]',
         'agent_flags = ["--containerizers", "process"]',
         "",
         "[ssh]",
@@ -43,13 +51,14 @@ def inventory(hosts: SshHosts, agents: int, pip_args: tuple[str, ...] = ()) -> s
         "known_hosts = false",
     ]
     for i, h in enumerate(hosts.hosts[: 3 + agents]):
-        roles = '["zookeeper", "master"]' if i < 3 else '["agent"]'
+        roles = ["zookeeper", "master"] if i < 3 else ["agent"]
+        roles += (extra_roles or {}).get(i, [])
         lines += [
             "",
             "[[hosts]]",
             f'name = "{h.name}"',
             f'address = "{h.address}"',
-            f"roles = {roles}",
+            f"roles = {json.dumps(roles)}",
             f'root = "{h.root}"',
         ]
         if i >= 3:
