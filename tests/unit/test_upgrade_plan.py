@@ -176,3 +176,11 @@ def test_framework_with_another_id_or_a_lost_task_stops_at_once() -> None:
     )
     verdict, why = decide(SERVICES, "2", before, lost, 60)
     assert verdict == "stop" and why.startswith("a2: after upgrade-framework, tasks not running")
+
+
+def test_a_framework_left_alone_at_the_new_version_continues_without_resubscribing() -> None:
+    before = Before(framework=OLD_FW, restarted=False)
+    there = Seen(
+        leader="10.0.0.1", versions={"10.0.0.5:8080": "2"}, frameworks={"services": OLD_FW}
+    )
+    assert decide(SERVICES, "2", before, there, 60)[0] == "continue"

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import asyncio
 import time
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
@@ -19,7 +20,7 @@ from rich.console import Console
 from corral.deploy import remote
 from corral.deploy.health import framework_apis
 from corral.deploy.inventory import Inventory
-from corral.deploy.plan import plan, restrict
+from corral.deploy.plan import StartService, plan, restrict
 from corral.deploy.render import desired
 from corral.deploy.upgrade_plan import Before, FrameworkSeen, Seen, Step, decide, steps
 
@@ -100,7 +101,8 @@ async def _before(inv: Inventory, session: aiohttp.ClientSession, step: Step,
 
 
 async def _install_and_restart(inv: Inventory, step: Step, wheel_file: Path, digest: str,
-                               say: Any) -> None:  # fmt: skip
+                               say: Any) -> bool:  # fmt: skip
+    """Carries out the step's part of the host's plan; False: nothing to restart."""
     host = next(h for h in inv.hosts if h.name == step.host)
     conn = await remote.connect(host)
     async with conn:
@@ -110,6 +112,7 @@ async def _install_and_restart(inv: Inventory, step: Step, wheel_file: Path, dig
         if not actions:
             say("already at this wheel")
         await remote.apply(conn, want, actions, wheel_file, inv.cluster.pip_args, say)
+    return any(isinstance(a, StartService) for a in actions)
 
 
 async def upgrade(inv: Inventory, wheel_file: Path, digest: str, version: str, *,
@@ -144,7 +147,8 @@ async def upgrade(inv: Inventory, wheel_file: Path, digest: str, version: str, *
                                           f"({resp.status}: {text})")  # fmt: skip
                             return 1
                 else:
-                    await _install_and_restart(inv, step, wheel_file, digest, say)
+                    restarted = await _install_and_restart(inv, step, wheel_file, digest, say)
+                    before = replace(before, restarted=restarted)
             except (remote.RemoteError, OSError, aiohttp.ClientError) as exc:
                 console.print(f"[red]stopped[/]: {step.host}: {step.kind} failed: {exc}",
                               highlight=False)  # fmt: skip

@@ -94,6 +94,7 @@ class Before:
     agent_id: str | None = None
     running_tasks: frozenset[str] = frozenset()
     framework: FrameworkSeen | None = None  # the step's framework, for upgrade-framework
+    restarted: bool = True  # False: the service ran the wheel already and was left alone
 
 
 # a task that was running is still running, or ended by itself with its update delivered
@@ -152,7 +153,11 @@ def _framework(step: Step, version: str, before: Before, seen: Seen, timeout: fl
             f"{step.host}: the {step.role} framework came back as {fw.id}, not {old.id}: "
             "its tasks were left behind"
         )
-    anew = fw is not None and fw.active and (old is None or fw.subscribed != old.subscribed)
+    anew = (
+        fw is not None
+        and fw.active
+        and (old is None or not before.restarted or fw.subscribed != old.subscribed)
+    )
     if have == version and anew and seen.leader is not None:
         assert fw is not None
         return "continue", f"{step.role} re-registered as {fw.id} at {version}"
