@@ -127,7 +127,7 @@ def main() -> None:
             watcher.join()
             assert up.returncode == 0, up.stdout + up.stderr
             after = task_pids(boxes)
-            restarted = sum(after.get(t) != p for t, p in pids.items())
+            restarted = sum(not p <= after.get(t, set()) for t, p in pids.items())
             state = state_of(masters)
             running = sum(s["state"] == "TASK_RUNNING" for s in all_tasks(state).values())
             same_fw = {f["name"]: f["id"] for f in state["frameworks"]}["services"] == (
