@@ -67,14 +67,21 @@ def upgrade(
     to: str = typer.Option(
         ...,
         "--to",
+        metavar="WHEEL|VERSION",
         help="The corral wheel (a .whl file) or a VERSION, downloaded here by pip "
         "(pip download corral==VERSION --no-deps).",
     ),
     find_links: list[str] = typer.Option(
-        [], "--find-links", help="With --to VERSION: a directory of wheels to look in (repeatable)."
+        [],
+        "--find-links",
+        metavar="DIR",
+        help="With --to VERSION: a directory of wheels to look in (repeatable).",
     ),
     index_url: str = typer.Option(
-        "", "--index-url", help="With --to VERSION: the package index (pip's --index-url)."
+        "",
+        "--index-url",
+        metavar="URL",
+        help="With --to VERSION: the package index (pip's --index-url).",
     ),
     no_index: bool = typer.Option(
         False, "--no-index", help="With --to VERSION: look in --find-links only, no index."
