@@ -1,9 +1,10 @@
-"""`corral upgrade` end to end against real sshd "hosts": three masters with ZooKeeper (one
-also running the services framework) and two agents deployed; a long task, a services app
+"""`corral upgrade` end to end against real sshd "hosts": three masters with ZooKeeper (the
+first also running the services framework, the second the jobs framework) and two agents
+deployed; a long task, a services app
 and a task that ends while its agent is being upgraded; a rolling upgrade to a bumped
 version fetched by pip (`--to VERSION --find-links DIR --no-index`); then every component at
 the new version, the long task and the app's task the same processes, the ended task's
-TASK_FINISHED delivered, the framework the same one; and a failing step stops with exit 1
+TASK_FINISHED delivered, the frameworks the same ones; and a failing step stops with exit 1
 naming the host and the step."""
 
 from __future__ import annotations
@@ -107,10 +108,11 @@ def test_rolling_upgrade_keeps_tasks_updates_and_the_framework(
     old = wheel_mod.build(tmp_path / "old")
     new = bumped_wheel(tmp_path)
     pip_args = wheelhouse(old, tmp_path / "wheelhouse")
-    inv.write_text(inventory(hosts, agents=2, pip_args=pip_args, extra_roles={0: ["services"]}))
+    roles = {0: ["services"], 1: ["jobs"]}
+    inv.write_text(inventory(hosts, agents=2, pip_args=pip_args, extra_roles=roles))
     first = corral("deploy", str(inv), "--wheel", str(old), "--timeout", "150")
     assert first.returncode == 0, first.stdout + first.stderr
-    assert "1/1 frameworks registered" in first.stdout, first.stdout
+    assert "2/2 frameworks registered" in first.stdout, first.stdout
     zk = "zk://" + ",".join(f"{h.address}:2181" for h in hosts.hosts[:3]) + "/corral"
     api = f"http://{hosts.hosts[0].address}:8080"
 
@@ -138,7 +140,7 @@ def test_rolling_upgrade_keeps_tasks_updates_and_the_framework(
     [web] = [t for t in tasks if t.startswith("web.")]
     [sh] = [t for t in tasks if any("while" in " ".join(cmdline(p)) for p in pids[t])]
     [long] = set(tasks) - {web, sh}
-    services_id = next(f["id"] for f in state["frameworks"] if f["name"] == "services")
+    ids = {f["name"]: f["id"] for f in state["frameworks"] if f["name"] in ("services", "jobs")}
     # the ending task ends while its agent's old process is gone (being replaced)
     agent_host = next(h for h in hosts.hosts[3:5]
                       if h.address == next(a["hostname"] for a in state["slaves"]
@@ -164,8 +166,11 @@ def test_rolling_upgrade_keeps_tasks_updates_and_the_framework(
     assert flag.exists(), "the agent's old process never went: " + out
     assert (out.index("upgrade-standby") < out.index("handover") < out.index("upgrade-agent")
             < out.index("upgrade-framework")), out  # fmt: skip
-    assert "services re-registered as " + services_id in out, out
-    for port, group in ((5050, hosts.hosts[:3]), (5051, hosts.hosts[3:5]), (8080, hosts.hosts[:1])):
+    assert out.index("services re-registered as " + ids["services"]) < out.index(
+        "jobs re-registered as " + ids["jobs"]
+    ), out
+    for port, group in ((5050, hosts.hosts[:3]), (5051, hosts.hosts[3:5]), (8080, hosts.hosts[:1]),
+                        (4400, hosts.hosts[1:2])):  # fmt: skip
         for h in group:
             assert get(f"http://{h.address}:{port}/version")["corral_version"] == NEW, (h, port)
 
@@ -180,7 +185,7 @@ def test_rolling_upgrade_keeps_tasks_updates_and_the_framework(
     assert now[long]["state"] == now[web]["state"] == "TASK_RUNNING", now
     # the same framework, subscribed again, and no new task of the app (not restarted)
     [fw] = [f for f in after["frameworks"] if f["name"] == "services"]
-    assert fw["id"] == services_id and fw["active"], fw
+    assert fw["id"] == ids["services"] and fw["active"], fw
     assert [t["id"] for t in fw["tasks"]] == [web], fw["tasks"]
     # the same processes: every one seen before still runs (a restart would have new pids)
     later = task_pids(sandboxes)
