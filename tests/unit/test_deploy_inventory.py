@@ -117,6 +117,10 @@ def host(n: str = "a", a: str = "10.0.0.1", r: str = '["master"]', extra: str = 
         ),
         ("[cluster]\nservices_port = 5051\n" + host(), "inv.toml:1: cluster: the ports"),
         (
+            '[cluster]\nservices_flags = ["--name", "web"]\n' + host(),
+            "inv.toml:2: cluster.services_flags: --name cannot be set",
+        ),
+        (
             host(r='["master", "service"]'),
             "unknown role 'service' (known: zookeeper, master, agent, services, jobs)",
         ),

@@ -312,6 +312,17 @@ def parse(text: str, source: str = "inventory.toml") -> Inventory:
             raise where.error(
                 "cluster.zk_path", "must start with / and not end with one", "cluster", None, key
             )
+        if key in ("services_flags", "jobs_flags") and any(
+            f == "--name" or f.startswith("--name=") for f in value
+        ):
+            raise where.error(
+                f"cluster.{key}",
+                "--name cannot be set: deploy and upgrade find the framework at the master "
+                "by its role's name",
+                "cluster",
+                None,
+                key,
+            )
         if key == "zk_tick_ms" and value < 100:
             raise where.error("cluster.zk_tick_ms", "must be at least 100", "cluster", None, key)
         cvalues[key] = value
