@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
+
 from corral.deploy.inventory import parse
 from corral.deploy.upgrade_plan import Before, FrameworkSeen, Seen, Step, decide, steps
 
@@ -129,9 +131,15 @@ def test_framework_back_with_its_id_subscribed_anew_and_tasks_running_continues(
         frameworks={"services": FrameworkSeen("F1", True, 130.0)},
         task_states={"web.1": "TASK_RUNNING"},
     )
+    # subscribed again, but still reconciling its tasks: not ready
     assert decide(SERVICES, "2", before, back, 60) == (
+        "wait",
+        "services at 2, re-registered, not ready yet",
+    )
+    ready = replace(back, ready=frozenset({"services"}))
+    assert decide(SERVICES, "2", before, ready, 60) == (
         "continue",
-        "services re-registered as F1 at 2",
+        "services re-registered as F1 at 2, ready",
     )
 
 
@@ -181,6 +189,9 @@ def test_framework_with_another_id_or_a_lost_task_stops_at_once() -> None:
 def test_a_framework_left_alone_at_the_new_version_continues_without_resubscribing() -> None:
     before = Before(framework=OLD_FW, restarted=False)
     there = Seen(
-        leader="10.0.0.1", versions={"10.0.0.5:8080": "2"}, frameworks={"services": OLD_FW}
+        leader="10.0.0.1",
+        versions={"10.0.0.5:8080": "2"},
+        frameworks={"services": OLD_FW},
+        ready=frozenset({"services"}),
     )
     assert decide(SERVICES, "2", before, there, 60)[0] == "continue"

@@ -70,8 +70,13 @@ def judge(
 
 def framework_apis(inv: Inventory) -> list[str]:
     """ADDR:PORT of every built-in framework instance of the inventory."""
+    return [endpoint for _, endpoint in framework_endpoints(inv)]
+
+
+def framework_endpoints(inv: Inventory) -> list[tuple[str, str]]:
+    """(role, ADDR:PORT) of every built-in framework instance of the inventory."""
     return [
-        f"{h.address}:{inv.cluster.framework_port(role)}"
+        (role, f"{h.address}:{inv.cluster.framework_port(role)}")
         for role in FRAMEWORK_ROLES
         for h in inv.with_role(role)
     ]

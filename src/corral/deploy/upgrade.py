@@ -18,7 +18,7 @@ import aiohttp
 from rich.console import Console
 
 from corral.deploy import remote
-from corral.deploy.health import framework_apis
+from corral.deploy.health import framework_endpoints
 from corral.deploy.inventory import Inventory
 from corral.deploy.plan import StartService, plan, restrict
 from corral.deploy.render import desired
@@ -49,7 +49,8 @@ async def observe(inv: Inventory, session: aiohttp.ClientSession, started: float
     masters = [h.address for h in inv.with_role("master")]
     endpoints = [f"{a}:{mport}" for a in masters]
     endpoints += [f"{h.address}:{aport}" for h in inv.with_role("agent")]
-    endpoints += framework_apis(inv)
+    roles = framework_endpoints(inv)
+    endpoints += [e for _, e in roles]
     states = await asyncio.gather(
         *(_get(session, f"http://{a}:{mport}/master/state") for a in masters)
     )
@@ -65,6 +66,10 @@ async def observe(inv: Inventory, session: aiohttp.ClientSession, started: float
         for e, (s, v) in zip(endpoints, versions, strict=True)
         if s == 200 and isinstance(v, dict) and "corral_version" in v
     }
+    answers = dict(zip(endpoints, versions, strict=True))
+    ready = frozenset(
+        role for role, e in roles if isinstance(answers[e][1], dict) and answers[e][1].get("ready")
+    )
     agent_ids: dict[str, str] = {}
     tasks: dict[str, str] = {}
     frameworks: dict[str, FrameworkSeen] = {}
@@ -81,7 +86,7 @@ async def observe(inv: Inventory, session: aiohttp.ClientSession, started: float
                 frameworks[name] = FrameworkSeen(str(fw.get("id")), bool(fw.get("active")),
                                                  float(when))  # fmt: skip
     return Seen(leader, seen_versions, frozenset(standby), agent_ids, tasks, frameworks,
-                time.monotonic() - started)  # fmt: skip
+                ready, time.monotonic() - started)  # fmt: skip
 
 
 async def _before(inv: Inventory, session: aiohttp.ClientSession, step: Step,

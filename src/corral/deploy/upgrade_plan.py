@@ -84,6 +84,7 @@ class Seen:
     agent_ids: dict[str, str] = field(default_factory=dict)  # agent address -> agent id
     task_states: dict[str, str] = field(default_factory=dict)  # task id -> state
     frameworks: dict[str, FrameworkSeen] = field(default_factory=dict)  # by name
+    ready: frozenset[str] = frozenset()  # framework roles with an instance leading and ready
     elapsed: float = 0.0  # seconds since the step's action
 
 
@@ -145,8 +146,9 @@ def decide(step: Step, version: str, before: Before, seen: Seen, timeout: float)
 
 def _framework(step: Step, version: str, before: Before, seen: Seen, timeout: float,
                have: str | None) -> Verdict:  # fmt: skip
-    """The framework came back when its instance on the host answers at the new version and
-    the leader has it active, subscribed anew since the step began, with its old id."""
+    """The framework came back when its instance on the host answers at the new version, the
+    leader has it active, subscribed anew since the step began, with its old id, and an
+    instance of it leads and is ready (the services framework: its tasks reconciled)."""
     fw, old = seen.frameworks.get(step.role), before.framework
     if fw is not None and old is not None and fw.id != old.id:
         return "stop", (
@@ -158,12 +160,12 @@ def _framework(step: Step, version: str, before: Before, seen: Seen, timeout: fl
         and fw.active
         and (old is None or not before.restarted or fw.subscribed != old.subscribed)
     )
-    if have == version and anew and seen.leader is not None:
+    if have == version and anew and seen.leader is not None and step.role in seen.ready:
         assert fw is not None
-        return "continue", f"{step.role} re-registered as {fw.id} at {version}"
+        return "continue", f"{step.role} re-registered as {fw.id} at {version}, ready"
     state = "not registered" if fw is None else (
-        "re-registered" if anew else "active, not re-registered yet" if fw.active
-        else "not re-registered yet"
+        ("re-registered, " + ("ready" if step.role in seen.ready else "not ready yet"))
+        if anew else "active, not re-registered yet" if fw.active else "not re-registered yet"
     )  # fmt: skip
     why = f"{step.role} at {have or 'no answer'}, {state}"
     if seen.elapsed > timeout:
