@@ -142,7 +142,7 @@ def main() -> None:
     print(f"baseline  corral deploy of the same hosts (from nothing): {deploy_s:6.1f} s")
     print(f"corral upgrade --to {NEW} (every master, agent, framework): {upgrade_s:6.1f} s")
     for host, step, secs in step_times(up.stdout):
-        print(f"  {step:<20} {host:<8} {secs:6.2f} s (install, restart, until healthy)")
+        print(f"  {step:<20} {host:<8} {secs:6.2f} s (the step until healthy)")
     print(f"longest time without a leader during the upgrade:       {gaps[0] * 1000:6.0f} ms")
     print(
         f"tasks restarted: {restarted} (task processes kept: {want - restarted}/{want}; "
