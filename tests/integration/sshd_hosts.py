@@ -10,6 +10,7 @@ import shutil
 import signal
 import socket
 import subprocess
+import sys
 import tempfile
 import time
 from collections.abc import Iterator
@@ -230,3 +231,17 @@ def _launcher_pids(root: Path) -> set[int]:
         except (OSError, ValueError):
             pass
     return out
+
+
+def wheelhouse(wheel: Path, dest: Path) -> tuple[str, ...]:
+    """The wheels `wheel` depends on, downloaded once into `dest` (from pip's cache after the
+    first time), and the pip arguments that install from there alone: each host's venv then
+    installs corral's dependencies without the network and whatever Python runs the tests
+    (CI's own venv has them, the hosts' base interpreter need not)."""
+    done = subprocess.run(
+        [sys.executable, "-m", "pip", "download", "-q", "--disable-pip-version-check",
+         "-d", str(dest), str(wheel)], capture_output=True, text=True,
+    )  # fmt: skip
+    if done.returncode != 0:
+        raise RuntimeError(f"pip download of {wheel.name}'s dependencies failed:\n{done.stderr}")
+    return ("--no-index", "--find-links", str(dest))

@@ -1,6 +1,7 @@
 """`corral deploy` end to end against real sshd "hosts" on this machine: three masters with
-ZooKeeper on the same hosts and one agent, a task run through zk://, a second deploy that
-changes nothing, and a second agent added by editing the inventory."""
+ZooKeeper on the same hosts (the second with the jobs framework) and one agent, a task run
+through zk://, a second deploy that changes nothing, and a second agent added by editing the
+inventory."""
 
 from __future__ import annotations
 
@@ -17,7 +18,7 @@ from pathlib import Path
 
 import psutil
 import pytest
-from sshd_hosts import SshHosts, deployed_pids, serve_hosts
+from sshd_hosts import SshHosts, deployed_pids, serve_hosts, wheelhouse
 
 from corral.deploy import wheel as wheel_mod
 from corral.testing import wait_until
@@ -27,12 +28,21 @@ pytestmark = pytest.mark.integration
 SRC = str(Path(__file__).resolve().parents[2] / "src")
 
 
-def inventory(hosts: SshHosts, agents: int) -> str:
+def inventory(
+    hosts: SshHosts,
+    agents: int,
+    pip_args: tuple[str, ...] = (),
+    extra_roles: dict[int, list[str]] | None = None,
+) -> str:
+    """Hosts 0-2: ZooKeeper and a master; then `agents` agents; `extra_roles` adds roles
+    (e.g. services) to hosts by index."""
     lines = [
         "[cluster]",
         f'python = "{sys.executable}"',
+        f"pip_args = {json.dumps(list(pip_args))}",
         "zk_tick_ms = 500",
         'master_flags = ["--zk-session-timeout", "4"]',
+        'services_flags = ["--zk-session-timeout", "4"]',
         'agent_flags = ["--containerizers", "process"]',
         "",
         "[ssh]",
@@ -42,13 +52,14 @@ def inventory(hosts: SshHosts, agents: int) -> str:
         "known_hosts = false",
     ]
     for i, h in enumerate(hosts.hosts[: 3 + agents]):
-        roles = '["zookeeper", "master"]' if i < 3 else '["agent"]'
+        roles = ["zookeeper", "master"] if i < 3 else ["agent"]
+        roles += (extra_roles or {}).get(i, [])
         lines += [
             "",
             "[[hosts]]",
             f'name = "{h.name}"',
             f'address = "{h.address}"',
-            f"roles = {roles}",
+            f"roles = {json.dumps(roles)}",
             f'root = "{h.root}"',
         ]
         if i >= 3:
@@ -86,11 +97,21 @@ def wheel(tmp_path_factory: pytest.TempPathFactory) -> Path:
     return wheel_mod.build(tmp_path_factory.mktemp("wheel"))
 
 
+@pytest.fixture(scope="module")
+def pip_args(wheel: Path, tmp_path_factory: pytest.TempPathFactory) -> tuple[str, ...]:
+    return wheelhouse(wheel, tmp_path_factory.mktemp("wheelhouse"))
+
+
+JOBS = {1: ["jobs"]}  # the jobs framework beside the second master
+
+
 @pytest.mark.zookeeper
 @pytest.mark.timeout(300)
-def test_deploy_run_redeploy_and_grow(hosts: SshHosts, wheel: Path, tmp_path: Path) -> None:
+def test_deploy_run_redeploy_and_grow(
+    hosts: SshHosts, wheel: Path, pip_args: tuple[str, ...], tmp_path: Path
+) -> None:
     inv = tmp_path / "inventory.toml"
-    inv.write_text(inventory(hosts, agents=1))
+    inv.write_text(inventory(hosts, agents=1, pip_args=pip_args, extra_roles=JOBS))
 
     checked = corral("deploy", str(inv), "--wheel", str(wheel), "--check")
     assert checked.returncode == 0, checked.stdout + checked.stderr
@@ -99,7 +120,9 @@ def test_deploy_run_redeploy_and_grow(hosts: SshHosts, wheel: Path, tmp_path: Pa
 
     first = corral("deploy", str(inv), "--wheel", str(wheel), "--timeout", "150")
     assert first.returncode == 0, first.stdout + first.stderr
-    assert "healthy" in first.stdout
+    assert "healthy" in first.stdout and "1/1 frameworks registered" in first.stdout
+    jobs = json.load(urllib.request.urlopen(f"http://{hosts.hosts[1].address}:4400/version"))
+    assert jobs["leading"] is True  # its API answers, and it leads (one instance)
     for h in hosts.hosts[:4]:
         assert deployed_pids(h.root), f"{h.name}: nothing running"
     zk = "zk://" + ",".join(f"{h.address}:2181" for h in hosts.hosts[:3]) + "/corral"
@@ -155,7 +178,7 @@ def test_deploy_run_redeploy_and_grow(hosts: SshHosts, wheel: Path, tmp_path: Pa
     assert again.stdout.count("unchanged") >= 8, again.stdout  # a line and a table row per host
     assert "install" not in again.stdout and "restart" not in again.stdout, again.stdout
 
-    inv.write_text(inventory(hosts, agents=2))
+    inv.write_text(inventory(hosts, agents=2, pip_args=pip_args, extra_roles=JOBS))
     grown = corral("deploy", str(inv), "--wheel", str(wheel), "--timeout", "120")
     assert grown.returncode == 0, grown.stdout + grown.stderr
     assert "2/2 agents registered" in grown.stdout, grown.stdout

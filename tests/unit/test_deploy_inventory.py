@@ -81,26 +81,49 @@ def host(n: str = "a", a: str = "10.0.0.1", r: str = '["master"]', extra: str = 
         (host(r="[]"), "inv.toml:4: hosts[0] (a).roles: name at least one of"),
         (host(extra="colour = 1\n"), "inv.toml:5: hosts[0] (a).colour: unknown field"),
         (host(extra='root = "rel/dir"\n'), "inv.toml:5: hosts[0] (a).root: must be an absolute"),
-        ('[[hosts]]\nname = "a"\nroles = ["agent"]\n', "inv.toml:1: hosts[0] (a).address: is "
-         "required"),
-        (host() + host(n="b", r='["agent"]', extra='resources = "cpus:x"\n'),
-         "inv.toml:9: hosts[1] (b).resources:"),
+        (
+            '[[hosts]]\nname = "a"\nroles = ["agent"]\n',
+            "inv.toml:1: hosts[0] (a).address: is required",
+        ),
+        (
+            host() + host(n="b", r='["agent"]', extra='resources = "cpus:x"\n'),
+            "inv.toml:9: hosts[1] (b).resources:",
+        ),
         (host(extra='resources = "cpus:1"\n'), "inv.toml:5: hosts[0] (a).resources: only agents"),
-        (host() + host(n="b", a="10.0.0.1"), "inv.toml:7: hosts[1] (b).address: '10.0.0.1' is "
-         "also host 0's"),
+        (
+            host() + host(n="b", a="10.0.0.1"),
+            "inv.toml:7: hosts[1] (b).address: '10.0.0.1' is also host 0's",
+        ),
         (host() + host(a="10.0.0.2"), "inv.toml:6: hosts[1] (a).name: 'a' is also host 0's"),
         (host(r='["agent"]'), "inv.toml: hosts: no host has the master role"),
         (host() + host(n="b", a="x"), "hosts: 2 masters need ZooKeeper"),
-        (host(r='["master", "zookeeper"]') + host(n="b", a="x", r='["zookeeper"]'),
-         "hosts: 2 ZooKeeper hosts: use an odd number"),
+        (
+            host(r='["master", "zookeeper"]') + host(n="b", a="x", r='["zookeeper"]'),
+            "hosts: 2 ZooKeeper hosts: use an odd number",
+        ),
         ("[ssh]\nport = 70000\n" + host(), "inv.toml:2: ssh.port: 70000 is not a port"),
-        ("[ssh]\nport = \"22\"\n" + host(), "inv.toml:2: ssh.port: must be int, not str"),
+        ('[ssh]\nport = "22"\n' + host(), "inv.toml:2: ssh.port: must be int, not str"),
         ("[cluster]\nmaster_port = 2181\n" + host(), "inv.toml:1: cluster: the ports"),
-        ("[cluster]\nzk_path = \"corral\"\n" + host(), "inv.toml:2: cluster.zk_path: must start"),
+        ('[cluster]\nzk_path = "corral"\n' + host(), "inv.toml:2: cluster.zk_path: must start"),
         (host(extra="[hosts.ssh]\nuser = 3\n"), "inv.toml:6: hosts[0] (a).ssh.user: must be str"),
-        (host(r='["agent", "master"]', extra='attributes = { rack = "a b" }\n'),
-         "inv.toml:5: hosts[0] (a).attributes.rack: names and text values"),
+        (
+            host(r='["agent", "master"]', extra='attributes = { rack = "a b" }\n'),
+            "inv.toml:5: hosts[0] (a).attributes.rack: names and text values",
+        ),
         ("[clusters]\n" + host(), "inv.toml:1: clusters: unknown table"),
+        (
+            host(r='["master", "services"]') + host(n="b", a="x", r='["services"]'),
+            "hosts: 2 services hosts share the framework's state through ZooKeeper",
+        ),
+        ("[cluster]\nservices_port = 5051\n" + host(), "inv.toml:1: cluster: the ports"),
+        (
+            '[cluster]\nservices_flags = ["--name", "web"]\n' + host(),
+            "inv.toml:2: cluster.services_flags: --name cannot be set",
+        ),
+        (
+            host(r='["master", "service"]'),
+            "unknown role 'service' (known: zookeeper, master, agent, services, jobs)",
+        ),
     ],
 )
 def test_refusals_name_line_and_field(text: str, message: str) -> None:

@@ -15,6 +15,7 @@ from corral.deploy.plan import (
     StopService,
     WriteFile,
     plan,
+    restrict,
 )
 from corral.deploy.render import Desired, Layout, desired, sha256
 from corral.deploy.supervisor import BACKOFF_MAX, backoff, next_failures
@@ -171,6 +172,70 @@ def test_health_needs_a_leader_and_every_agent() -> None:
     h = judge({"10.0.0.2:5050": (200, {"slaves": [{"hostname": "10.0.0.4", "active": True}]})})
     assert h.healthy(inv)
     assert not judge({"10.0.0.1:5050": (503, None)}).healthy(inv)
+
+
+FRAMEWORKS = INV.replace(
+    'roles = ["zookeeper", "master"]\nroot = "/srv/m1"',
+    'roles = ["zookeeper", "master", "services", "jobs"]\nroot = "/srv/m1"',
+)
+
+
+def test_the_frameworks_follow_the_masters_through_zk_and_keep_their_state_there() -> None:
+    inv = parse(FRAMEWORKS)
+    want = desired(inv, inv.hosts[0], "w1")
+    assert [s.name for s in want.services] == ["zookeeper", "master", "services", "jobs"]
+    zk = "zk://10.0.0.1:2181,10.0.0.2:2181,10.0.0.3:2181/corral"
+    services, jobs = want.services[2:]
+    assert services.argv[3:] == (
+        "services", "--master", zk, "--host", "10.0.0.1", "--port", "8080",
+        "--work-dir", "/srv/m1/var/lib/corral/services", "--zk", zk,
+    )  # fmt: skip
+    assert jobs.argv[3:6] == ("jobs", "--master", zk) and "4400" in jobs.argv
+    assert services.depends == (("wheel", "w1"),) and services.kill_mode == "control-group"
+    one = parse('[[hosts]]\nname = "m"\naddress = "10.0.0.9"\nroles = ["master", "services"]\n')
+    [_, alone] = desired(one, one.hosts[0], "w1").services
+    argv = list(alone.argv)
+    assert argv[argv.index("--master") + 1] == "10.0.0.9:5050" and "--zk" not in argv
+
+
+def test_an_upgrade_step_restarts_only_its_own_service() -> None:
+    inv = parse(FRAMEWORKS)
+    for systemd in (False, True):
+        seen = observed_as_deployed(desired(inv, inv.hosts[0], "w1", systemd=systemd))
+        want = desired(inv, inv.hosts[0], "w2", systemd=systemd)
+        full = plan(want, seen)
+        restarted = [a.name for a in full if isinstance(a, StartService)]
+        assert restarted == ["master", "services", "jobs"]
+        master_step = restrict(full, want, frozenset({"master"}))
+        assert master_step[0] == InstallWheel("w2")
+        assert [a.name for a in master_step if isinstance(a, StartService)] == ["master"]
+        # the frameworks' specs are not written yet, so their own steps still see a change
+        written = [a.path for a in master_step if isinstance(a, WriteFile)]
+        assert written == [want.spec_path("master")]
+        seen_after = observed_as_deployed(want)
+        for name in ("services", "jobs"):
+            seen_after.files[want.spec_path(name)] = seen.files[want.spec_path(name)]
+            seen_after.services[name] = seen.services[name]
+        later = restrict(plan(want, seen_after), want, frozenset({"services"}))
+        assert [type(a).__name__ for a in later] == ["WriteFile", "StartService"]
+        assert later[1] == StartService("services", restart=True, why="its spec changed")
+
+
+def test_health_needs_each_framework_registered_and_its_api_answering() -> None:
+    inv = parse(FRAMEWORKS)
+    doc = {
+        "slaves": [{"hostname": "10.0.0.4", "active": True}],
+        "frameworks": [{"name": "services", "active": True}, {"name": "jobs", "active": False}],
+    }
+    h = judge({"10.0.0.2:5050": (200, doc)}, frozenset({"10.0.0.1:8080"}))
+    assert not h.healthy(inv)
+    assert h.describe(inv) == (
+        "leader 10.0.0.2:5050, 1/1 agents registered, 1/2 frameworks registered "
+        "(waiting for jobs (not registered), jobs on m1)"
+    )
+    doc["frameworks"][1]["active"] = True
+    assert judge({"10.0.0.2:5050": (200, doc)}, frozenset({"10.0.0.1:8080", "10.0.0.1:4400"})
+                 ).healthy(inv)  # fmt: skip
 
 
 def test_supervisor_backoff() -> None:

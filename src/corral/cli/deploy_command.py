@@ -71,16 +71,36 @@ def upgrade(
     inventory: Path = typer.Argument(
         ..., help="The inventory (TOML) the cluster was deployed from."
     ),
-    to: str = typer.Option(..., "--to", help="The corral wheel (a .whl file) to upgrade to."),
+    to: str = typer.Option(
+        ...,
+        "--to",
+        metavar="WHEEL|VERSION",
+        help="The corral wheel (a .whl file) or a VERSION, downloaded here by pip "
+        "(pip download corral==VERSION --no-deps).",
+    ),
+    find_links: list[str] = typer.Option(
+        [],
+        "--find-links",
+        metavar="DIR",
+        help="With --to VERSION: a directory of wheels to look in (repeatable).",
+    ),
+    index_url: str = typer.Option(
+        "",
+        "--index-url",
+        metavar="URL",
+        help="With --to VERSION: the package index (pip's --index-url).",
+    ),
+    no_index: bool = typer.Option(
+        False, "--no-index", help="With --to VERSION: look in --find-links only, no index."
+    ),
     step_timeout: float = typer.Option(
         120.0, "--step-timeout", help="Seconds each step may take to be healthy again."
     ),
 ) -> None:
-    """Rolling upgrade: standby masters, a leader handover, the old leader, agents one at a time."""
+    """Rolling upgrade: standby masters, a leader handover, the old leader, agents one at a
+    time, then the built-in frameworks."""
     from corral.deploy import inventory as inventory_mod
-    from corral.deploy import wheel as wheel_mod
     from corral.deploy.upgrade import upgrade as run_upgrade
-    from corral.deploy.upgrade import wheel_version
 
     try:
         inv = inventory_mod.parse(inventory.read_text(), str(inventory))
@@ -90,23 +110,56 @@ def upgrade(
         fail(str(exc))
     if step_timeout <= 0:
         fail("--step-timeout must be positive")
-    wheel = Path(to)
-    if not to.endswith(".whl"):
-        fail(f"--to: {to!r}: give a wheel file (*.whl); upgrading to a version from an index "
-             "is not supported yet")  # fmt: skip
-    if not wheel.is_file():
-        fail(f"--to: {wheel} is not a file", EXIT_RUNTIME)
+    with tempfile.TemporaryDirectory(prefix="corral-upgrade-") as tmp:
+        wheel, digest, version = resolve_to(to, find_links, index_url, no_index, Path(tmp))
+        console = Console(highlight=False)
+        console.print(f"corral wheel {wheel.name} ({digest[:12]}), version {version}")
+        code = asyncio.run(
+            run_upgrade(inv, wheel, digest, version, step_timeout=step_timeout, console=console)
+        )
+    raise typer.Exit(code)
+
+
+def resolve_to(
+    to: str, find_links: list[str], index_url: str, no_index: bool, tmp: Path
+) -> tuple[Path, str, str]:
+    """`--to`: a wheel file, or a version pip downloads into `tmp`; (wheel, digest, version),
+    or a message naming the flag (exit 2 for bad usage, 1 for a version not found)."""
+    from corral.deploy import wheel as wheel_mod
+    from corral.deploy.upgrade import wheel_version
+
+    pip_flags = [f for f, given in (("--find-links", find_links), ("--index-url", index_url),
+                                    ("--no-index", no_index)) if given]  # fmt: skip
+    if to.endswith(".whl"):
+        if pip_flags:
+            fail(f"{pip_flags[0]} only applies to --to VERSION, not to a wheel file")
+        wheel = Path(to)
+        if not wheel.is_file():
+            fail(f"--to: {wheel} is not a file", EXIT_RUNTIME)
+    else:
+        if not wheel_mod.VERSION_RE.fullmatch(to):
+            fail(f"--to: {to!r} is neither a wheel file (*.whl) nor a version (e.g. 0.2.0)")
+        for d in find_links:
+            if "://" not in d and not Path(d).is_dir():
+                fail(f"--find-links: {d} is not a directory")
+        if index_url and not index_url.startswith(("http://", "https://", "file://")):
+            fail(f"--index-url must be an http://, https:// or file:// URL, got {index_url!r}")
+        if no_index and index_url:
+            fail("--no-index and --index-url exclude each other")
+        if no_index and not find_links:
+            fail("--no-index needs --find-links DIR (where else would the wheel come from?)")
+        try:
+            wheel = wheel_mod.fetch(
+                to, tmp, find_links=find_links, index_url=index_url or None, no_index=no_index
+            )
+        except wheel_mod.WheelNotFound as exc:
+            fail(f"--to {to}: {exc}", EXIT_RUNTIME)
     try:
         digest = wheel_mod.digest(wheel)
         version = wheel_version(wheel)
     except (OSError, ValueError) as exc:
         fail(f"--to: {exc}")
-    console = Console(highlight=False)
-    console.print(f"corral wheel {wheel.name} ({digest[:12]}), version {version}")
-    code = asyncio.run(
-        run_upgrade(inv, wheel, digest, version, step_timeout=step_timeout, console=console)
-    )
-    raise typer.Exit(code)
+    return wheel, digest, version
 
 
 def supervise(

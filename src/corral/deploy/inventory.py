@@ -14,7 +14,8 @@ from typing import Any
 from corral.resources import ResourceError, parse_attributes
 from corral.resources import parse as parse_resources
 
-ROLES = ("zookeeper", "master", "agent")
+ROLES = ("zookeeper", "master", "agent", "services", "jobs")
+FRAMEWORK_ROLES = ("services", "jobs")  # the built-in frameworks, run as services too
 ZK_CLASSPATH = (
     "/usr/share/java/zookeeper.jar",
     "/usr/share/java/slf4j-log4j12.jar",
@@ -41,6 +42,8 @@ class Cluster:
     zk_path: str = "/corral"
     master_port: int = 5050
     agent_port: int = 5051
+    services_port: int = 8080
+    jobs_port: int = 4400
     zk_client_port: int = 2181
     zk_peer_port: int = 2888
     zk_election_port: int = 3888
@@ -51,6 +54,11 @@ class Cluster:
     pip_args: tuple[str, ...] = ()
     master_flags: tuple[str, ...] = ()
     agent_flags: tuple[str, ...] = ()
+    services_flags: tuple[str, ...] = ()
+    jobs_flags: tuple[str, ...] = ()
+
+    def framework_port(self, role: str) -> int:
+        return self.services_port if role == "services" else self.jobs_port
 
 
 @dataclass(frozen=True)
@@ -90,11 +98,17 @@ class Inventory:
         port = self.cluster.zk_client_port
         return "zk://" + ",".join(f"{h.address}:{port}" for h in zks) + self.cluster.zk_path
 
+    def master_url(self) -> str:
+        """How agents and frameworks find the leading master: zk://, or the only master."""
+        return self.zk_url() or f"{self.with_role('master')[0].address}:{self.cluster.master_port}"
+
 
 CLUSTER_KEYS = {
     "zk_path": str,
     "master_port": int,
     "agent_port": int,
+    "services_port": int,
+    "jobs_port": int,
     "zk_client_port": int,
     "zk_peer_port": int,
     "zk_election_port": int,
@@ -105,6 +119,8 @@ CLUSTER_KEYS = {
     "pip_args": list,
     "master_flags": list,
     "agent_flags": list,
+    "services_flags": list,
+    "jobs_flags": list,
 }
 SSH_KEYS = {"user": str, "port": int, "key": str, "known_hosts": (str, bool)}
 HOST_KEYS = {
@@ -118,7 +134,15 @@ HOST_KEYS = {
     "python": str,
     "flags": list,
 }
-PORT_KEYS = ("master_port", "agent_port", "zk_client_port", "zk_peer_port", "zk_election_port")
+PORT_KEYS = (
+    "master_port",
+    "agent_port",
+    "services_port",
+    "jobs_port",
+    "zk_client_port",
+    "zk_peer_port",
+    "zk_election_port",
+)
 
 
 class _Where:
@@ -288,6 +312,17 @@ def parse(text: str, source: str = "inventory.toml") -> Inventory:
             raise where.error(
                 "cluster.zk_path", "must start with / and not end with one", "cluster", None, key
             )
+        if key in ("services_flags", "jobs_flags") and any(
+            f == "--name" or f.startswith("--name=") for f in value
+        ):
+            raise where.error(
+                f"cluster.{key}",
+                "--name cannot be set: deploy and upgrade find the framework at the master "
+                "by its role's name",
+                "cluster",
+                None,
+                key,
+            )
         if key == "zk_tick_ms" and value < 100:
             raise where.error("cluster.zk_tick_ms", "must be at least 100", "cluster", None, key)
         cvalues[key] = value
@@ -295,7 +330,7 @@ def parse(text: str, source: str = "inventory.toml") -> Inventory:
     if len({getattr(cluster, k) for k in PORT_KEYS}) != len(PORT_KEYS):
         raise where.error(
             "cluster",
-            "the ports of masters, agents and ZooKeeper must differ",
+            "the ports of masters, agents, the frameworks and ZooKeeper must differ",
             "cluster",
             None,
             None,
@@ -409,6 +444,16 @@ def parse(text: str, source: str = "inventory.toml") -> Inventory:
             None,
             None,
         )
+    for role in FRAMEWORK_ROLES:
+        if len(inv.with_role(role)) > 1 and not zks:
+            raise where.error(
+                "hosts",
+                f"{len(inv.with_role(role))} {role} hosts share the framework's state through "
+                f"ZooKeeper: give the zookeeper role to 1, 3 or 5 hosts, or {role} to one host",
+                "",
+                None,
+                None,
+            )
     if len(zks) % 2 == 0 and zks:
         raise where.error(
             "hosts",

@@ -91,3 +91,22 @@ def plan(want: Desired, seen: Observed) -> list[Action]:
 
 def paths_to_probe(want: Desired) -> list[str]:
     return sorted(want.files)
+
+
+def restrict(actions: list[Action], want: Desired, services: frozenset[str]) -> list[Action]:
+    """The part of a plan an upgrade step carries out: the wheel, the files no other
+    service's spec is, and `services` (re)started, so that a host with several roles has
+    each restarted in its own step. The other services keep running from their old specs
+    (their spec files are left alone too: systemd's running spec is its unit file's digest),
+    and their own step restarts them."""
+    others = {want.spec_path(s.name) for s in want.services if s.name not in services}
+    out: list[Action] = []
+    for action in actions:
+        if isinstance(action, StopService):
+            continue
+        if isinstance(action, WriteFile) and action.path in others:
+            continue
+        if isinstance(action, StartService) and action.name not in services:
+            continue
+        out.append(action)
+    return out

@@ -6,7 +6,7 @@ several test "hosts" share one machine):
     ROOT/opt/corral/venv/             corral, installed from a wheel
     ROOT/etc/corral/<service>.json    a service's spec, read by `corral supervise`
     ROOT/etc/corral/zookeeper/        zoo.cfg, log4j.properties
-    ROOT/var/lib/corral/<service>/    work directories (ZooKeeper's data, myid)
+    ROOT/var/lib/corral/<service>/    work directories (ZooKeeper's data, myid, frameworks')
     ROOT/var/log/corral/<service>.log
     ROOT/run/corral/<service>.state   written by the running supervisor
 
@@ -21,9 +21,9 @@ import json
 import shlex
 from dataclasses import dataclass, field
 
-from corral.deploy.inventory import Host, Inventory
+from corral.deploy.inventory import FRAMEWORK_ROLES, Host, Inventory
 
-SERVICE_ORDER = ("zookeeper", "master", "agent")
+SERVICE_ORDER = ("zookeeper", "master", "agent", "services", "jobs")
 CLEAN_PATH = "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"
 
 
@@ -182,6 +182,27 @@ def zookeeper_files(inv: Inventory, host: Host, layout: Layout) -> dict[str, str
     }
 
 
+def framework_service(inv: Inventory, host: Host, layout: Layout, role: str, wheel: str) -> Service:
+    """`corral services` or `corral jobs`: following the leading master through zk://, its
+    state (and election among the hosts of the role) in ZooKeeper when the inventory has
+    it, else in SQLite under the work directory; so a restarted instance comes back with its
+    framework id and adopts its running tasks."""
+    c = inv.cluster
+    listen = "--host" if role == "services" else "--ip"
+    argv: tuple[str, ...] = (
+        layout.python, "-m", "corral", role,
+        "--master", inv.master_url(),
+        listen, host.address,
+        "--port", str(c.framework_port(role)),
+        "--work-dir", layout.work(role),
+    )  # fmt: skip
+    zk = inv.zk_url()
+    if zk:
+        argv += ("--zk", zk)
+    argv += c.services_flags if role == "services" else c.jobs_flags
+    return Service(role, argv, layout.log(role), depends=(("wheel", wheel),))
+
+
 def desired(inv: Inventory, host: Host, wheel: str, *, systemd: bool = False) -> Desired:
     """The files and services `host` must have to play its roles in `inv`."""
     c = inv.cluster
@@ -228,8 +249,7 @@ def desired(inv: Inventory, host: Host, wheel: str, *, systemd: bool = False) ->
         argv += (*c.master_flags, *(host.flags if not host.has("agent") else ()))
         services.append(Service("master", argv, layout.log("master"), depends=(("wheel", wheel),)))
     if host.has("agent"):
-        masters = inv.with_role("master")
-        master = zk or f"{masters[0].address}:{c.master_port}"
+        master = inv.master_url()
         argv = (
             *corral,
             "agent",
@@ -249,6 +269,9 @@ def desired(inv: Inventory, host: Host, wheel: str, *, systemd: bool = False) ->
                 "agent", argv, layout.log("agent"), kill_mode="process", depends=(("wheel", wheel),)
             )
         )
+    for role in FRAMEWORK_ROLES:
+        if host.has(role):
+            services.append(framework_service(inv, host, layout, role, wheel))
     out = Desired(host, layout, wheel, files, tuple(services), systemd)
     for s in services:
         files[out.spec_path(s.name)] = out.spec_text(s)

@@ -1,14 +1,16 @@
 """`corral upgrade`: the SSH/HTTP shell of the rolling upgrade (docs/deploy.md, Upgrading).
 
 The order and the decisions are `upgrade_plan`'s (pure); each host step is deploy's own
-probe, plan and apply (`remote`) with the new wheel, so a host gets the wheel and a restart
-of the services whose spec depends on it, through its supervisor or systemd.
+probe, plan and apply (`remote`) with the new wheel, restricted to the step's service
+(`plan.restrict`): the host gets the wheel and a restart of that service only, through its
+supervisor or systemd.
 """
 
 from __future__ import annotations
 
 import asyncio
 import time
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
@@ -16,10 +18,11 @@ import aiohttp
 from rich.console import Console
 
 from corral.deploy import remote
+from corral.deploy.health import framework_endpoints
 from corral.deploy.inventory import Inventory
-from corral.deploy.plan import plan
+from corral.deploy.plan import StartService, plan, restrict
 from corral.deploy.render import desired
-from corral.deploy.upgrade_plan import Before, Seen, Step, decide, steps
+from corral.deploy.upgrade_plan import Before, FrameworkSeen, Seen, Step, decide, steps
 
 POLL = 0.3
 
@@ -44,14 +47,14 @@ async def _get(session: aiohttp.ClientSession, url: str) -> tuple[int, Any]:
 async def observe(inv: Inventory, session: aiohttp.ClientSession, started: float) -> Seen:
     mport, aport = inv.cluster.master_port, inv.cluster.agent_port
     masters = [h.address for h in inv.with_role("master")]
-    agents = [h.address for h in inv.with_role("agent")]
+    endpoints = [f"{a}:{mport}" for a in masters]
+    endpoints += [f"{h.address}:{aport}" for h in inv.with_role("agent")]
+    roles = framework_endpoints(inv)
+    endpoints += [e for _, e in roles]
     states = await asyncio.gather(
         *(_get(session, f"http://{a}:{mport}/master/state") for a in masters)
     )
-    versions = await asyncio.gather(
-        *(_get(session, f"http://{a}:{mport}/version") for a in masters),
-        *(_get(session, f"http://{a}:{aport}/version") for a in agents),
-    )
+    versions = await asyncio.gather(*(_get(session, f"http://{e}/version") for e in endpoints))
     leader, doc, standby = None, None, set()
     for address, (status, got) in zip(masters, states, strict=True):
         if status == 200 and isinstance(got, dict) and leader is None:
@@ -59,38 +62,62 @@ async def observe(inv: Inventory, session: aiohttp.ClientSession, started: float
         elif status in (307, 503):
             standby.add(address)
     seen_versions = {
-        a: str(v["corral_version"])
-        for a, (s, v) in zip(masters + agents, versions, strict=True)
+        e: str(v["corral_version"])
+        for e, (s, v) in zip(endpoints, versions, strict=True)
         if s == 200 and isinstance(v, dict) and "corral_version" in v
     }
+    answers = dict(zip(endpoints, versions, strict=True))
+    ready = frozenset(
+        role for role, e in roles if isinstance(answers[e][1], dict) and answers[e][1].get("ready")
+    )
     agent_ids: dict[str, str] = {}
     tasks: dict[str, str] = {}
+    frameworks: dict[str, FrameworkSeen] = {}
     if doc is not None:
         for a in doc.get("slaves", []):
             if a.get("active", True):
                 agent_ids[str(a.get("hostname"))] = str(a.get("id"))
         for fw in doc.get("frameworks", []):
-            for t in fw.get("tasks", []):
+            for t in [*fw.get("completed_tasks", []), *fw.get("tasks", [])]:
                 tasks[str(t.get("id"))] = str(t.get("state"))
-    return Seen(leader, seen_versions, frozenset(standby), agent_ids, tasks,
-                time.monotonic() - started)  # fmt: skip
+            name = str(fw.get("name"))
+            if name not in frameworks or fw.get("active"):
+                when = fw.get("reregistered_time") or fw.get("registered_time") or 0.0
+                frameworks[name] = FrameworkSeen(str(fw.get("id")), bool(fw.get("active")),
+                                                 float(when))  # fmt: skip
+    return Seen(leader, seen_versions, frozenset(standby), agent_ids, tasks, frameworks,
+                ready, time.monotonic() - started)  # fmt: skip
 
 
-def _agent_tasks(doc_tasks: dict[str, str]) -> frozenset[str]:
-    return frozenset(t for t, s in doc_tasks.items() if s == "TASK_RUNNING")
+async def _before(inv: Inventory, session: aiohttp.ClientSession, step: Step,
+                  now: Seen) -> Before:  # fmt: skip
+    """What must hold after the step: an agent's id and its running tasks; a framework's id
+    and its running tasks; nothing about tasks for masters (a new leader learns the tasks
+    from the agents re-registering)."""
+    if step.kind == "upgrade-agent":
+        aid = now.agent_ids.get(step.address)
+        mine = await _tasks_on(inv, session, now.leader, agent_id=aid) if aid else frozenset()
+        return Before(aid, mine)
+    if step.kind == "upgrade-framework":
+        fw = now.frameworks.get(step.role)
+        mine = await _tasks_on(inv, session, now.leader, framework_id=fw.id) if fw else frozenset()
+        return Before(framework=fw, running_tasks=mine)
+    return Before()
 
 
 async def _install_and_restart(inv: Inventory, step: Step, wheel_file: Path, digest: str,
-                               say: Any) -> None:  # fmt: skip
+                               say: Any) -> bool:  # fmt: skip
+    """Carries out the step's part of the host's plan; False: nothing to restart."""
     host = next(h for h in inv.hosts if h.name == step.host)
     conn = await remote.connect(host)
     async with conn:
         seen = await remote.observe(conn, inv, host, digest)
         want = desired(inv, host, digest, systemd=seen.systemd)
-        actions = plan(want, seen)
+        actions = restrict(plan(want, seen), want, frozenset({step.role}))
         if not actions:
             say("already at this wheel")
         await remote.apply(conn, want, actions, wheel_file, inv.cluster.pip_args, say)
+    return any(isinstance(a, StartService) for a in actions)
 
 
 async def upgrade(inv: Inventory, wheel_file: Path, digest: str, version: str, *,
@@ -112,12 +139,7 @@ async def upgrade(inv: Inventory, wheel_file: Path, digest: str, version: str, *
         for step in todo:
             say = sayer(step.host)
             now = await observe(inv, session, time.monotonic())
-            aid = now.agent_ids.get(step.address)
-            before = Before(aid, _agent_tasks(now.task_states) if aid else frozenset())
-            if step.kind == "upgrade-agent" and aid is not None:
-                # only the agent's own tasks must survive its step
-                mine = await _tasks_on(inv, session, now.leader, aid)
-                before = Before(aid, mine)
+            before = await _before(inv, session, step, now)
             say(f"{step.kind}: {step.describe()}")
             started = time.monotonic()
             try:
@@ -130,7 +152,8 @@ async def upgrade(inv: Inventory, wheel_file: Path, digest: str, version: str, *
                                           f"({resp.status}: {text})")  # fmt: skip
                             return 1
                 else:
-                    await _install_and_restart(inv, step, wheel_file, digest, say)
+                    restarted = await _install_and_restart(inv, step, wheel_file, digest, say)
+                    before = replace(before, restarted=restarted)
             except (remote.RemoteError, OSError, aiohttp.ClientError) as exc:
                 console.print(f"[red]stopped[/]: {step.host}: {step.kind} failed: {exc}",
                               highlight=False)  # fmt: skip
@@ -154,7 +177,9 @@ async def upgrade(inv: Inventory, wheel_file: Path, digest: str, version: str, *
 
 
 async def _tasks_on(inv: Inventory, session: aiohttp.ClientSession, leader: str | None,
-                    agent_id: str) -> frozenset[str]:  # fmt: skip
+                    agent_id: str | None = None, framework_id: str | None = None,
+                    ) -> frozenset[str]:  # fmt: skip
+    """The running tasks of one agent, or of one framework, as the leader reports them."""
     if leader is None:
         return frozenset()
     status, doc = await _get(session, f"http://{leader}:{inv.cluster.master_port}/master/state")
@@ -163,6 +188,8 @@ async def _tasks_on(inv: Inventory, session: aiohttp.ClientSession, leader: str 
     return frozenset(
         str(t.get("id"))
         for fw in doc.get("frameworks", [])
+        if framework_id is None or str(fw.get("id")) == framework_id
         for t in fw.get("tasks", [])
-        if t.get("state") == "TASK_RUNNING" and str(t.get("slave_id")) == agent_id
+        if t.get("state") == "TASK_RUNNING"
+        and (agent_id is None or str(t.get("slave_id")) == agent_id)
     )

@@ -1,4 +1,5 @@
-"""The wheel `corral deploy` installs: built from this checkout, or given; and its digest.
+"""The wheel `corral deploy` installs: built from this checkout, or given, or (`corral upgrade
+--to VERSION`) downloaded by pip on the operator's machine; and its digest.
 
 The digest is the sha256 of the wheel's RECORD (every file's own sha256), so rebuilding the
 same code gives the same digest whatever the zip's timestamps are.
@@ -7,11 +8,13 @@ same code gives the same digest whatever the zip's timestamps are.
 from __future__ import annotations
 
 import hashlib
+import re
 import shutil
 import subprocess
 import sys
 import tempfile
 import zipfile
+from collections.abc import Sequence
 from pathlib import Path
 
 import corral
@@ -57,4 +60,52 @@ def build(out_dir: Path) -> Path:
     wheels = sorted(out_dir.glob("corral-*.whl"), key=lambda p: p.stat().st_mtime)
     if not wheels:
         raise RuntimeError(f"pip wheel wrote no corral wheel into {out_dir}")
+    return wheels[-1]
+
+
+VERSION_RE = re.compile(r"[0-9][0-9A-Za-z.!+_-]*")
+
+
+class WheelNotFound(RuntimeError):
+    """`pip download corral==VERSION` found no wheel; the message says where it looked."""
+
+
+def pip_download_args(
+    version: str, dest: Path, find_links: Sequence[str], index_url: str | None, no_index: bool
+) -> list[str]:
+    """pip's arguments to download corral's wheel of `version` alone into `dest` (pure)."""
+    args = ["download", f"corral=={version}", "--no-deps", "--only-binary", ":all:",
+            "--disable-pip-version-check", "-q", "-d", str(dest)]  # fmt: skip
+    for link in find_links:
+        args += ["--find-links", link]
+    if index_url:
+        args += ["--index-url", index_url]
+    if no_index:
+        args.append("--no-index")
+    return args
+
+
+def fetch(
+    version: str,
+    dest: Path,
+    *,
+    find_links: Sequence[str] = (),
+    index_url: str | None = None,
+    no_index: bool = False,
+) -> Path:
+    """The corral wheel of `version`, downloaded into `dest` by this machine's pip (from an
+    index, `find_links` directories, or both); `WheelNotFound` when there is none."""
+    args = pip_download_args(version, dest, find_links, index_url, no_index)
+    done = subprocess.run([sys.executable, "-m", "pip", *args], capture_output=True, text=True)
+    wheels = sorted(dest.glob(f"corral-{version}-*.whl")) or sorted(dest.glob("corral-*.whl"))
+    if done.returncode != 0 or not wheels:
+        where = [f"--find-links {d}" for d in find_links]
+        if not no_index:
+            where.append(f"the index {index_url or 'of pip (PyPI unless configured)'}")
+        said = [ln.strip() for ln in (done.stderr + done.stdout).splitlines() if ln.strip()]
+        reason = next((ln for ln in said if "from versions" in ln), said[-1] if said else "")
+        raise WheelNotFound(
+            f"no corral {version} wheel in {' or '.join(where) or 'nowhere (--no-index)'}"
+            + (f" (pip: {reason})" if reason else "")
+        )
     return wheels[-1]

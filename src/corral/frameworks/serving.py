@@ -5,7 +5,10 @@ A corral framework (services, jobs, ci) runs as one or more instances sharing a 
 The leader writes the address its API is reached at into the store (key ``api/leader``);
 a standby answers every request by proxying it there, streams (server-sent events)
 included, so a client may talk to any instance. Paths in ``local`` (for example ``/ping``)
-are answered by the instance itself.
+are answered by the instance itself, and so is ``GET /version`` (``{"corral_version": ...,
+"leading": ..., "ready": ...}``, which `corral upgrade` reads to know an instance was
+restarted on a new wheel and, leading, is ready: ``ready`` is the framework's own test, by
+default ``is_leading``).
 
 ``leader_address`` reads who leads; ``is_leading`` says whether this instance does. Handlers
 on the leader run as usual. A request to a standby while no leader is known gets
@@ -77,7 +80,9 @@ class FrameworkServer:
         self.host = host
         self.port = port
         self.advertise = advertise or f"http://{host}:{port}"
-        self.local = frozenset(local)
+        self.local = frozenset(local) | {"/version"}
+        self.ready: Callable[[], bool] | None = None  # leading and able to act (default: leading)
+        app.router.add_get("/version", self._version)
         self._site_runner: web.AppRunner | None = None
         self._session: aiohttp.ClientSession | None = None
         self._publisher: asyncio.Task[None] | None = None
@@ -111,6 +116,14 @@ class FrameworkServer:
             await asyncio.sleep(0.05)
         await self.store.put(LEADER_KEY, self.advertise.encode())
         log.info("API leader is %s", self.advertise)
+
+    async def _version(self, request: web.Request) -> web.Response:
+        from corral import __version__
+
+        ready = self.ready() if self.ready is not None else self.is_leading
+        return web.json_response(
+            {"corral_version": __version__, "leading": self.is_leading, "ready": bool(ready)}
+        )
 
     # ------------------------------------------------------------------ lifecycle
     async def start(self) -> None:

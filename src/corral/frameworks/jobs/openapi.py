@@ -40,6 +40,7 @@ _EXTRA = [
     ("get", "/leader", "the leading instance", None),
     ("get", "/metrics", "Dropwizard-style metrics", None),
     ("get", "/ping", "pong", None),
+    ("get", "/version", "this instance's corral version and whether it leads", None),
 ]
 
 

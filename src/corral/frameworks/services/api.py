@@ -55,6 +55,7 @@ PATHS = (
     "GET /v2/events",
     "GET POST DELETE /v2/eventSubscriptions",
     "GET /ping",
+    "GET /version",
     "GET /metrics",
     "GET /openapi.json",
     "GET /",

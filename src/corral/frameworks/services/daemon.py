@@ -87,6 +87,7 @@ async def run_services(config: DaemonConfig) -> int:
         and bool(getattr(services, "leading", True))
         and bool(getattr(services, "indexed", True))
     )
+    server.ready = api.leading  # /version: reconciled, commands accepted
     await server.start()
     info.http_port = server.port
     info.webui_url = server.advertise.rstrip("/") + "/"

@@ -167,6 +167,7 @@ PATHS: dict[str, dict[str, tuple[str, list[dict[str, Any]], str | None]]] = {
     "/v2/openapi.json": {"get": ("This document", [], None)},
     "/openapi.json": {"get": ("This document", [], None)},
     "/ping": {"get": ("pong (text/plain)", [], None)},
+    "/version": {"get": ("This instance's corral version and whether it leads", [], None)},
     "/metrics": {"get": ("Metrics (JSON)", [], None)},
 }
 
