@@ -128,6 +128,16 @@ class AgentProc(Proc):
             return None
 
 
+
+def exited(name: str, log: Path, lines: int = 8) -> str:
+    """Why a process of the cluster is gone: its name, its log, and the log's last lines (the
+    log is removed with the cluster's directory, so a failing test keeps them)."""
+    try:
+        tail = log.read_text(errors="replace").splitlines()[-lines:]
+    except OSError:
+        tail = []
+    return f"{name} exited; see {log}" + "".join(f"\n    {line}" for line in tail)
+
 class LocalCluster:
     def __init__(
         self,
@@ -322,7 +332,7 @@ class LocalCluster:
         popen = self.masters[i].popen
         assert popen is not None
         if popen.poll() is not None:
-            raise RuntimeError(f"master {i} exited; see {self.masters[i].log}")
+            raise RuntimeError(exited(f"master {i}", self.masters[i].log))
         url = f"{self.scheme}://{self.ip}:{self.ports[i]}/health"
         with urllib.request.urlopen(url, timeout=1, context=self.ssl) as resp:
             return bool(resp.status == 200)
@@ -379,7 +389,7 @@ class LocalCluster:
         def ready() -> bool:
             for a in self.agents:
                 if a.popen is not None and a.popen.poll() is not None:
-                    raise RuntimeError(f"{a.name} exited; see {a.log}")
+                    raise RuntimeError(exited(a.name, a.log))
             return sum(1 for s in self.state()["slaves"] if s["active"]) >= n
 
         wait_until(ready, timeout, what=f"{n} agents registered")
@@ -462,7 +472,7 @@ class LocalCluster:
         def up() -> bool:
             assert proc.popen is not None
             if proc.popen.poll() is not None:
-                raise RuntimeError(f"{name} exited; see {proc.log}")
+                raise RuntimeError(exited(name, proc.log))
             try:
                 with urllib.request.urlopen(f"http://{self.ip}:{port}/ping", timeout=1) as r:
                     return bool(r.status == 200)
