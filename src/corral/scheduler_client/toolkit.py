@@ -19,7 +19,7 @@ import contextlib
 import getpass
 import logging
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import replace
 from pathlib import Path
 from typing import Protocol
@@ -106,8 +106,11 @@ class Framework:
             env=env,
         )
 
-    def on_update(self, task: TrackedTask, status: TaskStatus) -> None:
-        """A status update for one of our tasks (after the tracker recorded it)."""
+    def on_update(self, task: TrackedTask, status: TaskStatus) -> Awaitable[None] | None:
+        """A status update for one of our tasks (after the tracker recorded it). It may be
+        async: the update is acknowledged only once it returns (so a framework can persist
+        what the update means before the agent forgets it)."""
+        return None
 
     def on_unplaced(self, group: str, reason: str) -> None:
         """A goal that cannot be met with the offers at hand, and why."""
@@ -199,7 +202,9 @@ class FrameworkCore:
         ended = next((t for t in changes.ended if t.task_id == tid), None)
         task = self.tracker.tasks.get(tid) or ended
         if task is not None:
-            self.framework.on_update(task, status)
+            done = self.framework.on_update(task, status)
+            if done is not None:
+                await done
         if ended is not None and self.tracker.ready:
             self.revive_pending = True  # a replacement may be due
             await self._revive(sink)
