@@ -234,8 +234,9 @@ def wanted(state: QueueState, live: set[str], cap: int = 2000) -> list[tuple[Job
         if job.cancelled or job.ended_at is not None:
             continue
         active = [e for e in job.elements if group_of(job.id, e.index) in live]
-        running = sum(1 for e in job.elements if e.state == RUNNING)
-        busy = max(running, len(active))
+        busy = len(active) + sum(
+            1 for e in job.elements if e.state == RUNNING and group_of(job.id, e.index) not in live
+        )
         out += [(job, e) for e in active]
         room = (job.limit - busy) if job.limit is not None else len(job.elements)
         for e in job.elements:
