@@ -52,7 +52,11 @@ class Batch:
     def stop(self) -> None:
         stop_process(self.proc.popen)
 
-    def restart(self) -> None:
+    def restart(self, hard: bool = False) -> None:
+        """SIGTERM (a clean stop), or SIGKILL (``hard``: the next one waits out the lease)."""
+        if hard and self.proc.popen is not None:
+            self.proc.popen.kill()
+            self.proc.popen.wait(10)
         self.stop()
         self.proc = self.start()
 
@@ -164,23 +168,25 @@ def test_a_restart_neither_reruns_nor_loses_elements(batch: Batch, tmp_path: Pat
 def restarted(batch: Batch, tmp_path: Path) -> None:
     out = tmp_path / "c.txt"
     job = batch.submit(
-        "--array", "1-24%3", "--cpus", "0.1", "--mem", "16", "--",
+        "--array", "1-30%3", "--cpus", "0.1", "--mem", "16", "--",
         f"echo $CORRAL_ARRAY_INDEX >> {out}; sleep 0.3",
     )  # fmt: skip
-    wait_until(lambda: batch.job(job)["done"] >= 4, 60, what="some elements done")
-    before = {
-        e["index"]: e["task_id"] for e in batch.job(job)["element_list"] if e["state"] == "DONE"
-    }
-    batch.restart()
-    mid = batch.job(job)
-    assert mid["done"] < 24, "the array ended before the restart: nothing was tested"
-    wait_until(
-        lambda: batch.job(job)["state"] == "DONE", 90, what=f"job {job} done after a restart"
-    )
+    before: dict[int, str] = {}
+    for hard, at in ((False, 4), (True, 12)):  # a clean stop, then kill -9
+        wait_until(lambda at=at: batch.job(job)["done"] >= at, 60, what=f"{at} elements done")
+        before |= {
+            e["index"]: e["task_id"] for e in batch.job(job)["element_list"] if e["state"] == "DONE"
+        }
+        batch.restart(hard=hard)
+        mid = batch.job(job)
+        assert mid["done"] < 30, "the array ended before the restart: nothing was tested"
+        assert all(before[e["index"]] == e["task_id"] for e in mid["element_list"]
+                   if e["index"] in before)  # fmt: skip
+    wait_until(lambda: batch.job(job)["state"] == "DONE", 90, what=f"job {job} done after restarts")
     after = batch.job(job)
-    assert sorted(int(x) for x in out.read_text().split()) == list(range(1, 25))
+    assert sorted(int(x) for x in out.read_text().split()) == list(range(1, 31))
     for e in after["element_list"]:
-        assert e["attempts"] == 1, e
+        assert e["attempts"] == 1, e["history"]
         if e["index"] in before:
             assert e["task_id"] == before[e["index"]]
     # The jobs of before the restart are still there.

@@ -190,3 +190,14 @@ def test_groups_parse_back() -> None:
     assert Q.parse_group(Q.group_of("12", 7)) == ("12", 7)
     assert Q.parse_group("other-1") is None
     assert Q.parse_group("batch-x") is None
+
+
+def test_a_lost_task_is_launched_again_without_using_a_retry_a_few_times() -> None:
+    st = Q.QueueState()
+    jid = submit(st, 0.0)
+    g = Q.group_of(jid, 0)
+    for n in range(Q.MAX_LOST):
+        end(st, g, f"lost{n}", "TASK_LOST", float(n))
+        assert st.jobs[jid].elements[0].state == "QUEUED"
+    end(st, g, "last", "TASK_GONE", 9.0)  # lost too often: a failure now (no retries)
+    assert st.jobs[jid].elements[0].state == "FAILED"

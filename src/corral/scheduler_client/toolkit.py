@@ -132,6 +132,13 @@ class Framework:
         log.info("%s: preempted: %s", self.name, reason)
         return task_ids
 
+    async def on_leading(self, store: Store | None, tracker: Tracker) -> None:
+        """This instance leads: the tracked tasks are read back, and nothing is subscribed,
+        launched or killed yet. Read the framework's own state from ``store`` here, so that
+        ``desired()`` is complete before the planner acts on it (a goal missing then would
+        kill its tasks). ``tracker.load`` adds tasks the framework knows and the tracker
+        does not (reconciliation then asks the master about them)."""
+
     def moved(self) -> list[str]:
         """Inverse offers whose agent this framework has left: accepted on the next tick."""
         return []
@@ -468,6 +475,7 @@ class Runner:
             self.leading.set()
             core = self.core = FrameworkCore(self.framework, self.state.store)
             framework_id = await core.load()
+            await self.framework.on_leading(self.state.store, core.tracker)
             log.info(
                 "%s: leading (framework id %s, %d tracked tasks)",
                 self.framework.name,

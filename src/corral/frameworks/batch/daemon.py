@@ -41,7 +41,6 @@ async def run_batch(
     try:
         await runner.run()
     finally:
-        await shell.close()
         await server.stop()
     return 1 if runner.fenced else 0
 

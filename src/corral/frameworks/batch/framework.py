@@ -27,7 +27,7 @@ from corral.resources import scalars
 from corral.scheduler_client import Framework, Goal, Runner, TaskSpec, Unknown
 from corral.scheduler_client.store import Store
 from corral.scheduler_client.toolkit import TASK_PREFIX
-from corral.scheduler_client.tracker import TrackedTask, encode_task
+from corral.scheduler_client.tracker import TrackedTask, Tracker, encode_task
 from corral.wire.preemption import REASON_PREEMPTED
 from corral.wire.tasks import TaskStatus
 
@@ -69,6 +69,10 @@ class BatchFramework(Framework):
     def on_update(self, task: TrackedTask, status: TaskStatus) -> asyncio.Future[None] | None:
         return self.shell.update(task, status)
 
+    async def on_leading(self, store: Store | None, tracker: Tracker) -> None:
+        assert store is not None
+        await self.shell.load(store, tracker)
+
     def on_unplaced(self, group: str, reason: str) -> None:
         self.shell.unplaced[group] = reason
 
@@ -90,7 +94,6 @@ class BatchShell:
         self.unplaced: dict[str, str] = {}  # group -> why it waits (from the planner)
         self.preempted: set[str] = set()
         self._write = asyncio.Lock()
-        self._loader: asyncio.Task[None] | None = None
 
     @staticmethod
     def now() -> float:
@@ -104,22 +107,12 @@ class BatchShell:
     # ------------------------------------------------------------------ lifecycle
     def attach(self, runner: Runner) -> None:
         self.runner = runner
-        self._loader = asyncio.create_task(self._lead())
 
-    async def close(self) -> None:
-        if self._loader is not None and not self._loader.done():
-            self._loader.cancel()
-            try:
-                await self._loader
-            except (asyncio.CancelledError, Exception):
-                pass
-
-    async def _lead(self) -> None:
-        assert self.runner is not None
-        await self.runner.leading.wait()
-        while self.runner.state is None or self.runner.core is None:
-            await asyncio.sleep(0.01)
-        store = self.store
+    async def load(self, store: Store, tracker: Tracker) -> None:
+        """Read the jobs back (before the framework subscribes: the toolkit's
+        ``on_leading``), and give the tracker the task of any element it no longer knows
+        (its end was being written when we stopped; reconciliation will tell)."""
+        self.state = Q.QueueState()
         for key in await store.keys(JOB_PREFIX):
             data = await store.get(key)
             if data is None:
@@ -131,8 +124,8 @@ class BatchShell:
                 continue
             self.state.jobs[job.id] = job
             self.state.next_seq = max(self.state.next_seq, job.seq + 1)
-        tracker = self.runner.core.tracker
         known = {t.group for t in tracker.tasks.values()}
+        orphans = []
         for job in self.state.jobs.values():
             for el in job.elements:
                 cur = el.current
@@ -141,18 +134,21 @@ class BatchShell:
                     continue
                 if group in known or cur.task_id in tracker.tasks:
                     continue
-                # Its end was being written when we stopped: reconciliation will tell.
-                t = TrackedTask(
-                    task_id=cur.task_id,
-                    group=group,
-                    agent_id=cur.agent_id,
-                    hostname=cur.hostname or "",
-                    state="TASK_RUNNING",
-                    launched_at=cur.started_at,
+                orphans.append(
+                    TrackedTask(
+                        task_id=cur.task_id,
+                        group=group,
+                        agent_id=cur.agent_id,
+                        hostname=cur.hostname or "",
+                        state="TASK_RUNNING",
+                        launched_at=cur.started_at,
+                    )
                 )
-                tracker.load([t])
-                await store.put(TASK_PREFIX + t.task_id, encode_task(t))
-        log.info("batch: loaded %d job(s)", len(self.state.jobs))
+        if orphans:
+            tracker.load(orphans)
+            await store.put_many([(TASK_PREFIX + t.task_id, encode_task(t)) for t in orphans])
+        log.info("batch: loaded %d job(s); %d task(s) to ask about", len(self.state.jobs),
+                 len(orphans))  # fmt: skip
         self.ready.set()
 
     # ------------------------------------------------------------------ core

@@ -71,6 +71,7 @@ class Attempt(msgspec.Struct, omit_defaults=True):
     exit_code: int | None = None
     message: str | None = None
     preempted: bool = False
+    lost: bool = False  # the task never ran or its agent went away: not the command's doing
 
 
 class Element(msgspec.Struct, omit_defaults=True):
@@ -84,7 +85,13 @@ class Element(msgspec.Struct, omit_defaults=True):
 
     @property
     def failures(self) -> int:
-        return sum(1 for a in self.attempts if a.ended_at is not None and not a.preempted)
+        return sum(
+            1 for a in self.attempts if a.ended_at is not None and not (a.preempted or a.lost)
+        )
+
+    @property
+    def lost(self) -> int:
+        return sum(1 for a in self.attempts if a.lost)
 
 
 class Job(msgspec.Struct, omit_defaults=True):

@@ -29,6 +29,12 @@ from corral.frameworks.batch.model import (
 )
 
 GROUP_PREFIX = "batch-"
+# Ends that say nothing about the command (never launched, agent gone): launched again, up
+# to MAX_LOST times, without using a retry.
+LOST_STATES = frozenset(
+    {"TASK_LOST", "TASK_DROPPED", "TASK_GONE", "TASK_GONE_BY_OPERATOR", "TASK_UNKNOWN"}
+)
+MAX_LOST = 5
 
 
 @dataclass
@@ -199,11 +205,12 @@ def _ended(state: QueueState, ev: Ended, now: float) -> list[Effect]:
     a.agent_id = a.agent_id or ev.agent_id
     a.hostname = a.hostname or ev.hostname
     a.preempted = ev.preempted and ev.state != "TASK_FINISHED"
+    a.lost = ev.state in LOST_STATES and ev.exit_code is None and el.lost < MAX_LOST
     if ev.state == "TASK_FINISHED":
         el.state = DONE
     elif job.cancelled:
         el.state = CANCELLED
-    elif a.preempted or el.failures <= job.request.retries:
+    elif a.preempted or a.lost or el.failures <= job.request.retries:
         el.state = QUEUED  # again (a preemption costs no retry)
     else:
         el.state = FAILED
@@ -274,6 +281,8 @@ def running_in(jobs: Sequence[Job]) -> int:
 
 
 __all__ = [
+    "LOST_STATES",
+    "MAX_LOST",
     "Cancel",
     "Effect",
     "Ended",

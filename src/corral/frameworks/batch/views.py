@@ -66,6 +66,8 @@ def element_view(
                 "exit_code": a.exit_code,
                 "hostname": a.hostname,
                 "preempted": a.preempted,
+                "lost": a.lost,
+                "message": a.message,
             }
             for a in el.attempts
         ]
