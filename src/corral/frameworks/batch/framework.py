@@ -189,6 +189,7 @@ class BatchShell:
                 value = status.container_status.container_id.get("value")
                 cid = value if isinstance(value, str) else None
             event = Q.Started(task.group, task.task_id, agent, task.hostname, cid, task.launched_at)
+            self.unplaced.pop(task.group, None)
         elif st in _TERMINAL:
             m = _EXIT.search(status.message or "")
             preempted = task.task_id in self.preempted or status.reason == REASON_PREEMPTED
