@@ -27,10 +27,6 @@ def _error(status: int, message: str) -> web.Response:
 def build_app(shell: BatchShell) -> web.Application:
     app = web.Application()
 
-    def framework_id() -> str | None:
-        core = shell.runner.core if shell.runner is not None else None
-        return core.framework_id if core is not None else None
-
     async def not_ready() -> web.Response | None:
         if shell.ready.is_set():
             return None
@@ -65,7 +61,7 @@ def build_app(shell: BatchShell) -> web.Application:
         job = shell.state.jobs.get(request.match_info["id"])
         if job is None:
             return _error(404, f"no job {request.match_info['id']!r}")
-        body: dict[str, Any] = detail(job, framework_id(), shell.unplaced)
+        body: dict[str, Any] = detail(job, shell.framework_id(), shell.unplaced)
         return web.json_response(body)
 
     async def cancel(request: web.Request) -> web.Response:

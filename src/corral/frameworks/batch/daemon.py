@@ -34,7 +34,7 @@ async def run_batch(
     await server.start()
     shell.framework.webui_url = server.advertise.rstrip("/") + "/"
     log.info("batch: API on %s", server.advertise)
-    shell.attach(runner)
+    shell.attach(lambda: runner.core)
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGTERM, signal.SIGINT):
         loop.add_signal_handler(sig, runner.request_stop)

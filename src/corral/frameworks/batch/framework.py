@@ -16,7 +16,7 @@ import logging
 import re
 import shlex
 import time
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 
 import msgspec
 
@@ -24,7 +24,7 @@ from corral.frameworks.batch import queue as Q
 from corral.frameworks.batch.arrays import ArraySpec
 from corral.frameworks.batch.model import RUNNING, Job, JobRequest, decode_job, encode_job
 from corral.resources import scalars
-from corral.scheduler_client import Framework, Goal, Runner, TaskSpec, Unknown
+from corral.scheduler_client import Framework, FrameworkCore, Goal, TaskSpec, Unknown
 from corral.scheduler_client.store import Store
 from corral.scheduler_client.toolkit import TASK_PREFIX
 from corral.scheduler_client.tracker import TrackedTask, Tracker, encode_task
@@ -88,7 +88,8 @@ class BatchShell:
     def __init__(self, *, kill_grace: float = 3.0) -> None:
         self.state = Q.QueueState()
         self.framework = BatchFramework(self)
-        self.runner: Runner | None = None
+        self._core: Callable[[], FrameworkCore | None] = lambda: None
+        self._store: Store | None = None
         self.kill_grace = kill_grace
         self.ready = asyncio.Event()  # the jobs are loaded: the API may answer
         self.unplaced: dict[str, str] = {}  # group -> why it waits (from the planner)
@@ -101,17 +102,27 @@ class BatchShell:
 
     @property
     def store(self) -> Store:
-        assert self.runner is not None and self.runner.state is not None
-        return self.runner.state.store
+        assert self._store is not None, "the jobs are not loaded yet"
+        return self._store
+
+    @property
+    def core(self) -> FrameworkCore | None:
+        return self._core()
+
+    def framework_id(self) -> str | None:
+        core = self.core
+        return core.framework_id if core is not None else None
 
     # ------------------------------------------------------------------ lifecycle
-    def attach(self, runner: Runner) -> None:
-        self.runner = runner
+    def attach(self, core: Callable[[], FrameworkCore | None]) -> None:
+        """``core``: the toolkit's core while this instance leads (``lambda: runner.core``)."""
+        self._core = core
 
     async def load(self, store: Store, tracker: Tracker) -> None:
         """Read the jobs back (before the framework subscribes: the toolkit's
         ``on_leading``), and give the tracker the task of any element it no longer knows
         (its end was being written when we stopped; reconciliation will tell)."""
+        self._store = store
         self.state = Q.QueueState()
         for key in await store.keys(JOB_PREFIX):
             data = await store.get(key)
@@ -175,8 +186,8 @@ class BatchShell:
         return True
 
     def _wake(self) -> None:
-        if self.runner is not None and self.runner.core is not None:
-            self.runner.core.revive_pending = True  # the next tick REVIVEs
+        if self.core is not None:
+            self.core.revive_pending = True  # the next tick REVIVEs
 
     def update(self, task: TrackedTask, status: TaskStatus) -> asyncio.Future[None] | None:
         st = status.state
@@ -215,9 +226,8 @@ class BatchShell:
 
     # ------------------------------------------------------------------ goals
     def live_groups(self) -> set[str]:
-        if self.runner is None or self.runner.core is None:
-            return set()
-        return {t.group for t in self.runner.core.tracker.live()}
+        core = self.core
+        return set() if core is None else {t.group for t in core.tracker.live()}
 
     def goals(self) -> list[Goal]:
         if not self.ready.is_set():
