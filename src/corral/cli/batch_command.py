@@ -183,8 +183,10 @@ def show(
         f"{job['failed']}, cancelled {job['cancelled']}"
     )
     table = Table(box=None, pad_edge=False)
-    for col in ("INDEX", "STATE", "EXIT", "TRIES", "HOST", "TASK", "SANDBOX / WAITING"):
+    for col in ("INDEX", "STATE", "EXIT", "TRIES", "HOST"):
         table.add_column(col)
+    table.add_column("TASK", overflow="fold")  # whole ids: they are for copying
+    table.add_column("SANDBOX / WAITING", overflow="fold")
     for e in job["element_list"]:
         code = e.get("exit_code")
         table.add_row(
