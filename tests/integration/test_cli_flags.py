@@ -30,6 +30,12 @@ CASES = [
     (["run", "--count", "0", "--", "true"], "--count"),
     (["run", "--env", "NOEQUALS", "--", "true"], "--env"),
     (["up", "--agents", "0"], "--agents"),
+    (["batch", "submit", "--array", "10-1%2", "--", "true"], "--array"),
+    (["batch", "submit", "--array", "1-10%0", "--", "true"], "--array"),
+    (["batch", "submit", "--cpus", "0", "--", "true"], "--cpus"),
+    (["batch", "submit", "--env", "NOEQUALS", "--", "true"], "--env"),
+    (["batch", "submit", "--tier", "gold", "--", "true"], "--tier"),
+    (["batch", "serve", "--port", "70000"], "--port"),
 ]
 
 

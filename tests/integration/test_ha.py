@@ -403,6 +403,7 @@ def test_corral_up_with_three_masters(tmp_path: Path) -> None:
             str(free_port()),
             "--jobs-port",
             str(free_port()),
+            "--no-batch",
             "--work-dir",
             str(tmp_path / "cluster"),
         ],

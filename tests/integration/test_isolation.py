@@ -246,7 +246,7 @@ def test_corral_up_and_run_enforce_memory_and_cpu(tmp_path: Path) -> None:
     with open(out, "wb") as f:
         up = subprocess.Popen(
             [*corral, "up", "--agents", "1", "--port", str(port), "--cgroups-enable-cfs",
-             "--no-services", "--no-jobs",
+             "--no-services", "--no-jobs", "--no-batch",
              "--work-dir", str(tmp_path / "cluster"), "--resources", "cpus:2;mem:1024;disk:1000"],
             stdout=f, stderr=subprocess.STDOUT, env=env, start_new_session=True,
         )  # fmt: skip

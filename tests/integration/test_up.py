@@ -26,6 +26,7 @@ def get(url: str) -> Any:
 
 def test_up_starts_the_frameworks_and_links_their_pages(tmp_path: Path) -> None:
     master, services, jobs, aurora = free_port(), free_port(), free_port(), free_port()
+    batch = free_port()
     out = tmp_path / "up.log"
     env = {**os.environ, "CORRAL_HOME": str(tmp_path / "home"), "PYTHONUNBUFFERED": "1"}
     with out.open("wb") as log:
@@ -35,7 +36,7 @@ def test_up_starts_the_frameworks_and_links_their_pages(tmp_path: Path) -> None:
                 "--resources", "cpus:2;mem:2048;disk:4096;ports:[33000-33100]",
                 "--port", str(master), "--services-port", str(services),
                 "--jobs-port", str(jobs), "--aurora-port", str(aurora),
-                "--work-dir", str(tmp_path / "cluster"),
+                "--batch-port", str(batch), "--work-dir", str(tmp_path / "cluster"),
             ],
             stdout=log, stderr=subprocess.STDOUT, env=env,
         )  # fmt: skip
@@ -48,6 +49,9 @@ def test_up_starts_the_frameworks_and_links_their_pages(tmp_path: Path) -> None:
         assert f"jobs: page and Chronos's API at http://127.0.0.1:{jobs}/" in text
         assert "aurora: the Aurora-style front end's API (corral job create|update) at " in text
         assert get(f"http://127.0.0.1:{aurora}/jobs") == {"jobs": []}
+        assert f"batch: the queue's API at http://127.0.0.1:{batch}/" in text
+        recorded = json.loads((tmp_path / "home" / "cluster.json").read_text())
+        assert recorded["batch_url"] == f"http://127.0.0.1:{batch}"
         info = f"http://127.0.0.1:{services}/v2/info"
         wait_until(lambda: get(info)["elected"] is True, 30, what="the services leader")
         assert get(f"http://127.0.0.1:{jobs}/v1/scheduler/jobs") == []
@@ -77,7 +81,7 @@ def test_up_names_a_framework_port_in_use(tmp_path: Path) -> None:
         port = busy.getsockname()[1]
         r = subprocess.run(
             [sys.executable, "-m", "corral", "up", "--port", str(free_port()),
-             "--jobs-port", str(port), "--work-dir", str(tmp_path)],
+             "--jobs-port", str(port), "--no-batch", "--work-dir", str(tmp_path)],
             capture_output=True, text=True, timeout=60,
             env={**os.environ, "CORRAL_HOME": str(tmp_path / "home")},
         )  # fmt: skip
@@ -91,7 +95,8 @@ def start_up(tmp_path: Path, port: int, work_dir: Path, log: Path) -> subprocess
         return subprocess.Popen(
             [
                 sys.executable, "-m", "corral", "up", "--agents", "1", "--no-services",
-                "--no-jobs", "--resources", "cpus:1;mem:512;disk:1024;ports:[33200-33210]",
+                "--no-jobs", "--no-batch",
+                "--resources", "cpus:1;mem:512;disk:1024;ports:[33200-33210]",
                 "--port", str(port), "--work-dir", str(work_dir),
             ],
             stdout=out, stderr=subprocess.STDOUT, env=env,
@@ -127,7 +132,7 @@ def test_one_cluster_per_directory_down_and_up_again_at_once(tmp_path: Path) -> 
         # A second `corral up` on the same directory is refused, naming the flag and the pid.
         second = subprocess.run(
             [sys.executable, "-m", "corral", "up", "--port", str(free_port()), "--no-services",
-             "--no-jobs", "--work-dir", str(work_dir)],
+             "--no-jobs", "--no-batch", "--work-dir", str(work_dir)],
             capture_output=True, text=True, timeout=60, env=env,
         )  # fmt: skip
         assert second.returncode == 2
@@ -180,7 +185,8 @@ def test_up_with_tls_makes_a_local_ca_the_clients_trust(tmp_path: Path) -> None:
     with log.open("ab") as out:
         up = subprocess.Popen(
             [sys.executable, "-m", "corral", "up", "--tls", "--agents", "1", "--no-services",
-             "--no-jobs", "--resources", "cpus:1;mem:512;disk:1024;ports:[33220-33230]",
+             "--no-jobs", "--no-batch",
+             "--resources", "cpus:1;mem:512;disk:1024;ports:[33220-33230]",
              "--port", str(port), "--work-dir", str(tmp_path / "cluster")],
             stdout=out, stderr=subprocess.STDOUT, env=env,
         )  # fmt: skip

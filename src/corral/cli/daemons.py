@@ -477,6 +477,10 @@ def up(
         help="Also start the spark framework (Spark standalone, elastic workers; off by default).",
     ),
     spark_port: int = typer.Option(5070, "--spark-port", help="The spark framework's API port."),
+    batch: bool = typer.Option(
+        True, "--batch/--no-batch", help="Start the batch framework (`corral batch submit`)."
+    ),
+    batch_port: int = typer.Option(5090, "--batch-port", help="The batch framework's API port."),
     tls: bool = typer.Option(
         False,
         "--tls",
@@ -534,6 +538,7 @@ def up(
             ("jobs", "--jobs-port", jobs_port, jobs),
             ("aurora", "--aurora-port", aurora_port, aurora and services),
             ("spark", "--spark-port", spark_port, spark),
+            ("batch", "--batch-port", batch_port, batch),
         )
         if on
     ]
@@ -588,7 +593,8 @@ def up(
                 flags += ["--jobs-url", f"http://127.0.0.1:{jobs_port}"]
             if name == "spark":
                 flags += ["--url-file", str(work_dir / "spark" / "spark_url")]
-            cluster.start_framework(name, p, flags, timeout=60)
+            command = "batch serve" if name == "batch" else name
+            cluster.start_framework(command, p, flags, name=name, timeout=60)
         except (RuntimeError, TimeoutError) as exc:
             cluster.stop()
             if ensemble is not None:
@@ -600,6 +606,8 @@ def up(
         "pid": os.getpid(),
         "work_dir": str(work_dir),
     }
+    if batch:
+        record["batch_url"] = f"http://127.0.0.1:{batch_port}"  # `corral batch submit` finds it
     if cluster.tls is not None:
         record["tls_ca"] = str(cluster.tls[0])  # the client commands trust it (cli/common.py)
     CLUSTER_FILE.write_text(json.dumps(record))
@@ -616,6 +624,9 @@ def up(
                 f"  spark: status at http://127.0.0.1:{p}/v1/status; the spark:// URL, once "
                 f"up, in {work_dir / 'spark' / 'spark_url'}"
             )
+            continue
+        if name == "batch":
+            print(f"  batch: the queue's API at http://127.0.0.1:{p}/ (corral batch submit|queue)")
             continue
         what = {
             "services": "Marathon's /v2 API",

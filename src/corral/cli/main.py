@@ -8,6 +8,7 @@ from corral.cli import (
     app_command,
     aurora_command,
     aurora_jobs,
+    batch_command,
     ci_command,
     client,
     daemons,
@@ -63,6 +64,7 @@ app.command()(aurora_command.aurora)
 app.command()(services_command.services)
 app.command()(spark_command.spark)
 app.add_typer(app_command.app, name="app")
+app.add_typer(batch_command.app, name="batch")
 
 
 def main() -> None:

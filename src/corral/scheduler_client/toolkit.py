@@ -19,7 +19,7 @@ import contextlib
 import getpass
 import logging
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import replace
 from pathlib import Path
 from typing import Protocol
@@ -106,8 +106,11 @@ class Framework:
             env=env,
         )
 
-    def on_update(self, task: TrackedTask, status: TaskStatus) -> None:
-        """A status update for one of our tasks (after the tracker recorded it)."""
+    def on_update(self, task: TrackedTask, status: TaskStatus) -> Awaitable[None] | None:
+        """A status update for one of our tasks (after the tracker recorded it). It may be
+        async: the update is acknowledged only once it returns (so a framework can persist
+        what the update means before the agent forgets it)."""
+        return None
 
     def on_unplaced(self, group: str, reason: str) -> None:
         """A goal that cannot be met with the offers at hand, and why."""
@@ -128,6 +131,13 @@ class Framework:
         through its own logic returns the others."""
         log.info("%s: preempted: %s", self.name, reason)
         return task_ids
+
+    async def on_leading(self, store: Store | None, tracker: Tracker) -> None:
+        """This instance leads: the tracked tasks are read back, and nothing is subscribed,
+        launched or killed yet. Read the framework's own state from ``store`` here, so that
+        ``desired()`` is complete before the planner acts on it (a goal missing then would
+        kill its tasks). ``tracker.load`` adds tasks the framework knows and the tracker
+        does not (reconciliation then asks the master about them)."""
 
     def moved(self) -> list[str]:
         """Inverse offers whose agent this framework has left: accepted on the next tick."""
@@ -199,7 +209,9 @@ class FrameworkCore:
         ended = next((t for t in changes.ended if t.task_id == tid), None)
         task = self.tracker.tasks.get(tid) or ended
         if task is not None:
-            self.framework.on_update(task, status)
+            done = self.framework.on_update(task, status)
+            if done is not None:
+                await done
         if ended is not None and self.tracker.ready:
             self.revive_pending = True  # a replacement may be due
             await self._revive(sink)
@@ -463,6 +475,7 @@ class Runner:
             self.leading.set()
             core = self.core = FrameworkCore(self.framework, self.state.store)
             framework_id = await core.load()
+            await self.framework.on_leading(self.state.store, core.tracker)
             log.info(
                 "%s: leading (framework id %s, %d tracked tasks)",
                 self.framework.name,

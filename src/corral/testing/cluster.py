@@ -450,15 +450,17 @@ class LocalCluster:
         timeout: float = 30.0,
     ) -> Proc:
         """Start ``corral <command> --master <the masters> --port <port> <flags>`` (a framework
-        such as ``services`` or ``jobs``) and wait until its ``/ping`` answers. Frameworks
-        are stopped first in ``stop()``, so their tasks outlive them as they do in production
-        (the master keeps them for the framework's failover timeout)."""
-        name = name or (command if not self.frameworks else f"{command}{len(self.frameworks)}")
+        such as ``services``, ``jobs`` or ``batch serve``: words split on spaces) and wait
+        until its ``/ping`` answers. Frameworks are stopped first in ``stop()``, so their
+        tasks outlive them as they do in production (the master keeps them for the
+        framework's failover timeout)."""
+        base = command.split()[0]
+        name = name or (base if not self.frameworks else f"{base}{len(self.frameworks)}")
         argv = [
             sys.executable,
             "-m",
             "corral",
-            command,
+            *command.split(),
             "--master",
             self.zk if self.zk is not None else self.master,
             "--port",
