@@ -51,7 +51,14 @@ def test_up_starts_the_frameworks_and_links_their_pages(tmp_path: Path) -> None:
         assert get(f"http://127.0.0.1:{aurora}/jobs") == {"jobs": []}
         assert f"batch: the queue's API at http://127.0.0.1:{batch}/" in text
         recorded = json.loads((tmp_path / "home" / "cluster.json").read_text())
-        assert recorded["batch_url"] == f"http://127.0.0.1:{batch}"
+        for name, p in (("batch", batch), ("services", services), ("jobs", jobs),
+                        ("aurora", aurora)):  # fmt: skip
+            assert recorded[f"{name}_url"] == f"http://127.0.0.1:{p}"
+        # the client commands find the frameworks at their ports without flags
+        for argv in (["app", "list", "--json"], ["job", "list", "--json"], ["batch", "queue"]):
+            found = subprocess.run([sys.executable, "-m", "corral", *argv], env=env,
+                                   capture_output=True, text=True, timeout=30)  # fmt: skip
+            assert found.returncode == 0, (argv, found.stdout + found.stderr)
         info = f"http://127.0.0.1:{services}/v2/info"
         wait_until(lambda: get(info)["elected"] is True, 30, what="the services leader")
         assert get(f"http://127.0.0.1:{jobs}/v1/scheduler/jobs") == []

@@ -7,7 +7,6 @@ Talks to ``corral services`` over its Marathon-compatible REST API (``--url``, d
 from __future__ import annotations
 
 import json
-import os
 import sys
 import time
 from pathlib import Path
@@ -32,6 +31,7 @@ from corral.cli.app_watch import (
     queue_lines,
     task_healthy,
 )
+from corral.cli.common import framework_url
 
 console = Console(width=None if sys.stdout.isatty() else 200)
 err_console = Console(stderr=True, width=None if sys.stderr.isatty() else 200)
@@ -47,7 +47,10 @@ app = typer.Typer(
 UrlOpt = typer.Option(
     None,
     "--url",
-    help=f"The services API (default: $CORRAL_SERVICES_URL or {DEFAULT_URL}).",
+    help=(
+        f"The services API (default: $CORRAL_SERVICES_URL, the `corral up` cluster's, "
+        f"or {DEFAULT_URL})."
+    ),
 )
 ForceOpt = typer.Option(False, "--force", help="Cancel deployments in the way (Marathon's force).")
 WaitOpt = typer.Option(False, "--wait", help="Follow the deployment until it ends.")
@@ -56,7 +59,7 @@ JsonOpt = typer.Option(False, "--json", help="Print the API's JSON.")
 
 
 def client(url: str | None) -> ServicesClient:
-    return ServicesClient(url or os.environ.get("CORRAL_SERVICES_URL") or DEFAULT_URL)
+    return ServicesClient(framework_url(url, "CORRAL_SERVICES_URL", "services", DEFAULT_URL))
 
 
 def fail(message: str, code: int = EXIT_ERROR) -> NoReturn:

@@ -9,7 +9,6 @@ front end unreachable); 2 bad usage (a flag, the key, the spec file, a spec refu
 from __future__ import annotations
 
 import json
-import os
 import sys
 import time
 import urllib.error
@@ -22,6 +21,7 @@ import typer
 from rich.console import Console
 from rich.table import Table
 
+from corral.cli.common import framework_url
 from corral.frameworks.aurora.spec import JobSpec, SpecError, load_spec, parse_key
 from corral.security.client import ClientSecurity
 
@@ -38,7 +38,12 @@ update_app = typer.Typer(
     add_completion=False,
 )
 UrlOpt = typer.Option(
-    None, "--url", help=f"The aurora front end (default: $CORRAL_AURORA_URL or {DEFAULT_URL})."
+    None,
+    "--url",
+    help=(
+        f"The aurora front end (default: $CORRAL_AURORA_URL, the `corral up` cluster's, "
+        f"or {DEFAULT_URL})."
+    ),
 )
 KeyArg = typer.Argument(..., help="The job key: role/env/name.")
 SpecArg = typer.Argument(..., help="The job's spec, a TOML file (docs/aurora.md).")
@@ -51,7 +56,7 @@ def fail(message: str, code: int = EXIT_RUNTIME) -> NoReturn:
 
 
 def base_url(flag: str | None) -> str:
-    url = (flag or os.environ.get("CORRAL_AURORA_URL") or DEFAULT_URL).strip().rstrip("/")
+    url = framework_url(flag, "CORRAL_AURORA_URL", "aurora", DEFAULT_URL).strip().rstrip("/")
     if "://" not in url:
         url = "http://" + url
     if not url.startswith(("http://", "https://")):

@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import asyncio
 import json
-import os
 import time
 import urllib.error
 import urllib.parse
@@ -17,7 +16,7 @@ import typer
 from rich.console import Console
 from rich.table import Table
 
-from corral.cli.common import CLUSTER_FILE, EXIT_RUNTIME, fail, resolve_master, setup_logging
+from corral.cli.common import EXIT_RUNTIME, fail, framework_url, resolve_master, setup_logging
 
 app = typer.Typer(help="The batch queue: job arrays with priorities (Torque's role).")
 DEFAULT_PORT = 5090
@@ -31,12 +30,7 @@ UrlOpt = typer.Option(
 
 
 def batch_url(flag: str | None) -> str:
-    url = flag or os.environ.get("CORRAL_BATCH_URL")
-    if not url:
-        try:
-            url = str(json.loads(CLUSTER_FILE.read_text())["batch_url"])
-        except (OSError, ValueError, KeyError):
-            url = f"http://127.0.0.1:{DEFAULT_PORT}"
+    url = framework_url(flag, "CORRAL_BATCH_URL", "batch", f"http://127.0.0.1:{DEFAULT_PORT}")
     if "://" not in url:
         url = "http://" + url
     return url.rstrip("/")

@@ -68,6 +68,18 @@ def authorized_request(url: str) -> tuple[urllib.request.Request, ssl.SSLContext
     return urllib.request.Request(url, headers=sec.headers()), context
 
 
+def framework_url(flag: str | None, env: str, name: str, default: str) -> str:
+    """A built-in framework's URL: the flag, else ``$env``, else what `corral up` recorded for
+    ``name`` in cluster.json, else ``default``."""
+    url = flag or os.environ.get(env)
+    if not url:
+        try:
+            url = str(json.loads(CLUSTER_FILE.read_text())[f"{name}_url"])
+        except (OSError, ValueError, KeyError, TypeError):
+            url = default
+    return url
+
+
 def resolve_master(flag: str | None, keep_zk: bool = False) -> str:
     """--master, else $CORRAL_MASTER, else the cluster `corral up` started, else :5050."""
     master = flag or os.environ.get("CORRAL_MASTER")

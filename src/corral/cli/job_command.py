@@ -23,6 +23,7 @@ import typer
 from rich.console import Console
 from rich.table import Table
 
+from corral.cli.common import framework_url
 from corral.frameworks.jobs.model import JobError, decode_job, load_job_file
 from corral.security.client import ClientSecurity
 
@@ -45,7 +46,10 @@ console = Console(width=None if sys.stdout.isatty() else 200)
 UrlOpt = typer.Option(
     None,
     "--url",
-    help=f"Base URL of the jobs API (default: $CORRAL_JOBS_URL or {DEFAULT_URL}).",
+    help=(
+        f"Base URL of the jobs API (default: $CORRAL_JOBS_URL, the `corral up` cluster's, "
+        f"or {DEFAULT_URL})."
+    ),
 )
 JsonOpt = typer.Option(False, "--json", help="Print the API's JSON instead of a table.")
 
@@ -57,7 +61,7 @@ def fail(message: str, code: int = EXIT_API) -> NoReturn:
 
 
 def base_url(flag: str | None) -> str:
-    url = (flag or os.environ.get("CORRAL_JOBS_URL") or DEFAULT_URL).strip().rstrip("/")
+    url = framework_url(flag, "CORRAL_JOBS_URL", "jobs", DEFAULT_URL).strip().rstrip("/")
     where = "--url" if flag else ("$CORRAL_JOBS_URL" if os.environ.get("CORRAL_JOBS_URL") else "")
     if "://" not in url:
         url = "http://" + url

@@ -25,6 +25,7 @@ from corral.cli import (
     services_command,
     spark_command,
     status_command,
+    up_command,
     up_control,
 )
 
@@ -43,7 +44,7 @@ app.add_typer(quota_command.weights_app, name="weights")
 app.command()(kill_command.kill)
 app.add_typer(schedule_command.app, name="maintenance")
 app.command()(preemptions_command.preemptions)
-app.command()(daemons.up)
+app.command()(up_command.up)
 app.command()(up_control.down)
 app.command()(status_command.status)
 app.command()(status_command.version)
