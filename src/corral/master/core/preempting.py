@@ -102,7 +102,9 @@ def tier_priority(task: TaskRecord) -> tuple[str, int]:
 
 def rooms(state: MasterState, demand: choice.Demand, agent_id: str | None) -> list[choice.Room]:
     """Each agent that may take the demand: what will be free there (free and offered, plus
-    victims already being taken back, less what is held for others) and its tasks."""
+    victims already being taken back, less what is held for others) and the tasks the demand
+    may preempt there; an agent where none may go and the demand does not fit as it is is
+    left out (so a request no task may yield to costs one pass over the tasks, no search)."""
     book = state.preemptions
     want = choice.usable(demand.resources, demand.role)
     held: dict[str, Resources] = {}
@@ -130,7 +132,11 @@ def rooms(state: MasterState, demand: choice.Demand, agent_id: str | None) -> li
             if (fid, tid) in book.victims or is_terminal(t.state):
                 continue
             tier, priority = tier_priority(t)
-            candidates.append(choice.Candidate(tid, fid, t.resources, priority, tier, t.role))
+            c = choice.Candidate(tid, fid, t.resources, priority, tier, t.role)
+            if choice.may_preempt(demand, c):  # only these can be chosen
+                candidates.append(c)
+        if not candidates and not choice.usable(free, demand.role).contains(want):
+            continue  # nothing here may go, and it does not fit as it is
         out.append(choice.Room(a.id, free, a.total, tuple(candidates)))
     return out
 
