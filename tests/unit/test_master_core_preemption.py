@@ -10,7 +10,7 @@ from master_builders import Harness, launch, new_state, status, task
 
 from corral.master.core.preemption_records import HELD, KILLING, LAPSED, OFFERED
 from corral.master.errors import CallError
-from corral.resources import parse
+from corral.resources import from_wire, parse
 from corral.wire import agent as amsg
 from corral.wire import scheduler as s
 from corral.wire.base import ID
@@ -104,10 +104,13 @@ def test_a_request_preempts_the_preemptible_task_after_the_notice() -> None:
     assert kill.task_id == ID("lo1") and kill.reason == "REASON_CONTAINER_PREEMPTED"
     assert rec.state == KILLING
     assert h.events("st1", "RESCIND_INVERSE_OFFER")
-    # The freed cpu goes to the asker only.
+    # The freed cpu goes to the asker only: it is offered what it asked for, and what is
+    # left of the agent (64 MB) goes through the allocation pass as usual.
     h.update(1, low, status("lo1", "TASK_KILLED", agent_id=aid))
     offers = h.allocate()
-    assert [o.framework_id.value for o in offers] == [high]
+    by_fw = {o.framework_id.value: from_wire(o.resources) for o in offers}
+    assert by_fw[high] == parse("cpus:1;mem:64")
+    assert all(r.scalar("cpus") == 0 for f, r in by_fw.items() if f != high)
     assert rec.hold == OFFERED
 
 

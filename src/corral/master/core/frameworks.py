@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import logging
 
+from corral.master.core import preempting
 from corral.master.core.authz import check_teardown
 from corral.master.core.effects import (
     CancelTimer,
@@ -147,6 +148,7 @@ def remove_framework(state: MasterState, now: float, out: Effects, fw: Framework
     fw.connected = fw.active = False
     fw.unregistered_time = now
     del state.frameworks[fw.id]
+    preempting.asker_removed(state, out, fw.id)
     out.append(Publish(FrameworkRemoved(fw.info)))
     state.removed_framework_ids.add(fw.id)
     state.completed_frameworks.append(fw)

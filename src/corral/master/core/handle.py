@@ -38,7 +38,8 @@ def handle(state: MasterState, event: ev.Event, now: float) -> Effects:
         calls.scheduler_call(state, now, out, event)
     elif isinstance(event, ev.AllocationDue):
         offers.allocation_due(state, now, out)
-        schedules.offer_inverse(state, now, out)
+        if not state.paused:  # as allocation_due: nothing is offered while not leading
+            schedules.offer_inverse(state, now, out)
     elif isinstance(event, ev.AllocationTimed):
         state.allocation_run_ms.add(event.ms)
     elif isinstance(event, ev.AgentRegistered):

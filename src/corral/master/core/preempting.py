@@ -16,10 +16,12 @@ from __future__ import annotations
 import logging
 
 from corral.master.core import preemption as choice
-from corral.master.core.effects import Effects, SetTimer
+from corral.master.core.effects import CancelTimer, Effects, SetTimer
 from corral.master.core.events import HoldLapsed, PreemptionDue
 from corral.master.core.offers import rescind_offer
+from corral.master.core.preemption_holds import over_limit
 from corral.master.core.preemption_records import (
+    CANCELLED,
     HELD,
     KILLING,
     LAPSED,
@@ -27,6 +29,7 @@ from corral.master.core.preemption_records import (
     Preemption,
     Victim,
 )
+from corral.master.core.schedules import window_of
 from corral.master.core.send import allocate_soon, to_agent, to_framework
 from corral.master.core.state import AgentRecord, FrameworkRecord, MasterState, TaskRecord
 from corral.master.errors import CallError
@@ -123,6 +126,8 @@ def rooms(state: MasterState, demand: choice.Demand, agent_id: str | None) -> li
             continue
         if not (a.active and a.connected) or a.drain is not None:
             continue
+        if window_of(state, a) is not None:
+            continue  # its machine is to be DOWN for maintenance: no one is evicted there
         if not choice.usable(a.total, demand.role).contains(want):
             continue  # too small, whatever runs there
         free = a.available + a.offered + pending.get(a.id, Resources())
@@ -154,6 +159,10 @@ def serve(
     book = state.preemptions
     if key is not None and book.serving(fw.id, key):
         return  # asked again while the earlier request is served
+    why = over_limit(state, demand.role, demand.resources)
+    if why is not None:
+        log.info("framework %s asks for %s: nothing preempted, %s", fw.id, demand.resources, why)
+        return
     picked = choice.choose(demand, rooms(state, demand, agent_id))
     if picked is None:
         log.debug(
@@ -296,3 +305,31 @@ def hold_lapsed(state: MasterState, now: float, out: Effects, pid: str) -> None:
         if state.preemptions.victims.get((v.framework_id, v.task_id)) == pid:
             del state.preemptions.victims[(v.framework_id, v.task_id)]
     allocate_soon(state, out)
+
+
+def asker_removed(state: MasterState, out: Effects, framework_id: str) -> None:
+    """The framework that asked is gone: its holds lapse, and a notice still running is
+    called off (no victim is killed for it; their inverse offers are taken back)."""
+    for rec in state.preemptions.active():
+        if rec.framework_id != framework_id:
+            continue
+        rec.hold = LAPSED
+        out.append(CancelTimer(hold_timer(rec.id)))
+        if rec.state != NOTIFIED:
+            continue
+        rec.state = CANCELLED
+        out.append(CancelTimer(due_timer(rec.id)))
+        for v in rec.victims:
+            if state.preemptions.victims.get((v.framework_id, v.task_id)) == rec.id:
+                del state.preemptions.victims[(v.framework_id, v.task_id)]
+        for oid, fid in rec.inverse_offers.items():
+            fw = state.frameworks.get(fid)
+            if fw is not None and fid != framework_id:
+                event = s.Event(
+                    type="RESCIND_INVERSE_OFFER",
+                    rescind_inverse_offer=s.RescindInverseOffer(inverse_offer_id=ID(oid)),
+                )
+                to_framework(fw, event, out)
+        log.info("preemption %s: called off, framework %s was removed", rec.id, framework_id)
+    allocate_soon(state, out)
+

@@ -32,6 +32,8 @@ def held_plans(state: MasterState, now: float) -> list[OfferPlan]:
         fw = state.frameworks.get(fid)
         if agent is None or fw is None or not fw.active or not (agent.active and agent.connected):
             continue
+        if role not in fw.roles or role in fw.suppressed_roles:
+            continue
         available = (agent.available - taken.get(aid, Resources())).for_role(role)
         want = Resources()
         ready = []
@@ -41,12 +43,35 @@ def held_plans(state: MasterState, now: float) -> list[OfferPlan]:
                 ready.append(rec)
         if not ready:
             continue
+        why = over_limit(state, role, want)
+        if why is not None:
+            log.info("preemption hold on agent %s for framework %s: not offered, %s", aid, fid, why)
+            continue
         for rec in ready:
             rec.hold = OFFERED
             log.info("preemption %s: freed resources offered to framework %s", rec.id, fid)
-        taken[aid] = taken.get(aid, Resources()) + available
-        plans.append(OfferPlan(fid, aid, role, available))
+        # what was asked for, as the agent has it (reserved for the role, or not); the rest
+        # of the agent goes through the allocation pass, quotas and all
+        offer = want if available.contains(want) else available
+        taken[aid] = taken.get(aid, Resources()) + offer
+        plans.append(OfferPlan(fid, aid, role, offer))
     return plans
+
+
+def over_limit(state: MasterState, role: str, more: Resources) -> str | None:
+    """Why ``more`` would take ``role`` past its quota limit (what its frameworks hold and
+    are offered, plus ``more``), or None."""
+    quota = state.quotas.get(role)
+    if quota is None or not quota.limits:
+        return None
+    have = Resources()  # as quota.consumed, for one role (quota.py imports offers.py)
+    for fw in state.frameworks.values():
+        have = have + fw.allocated().get(role, Resources())
+    for kind, limit in quota.limits.items():
+        total = have.scalar(kind) + more.scalar(kind)
+        if total > limit + 1e-9:
+            return f"role {role} would hold {total:g} {kind}, over its limit of {limit:g}"
+    return None
 
 
 def withhold(state: MasterState, snap: Snapshot) -> Snapshot:

@@ -17,6 +17,7 @@ KILLING = "KILLING"  # the notice is over: the master killed what was left
 HELD = "HELD"  # freed resources are offered only to the asker
 OFFERED = "OFFERED"  # they were offered to it
 LAPSED = "LAPSED"  # the hold ran out before they were all free
+CANCELLED = "CANCELLED"  # the asker was removed before the notice was over
 
 
 def covering(a: Resources, b: Resources) -> Resources:
