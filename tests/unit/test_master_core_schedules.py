@@ -212,3 +212,22 @@ def test_the_schedule_survives_a_failover_through_the_registry() -> None:
     assert h2.state.maintenance.schedule_wire() == h.state.maintenance.schedule_wire()
     assert schedules.status(h2.state) == schedules.status(h.state)
     assert h2.state.maintenance.windows[0].duration_ns is None
+
+
+def test_a_drain_called_off_keeps_the_schedules_inverse_offer_and_its_answer() -> None:
+    h = Harness()
+    fid, aid = running(h)
+    schedule(h, window(machine("H1", "127.0.0.1")))
+    (event,) = h.events("st1", "OFFERS")
+    (inverse,) = event.offers.inverse_offers  # type: ignore[union-attr]
+    h.call(
+        fid,
+        "st1",
+        "ACCEPT_INVERSE_OFFERS",
+        accept_inverse_offers=s.InverseOffers(inverse_offer_ids=[inverse.id]),
+    )
+    h.feed(ev.AgentMaintenance("DRAIN_AGENT", aid))
+    h.feed(ev.AgentMaintenance("REACTIVATE_AGENT", aid))  # the drain's own offers go back
+    (answer,) = schedules.status(h.state).draining_machines[0].statuses
+    assert answer.status == "ACCEPT"
+    assert inverse.id.value in h.state.inverse_offers

@@ -215,21 +215,28 @@ def answer_inverse_offers(
         agent = state.agents.get(aid)
         if agent is None or agent.drain is None or agent.drain.killed:
             continue
+        schedule = state.maintenance.inverse_offers  # the schedule's own are not the drain's
         mine = [
             r
-            for r in state.inverse_offers.values()
-            if r.agent_id == aid and r.framework_id in state.frameworks
+            for oid, r in state.inverse_offers.items()
+            if r.agent_id == aid and r.framework_id in state.frameworks and oid not in schedule
         ]
         if mine and all(r.accepted for r in mine):
             out.append(CancelTimer(drain_timer(aid)))
             drain_due(state, now, out, aid)
 
 
-def rescind_inverse_offers(state: MasterState, out: Effects, agent_id: str) -> None:
+def rescind_inverse_offers(
+    state: MasterState, out: Effects, agent_id: str, *, gone: bool = False
+) -> None:
+    """Take back the drain's inverse offers for the agent; the maintenance schedule's are
+    its own (``schedules.rescind_inverse``), unless the agent is ``gone`` for good."""
+    schedule = state.maintenance.inverse_offers
     for oid, rec in list(state.inverse_offers.items()):
-        if rec.agent_id != agent_id:
+        if rec.agent_id != agent_id or (oid in schedule and not gone):
             continue
         del state.inverse_offers[oid]
+        schedule.pop(oid, None)
         fw = state.frameworks.get(rec.framework_id)
         if fw is not None:
             event = s.Event(
@@ -299,7 +306,7 @@ def mark_gone(state: MasterState, now: float, out: Effects, agent_id: str, why: 
     state.recovered_agents.pop(agent_id, None)
     out.append(Persist(MarkGone(agent_id, now)))
     out.append(CancelTimer(drain_timer(agent_id)))
-    rescind_inverse_offers(state, out, agent_id)
+    rescind_inverse_offers(state, out, agent_id, gone=True)
     for fw in state.frameworks.values():
         for tid, task in list(fw.unreachable_tasks.items()):
             if task.agent_id == agent_id:
