@@ -9,6 +9,7 @@ from pathlib import Path
 import typer
 
 from corral.cli.common import fail, setup_logging
+from corral.cli.framework_flags import made_dir
 
 
 def aurora(
@@ -40,11 +41,7 @@ def aurora(
     for flag, url in (("--services-url", services_url), ("--jobs-url", jobs_url)):
         if not url.startswith(("http://", "https://")):
             fail(f"{flag} must be an http:// URL, got {url!r}")
-    work_dir = work_dir.absolute()
-    try:
-        work_dir.mkdir(parents=True, exist_ok=True)
-    except OSError as exc:
-        fail(f"--work-dir: cannot create {work_dir}: {exc.strerror or exc}")
+    work_dir = made_dir(work_dir)
     from corral.frameworks.aurora.daemon import run_aurora
 
     try:

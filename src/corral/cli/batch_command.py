@@ -9,7 +9,6 @@ import time
 import urllib.error
 import urllib.parse
 import urllib.request
-from pathlib import Path
 from typing import Any
 
 import typer
@@ -17,6 +16,7 @@ from rich.console import Console
 from rich.table import Table
 
 from corral.cli.common import EXIT_RUNTIME, fail, framework_url, resolve_master, setup_logging
+from corral.cli.framework_flags import check_master, state_at
 
 app = typer.Typer(help="The batch queue: job arrays with priorities (Torque's role).")
 DEFAULT_PORT = 5090
@@ -224,33 +224,14 @@ def serve(
     log_level: str = typer.Option("info", "--log-level"),
 ) -> None:
     """Run the batch framework: its queue, kept in the store, and its API."""
-    from corral.coordination import is_zk_url, parse_zk_url
     from corral.frameworks.batch.daemon import run_batch
 
     setup_logging(log_level)
     master = resolve_master(master_flag, keep_zk=True)
-    if is_zk_url(master):
-        try:
-            parse_zk_url(master)
-        except ValueError as exc:
-            fail(f"--master: {exc}")
-    elif not master.rsplit(":", 1)[-1].isdigit():
-        fail(f"--master must be HOST:PORT or a zk:// URL, got {master!r}")
+    check_master(master)
     if not 0 <= port <= 65535:
         fail("--port must be between 0 and 65535")
-    state: str | Path
-    if is_zk_url(work_dir):
-        try:
-            parse_zk_url(work_dir)
-        except ValueError as exc:
-            fail(f"--work-dir: {exc}")
-        state = work_dir
-    else:
-        state = Path(work_dir).absolute()
-        try:
-            state.mkdir(parents=True, exist_ok=True)
-        except OSError as exc:
-            fail(f"--work-dir: cannot create {state}: {exc.strerror or exc}")
+    state = state_at(work_dir)
     code: list[int] = []
 
     async def main() -> None:

@@ -4,16 +4,14 @@ on one as the operator: `corral agent drain|deactivate|reactivate|gone HOST`."""
 from __future__ import annotations
 
 import inspect
-import json
 import typing
-import urllib.error
-import urllib.request
 from typing import Any
 
 import typer
 
 from corral.cli import daemons
-from corral.cli.common import EXIT_RUNTIME, authorized_request, fail, fetch, resolve_master
+from corral.cli.common import EXIT_RUNTIME, fail, fetch, resolve_master
+from corral.cli.operator_client import operator_call
 from corral.wire import state_views as sv
 
 app = typer.Typer(
@@ -72,19 +70,9 @@ def find_agent(master: str, host: str) -> sv.StateAgent:
     return found[0]
 
 
-def call(master: str, body: dict[str, Any]) -> None:
-    """POST an operator call to the master (with the environment's credentials and TLS)."""
-    req, context = authorized_request(f"http://{master}/api/v1")
-    req.data = json.dumps(body).encode()
-    req.method = "POST"
-    req.add_header("Content-Type", "application/json")
-    try:
-        with urllib.request.urlopen(req, timeout=10, context=context):
-            return
-    except urllib.error.HTTPError as exc:
-        fail(f"{body['type']}: HTTP {exc.code} {exc.read().decode(errors='replace').strip()}", 1)
-    except (urllib.error.URLError, OSError) as exc:
-        fail(f"cannot reach the master at {master}: {getattr(exc, 'reason', exc)}", EXIT_RUNTIME)
+def agent_call(master: str, call_type: str, agent_id: str) -> None:
+    """One of Mesos's agent calls that name only the agent (DEACTIVATE_AGENT, ...)."""
+    operator_call(master, {"type": call_type, call_type.lower(): {"agent_id": {"value": agent_id}}})
 
 
 @app.command()
@@ -105,7 +93,7 @@ def drain(
     payload: dict[str, Any] = {"agent_id": {"value": a.id}, "mark_gone": mark_gone}
     if max_grace >= 0:
         payload["max_grace_period"] = {"nanoseconds": int(max_grace * 1e9)}
-    call(address, {"type": "DRAIN_AGENT", "drain_agent": payload})
+    operator_call(address, {"type": "DRAIN_AGENT", "drain_agent": payload})
     print(f"draining agent {a.hostname}:{a.port} ({a.id})")
 
 
@@ -117,7 +105,7 @@ def deactivate(
     """No new offers for the agent; what runs there keeps running."""
     address = resolve_master(master)
     a = find_agent(address, host)
-    call(address, {"type": "DEACTIVATE_AGENT", "deactivate_agent": {"agent_id": {"value": a.id}}})
+    agent_call(address, "DEACTIVATE_AGENT", a.id)
     print(f"deactivated agent {a.hostname}:{a.port} ({a.id})")
 
 
@@ -129,7 +117,7 @@ def reactivate(
     """Offer a deactivated or drained agent again."""
     address = resolve_master(master)
     a = find_agent(address, host)
-    call(address, {"type": "REACTIVATE_AGENT", "reactivate_agent": {"agent_id": {"value": a.id}}})
+    agent_call(address, "REACTIVATE_AGENT", a.id)
     print(f"reactivated agent {a.hostname}:{a.port} ({a.id})")
 
 
@@ -142,7 +130,7 @@ def gone(
     register again."""
     address = resolve_master(master)
     a = find_agent(address, host)
-    call(address, {"type": "MARK_AGENT_GONE", "mark_agent_gone": {"agent_id": {"value": a.id}}})
+    agent_call(address, "MARK_AGENT_GONE", a.id)
     print(f"agent {a.hostname}:{a.port} ({a.id}) is gone")
 
 
@@ -158,5 +146,6 @@ def teardown(
     if framework_id not in known:
         listed = ", ".join(f"{i} ({n})" for i, n in known.items()) or "none"
         fail(f"FRAMEWORK_ID: no framework {framework_id!r} is registered (frameworks: {listed})", 1)
-    call(address, {"type": "TEARDOWN", "teardown": {"framework_id": {"value": framework_id}}})
+    body = {"type": "TEARDOWN", "teardown": {"framework_id": {"value": framework_id}}}
+    operator_call(address, body)
     print(f"tore down framework {framework_id} ({known[framework_id]})")

@@ -7,15 +7,14 @@ from __future__ import annotations
 import json
 import math
 import sys
-import urllib.error
-import urllib.request
 from typing import Any
 
 import typer
 from rich.console import Console
 from rich.table import Table
 
-from corral.cli.common import EXIT_RUNTIME, authorized_request, fail, resolve_master
+from corral.cli.common import EXIT_RUNTIME, fail, resolve_master
+from corral.cli.operator_client import operator_call
 from corral.resources import SCALAR_KINDS
 from corral.wire import operator as op
 from corral.wire import quota as wq
@@ -39,23 +38,6 @@ weights_app = typer.Typer(
     no_args_is_help=True,
     add_completion=False,
 )
-
-
-def operator_call(master: str, body: dict[str, Any]) -> bytes:
-    """POST an operator call; its answer's body (exit 1 on a refusal or no master)."""
-    req, context = authorized_request(f"http://{master}/api/v1")
-    req.data = json.dumps(body).encode()
-    req.method = "POST"
-    req.add_header("Content-Type", "application/json")
-    req.add_header("Accept", "application/json")
-    try:
-        with urllib.request.urlopen(req, timeout=10, context=context) as resp:
-            return bytes(resp.read())
-    except urllib.error.HTTPError as exc:
-        text = exc.read().decode(errors="replace").strip()
-        fail(f"{body['type']}: HTTP {exc.code} {text}", EXIT_RUNTIME)
-    except (urllib.error.URLError, OSError) as exc:
-        fail(f"cannot reach the master at {master}: {getattr(exc, 'reason', exc)}", EXIT_RUNTIME)
 
 
 def read(master: str, call_type: str) -> op.MasterResponse:

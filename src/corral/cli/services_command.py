@@ -9,6 +9,7 @@ import typer
 
 from corral.cli import security_options as so
 from corral.cli.common import fail, setup_logging
+from corral.cli.framework_flags import check_master, made_dir
 
 
 def services(
@@ -46,13 +47,7 @@ def services(
     from corral.coordination import is_zk_url, parse_zk_url
 
     setup_logging(log_level)
-    if is_zk_url(master):
-        try:
-            parse_zk_url(master)
-        except ValueError as exc:
-            fail(f"--master: {exc}")
-    elif ":" not in master or not master.rsplit(":", 1)[1].isdigit():
-        fail(f"--master must be HOST:PORT or a zk:// URL, got {master!r}")
+    check_master(master)
     if not 0 <= port <= 65535:
         fail("--port must be between 0 and 65535")
     if advertise and not advertise.startswith(("http://", "https://")):
@@ -73,12 +68,7 @@ def services(
             fail(f"--zk: {exc}")
         state = zk
     else:
-        work_dir = work_dir.absolute()
-        try:
-            work_dir.mkdir(parents=True, exist_ok=True)
-        except OSError as exc:
-            fail(f"--work-dir: cannot create {work_dir}: {exc.strerror or exc}")
-        state = work_dir
+        state = made_dir(work_dir)
     from corral.frameworks.services.daemon import DaemonConfig, run_services
 
     security = so.api_security(authenticate_http_readonly, authenticate_http_readwrite, credentials)

@@ -9,6 +9,7 @@ from pathlib import Path
 import typer
 
 from corral.cli.common import fail, resolve_master, setup_logging
+from corral.cli.framework_flags import check_master, state_at
 
 
 def spark(
@@ -68,7 +69,6 @@ def spark(
 ) -> None:
     """Run Spark's standalone master as a corral task, with workers added while applications
     wait for executors and removed when idle. Submit with spark-submit --master spark://..."""
-    from corral.coordination import is_zk_url, parse_zk_url
     from corral.frameworks.spark.commands import (
         SparkNotFound,
         SparkResources,
@@ -81,13 +81,7 @@ def spark(
 
     setup_logging(log_level)
     master = resolve_master(master_flag, keep_zk=True)
-    if is_zk_url(master):
-        try:
-            parse_zk_url(master)
-        except ValueError as exc:
-            fail(f"--master: {exc}")
-    elif not master.rsplit(":", 1)[1].isdigit():
-        fail(f"--master must be HOST:PORT or a zk:// URL, got {master!r}")
+    check_master(master)
     if spark_home is None:
         try:
             spark_home = default_spark_home()
@@ -116,19 +110,7 @@ def spark(
     problems = res.problems() + scale.problems()
     if problems:
         fail("; ".join(f"--{p}" for p in problems))
-    state: str | Path
-    if is_zk_url(work_dir):
-        try:
-            parse_zk_url(work_dir)
-        except ValueError as exc:
-            fail(f"--work-dir: {exc}")
-        state = work_dir
-    else:
-        state = Path(work_dir).absolute()
-        try:
-            state.mkdir(parents=True, exist_ok=True)
-        except OSError as exc:
-            fail(f"--work-dir: cannot create {state}: {exc.strerror or exc}")
+    state = state_at(work_dir)
     fw = SparkFramework(spark_home, res, scale)
     code: list[int] = []
 
