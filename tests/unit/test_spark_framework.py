@@ -90,7 +90,9 @@ async def test_a_waiting_app_gets_a_worker_which_goes_when_idle() -> None:
     assert any(t.startswith(MASTER_GROUP) for t in fake.running())  # the master stays
 
 
-async def test_a_full_cluster_is_said_for_the_worker() -> None:
+async def a_worker_too_big_for_the_agent() -> tuple[SparkFramework, Clock, str]:
+    """A running Spark master and an app waiting for a worker (8 GB) that fits no agent
+    (2 GB): the framework, its clock and the Spark master's URL."""
     clock = Clock()
     fw = SparkFramework(HOME, SparkResources(worker_mem=8192), ScaleConfig(worker_memory=7808),
                         clock=clock)  # fmt: skip
@@ -106,6 +108,11 @@ async def test_a_full_cluster_is_said_for_the_worker() -> None:
     app = SparkApp(id="a", name="wc", state="WAITING", memoryperexecutor=512)
     fw.apply(MasterView(url=url, status="ALIVE", activeapps=[app]), clock())
     await fake.offer()
+    return fw, clock, url
+
+
+async def test_a_full_cluster_is_said_for_the_worker() -> None:
+    fw, _clock, _url = await a_worker_too_big_for_the_agent()
     assert "needs" in fw.unplaced["spark-worker-1"]
     assert any(d.kind == "wait" and "cluster full" in d.reason for d in fw.log)
 
@@ -124,21 +131,7 @@ def test_the_command_lines() -> None:
 
 
 async def test_a_worker_that_never_fit_is_dropped_when_the_app_leaves() -> None:
-    clock = Clock()
-    fw = SparkFramework(HOME, SparkResources(worker_mem=8192), ScaleConfig(worker_memory=7808),
-                        clock=clock)  # fmt: skip
-    core = FrameworkCore(fw, store=None, clock=clock)
-    fw.tracker = lambda: core.tracker
-    fake = FakeMaster(core)
-    fake.add_agent("cpus:4;mem:2048;ports:[31000-31099]")
-    await fake.subscribe()
-    await fake.offer()
-    await fake.start_all()
-    url = fw.master_url()
-    assert url is not None
-    app = SparkApp(id="a", name="wc", state="WAITING", memoryperexecutor=512)
-    fw.apply(MasterView(url=url, status="ALIVE", activeapps=[app]), clock())
-    await fake.offer()
+    fw, clock, url = await a_worker_too_big_for_the_agent()
     fw.apply(MasterView(url=url, status="ALIVE"), clock())  # the app gave up
     assert fw.workers["spark-worker-1"].state == "removing"
     fw.apply(MasterView(url=url, status="ALIVE"), clock())

@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import grp
-import pwd
 import stat
 import time
 from pathlib import Path
@@ -26,6 +24,7 @@ from corral.security import middleware as security
 from corral.security.settings import agent_flags_off
 from corral.security.tls import server_context
 from corral.transport import files_calls
+from corral.transport.files_calls import owner_names
 from corral.transport.files_read import read_response
 from corral.transport.http import (
     accepts_json,
@@ -260,14 +259,7 @@ class AgentAPI:
 
 def file_info(p: Path) -> sv.FileInfo:
     st = p.lstat()
-    try:
-        user = pwd.getpwuid(st.st_uid).pw_name
-    except KeyError:
-        user = str(st.st_uid)
-    try:
-        group = grp.getgrgid(st.st_gid).gr_name
-    except KeyError:
-        group = str(st.st_gid)
+    user, group = owner_names(st)
     return sv.FileInfo(
         path=str(p),
         nlink=st.st_nlink,

@@ -5,6 +5,7 @@ serves under ``/files``) and the agent (sandboxes, with the confinement and ACLs
 from __future__ import annotations
 
 import grp
+import os
 import pwd
 from collections.abc import Callable
 from pathlib import Path
@@ -21,8 +22,8 @@ READ_FILE_MAX = 16 << 20  # READ_FILE answers at most this many bytes at once
 Resolve = Callable[[str], Path | web.Response]
 
 
-def file_info(real: Path, shown: str) -> fc.FileInfo:
-    st = real.lstat()
+def owner_names(st: os.stat_result) -> tuple[str, str]:
+    """The user and group names owning a file (their ids where no name is known)."""
     try:
         user = pwd.getpwuid(st.st_uid).pw_name
     except KeyError:
@@ -31,6 +32,12 @@ def file_info(real: Path, shown: str) -> fc.FileInfo:
         group = grp.getgrgid(st.st_gid).gr_name
     except KeyError:
         group = str(st.st_gid)
+    return user, group
+
+
+def file_info(real: Path, shown: str) -> fc.FileInfo:
+    st = real.lstat()
+    user, group = owner_names(st)
     return fc.FileInfo(
         path=shown,
         nlink=st.st_nlink,
