@@ -32,7 +32,6 @@ import uuid
 from collections.abc import Callable, Sequence
 from pathlib import Path
 
-import aiohttp
 import msgspec
 
 from corral.frameworks.services import core as c
@@ -40,6 +39,7 @@ from corral.frameworks.services import deployments as dp
 from corral.frameworks.services import queries as q
 from corral.frameworks.services import records as rec
 from corral.frameworks.services import taskinfo
+from corral.frameworks.services.agent_totals import AgentTotals
 from corral.frameworks.services.appdef import AppDefinition
 from corral.frameworks.services.backoff import Backoff
 from corral.frameworks.services.codec import now_version
@@ -61,7 +61,7 @@ from corral.frameworks.services.views import (
     QueueItem,
 )
 from corral.resources import Resources, scalars
-from corral.scheduler_client.placement import TaskSpec, totals_from_state
+from corral.scheduler_client.placement import TaskSpec
 from corral.scheduler_client.planner import Goal, Launch
 from corral.scheduler_client.store import Store
 from corral.scheduler_client.toolkit import CallSink, FrameworkCore, Runner
@@ -107,7 +107,7 @@ class Services:
         self._specs: dict[tuple[str, str], TaskSpec] = {}
         self._goals: list[Goal] | None = None
         self._stopping = False
-        self._totals_at = 0.0
+        self._totals = AgentTotals()
         fw.goals_of = self._desired
         fw.launch_hook = self._task_info
         fw.update_hook = self._on_update
@@ -346,25 +346,10 @@ class Services:
         return {a: scalars(**t) for a, t in self.st.totals.items()}
 
     async def _refresh_totals(self) -> None:
-        now = self.clock()
         driver = self.runner.driver if self.runner else None
-        if driver is None or driver.master is None or now - self._totals_at < 30:
-            return
-        self._totals_at = now
-        try:
-            timeout = aiohttp.ClientTimeout(total=5)
-            sec = driver.security
-            async with sec.session(timeout) as http, http.get(
-                sec.url(driver.master, "/master/slaves")
-            ) as resp:
-                doc = await resp.json(content_type=None)
-        except (aiohttp.ClientError, TimeoutError, ValueError) as exc:
-            log.info("services: agent totals not read: %s", exc)
-            return
-        totals = totals_from_state(doc if isinstance(doc, dict) else {})
-        self.st.totals = {
-            a: {n: r.scalar(n) for n, _ in r.scalars} for a, r in totals.items()
-        }
+        totals = await self._totals.read(driver, self.clock())
+        if totals is not None:
+            self.st.totals = totals
 
     # ------------------------------------------------------------------ queries
     def apps(self) -> list[AppView]:
