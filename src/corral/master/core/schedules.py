@@ -45,11 +45,6 @@ def window_of(state: MasterState, agent: AgentRecord) -> mx.Window | None:
     return None if found is None else found[1]
 
 
-def unavailability(state: MasterState, agent: AgentRecord) -> s.Unavailability | None:
-    """What an offer of ``agent`` carries: its machine's window, while DRAINING."""
-    return state.maintenance.unavailability(agent.hostname, agent_ip(agent))
-
-
 def down_refusal(state: MasterState, hostname: str, address: str) -> str | None:
     """Why an agent registering from ``hostname``/``address`` is refused (its machine is
     DOWN), or None."""
