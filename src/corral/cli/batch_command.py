@@ -232,13 +232,9 @@ def serve(
     if not 0 <= port <= 65535:
         fail("--port must be between 0 and 65535")
     state = state_at(work_dir)
-    code: list[int] = []
-
-    async def main() -> None:
-        code.append(await run_batch(master, state, host=ip, port=port, preemption=preemption))
-
-    asyncio.run(main())
-    raise typer.Exit(code[0] if code else 0)
+    raise typer.Exit(
+        asyncio.run(run_batch(master, state, host=ip, port=port, preemption=preemption))
+    )
 
 
 __all__ = ["app", "batch_url"]

@@ -51,11 +51,9 @@ def ci(
     if not work_dir.startswith("zk://"):
         Path(work_dir).mkdir(parents=True, exist_ok=True)
     security = so.api_security(authenticate_http_readonly, authenticate_http_readwrite, credentials)
-    code: list[int] = []
-
-    async def main() -> None:
-        code.append(
-            await run_ci(
+    raise typer.Exit(
+        asyncio.run(
+            run_ci(
                 cfg,
                 master,
                 work_dir,
@@ -66,6 +64,4 @@ def ci(
                 security=security,
             )
         )
-
-    asyncio.run(main())
-    raise typer.Exit(code[0] if code else 0)
+    )

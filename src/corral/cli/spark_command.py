@@ -112,11 +112,9 @@ def spark(
         fail("; ".join(f"--{p}" for p in problems))
     state = state_at(work_dir)
     fw = SparkFramework(spark_home, res, scale)
-    code: list[int] = []
-
-    async def main() -> None:
-        code.append(
-            await run_spark(
+    raise typer.Exit(
+        asyncio.run(
+            run_spark(
                 fw,
                 master,
                 state,
@@ -128,6 +126,4 @@ def spark(
                 teardown=teardown,
             )
         )
-
-    asyncio.run(main())
-    raise typer.Exit(code[0] if code else 0)
+    )
